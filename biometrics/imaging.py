@@ -1,0 +1,127 @@
+"""Image intake shared by every biometric upload.
+
+Decodes JPEG, PNG, BMP, TIFF and WebP with hard limits on bytes and pixels, checks the
+declared dimensions *before* decoding (decompression bombs), applies EXIF orientation
+and returns a numpy array. Anything wrong becomes an :class:`ImageRejected` (422),
+:class:`ImageTooLarge` (413) or :class:`ImageTypeUnsupported` (415), never a crash.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps
+
+from biometrics.errors import ImageRejected, ImageTooLarge, ImageTypeUnsupported
+
+# Never decode a partial file as if it were whole.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 40_000_000
+MIN_SIDE = 16
+
+# Magic numbers -> format name. Checked before Pillow sees the bytes so that a
+# polyglot or a format we do not accept is refused early and cheaply.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "BMP", "TIFF", "WEBP"})
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    pixels: np.ndarray  # HxWx3 uint8 RGB, or HxW uint8 for mode "L"
+    format: str
+    width: int
+    height: int
+    dpi: tuple[float, float] | None
+
+
+def sniff_format(data: bytes) -> str | None:
+    for magic, name in _MAGIC:
+        if data.startswith(magic):
+            return name
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def decode_image(
+    data: bytes,
+    *,
+    mode: Literal["RGB", "L"] = "RGB",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> DecodedImage:
+    """Decode ``data`` into a numpy array, refusing anything hostile or malformed."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ImageRejected("image must be bytes", reason="not-bytes")
+    data = bytes(data)
+    if len(data) == 0:
+        raise ImageRejected("the image is empty (0 bytes)", reason="empty")
+    if len(data) > max_bytes:
+        raise ImageTooLarge(
+            f"image is {len(data)} bytes; the limit is {max_bytes}",
+            reason="too-many-bytes",
+            value=len(data),
+            limit=max_bytes,
+        )
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise ImageTypeUnsupported(
+            "not a supported image (JPEG, PNG, BMP, TIFF or WebP expected)", reason="unknown-type"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=[fmt])
+            width, height = img.size
+            if width < MIN_SIDE or height < MIN_SIDE:
+                raise ImageRejected(
+                    f"image is {width}x{height}; at least {MIN_SIDE}x{MIN_SIDE} is needed",
+                    reason="too-small",
+                    value=[width, height],
+                )
+            if width * height > max_pixels:
+                raise ImageTooLarge(
+                    f"image declares {width}x{height} = {width * height} pixels; "
+                    f"the limit is {max_pixels}",
+                    reason="too-many-pixels",
+                    value=width * height,
+                    limit=max_pixels,
+                )
+            if getattr(img, "n_frames", 1) > 1 and fmt != "TIFF":
+                raise ImageRejected("animated or multi-frame images are not accepted",
+                                    reason="multi-frame")
+            dpi_info = img.info.get("dpi")
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            converted = img.convert(mode)
+    except (ImageRejected, ImageTooLarge):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge("image would decompress to too many pixels",
+                            reason="decompression-bomb") from exc
+    except MemoryError as exc:  # pragma: no cover - defensive
+        raise ImageTooLarge("image too large to decode", reason="memory") from exc
+    except Exception as exc:  # Pillow raises many types for corrupt data
+        raise ImageRejected(
+            f"the {fmt} data is corrupt or truncated", reason="corrupt", format=fmt
+        ) from exc
+    arr = np.asarray(converted, dtype=np.uint8)
+    dpi: tuple[float, float] | None = None
+    if isinstance(dpi_info, tuple) and len(dpi_info) == 2:
+        try:
+            dpi = (float(dpi_info[0]), float(dpi_info[1]))
+        except (TypeError, ValueError):
+            dpi = None
+    return DecodedImage(pixels=arr, format=fmt, width=arr.shape[1], height=arr.shape[0], dpi=dpi)
