@@ -1,0 +1,66 @@
+"""The FastAPI application: the composition root of guardreg."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.routers import admin
+from api.routers import registry as registry_router
+from api.runtime import Runtime, open_runtime
+from registry.settings import Settings, get_settings
+
+log = logging.getLogger("guardreg.api")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
+               clock: Callable[[], dt.datetime] = _utcnow, upgrade: bool = True) -> FastAPI:
+    """Build the app. With ``runtime`` given (tests), the caller owns the database."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+    settings.check_secrets()
+    owned = runtime is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owned:
+            app.state.runtime = open_runtime(settings, upgrade=upgrade)
+        wire(app.state.runtime)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.runtime.close()
+
+    app = FastAPI(
+        title="guardreg",
+        version="0.1.0",
+        description="Registry of security companies and guards, their biometrics and signed "
+        "electronic guard certificates. Authenticate with `Authorization: Bearer <API key>`.",
+        lifespan=lifespan,
+    )
+    app.state.clock = clock
+    app.state.settings = settings
+    if runtime is not None:
+        app.state.runtime = runtime
+        wire(runtime)
+    problems.install(app)
+    app.include_router(admin.router)
+    app.include_router(registry_router.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def wire(runtime: Runtime) -> None:
+    """Register in-transaction event handlers across packages (idempotent)."""
+    return None

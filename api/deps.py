@@ -1,0 +1,104 @@
+"""Typed dependencies: the runtime, the clock and authentication by role.
+
+Every endpoint declares who may call it with ``Depends(require(...))``; an endpoint
+without it is public on purpose.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+
+from fastapi import Request
+
+from api.runtime import Runtime
+from registry import auth
+from registry.auth import Principal, Role
+from registry.errors import Forbidden, RateLimited, Unauthenticated
+
+_CACHE_TTL_S = 10.0
+_cache: dict[str, tuple[Principal, float]] = {}
+_cache_lock = threading.Lock()
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def clock(request: Request) -> dt.datetime:
+    """The current time; tests replace ``app.state.clock``."""
+    now: Callable[[], dt.datetime] = request.app.state.clock
+    return now()
+
+
+def _extract_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value:
+            return value.strip()
+    return request.headers.get("x-api-key")
+
+
+def authenticate(request: Request) -> Principal:
+    key = _extract_key(request)
+    if not key:
+        raise Unauthenticated("an API key is required (Authorization: Bearer <key>)")
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    rt = runtime(request)
+    pepper = rt.settings.derive_key("apikey_pepper", "apikey-hmac")
+    with rt.db.transaction(readonly=True) as cur:
+        principal = auth.authenticate(cur, key, pepper=pepper)
+    if principal is None:
+        raise Unauthenticated("the API key is unknown or revoked")
+    with _cache_lock:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[key] = (principal, now + _CACHE_TTL_S)
+    return principal
+
+
+def forget_cached_keys() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def require(*roles: Role) -> Callable[[Request], Principal]:
+    allowed = frozenset(roles)
+
+    def dependency(request: Request) -> Principal:
+        principal = authenticate(request)
+        if principal.role not in allowed:
+            raise Forbidden(f"this endpoint is not available to the {principal.role.value} role")
+        request.state.principal = principal
+        return principal
+
+    dependency.__name__ = "require_" + "_or_".join(sorted(r.value for r in allowed))
+    return dependency
+
+
+class RateLimiter:
+    """Per-principal token buckets (per worker process)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = max(1.0, per_minute / 6.0)
+        self._buckets: dict[int, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, principal_id: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(principal_id, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[principal_id] = (tokens, now)
+                raise RateLimited("too many requests for this key; slow down")
+            self._buckets[principal_id] = (tokens - 1.0, now)

@@ -1,0 +1,84 @@
+"""RFC 9457 problem responses: the one place errors become HTTP."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from registry.context import current_request_id
+from registry.errors import GuardregError
+
+log = logging.getLogger("guardreg.api")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "/problems/"
+
+
+def problem(status: int, code: str, title: str, detail: str | None = None,
+            **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    rid = current_request_id()
+    if rid:
+        body["request_id"] = rid
+    for key, value in extra.items():
+        if key not in body:
+            body[key] = value
+    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _safe_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in extra.items():
+        if isinstance(value, (str, int, float, bool, type(None), list, dict)):
+            out[key] = value
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(GuardregError)
+    async def _guardreg(_: Request, exc: GuardregError) -> JSONResponse:
+        if exc.status >= 500 and exc.status != 503:
+            log.error("internal error: %s", exc.code)
+            return problem(500, "internal", "Internal error")
+        return problem(exc.status, exc.code, exc.title, exc.detail, **_safe_extra(exc.extra))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        malformed = False
+        for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                malformed = True
+            loc = [str(p) for p in err.get("loc", ())]
+            errors.append({"field": ".".join(loc), "message": str(err.get("msg", "")),
+                           "type": str(err.get("type", ""))})
+        if malformed:
+            return problem(400, "malformed-json", "Malformed JSON",
+                           "the request body is not valid JSON")
+        return problem(422, "validation", "Request validation failed",
+                       f"{len(errors)} field(s) failed validation", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated",
+                403: "forbidden", 413: "payload-too-large",
+                415: "unsupported-media-type"}.get(exc.status_code, f"http-{exc.status_code}")
+        title = str(exc.detail) if isinstance(exc.detail, str) else "Error"
+        resp = problem(exc.status_code, code, title)
+        if exc.headers:
+            resp.headers.update(exc.headers)
+        return resp
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # The type only: messages of unexpected errors may carry data we must not log.
+        log.error("unexpected %s", type(exc).__name__)
+        return problem(500, "internal", "Internal error")

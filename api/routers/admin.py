@@ -1,0 +1,100 @@
+"""API keys, audit log and health probes."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from api import idempotency
+from api.access import actor_of, guard_for
+from api.deps import clock, forget_cached_keys, require, runtime
+from api.schemas import ApiKeyIn
+from registry import audit, auth, repository
+from registry.auth import Principal, Role
+from registry.errors import NotFound
+
+router = APIRouter(tags=["admin"])
+Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
+Now = Annotated[dt.datetime, Depends(clock)]
+
+
+@router.get("/healthz", summary="Liveness (public)")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the database answers (public)")
+def readyz(request: Request) -> Any:
+    if runtime(request).db.ping():
+        return {"status": "ready", "database": "ok"}
+    return JSONResponse(
+        {"type": "/problems/unavailable", "title": "Not ready", "status": 503,
+         "detail": "the database is not reachable"},
+        status_code=503, media_type="application/problem+json", headers={"Retry-After": "1"})
+
+
+@router.post("/v1/apikeys", status_code=201, tags=["admin"],
+             summary="Create a principal and its API key (shown once; regulator)")
+def create_api_key(body: ApiKeyIn, request: Request, principal: Regulator, now: Now) -> Any:
+    rt = runtime(request)
+    with rt.db.transaction() as cur:
+        if body.company_id is not None and repository.get_company(cur, body.company_id) is None:
+            raise NotFound("no such company")
+        if body.guard_id is not None:
+            guard_for(cur, principal, body.guard_id)
+
+        def action() -> tuple[int, Any]:
+            created, key = auth.create_api_key(
+                cur, pepper=rt.settings.derive_key("apikey_pepper", "apikey-hmac"),
+                name=body.name, role=body.role, company_id=body.company_id,
+                guard_id=body.guard_id)
+            audit.record(cur, actor=actor_of(principal), action="apikey.create",
+                         target_type="principal", target_id=created.id,
+                         data={"role": created.role.value}, now=now)
+            return 201, {**dataclasses.asdict(created), "api_key": key}
+        # Never store the key itself in the idempotency table: replay without the secret.
+        if request.headers.get("idempotency-key"):
+            resp = idempotency.run(cur, request, principal, body, lambda: (
+                lambda r: (r[0], {k: v for k, v in r[1].items() if k != "api_key"}))(action()))
+            return resp
+        status, result = action()
+        return JSONResponse(result, status_code=status)
+
+
+@router.get("/v1/apikeys", summary="List principals (regulator)")
+def list_api_keys(request: Request, principal: Regulator) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return {"items": repository.list_principals(cur)}
+
+
+@router.delete("/v1/apikeys/{principal_id}", status_code=204, summary="Revoke a key (regulator)")
+def revoke_api_key(principal_id: int, request: Request, principal: Regulator, now: Now) -> None:
+    with runtime(request).db.transaction() as cur:
+        if not repository.revoke_principal(cur, principal_id):
+            raise NotFound("no such active key")
+        audit.record(cur, actor=actor_of(principal), action="apikey.revoke",
+                     target_type="principal", target_id=principal_id, now=now)
+    forget_cached_keys()
+
+
+@router.get("/v1/audit/events", summary="Audit events (regulator)")
+def audit_events(request: Request, principal: Regulator,
+                 target_type: Annotated[str | None, Query(max_length=40)] = None,
+                 target_id: Annotated[str | None, Query(max_length=40)] = None,
+                 cursor: Annotated[int, Query(ge=0)] = 0,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Any:
+    limit = min(limit, runtime(request).settings.max_page_size)
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rows = audit.list_events(cur, after_seq=cursor, limit=limit, target_type=target_type,
+                                 target_id=target_id)
+    return {"items": rows, "next_cursor": rows[-1]["seq"] if len(rows) == limit else None}
+
+
+@router.get("/v1/audit/verify", summary="Verify the audit hash chain (regulator)")
+def audit_verify(request: Request, principal: Regulator) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return dataclasses.asdict(audit.verify_chain(cur))

@@ -1,0 +1,198 @@
+"""Companies, guards, employment, background checks and bans."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from api import idempotency
+from api.access import actor_of, company_for, company_scope, enrolling_company, guard_for
+from api.deps import clock, require, runtime
+from api.schemas import (
+    BackgroundCheckIn,
+    BanIn,
+    CompanyIn,
+    CompanyOut,
+    CompanyPatch,
+    EmploymentEndIn,
+    GuardIn,
+    GuardPatch,
+    Page,
+    company_view,
+    guard_view,
+)
+from registry import repository, service
+from registry.auth import Principal, Role
+
+router = APIRouter(prefix="/v1", tags=["registry"])
+
+Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
+Staff = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR))]
+StaffOrSelf = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR,
+                                                   Role.GUARD))]
+Now = Annotated[dt.datetime, Depends(clock)]
+
+
+def _limit(request: Request, limit: int) -> int:
+    return min(limit, runtime(request).settings.max_page_size)
+
+
+# -- companies -----------------------------------------------------------------------
+@router.post("/companies", status_code=201, response_model=CompanyOut,
+             summary="Register a company (regulator)")
+def create_company(body: CompanyIn, request: Request, principal: Regulator, now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        return idempotency.run(cur, request, principal, body, lambda: (201, company_view(
+            service.create_company(cur, actor=actor_of(principal), now=now,
+                                   **body.model_dump()))))
+
+
+@router.get("/companies", response_model=Page, summary="List companies")
+def list_companies(request: Request, principal: Staff,
+                   status: Annotated[str | None, Query(max_length=20)] = None,
+                   district: Annotated[str | None, Query(max_length=64)] = None,
+                   cursor: Annotated[int, Query(ge=0)] = 0,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
+    limit = _limit(request, limit)
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rows = repository.list_companies(cur, after_id=cursor, limit=limit, status=status,
+                                         district=district,
+                                         company_id=company_scope(principal, None))
+    return {"items": [company_view(r) for r in rows],
+            "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+
+
+@router.get("/companies/{company_id}", response_model=CompanyOut, summary="One company")
+def get_company(company_id: int, request: Request, principal: Staff) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return company_view(company_for(cur, principal, company_id))
+
+
+@router.patch("/companies/{company_id}", response_model=CompanyOut,
+              summary="Change a company's details (regulator)")
+def patch_company(company_id: int, body: CompanyPatch, request: Request, principal: Regulator,
+                  now: Now) -> Any:
+    changes = body.model_dump(exclude_none=True, exclude={"expected_version"})
+    with runtime(request).db.transaction() as cur:
+        return company_view(service.update_company(
+            cur, actor=actor_of(principal), now=now, company_id=company_id, changes=changes,
+            expected_version=body.expected_version))
+
+
+@router.get("/companies/{company_id}/history", summary="A company's change history")
+def company_history(company_id: int, request: Request, principal: Staff) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        company_for(cur, principal, company_id)
+        return {"items": repository.company_history(cur, company_id)}
+
+
+# -- guards --------------------------------------------------------------------------
+@router.post("/guards", status_code=201, summary="Enroll a guard with a company")
+def enroll_guard(body: GuardIn, request: Request, principal: Staff, now: Now) -> Any:
+    company_id = enrolling_company(principal, body.company_id)
+    with runtime(request).db.transaction() as cur:
+        def action() -> tuple[int, Any]:
+            row = service.enroll_guard(
+                cur, actor=actor_of(principal), now=now, company_id=company_id,
+                **body.model_dump(exclude={"company_id"}))
+            view = guard_view(row, principal, today=now.date())
+            view["rehired"] = row["rehired"]
+            return 201, view
+        return idempotency.run(cur, request, principal, body, action)
+
+
+@router.get("/guards", response_model=Page, summary="List guards (filter and page)")
+def list_guards(request: Request, principal: Staff, now: Now,
+                company_id: Annotated[int | None, Query(ge=1)] = None,
+                status: Annotated[str | None, Query(max_length=20)] = None,
+                district: Annotated[str | None, Query(max_length=64)] = None,
+                level: Annotated[int | None, Query(ge=1, le=5)] = None,
+                cursor: Annotated[int, Query(ge=0)] = 0,
+                limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
+    limit = _limit(request, limit)
+    scope = company_scope(principal, company_id)
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rows = repository.list_guards(cur, after_id=cursor, limit=limit, company_id=scope,
+                                      status=status, district=district, skill_level=level)
+    return {"items": [guard_view(r, principal, today=now.date()) for r in rows],
+            "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+
+
+@router.get("/guards/{guard_id}", summary="One guard (as the caller's role may see it)")
+def get_guard(guard_id: int, request: Request, principal: StaffOrSelf, now: Now) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return guard_view(guard_for(cur, principal, guard_id), principal, today=now.date())
+
+
+@router.patch("/guards/{guard_id}", summary="Change a guard's record")
+def patch_guard(guard_id: int, body: GuardPatch, request: Request, principal: Staff,
+                now: Now) -> Any:
+    allowed = (service.GUARD_EDITABLE_BY_REGULATOR if principal.role is Role.REGULATOR
+               else service.GUARD_EDITABLE_BY_COMPANY)
+    with runtime(request).db.transaction() as cur:
+        guard_for(cur, principal, guard_id, for_update=True)
+        row = service.update_guard(cur, actor=actor_of(principal), now=now, guard_id=guard_id,
+                                   changes=body.model_dump(exclude_none=True),
+                                   allowed=frozenset(allowed))
+        return guard_view(row, principal, today=now.date())
+
+
+@router.get("/guards/{guard_id}/employment", summary="Employment history")
+def employment_history(guard_id: int, request: Request, principal: StaffOrSelf) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        guard_for(cur, principal, guard_id)
+        return {"items": repository.employment_history(cur, guard_id)}
+
+
+@router.post("/guards/{guard_id}/employment/end", summary="End the guard's current employment")
+def end_employment(guard_id: int, body: EmploymentEndIn, request: Request, principal: Staff,
+                   now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        guard_for(cur, principal, guard_id, for_update=True)
+        return service.end_employment(cur, actor=actor_of(principal), now=now,
+                                      guard_id=guard_id, reason=body.reason,
+                                      ended_on=body.ended_on)
+
+
+@router.post("/guards/{guard_id}/background-checks", status_code=201,
+             summary="Record a background check (regulator)")
+def add_background_check(guard_id: int, body: BackgroundCheckIn, request: Request,
+                         principal: Regulator, now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        guard_for(cur, principal, guard_id)
+        return idempotency.run(cur, request, principal, body, lambda: (201,
+            service.record_background_check(cur, actor=actor_of(principal), now=now,
+                                            guard_id=guard_id, **body.model_dump())))
+
+
+@router.get("/guards/{guard_id}/background-checks", summary="Background checks (regulator)")
+def list_background_checks(guard_id: int, request: Request, principal: Regulator) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        guard_for(cur, principal, guard_id)
+        return {"items": repository.background_checks(cur, guard_id)}
+
+
+# -- bans ----------------------------------------------------------------------------
+@router.post("/bans", status_code=201, summary="Ban a person from the industry (regulator)")
+def create_ban(body: BanIn, request: Request, principal: Regulator, now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        return idempotency.run(cur, request, principal, body, lambda: (201, service.ban_person(
+            cur, actor=actor_of(principal), now=now, **body.model_dump())))
+
+
+@router.get("/bans", response_model=Page, summary="List bans (regulator)")
+def list_bans(request: Request, principal: Regulator,
+              cursor: Annotated[int, Query(ge=0)] = 0,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
+    limit = _limit(request, limit)
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rows = repository.list_bans(cur, after_id=cursor, limit=limit)
+    return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+
+
+@router.post("/bans/{ban_id}/lift", summary="Lift a ban (regulator)")
+def lift_ban(ban_id: int, request: Request, principal: Regulator, now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        return service.lift_ban(cur, actor=actor_of(principal), now=now, ban_id=ban_id)

@@ -1,0 +1,57 @@
+"""Process-wide wiring: settings, the database (embedded or DATABASE_URL), migrations."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from registry import migrate
+from registry.db import Database, EmbeddedPostgres
+from registry.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Order matters only for readability: migration numbers give the real order.
+MIGRATION_PACKAGES = ["registry", "biometrics", "certificates"]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    embedded: EmbeddedPostgres | None
+
+    def close(self) -> None:
+        self.db.close()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+_lock = threading.Lock()
+
+
+def resolve_dsn(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    if settings.database_url:
+        return settings.database_url, None
+    embedded = EmbeddedPostgres(Path(settings.data_dir) / "pgdata")
+    dsn = embedded.start()
+    log.info("started the embedded PostgreSQL in %s", embedded.data_dir)
+    return dsn, embedded
+
+
+def open_runtime(settings: Settings, *, upgrade: bool = False) -> Runtime:
+    settings.check_secrets()
+    with _lock:
+        dsn, embedded = resolve_dsn(settings)
+        db = Database(
+            dsn,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            connect_timeout_s=settings.db_connect_timeout_s,
+        )
+        if upgrade:
+            migrate.upgrade(db, MIGRATION_PACKAGES)
+    return Runtime(settings=settings, db=db, embedded=embedded)

@@ -1,0 +1,148 @@
+"""Request and response bodies. Inputs forbid unknown fields; outputs are allow-lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry.auth import Principal, Role
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+CompanyKind = Literal["security_service", "self_recruiting", "training"]
+CompanyStatus = Literal["active", "suspended", "revoked"]
+Grade = Literal["A", "B", "C", "D", "E"]
+
+
+class CompanyIn(Input):
+    name: str = Field(min_length=1, max_length=200)
+    credit_code: str = Field(min_length=1, max_length=32, description="unified social credit code")
+    kind: CompanyKind
+    licence_number: str = Field(min_length=1, max_length=64,
+                                description="licence (service company) or filing number")
+    district: str = Field(min_length=1, max_length=64)
+    armed_escort: bool = False
+    entertainment_venue: bool = False
+
+
+class CompanyPatch(Input):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    licence_number: str | None = Field(default=None, min_length=1, max_length=64)
+    district: str | None = Field(default=None, min_length=1, max_length=64)
+    armed_escort: bool | None = None
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class CompanyOut(BaseModel):
+    id: int
+    name: str
+    credit_code: str
+    kind: str
+    armed_escort: bool
+    licence_number: str
+    status: str
+    district: str
+    credit_grade: str
+    red_list: bool
+    black_list: bool
+    abnormal_operations: bool
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class Page(BaseModel):
+    items: list[Any]
+    next_cursor: int | None = None
+
+
+class GuardIn(Input):
+    name: str = Field(min_length=1, max_length=100)
+    id_number: str = Field(min_length=1, max_length=32)
+    company_id: int | None = Field(default=None, ge=1,
+                                   description="required for the regulator; implied for operators")
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")
+    education: str = Field(default="unknown", max_length=50)
+    started_on: dt.date | None = None
+
+
+class GuardPatch(Input):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")
+    education: str | None = Field(default=None, max_length=50)
+    skill_level: int | None = Field(default=None, ge=1, le=5)
+    status: Literal["active", "inactive"] | None = None
+    intentional_crime: bool | None = None
+    administrative_detentions: int | None = Field(default=None, ge=0, le=100)
+
+
+class EmploymentEndIn(Input):
+    reason: str = Field(min_length=1, max_length=200)
+    ended_on: dt.date | None = None
+
+
+class BackgroundCheckIn(Input):
+    result: Literal["clear", "failed"]
+    reason: str | None = Field(default=None, max_length=500)
+    checked_on: dt.date
+    intentional_crime: bool | None = None
+    administrative_detentions: int | None = Field(default=None, ge=0, le=100)
+
+
+class BanIn(Input):
+    id_number: str = Field(min_length=1, max_length=32)
+    reason: str = Field(min_length=1, max_length=500)
+    until_on: dt.date | None = Field(default=None, description="omit for a lifelong ban")
+    company_id: int | None = Field(default=None, ge=1,
+                                   description="set when banned as a company's responsible person")
+
+
+class ApiKeyIn(Input):
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+    company_id: int | None = Field(default=None, ge=1)
+    guard_id: int | None = Field(default=None, ge=1)
+
+
+def mask_id_number(value: str) -> str:
+    return value[:6] + "********" + value[14:]
+
+
+GUARD_FIELDS_REGULATOR = (
+    "id", "name", "id_number", "birth_date", "age", "sex", "phone", "education", "skill_level",
+    "status", "intentional_crime", "administrative_detentions", "company_id", "company_name",
+    "district", "employed_since", "version", "created_at", "updated_at",
+)
+GUARD_FIELDS_OPERATOR = (
+    "id", "name", "id_number_masked", "age", "sex", "phone", "education", "skill_level",
+    "status", "company_id", "company_name", "district", "employed_since", "version",
+    "created_at", "updated_at",
+)
+GUARD_FIELDS_SELF = (
+    "id", "name", "id_number", "birth_date", "age", "sex", "phone", "education", "skill_level",
+    "status", "company_id", "company_name", "employed_since",
+)
+
+
+def guard_view(row: dict[str, Any], principal: Principal, *, today: dt.date) -> dict[str, Any]:
+    """The guard record as the caller's role may see it (field allow-list per role)."""
+    birth: dt.date = row["birth_date"]
+    age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    full = dict(row)
+    full["age"] = age
+    full["id_number_masked"] = mask_id_number(row["id_number"])
+    fields = {
+        Role.REGULATOR: GUARD_FIELDS_REGULATOR,
+        Role.COMPANY_OPERATOR: GUARD_FIELDS_OPERATOR,
+        Role.GUARD: GUARD_FIELDS_SELF,
+    }.get(principal.role, ("id", "name", "skill_level", "company_name"))
+    return {k: full.get(k) for k in fields}
+
+
+def company_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in CompanyOut.model_fields}

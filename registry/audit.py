@@ -1,0 +1,164 @@
+"""Append-only, hash-chained audit log.
+
+Every state change writes an event in the same transaction as the change. Each event
+stores the hash of its predecessor; its own hash covers that and every field, so an
+edited, inserted or deleted event breaks the chain at a point ``verify_chain`` names.
+Appenders lock the single chain-head row, which serialises appends (and keeps the
+chain linear) without a table lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from registry.db import Cursor
+
+GENESIS = bytes(32)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: a principal, or the system acting on its own rules."""
+
+    kind: str  # a role name, or "system"
+    id: int | None = None
+    company_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.kind if self.id is None else f"{self.kind}:{self.id}"
+
+
+SYSTEM = Actor("system")
+
+
+def _canonical(value: Any) -> Any:
+    # Round-trip through JSON so what we hash is what jsonb gives back.
+    return json.loads(json.dumps(value, default=str))
+
+
+def event_hash(prev: bytes, fields: dict[str, Any]) -> bytes:
+    body = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(prev + body.encode()).digest()
+
+
+def _fields(seq: int, occurred_at: dt.datetime, actor: str, action: str, target_type: str,
+            target_id: str | None, request_id: str | None, data: Any) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "occurred_at": occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "request_id": request_id,
+        "data": data,
+    }
+
+
+def record(
+    cur: Cursor,
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: object = None,
+    data: dict[str, Any] | None = None,
+    request_id: str | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Append one event in the caller's transaction; returns its sequence number."""
+    from registry.context import current_request_id
+
+    occurred = now or dt.datetime.now(dt.UTC)
+    rid = request_id if request_id is not None else current_request_id()
+    payload = _canonical(data or {})
+    tid = None if target_id is None else str(target_id)
+    cur.execute("SELECT seq, hash FROM registry_audit_head WHERE id FOR UPDATE")
+    head = cur.fetchone()
+    assert head is not None, "audit head row missing"
+    seq = int(head["seq"]) + 1
+    prev = bytes(head["hash"])
+    digest = event_hash(prev, _fields(seq, occurred, actor.label, action, target_type, tid, rid,
+                                      payload))
+    cur.execute(
+        "INSERT INTO registry_audit_event (seq, occurred_at, actor, action, target_type,"
+        " target_id, request_id, data, prev_hash, hash)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (seq, occurred, actor.label, action, target_type, tid, rid, json.dumps(payload),
+         prev, digest),
+    )
+    cur.execute("UPDATE registry_audit_head SET seq = %s, hash = %s WHERE id", (seq, digest))
+    return seq
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    events: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify_chain(cur: Cursor, *, batch: int = 5000) -> ChainReport:
+    """Recompute the whole chain; report the first event where it breaks."""
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    last_seq = 0
+    while True:
+        cur.execute(
+            "SELECT seq, occurred_at, actor, action, target_type, target_id, request_id, data,"
+            " prev_hash, hash FROM registry_audit_event WHERE seq >= %s ORDER BY seq LIMIT %s",
+            (expected_seq, batch),
+        )
+        rows = cur.fetchall()
+        if not rows:
+            break
+        for row in rows:
+            seq = int(row["seq"])
+            if seq != expected_seq:
+                return ChainReport(False, count, expected_seq,
+                                   f"event {expected_seq} is missing (next present: {seq})")
+            if bytes(row["prev_hash"]) != prev:
+                return ChainReport(False, count, seq,
+                                   f"event {seq} does not link to event {seq - 1}")
+            fields = _fields(seq, row["occurred_at"], row["actor"], row["action"],
+                             row["target_type"], row["target_id"], row["request_id"], row["data"])
+            digest = event_hash(prev, fields)
+            if digest != bytes(row["hash"]):
+                return ChainReport(False, count, seq, f"event {seq} was altered")
+            prev = digest
+            expected_seq += 1
+            count += 1
+            last_seq = seq
+    cur.execute("SELECT seq, hash FROM registry_audit_head WHERE id")
+    head = cur.fetchone()
+    if head is not None and (int(head["seq"]) != last_seq or bytes(head["hash"]) != prev):
+        return ChainReport(False, count, last_seq + 1,
+                           f"events after {last_seq} are missing (head says {head['seq']})")
+    return ChainReport(True, count)
+
+
+def list_events(cur: Cursor, *, after_seq: int = 0, limit: int = 100,
+                target_type: str | None = None,
+                target_id: str | None = None) -> list[dict[str, Any]]:
+    where = ["seq > %s"]
+    args: list[Any] = [after_seq]
+    if target_type is not None:
+        where.append("target_type = %s")
+        args.append(target_type)
+    if target_id is not None:
+        where.append("target_id = %s")
+        args.append(target_id)
+    cur.execute(
+        "SELECT seq, occurred_at, actor, action, target_type, target_id, request_id, data,"
+        f" encode(hash, 'hex') AS hash FROM registry_audit_event WHERE {' AND '.join(where)}"
+        " ORDER BY seq LIMIT %s",
+        [*args, limit],
+    )
+    return [dict(r) for r in cur.fetchall()]

