@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.routers import admin
+from api.routers import admin, biometrics, certificates, regulation
 from api.routers import registry as registry_router
 from api.runtime import Runtime, open_runtime
 from registry.settings import Settings, get_settings
@@ -56,11 +56,19 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     problems.install(app)
     app.include_router(admin.router)
     app.include_router(registry_router.router)
+    app.include_router(biometrics.router)
+    app.include_router(certificates.router)
+    app.include_router(regulation.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
 
 
 def wire(runtime: Runtime) -> None:
-    """Register in-transaction event handlers across packages (idempotent)."""
-    return None
+    """Build the certificate context and register cross-package event handlers."""
+    from api import wiring
+    from api.cert_context import make_context
+
+    if runtime.certs is None:
+        runtime.certs = make_context(runtime.settings)
+    wiring.register(runtime.db.dsn, runtime.certs)

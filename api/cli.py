@@ -14,6 +14,9 @@ from registry.settings import get_settings
 
 
 def _setup_logging(level: str = "INFO") -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning)  # platformdirs, pkg_resources
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
@@ -126,6 +129,17 @@ def audit_verify(as_json: bool) -> None:
     else:
         click.echo(f"audit chain BROKEN at event {report.first_bad_seq}: {report.problem}")
     sys.exit(0 if report.ok else 1)
+
+
+def _register_subcommands() -> None:
+    from api.cli_certificates import cose, keys, sync, verify
+    from api.cli_eval import eval_group
+
+    for command in (keys, sync, verify, cose, eval_group):
+        main.add_command(command)
+
+
+_register_subcommands()
 
 
 if __name__ == "__main__":  # pragma: no cover

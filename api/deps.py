@@ -81,6 +81,7 @@ def require(*roles: Role) -> Callable[[Request], Principal]:
         return principal
 
     dependency.__name__ = "require_" + "_or_".join(sorted(r.value for r in allowed))
+    dependency.allowed_roles = allowed  # type: ignore[attr-defined]  # read by the role-matrix test
     return dependency
 
 

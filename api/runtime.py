@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from registry import migrate
 from registry.db import Database, EmbeddedPostgres
@@ -22,6 +23,7 @@ class Runtime:
     settings: Settings
     db: Database
     embedded: EmbeddedPostgres | None
+    certs: Any = None  # api.cert_context.CertContext, made by api.app.wire
 
     def close(self) -> None:
         self.db.close()

@@ -104,8 +104,8 @@ def decode_image(
                                     reason="multi-frame")
             dpi_info = img.info.get("dpi")
             img.load()
-            img = ImageOps.exif_transpose(img) or img
-            converted = img.convert(mode)
+            oriented: Image.Image = ImageOps.exif_transpose(img) or img
+            converted = oriented.convert(mode)
     except (ImageRejected, ImageTooLarge):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

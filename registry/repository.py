@@ -421,3 +421,196 @@ def insert_idempotency(cur: Cursor, principal_id: int, key: str, request_hash: b
         " response_body) VALUES (%s, %s, %s, %s, %s)",
         (principal_id, key, request_hash, status, json.dumps(body, default=str)),
     )
+
+
+# -- company lists -----------------------------------------------------------------------
+LIST_FLAGS = {"red": "red_list", "black": "black_list", "abnormal": "abnormal_operations"}
+
+
+def open_list_entry(cur: Cursor, company_id: int, lst: str) -> Row | None:
+    cur.execute(
+        "SELECT id, list, reason, added_on, added_by FROM registry_company_list_entry"
+        " WHERE company_id = %s AND list = %s AND removed_on IS NULL",
+        (company_id, lst),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def insert_list_entry(cur: Cursor, company_id: int, lst: str, reason: str, on: dt.date,
+                      by: str) -> Row:
+    cur.execute(
+        "INSERT INTO registry_company_list_entry (company_id, list, reason, added_on, added_by)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id, list, reason, added_on, added_by",
+        (company_id, lst, reason, on, by),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def close_list_entry(cur: Cursor, entry_id: int, on: dt.date, by: str, reason: str) -> None:
+    cur.execute(
+        "UPDATE registry_company_list_entry SET removed_on = %s, removed_by = %s,"
+        " removal_reason = %s WHERE id = %s",
+        (on, by, reason, entry_id),
+    )
+
+
+def list_entries(cur: Cursor, company_id: int) -> list[Row]:
+    cur.execute(
+        "SELECT id, list, reason, added_on, added_by, removed_on, removal_reason"
+        " FROM registry_company_list_entry WHERE company_id = %s ORDER BY id",
+        (company_id,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+# -- credit ledger -------------------------------------------------------------------------
+CREDIT_COLUMNS = ("id, company_id, year, points, kind, reason, evidence, occurred_on,"
+                  " created_by, created_at, dispute, dispute_reason, ruled_by, ruled_at")
+
+
+def insert_credit_entry(cur: Cursor, values: dict[str, Any]) -> Row:
+    cols = list(values)
+    cur.execute(
+        f"INSERT INTO registry_credit_entry ({', '.join(cols)}) VALUES"
+        f" ({', '.join(['%s'] * len(cols))}) RETURNING {CREDIT_COLUMNS}",
+        [values[c] for c in cols],
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def get_credit_entry(cur: Cursor, entry_id: int, *, for_update: bool = False) -> Row | None:
+    cur.execute(f"SELECT {CREDIT_COLUMNS} FROM registry_credit_entry WHERE id = %s"
+                + (" FOR UPDATE" if for_update else ""), (entry_id,))
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def credit_entries(cur: Cursor, company_id: int, year: int) -> list[Row]:
+    cur.execute(f"SELECT {CREDIT_COLUMNS} FROM registry_credit_entry WHERE company_id = %s"
+                " AND year = %s ORDER BY id", (company_id, year))
+    return [dict(r) for r in cur.fetchall()]
+
+
+def credit_total(cur: Cursor, company_id: int, year: int) -> int:
+    """1000 plus every entry that counts: not under a pending objection, not upheld."""
+    cur.execute(
+        "SELECT 1000 + coalesce(sum(points), 0) AS total FROM registry_credit_entry"
+        " WHERE company_id = %s AND year = %s AND dispute IN ('none', 'dismissed')",
+        (company_id, year),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["total"])
+
+
+def set_dispute(cur: Cursor, entry_id: int, *, dispute: str, from_states: tuple[str, ...],
+                by: str, reason: str | None = None, ruling: bool = False) -> bool:
+    if ruling:
+        cur.execute(
+            "UPDATE registry_credit_entry SET dispute = %s, ruled_by = %s, ruled_at = now()"
+            " WHERE id = %s AND dispute = ANY(%s)",
+            (dispute, by, entry_id, list(from_states)),
+        )
+    else:
+        cur.execute(
+            "UPDATE registry_credit_entry SET dispute = %s, disputed_by = %s, dispute_reason = %s"
+            " WHERE id = %s AND dispute = ANY(%s)",
+            (dispute, by, reason, entry_id, list(from_states)),
+        )
+    return bool(cur.rowcount)
+
+
+# -- service projects -----------------------------------------------------------------------
+def insert_service_project(cur: Cursor, values: dict[str, Any]) -> Row:
+    cols = list(values)
+    cur.execute(
+        f"INSERT INTO registry_service_project ({', '.join(cols)}) VALUES"
+        f" ({', '.join(['%s'] * len(cols))}) RETURNING id, company_id, name, service, client,"
+        " starts_on, ends_on, created_by, created_at",
+        [values[c] for c in cols],
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def service_projects(cur: Cursor, company_id: int) -> list[Row]:
+    cur.execute(
+        "SELECT id, company_id, name, service, client, starts_on, ends_on, created_by, created_at"
+        " FROM registry_service_project WHERE company_id = %s ORDER BY id",
+        (company_id,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+# -- service policy ----------------------------------------------------------------------------
+def current_policy(cur: Cursor) -> list[Row]:
+    cur.execute(
+        "SELECT version, service, lowest_level, min_age, requires, description, created_by,"
+        " created_at FROM registry_service_policy WHERE version ="
+        " (SELECT max(version) FROM registry_service_policy) ORDER BY lowest_level DESC, service"
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def policy_versions(cur: Cursor) -> list[Row]:
+    cur.execute(
+        "SELECT version, min(created_at) AS created_at, min(created_by) AS created_by,"
+        " count(*) AS services FROM registry_service_policy GROUP BY version ORDER BY version"
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def insert_policy_version(cur: Cursor, rows: list[dict[str, Any]], by: str) -> int:
+    cur.execute("LOCK TABLE registry_service_policy IN SHARE ROW EXCLUSIVE MODE")
+    cur.execute("SELECT coalesce(max(version), 0) + 1 AS v FROM registry_service_policy")
+    row = cur.fetchone()
+    assert row is not None
+    version = int(row["v"])
+    for r in rows:
+        cur.execute(
+            "INSERT INTO registry_service_policy (version, service, lowest_level, min_age,"
+            " requires, description, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (version, r["service"], r["lowest_level"], r.get("min_age"),
+             json.dumps(r.get("requires", [])), r.get("description"), by),
+        )
+    return version
+
+
+# -- qualifications --------------------------------------------------------------------------
+def insert_qualification(cur: Cursor, values: dict[str, Any]) -> Row:
+    cols = list(values)
+    cur.execute(
+        f"INSERT INTO registry_guard_qualification ({', '.join(cols)}) VALUES"
+        f" ({', '.join(['%s'] * len(cols))}) RETURNING id, guard_id, kind, reference, valid_from,"
+        " valid_until, recorded_by, created_at",
+        [values[c] for c in cols],
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def qualifications(cur: Cursor, guard_id: int) -> list[Row]:
+    cur.execute(
+        "SELECT id, guard_id, kind, reference, valid_from, valid_until, recorded_by, created_at"
+        " FROM registry_guard_qualification WHERE guard_id = %s ORDER BY id",
+        (guard_id,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def public_companies(cur: Cursor, *, query: str, limit: int) -> list[Row]:
+    q = query.strip()
+    cur.execute(
+        "SELECT name, credit_code, kind, status, credit_grade, red_list, black_list,"
+        " abnormal_operations, district, licence_number FROM registry_company"
+        " WHERE credit_code = %s OR lower(name) LIKE %s ORDER BY name LIMIT %s",
+        (q.upper(), "%" + q.lower().replace("%", "").replace("_", "") + "%", limit),
+    )
+    return [dict(r) for r in cur.fetchall()]

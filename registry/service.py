@@ -72,7 +72,7 @@ COMPANY_EDITABLE = frozenset({"name", "licence_number", "district", "armed_escor
 
 def update_company(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int,
                    changes: dict[str, Any], expected_version: int | None = None,
-                   action: str = "company.update") -> dict[str, Any]:
+                   action: str = "company.update", reason: str | None = None) -> dict[str, Any]:
     unknown = set(changes) - COMPANY_EDITABLE
     if unknown:
         raise InvalidInput(f"fields not editable: {', '.join(sorted(unknown))}")
@@ -91,14 +91,22 @@ def update_company(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: i
     if not diff:
         return current
     row = repository.update_company(cur, company_id, {k: changes[k] for k in diff})
-    repository.insert_company_history(cur, company_id, actor.label, diff)
-    audit.record(cur, actor=actor, action=action, target_type="company", target_id=company_id,
-                 data={"changes": diff}, now=now)
+    data: dict[str, Any] = {"changes": diff}
+    if reason:
+        data["reason"] = reason
+    ended: list[int] = []
     if "status" in diff and changes["status"] == "revoked":
+        # Revoking a licence ends every employment there: one action, one audit event.
         ended = repository.end_company_employments(cur, company_id, _today(now),
                                                    "employer licence revoked")
-        audit.record(cur, actor=actor, action="company.employments_ended", target_type="company",
-                     target_id=company_id, data={"guards": ended}, now=now)
+        data["employments_ended"] = ended
+    history: dict[str, Any] = dict(diff)
+    if reason:
+        history["reason"] = reason
+    repository.insert_company_history(cur, company_id, actor.label, history)
+    audit.record(cur, actor=actor, action=action, target_type="company", target_id=company_id,
+                 data=data, now=now)
+    if "status" in diff and changes["status"] == "revoked":
         events.emit(cur, events.COMPANY_LICENCE_REVOKED, company_id=company_id, guard_ids=ended,
                     actor=actor, now=now)
     return row

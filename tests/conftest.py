@@ -8,6 +8,7 @@ tests that must own the whole database (audit tampering) use ``fresh_runtime``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -231,3 +232,55 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = keep
+
+
+PEOPLE = FIXTURES / "people"
+FINGERS = FIXTURES / "fingers"
+
+
+def capture_biometrics(api: Api, regulator: Api, guard_id: int, *,
+                       face: str = "Jiang_Zemin_0001_x2.jpg",
+                       fingers: tuple[str, str] = ("101_1.png", "102_1.png")) -> None:
+    """Enroll a real face and two real fingers; approve any duplicate hold as the regulator
+    (tests reuse the same few people, which the 1:N search rightly flags)."""
+    resp = api.post(f"/v1/guards/{guard_id}/face",
+                    files={"photo": (face, (PEOPLE / face).read_bytes(), "image/jpeg")})
+    assert resp.status_code in (201, 202), resp.text
+    for position, name in zip((2, 7), fingers, strict=True):
+        resp = api.post(f"/v1/guards/{guard_id}/fingers/{position}",
+                        files={"image": (name, (FINGERS / name).read_bytes(), "image/png")})
+        assert resp.status_code in (201, 202), resp.text
+    for review in regulator.get("/v1/biometrics/reviews?limit=200").json()["items"]:
+        if review["guard_id"] == guard_id:
+            decided = regulator.post(f"/v1/biometrics/reviews/{review['id']}/decision",
+                                     json={"approve": True, "note": "test data reuse"})
+            assert decided.status_code == 200, decided.text
+    status = api.get(f"/v1/guards/{guard_id}/biometrics").json()
+    assert status["complete"], status
+
+
+def make_issuable_guard(regulator: Api, company_id: int, **overrides: Any) -> dict[str, Any]:
+    """A guard who meets every condition: enrolled biometrics and a clear background check."""
+    guard = regulator.make_guard(company_id, **overrides)
+    capture_biometrics(regulator, regulator, guard["id"])
+    resp = regulator.post(f"/v1/guards/{guard['id']}/background-checks",
+                          json={"result": "clear", "checked_on": dt.date.today().isoformat()})
+    assert resp.status_code == 201, resp.text
+    return guard
+
+
+@contextlib.contextmanager
+def isolated_stack(pg_server: str, template_db: str, data_dir: Path,
+                   clock: Clock) -> Iterator[tuple[Runtime, TestClient]]:
+    """A database and app of their own, for modules whose assertions depend on what else
+    is enrolled (1:N search results)."""
+    dsn = _create_database(pg_server, f"guardreg_iso_{uuid.uuid4().hex[:8]}", template_db)
+    settings = test_settings(data_dir, dsn)
+    db = Database(dsn, max_size=settings.db_pool_max)
+    rt = Runtime(settings=settings, db=db, embedded=None)
+    try:
+        with TestClient(create_app(runtime=rt, clock=clock),
+                        raise_server_exceptions=False) as c:
+            yield rt, c
+    finally:
+        db.close()

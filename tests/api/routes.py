@@ -36,12 +36,83 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/bans"): frozenset({R}),
     ("GET", "/v1/bans"): frozenset({R}),
     ("POST", "/v1/bans/{ban_id}/lift"): frozenset({R}),
+    ("POST", "/v1/guards/{guard_id}/face"): frozenset({R, O}),
+    ("GET", "/v1/guards/{guard_id}/face/photo"): frozenset({R, O}),
+    ("POST", "/v1/guards/{guard_id}/face/verify"): frozenset({R, O, C}),
+    ("GET", "/v1/guards/{guard_id}/biometrics"): frozenset({R, O}),
+    ("GET", "/v1/biometrics/reviews"): frozenset({R}),
+    ("POST", "/v1/guards/{guard_id}/fingers/{position}"): frozenset({R, O}),
+    ("POST", "/v1/guards/{guard_id}/fingers/verify"): frozenset({R, O, C}),
+    ("POST", "/v1/biometrics/reviews/{review_id}/decision"): frozenset({R}),
+    ("POST", "/v1/guards/{guard_id}/certificate"): frozenset({R}),
+    ("POST", "/v1/guards/{guard_id}/certificate-requests"): frozenset({R, O}),
+    ("GET", "/v1/certificate-requests"): frozenset({R, O}),
+    ("POST", "/v1/certificate-requests/{request_id}/decision"): frozenset({R}),
+    ("GET", "/v1/guards/{guard_id}/certificates"): frozenset({R, O, G}),
+    ("GET", "/v1/certificates/{number}"): frozenset({R, O, G}),
+    ("GET", "/v1/certificates/{number}/qr.{fmt}"): frozenset({R, O, G}),
+    ("POST", "/v1/certificates/{number}/revoke"): frozenset({R, O}),
+    ("POST", "/v1/certificates/{number}/suspend"): frozenset({R, O}),
+    ("POST", "/v1/certificates/{number}/reinstate"): frozenset({R}),
+    ("GET", "/v1/me/certificate"): frozenset({G}),
+    ("GET", "/v1/me/certificate/qr.{fmt}"): frozenset({G}),
+    ("GET", "/v1/trust-list"): PUBLIC,
+    ("GET", "/v1/trust-list.json"): PUBLIC,
+    ("GET", "/v1/status-lists"): PUBLIC,
+    ("GET", "/v1/status-lists/{shard}"): PUBLIC,
+    ("POST", "/v1/verifications"): frozenset({R, C}),
+    ("POST", "/v1/verifications/image"): frozenset({R, C}),
+    ("POST", "/v1/companies/{company_id}/lists"): frozenset({R}),
+    ("POST", "/v1/companies/{company_id}/lists/{list_name}/remove"): frozenset({R}),
+    ("GET", "/v1/companies/{company_id}/lists"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/credit-events"): frozenset({R}),
+    ("GET", "/v1/companies/{company_id}/credit"): frozenset({R, O}),
+    ("POST", "/v1/credit-entries/{entry_id}/objection"): frozenset({R, O}),
+    ("POST", "/v1/credit-entries/{entry_id}/ruling"): frozenset({R}),
+    ("POST", "/v1/companies/{company_id}/service-projects"): frozenset({R, O}),
+    ("GET", "/v1/companies/{company_id}/service-projects"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/licence/{op}"): frozenset({R}),
+    ("GET", "/v1/service-policy"): PUBLIC,
+    ("PUT", "/v1/service-policy"): frozenset({R}),
+    ("POST", "/v1/guards/{guard_id}/qualifications"): frozenset({R}),
+    ("GET", "/v1/guards/{guard_id}/services/{service_name}"): frozenset({R, O, C}),
+    ("POST", "/v1/background-checks/import"): frozenset({R}),
+    ("POST", "/v1/guards/import"): frozenset({R, O}),
+    ("GET", "/v1/stats/capture-rate"): frozenset({R, O}),
+    ("GET", "/v1/stats/recent-revocations"): frozenset({R}),
+    ("GET", "/v1/public/companies"): PUBLIC,
+    ("GET", "/v1/public/certificates/{number}"): PUBLIC,
+    ("GET", "/v1/me/card.pdf"): frozenset({G}),
+    ("GET", "/v1/guards/{guard_id}/card.pdf"): frozenset({R, O}),
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.
+
+
+def _tiny_jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+_JPEG = _tiny_jpeg()
 SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/guards/{guard_id}"): {"json": {"education": "high school"}},
     ("POST", "/v1/guards/{guard_id}/employment/end"): {"json": {"reason": "left"}},
+    ("POST", "/v1/guards/{guard_id}/face"): {"files": {"photo": ("p.jpg", _JPEG, "image/jpeg")}},
+    ("POST", "/v1/guards/{guard_id}/certificate-requests"): {"json": {"note": "please"}},
+    ("POST", "/v1/guards/{guard_id}/fingers/{position}"): {
+        "files": {"image": ("f.png", _JPEG, "image/png")}},
+    ("POST", "/v1/guards/{guard_id}/fingers/verify"): {
+        "files": {"image": ("f.png", _JPEG, "image/png")}},
+    ("POST", "/v1/companies/{company_id}/service-projects"): {"json": {
+        "name": "p", "service": "ordinary-patrol", "client": "c", "starts_on": "2026-01-01"}},
+    ("POST", "/v1/guards/{guard_id}/face/verify"): {
+        "files": {"photo": ("p.jpg", _JPEG, "image/jpeg")}},
 }
 
 

@@ -18,8 +18,14 @@ from tests.conftest import Api, make_principal, random_id_number
 ALL_ROLES = ("regulator", "company_operator", "checkpoint_officer", "guard")
 
 
+# Path parameters that are not ids get a valid value, so only the id decides the answer.
+_NON_ID = {"position": 2, "fmt": "png", "list_name": "red", "op": "suspend",
+           "service_name": "ordinary-patrol", "number": "1201202600000018", "shard": 0}
+
+
 def _fill(path: str, **ids: int) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: str(ids.get(m.group(1), 999999)), path)
+    values = {**_NON_ID, **ids}
+    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), 999999)), path)
 
 
 def _is_problem(resp: Any) -> bool:

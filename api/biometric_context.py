@@ -1,0 +1,37 @@
+"""Biometric keys and pipelines built from settings, once per process."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from fastapi import UploadFile
+
+from biometrics.errors import ImageRejected, ImageTooLarge
+from biometrics.face.protection import FaceVectorKey
+from biometrics.sealing import Sealer
+from registry.settings import Settings
+
+
+def sealer(settings: Settings) -> Sealer:
+    return Sealer.from_settings(settings)
+
+
+@functools.lru_cache(maxsize=4)
+def _vector_key(key: bytes) -> FaceVectorKey:
+    return FaceVectorKey.from_key(key)
+
+
+def vector_key(settings: Settings) -> FaceVectorKey:
+    return _vector_key(settings.derive_key("biometric_secret", "face-transform-v1"))
+
+
+def read_upload(upload: UploadFile | Any, *, max_bytes: int, field: str) -> bytes:
+    """Read an uploaded file with a hard cap (the body cap guards the request as a whole)."""
+    if upload is None or not hasattr(upload, "file"):
+        raise ImageRejected(f"the {field} file is missing", reason="missing", field=field)
+    data: bytes = upload.file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"the {field} file is over {max_bytes} bytes", reason="too-many-bytes",
+                            field=field)
+    return data

@@ -1,0 +1,92 @@
+"""Read-only SQL that spans packages (registry + biometrics + certificates).
+
+It lives in the composition root because no lower package may see the others'
+tables; it only reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from registry.db import Cursor
+
+_CAPTURE_SQL = """
+WITH active AS (
+    SELECT g.id, g.biometric_subject, g.intentional_crime, g.administrative_detentions,
+           g.id_number, c.id AS company_id, c.name AS company_name, c.district,
+           c.status AS company_status
+    FROM registry_guard g
+    JOIN registry_employment e ON e.guard_id = g.id AND e.ended_on IS NULL
+    JOIN registry_company c ON c.id = e.company_id
+    WHERE g.status = 'active' {scope}
+), facts AS (
+    SELECT a.*,
+        (SELECT f.status = 'enrolled' FROM biometrics_face f
+          WHERE f.subject = a.biometric_subject) IS TRUE AS has_face,
+        (SELECT count(*) FROM biometrics_finger b
+          WHERE b.subject = a.biometric_subject AND b.status = 'enrolled') AS fingers,
+        (SELECT bc.result FROM registry_background_check bc WHERE bc.guard_id = a.id
+          ORDER BY bc.checked_on DESC, bc.id DESC LIMIT 1) AS last_check,
+        EXISTS (SELECT 1 FROM registry_ban bn WHERE bn.id_number = a.id_number
+          AND bn.lifted_at IS NULL AND (bn.until_on IS NULL OR bn.until_on >= %(today)s))
+          AS banned,
+        (SELECT count(*) FROM registry_revocation_record r WHERE r.guard_id = a.id)
+          AS revocations,
+        (SELECT max(r.revoked_at) FROM registry_revocation_record r WHERE r.guard_id = a.id)
+          AS last_revocation,
+        EXISTS (SELECT 1 FROM certificates_certificate cc WHERE cc.guard_id = a.id
+          AND cc.status = 'valid' AND cc.expires_at > %(now)s) AS has_valid_certificate
+    FROM active a
+), judged AS (
+    SELECT *,
+        (has_face AND fingers >= 2) AS captured,
+        (has_face AND fingers >= 2 AND last_check = 'clear' AND NOT banned
+         AND NOT intentional_crime AND administrative_detentions <= 2 AND revocations < 2
+         AND (last_revocation IS NULL OR last_revocation < %(bar)s)
+         AND company_status = 'active') AS eligible
+    FROM facts
+)
+SELECT {key} AS key, {label} AS label,
+       count(*) AS active_guards,
+       count(*) FILTER (WHERE has_face) AS with_photo,
+       count(*) FILTER (WHERE fingers >= 2) AS with_two_fingers,
+       count(*) FILTER (WHERE captured) AS captured,
+       count(*) FILTER (WHERE eligible) AS eligible,
+       count(*) FILTER (WHERE eligible AND has_valid_certificate) AS eligible_with_certificate
+FROM judged GROUP BY 1, 2 ORDER BY 2
+"""
+
+_GROUPINGS = {
+    "city": ("'city'", "'city'"),
+    "district": ("district", "district"),
+    "company": ("company_id::text", "company_name"),
+}
+
+
+def capture_rate(cur: Cursor, *, by: str, now: dt.datetime,
+                 company_id: int | None = None) -> list[dict[str, Any]]:
+    key, label = _GROUPINGS[by]
+    scope = "AND c.id = %(company)s" if company_id is not None else ""
+    today = now.date()
+    try:
+        bar = now.replace(year=now.year - 3)
+    except ValueError:
+        bar = now.replace(year=now.year - 3, day=28)
+    cur.execute(_CAPTURE_SQL.format(key=key, label=label, scope=scope),
+                {"today": today, "now": now, "bar": bar, "company": company_id})
+    rows = [dict(r) for r in cur.fetchall()]
+    for r in rows:
+        n, e = r["active_guards"], r["eligible"]
+        r["capture_rate"] = round(r["captured"] / n, 4) if n else None
+        r["certificate_rate"] = round(r["eligible_with_certificate"] / e, 4) if e else None
+    return rows
+
+
+def recent_verifications(cur: Cursor, *, limit: int) -> list[dict[str, Any]]:
+    cur.execute(
+        "SELECT checked_at, certificate_number, verdict, location, channel"
+        " FROM certificates_verification_log ORDER BY id DESC LIMIT %s",
+        (limit,),
+    )
+    return [dict(r) for r in cur.fetchall()]

@@ -1,0 +1,424 @@
+"""Issuance, status changes, QR codes, trust and status lists, online verification."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import Field
+
+from api.access import actor_of, guard_for
+from api.biometric_context import read_upload, sealer
+from api.cert_context import CertContext
+from api.deps import RateLimiter, clock, require, runtime
+from api.schemas import Input
+from biometrics import enrollment
+from biometrics import repository as bio_repo
+from certificates import issuance, publication, qr, revocation
+from certificates import repository as cert_repo
+from certificates.credential import inspect
+from certificates.errors import CertificateError, Reason, VerificationError
+from certificates.verification import CallableStatusProvider, verify
+from registry import regulation
+from registry import repository as registry_repo
+from registry.auth import Principal, Role
+from registry.db import Cursor, Database
+from registry.errors import BadRequest, NotFound
+
+router = APIRouter(prefix="/v1", tags=["certificates"])
+Now = Annotated[dt.datetime, Depends(clock)]
+Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
+Staff = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR))]
+StaffOrSelf = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR,
+                                                   Role.GUARD))]
+Officer = Annotated[Principal, Depends(require(Role.CHECKPOINT_OFFICER, Role.REGULATOR))]
+
+_verify_limit: RateLimiter | None = None
+
+
+def certs(request: Request) -> CertContext:
+    ctx: CertContext = runtime(request).certs
+    return ctx
+
+
+# -- issuance ------------------------------------------------------------------------------
+def biometric_reasons(cur: Cursor, guard: dict[str, Any]) -> list[dict[str, str]]:
+    """The capture part of eligibility: an enrolled face and at least two enrolled fingers."""
+    status = bio_repo.capture_status(cur, str(guard["biometric_subject"]))
+    reasons = []
+    if status["face"] != "enrolled":
+        reasons.append({"code": "no-face", "message": "no enrolled face photo"
+                        + (f" (capture is {status['face']})" if status["face"] else "")})
+    if status["fingers_enrolled"] < 2:
+        reasons.append({"code": "fingerprints-missing",
+                        "message": f"{status['fingers_enrolled']} enrolled fingerprints; "
+                        "at least 2 are needed"})
+    return reasons
+
+
+def certificate_view(cert: dict[str, Any], *, with_text: bool = True) -> dict[str, Any]:
+    claims = cert["claims"]
+    out = {
+        "number": cert["number"], "status": cert["status"], "guard_id": cert["guard_id"],
+        "guard_name": claims.get("guard_name"), "skill_level": cert["skill_level"],
+        "employer_id": cert["employer_id"], "employer_name": claims.get("employer_name"),
+        "issued_at": cert["issued_at"], "expires_at": cert["expires_at"],
+        "status_reason": cert["status_reason"], "status_changed_at": cert["status_changed_at"],
+        "status_ref": claims.get("status"),
+    }
+    if with_text:
+        out["text"] = cert["text"]
+    return out
+
+
+def issue_for(db: Database, ctx: CertContext, principal: Principal, guard_id: int,
+              now: dt.datetime) -> tuple[bool, dict[str, Any]]:
+    """Two transactions: record the intent, then sign and record the result."""
+    with db.transaction() as cur:
+        guard = guard_for(cur, principal, guard_id, for_update=True)
+        prepared = issuance.prepare(cur, actor=actor_of(principal), now=now, guard_id=guard_id,
+                                    config=ctx.issuance,
+                                    extra_reasons=biometric_reasons(cur, guard))
+    with db.transaction() as cur:
+        cert = issuance.complete(cur, actor=actor_of(principal), now=now, prepared=prepared,
+                                 signer=ctx.signer("certificate"),
+                                 status_signer=ctx.signer("status-list"), config=ctx.issuance)
+    return not prepared.existing, certificate_view(cert)
+
+
+@router.post("/guards/{guard_id}/certificate", status_code=201,
+             summary="Issue (or re-issue) the guard's certificate (regulator); idempotent")
+def issue_certificate(guard_id: int, request: Request, principal: Regulator, now: Now) -> Any:
+    created, body = issue_for(runtime(request).db, certs(request), principal, guard_id, now)
+    return JSONResponse(_jsonable(body), status_code=201 if created else 200)
+
+
+class RequestIn(Input):
+    note: str | None = Field(default=None, max_length=500)
+
+
+@router.post("/guards/{guard_id}/certificate-requests", status_code=201,
+             summary="A company asks the regulator to issue its guard's certificate")
+def request_certificate(guard_id: int, body: RequestIn, request: Request, principal: Staff,
+                        now: Now) -> Any:
+    from registry import audit
+
+    with runtime(request).db.transaction() as cur:
+        guard = guard_for(cur, principal, guard_id)
+        if guard["company_id"] is None:
+            raise NotFound("the guard has no active employer")
+        row = cert_repo.insert_request(cur, guard_id=guard_id, company_id=guard["company_id"],
+                                       requested_by=principal.label, note=body.note)
+        audit.record(cur, actor=actor_of(principal), action="certificate.request",
+                     target_type="guard", target_id=guard_id, data={"request_id": row["id"]},
+                     now=now)
+        return row
+
+
+@router.get("/certificate-requests", summary="Issuance requests (regulator: all; company: own)")
+def list_requests(request: Request, principal: Staff,
+                  status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")]
+                  = "pending",
+                  cursor: Annotated[int, Query(ge=0)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
+    company = principal.company_id if principal.role is Role.COMPANY_OPERATOR else None
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rows = cert_repo.list_requests(cur, status=status, company_id=company, after_id=cursor,
+                                       limit=limit)
+    return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+
+
+class DecisionIn(Input):
+    approve: bool
+    note: str | None = Field(default=None, max_length=500)
+
+
+@router.post("/certificate-requests/{request_id}/decision",
+             summary="Approve (issue) or reject a company's request (regulator)")
+def decide_request(request_id: int, body: DecisionIn, request: Request, principal: Regulator,
+                   now: Now) -> Any:
+    from registry import audit
+    from registry.errors import Conflict
+
+    db = runtime(request).db
+    with db.transaction(readonly=True) as cur:
+        row = cert_repo.get_request(cur, request_id)
+    if row is None:
+        raise NotFound("no such request")
+    if row["status"] != "pending":
+        raise Conflict(f"the request was already {row['status']}", reason="already-decided")
+    cert = None
+    if body.approve:
+        _, cert = issue_for(db, certs(request), principal, int(row["guard_id"]), now)
+    with db.transaction() as cur:
+        cert_id = None
+        if cert is not None:
+            found = cert_repo.get_by_number(cur, cert["number"])
+            cert_id = found["id"] if found else None
+        if not cert_repo.decide_request(cur, request_id, status="approved" if body.approve
+                                        else "rejected", decided_by=principal.label,
+                                        certificate_id=cert_id):
+            raise Conflict("the request was decided meanwhile", reason="already-decided")
+        audit.record(cur, actor=actor_of(principal), action="certificate.request.decide",
+                     target_type="guard", target_id=row["guard_id"],
+                     data={"request_id": request_id, "approve": body.approve}, now=now)
+    return _jsonable({"request_id": request_id, "approved": body.approve, "certificate": cert})
+
+
+@router.get("/guards/{guard_id}/certificates", summary="A guard's certificates, newest last")
+def guard_certificates(guard_id: int, request: Request, principal: StaffOrSelf) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        guard_for(cur, principal, guard_id)
+        rows = cert_repo.certificates_of_guard(cur, guard_id)
+    return _jsonable({"items": [certificate_view(r) for r in rows if r["status"] != "failed"]})
+
+
+def _cert_for(cur: Cursor, principal: Principal, number: str) -> dict[str, Any]:
+    cert = cert_repo.get_by_number(cur, number.strip().upper())
+    if cert is None:
+        raise NotFound("no such certificate")
+    guard_for(cur, principal, int(cert["guard_id"]))  # 404 outside the caller's reach
+    return cert
+
+
+@router.get("/certificates/{number}", summary="One certificate")
+def get_certificate(number: str, request: Request, principal: StaffOrSelf) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return _jsonable(certificate_view(_cert_for(cur, principal, number)))
+
+
+@router.get("/certificates/{number}/qr.{fmt}", summary="The certificate's QR code (PNG or SVG)",
+            response_class=Response)
+def certificate_qr(number: str, fmt: str, request: Request, principal: StaffOrSelf,
+                   scale: Annotated[int, Query(ge=2, le=20)] = 8) -> Response:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        cert = _cert_for(cur, principal, number)
+    return _qr_response(cert, fmt, scale)
+
+
+def _qr_response(cert: dict[str, Any], fmt: str, scale: int) -> Response:
+    if not cert["text"]:
+        raise NotFound("the certificate is not signed yet")
+    if fmt == "png":
+        return Response(qr.render_png(cert["text"], box_size=scale), media_type="image/png")
+    if fmt == "svg":
+        return Response(qr.render_svg(cert["text"], box_size=scale), media_type="image/svg+xml")
+    raise NotFound("QR formats: png, svg")
+
+
+class StatusChangeIn(Input):
+    reason: str = Field(min_length=1, max_length=60)
+
+
+def _status_change(request: Request, principal: Principal, number: str, now: dt.datetime,
+                   op: str, reason: str | None) -> Any:
+    ctx = certs(request)
+    with runtime(request).db.transaction() as cur:
+        cert = _cert_for(cur, principal, number)
+        kwargs: dict[str, Any] = {"actor": actor_of(principal), "now": now,
+                                  "number": cert["number"],
+                                  "status_signer": ctx.signer("status-list"),
+                                  "config": ctx.issuance.status}
+        if op == "revoke":
+            result = revocation.revoke(cur, reason=str(reason), **kwargs)
+        elif op == "suspend":
+            result = revocation.suspend(cur, reason=str(reason), **kwargs)
+        else:
+            result = revocation.reinstate(cur, **kwargs)
+    return result.as_dict()
+
+
+@router.post("/certificates/{number}/revoke", summary="Revoke (reasons allowed per role)")
+def revoke_certificate(number: str, body: StatusChangeIn, request: Request, principal: Staff,
+                       now: Now) -> Any:
+    return _status_change(request, principal, number, now, "revoke", body.reason)
+
+
+@router.post("/certificates/{number}/suspend", summary="Suspend (reasons allowed per role)")
+def suspend_certificate(number: str, body: StatusChangeIn, request: Request, principal: Staff,
+                        now: Now) -> Any:
+    return _status_change(request, principal, number, now, "suspend", body.reason)
+
+
+@router.post("/certificates/{number}/reinstate", summary="Reinstate a suspended certificate")
+def reinstate_certificate(number: str, request: Request, principal: Regulator, now: Now) -> Any:
+    return _status_change(request, principal, number, now, "reinstate", None)
+
+
+# -- the guard's own certificate ----------------------------------------------------------
+GuardSelf = Annotated[Principal, Depends(require(Role.GUARD))]
+
+
+def _own_certificate(request: Request, principal: Principal) -> dict[str, Any]:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rows = [r for r in cert_repo.certificates_of_guard(cur, int(principal.guard_id or 0))
+                if r["status"] in ("valid", "suspended", "revoked") and r["text"]]
+    if not rows:
+        raise NotFound("no certificate has been issued to you")
+    return rows[-1]
+
+
+@router.get("/me/certificate", summary="My current certificate (guard)")
+def my_certificate(request: Request, principal: GuardSelf) -> Any:
+    return _jsonable(certificate_view(_own_certificate(request, principal)))
+
+
+@router.get("/me/certificate/qr.{fmt}", summary="My certificate's QR (guard)",
+            response_class=Response)
+def my_certificate_qr(fmt: str, request: Request, principal: GuardSelf,
+                      scale: Annotated[int, Query(ge=2, le=20)] = 8) -> Response:
+    return _qr_response(_own_certificate(request, principal), fmt, scale)
+
+
+# -- public lists --------------------------------------------------------------------------
+@router.get("/trust-list", summary="Signed trust list of public keys (public)",
+            response_class=Response)
+def trust_list(request: Request, now: Now) -> Response:
+    _, token = certs(request).trust(now)
+    return Response(token, media_type="application/cose",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/trust-list.json", summary="The trust list, readable (public, unsigned view)")
+def trust_list_json(request: Request, now: Now) -> Any:
+    tl, _ = certs(request).trust(now)
+    return {"issuer": tl.issuer, "issued_at": tl.issued_at, "expires_at": tl.expires_at,
+            "keys": [{"kid": k.kid.hex(), "alg": k.alg, "purpose": k.purpose,
+                      "spki": base64.b64encode(k.spki).decode(), "not_before": k.not_before,
+                      "not_after": k.not_after, "retired_at": k.retired_at} for k in tl.keys]}
+
+
+@router.get("/status-lists", summary="Index of status list shards (public)")
+def status_lists(request: Request) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rows = cert_repo.list_shards(cur)
+    return {"items": [{"shard": r["shard"], "uri": r["uri"], "capacity": r["capacity"],
+                       "version": r["version"], "published_at": r["published_at"]}
+                      for r in rows]}
+
+
+@router.get("/status-lists/{shard}", summary="A signed status list token (public)",
+            response_class=Response)
+def status_list(shard: int, request: Request, now: Now) -> Response:
+    ctx = certs(request)
+    with runtime(request).db.transaction() as cur:
+        found = publication.current_token(cur, shard=shard, signer=ctx.signer("status-list"),
+                                          config=ctx.issuance.status, now=now)
+    if found is None:
+        raise NotFound("no such status list")
+    token, published = found
+    ttl = int(ctx.issuance.status.ttl.total_seconds())
+    etag = '"' + base64.urlsafe_b64encode(__import__("hashlib").sha256(token).digest()[:12]
+                                          ).decode() + '"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(token, media_type="application/statuslist+cwt",
+                    headers={"Cache-Control": f"public, max-age={ttl}", "ETag": etag,
+                             "Last-Modified": published.strftime("%a, %d %b %Y %H:%M:%S GMT")})
+
+
+# -- online verification ------------------------------------------------------------------
+class VerificationIn(Input):
+    text: str = Field(min_length=1, max_length=8192, description="QR text (SG1:...)")
+    location: str | None = Field(default=None, max_length=200)
+    include_photo: bool = True
+
+
+def _verify_text(request: Request, principal: Principal, text: str, location: str | None,
+                 include_photo: bool, now: dt.datetime, channel: str) -> dict[str, Any]:
+    rt = runtime(request)
+    ctx = certs(request)
+    global _verify_limit
+    if _verify_limit is None:
+        _verify_limit = RateLimiter(rt.settings.rate_limit_verify_per_min)
+    _verify_limit.check(principal.id)
+    trust, _ = ctx.trust(now)
+    with rt.db.transaction() as cur:
+        provider = CallableStatusProvider(lambda uri, idx: publication.online_status(
+            cur, config=ctx.issuance.status, uri=uri, idx=idx, now=now))
+        verdict, claims, detail = "valid", None, None
+        try:
+            verified = verify(text, now=now, trust=trust, status=provider, policy=ctx.policy)
+            claims = verified.claims
+        except VerificationError as exc:
+            verdict, detail = exc.reason.value, exc.detail
+            if exc.reason in (Reason.REVOKED, Reason.SUSPENDED, Reason.EXPIRED,
+                              Reason.NOT_YET_VALID):
+                claims = inspect(text)[1]  # signature already verified at this point
+        body: dict[str, Any] = {"verdict": verdict, "checked_at": now}
+        if detail:
+            body["detail"] = detail
+        number = claims.certificate_number if claims else None
+        if claims is not None:
+            cert = cert_repo.get_by_number(cur, claims.certificate_number)
+            body["certificate"] = {
+                "number": claims.certificate_number, "guard_name": claims.guard_name,
+                "skill_level": claims.skill_level, "employer_id": claims.employer_id,
+                "employer_name": claims.employer_name, "issued_at": claims.issued_at,
+                "expires_at": claims.expires_at}
+            if cert is not None:
+                body["live_status"] = cert["status"]
+                body["status_reason"] = cert["status_reason"]
+                body.update(_live_context(cur, rt, cert, claims.employer_id, include_photo,
+                                          now, verdict))
+        cert_repo.log_verification(cur, at=now, principal_id=principal.id, number=number,
+                                   verdict=verdict, location=location, channel=channel)
+    return body
+
+
+def _live_context(cur: Cursor, rt: Any, cert: dict[str, Any], employer_id: Any,
+                  include_photo: bool, now: dt.datetime, verdict: str) -> dict[str, Any]:
+    guard = registry_repo.get_guard(cur, int(cert["guard_id"]))
+    out: dict[str, Any] = {}
+    if guard is None:
+        return out
+    employer = None
+    if guard["company_id"] is not None:
+        employer = {"id": guard["company_id"], "name": guard["company_name"],
+                    "licence_status": guard["company_status"],
+                    "matches_certificate": guard["company_id"] == employer_id}
+    out["employer"] = employer
+    if employer is None:
+        out["employer_note"] = "no active employer"
+    out["skill_level"] = guard["skill_level"]
+    out["permitted_services"] = (regulation.permitted_services(cur, guard=guard, now=now)
+                                 if verdict == "valid" and employer is not None else [])
+    subject = str(guard["biometric_subject"])
+    face = bio_repo.get_face_status(cur, subject)
+    if face is None or face["status"] == "rejected":
+        out["photo"] = None
+        out["photo_note"] = "no photo on file: check the ID card instead"
+    elif include_photo:
+        photo = enrollment.load_photo(cur, subject=subject, sealer=sealer(rt.settings))
+        out["photo"] = ("data:image/jpeg;base64," + base64.b64encode(photo).decode()
+                        if photo else None)
+    return out
+
+
+@router.post("/verifications", summary="Verify a certificate online (checkpoint officer)")
+def verify_online(body: VerificationIn, request: Request, principal: Officer, now: Now) -> Any:
+    return _jsonable(_verify_text(request, principal, body.text, body.location,
+                                  body.include_photo, now, "online-text"))
+
+
+@router.post("/verifications/image", summary="Verify from a photo of the QR code")
+def verify_image(request: Request, principal: Officer, now: Now,
+                 image: Annotated[UploadFile, File()],
+                 location: Annotated[str | None, Form(max_length=200)] = None) -> Any:
+    data = read_upload(image, max_bytes=runtime(request).settings.max_image_bytes, field="image")
+    try:
+        text = qr.decode_image(data)
+    except CertificateError as exc:
+        raise BadRequest(f"no readable QR code in the image: {exc.detail}",
+                         code="qr-unreadable") from exc
+    return _jsonable(_verify_text(request, principal, text, location, True, now,
+                                  "online-image"))
+
+
+def _jsonable(value: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)

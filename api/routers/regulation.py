@@ -1,0 +1,484 @@
+"""Regulator workflows: lists, credit, projects, licences, scopes, bulk imports, stats,
+public disclosure and the printable card."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import Field
+
+from api import csv_import, reporting_repository
+from api.access import actor_of, company_for, enrolling_company, guard_for
+from api.biometric_context import sealer
+from api.card import render_card
+from api.deps import clock, require, runtime
+from api.schemas import Input
+from biometrics import enrollment
+from certificates import repository as cert_repo
+from certificates.numbers import is_well_formed
+from registry import regulation, service
+from registry import repository as registry_repo
+from registry.auth import Principal, Role
+from registry.db import Cursor
+from registry.errors import GuardregError, InvalidInput, NotFound
+from registry.validation import parse_resident_id
+
+router = APIRouter(prefix="/v1", tags=["regulation"])
+Now = Annotated[dt.datetime, Depends(clock)]
+Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
+Staff = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR))]
+Checkers = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR,
+                                                Role.CHECKPOINT_OFFICER))]
+MAX_CSV_BYTES = 8 * 1024 * 1024
+
+
+class Reason(Input):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ListIn(Reason):
+    list: Literal["red", "black", "abnormal"]
+
+
+# -- lists ---------------------------------------------------------------------------------
+@router.post("/companies/{company_id}/lists", status_code=201,
+             summary="Put a company on the red, black or abnormal-operations list")
+def add_to_list(company_id: int, body: ListIn, request: Request, principal: Regulator,
+                now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        return regulation.put_on_list(cur, actor=actor_of(principal), now=now,
+                                      company_id=company_id, lst=body.list, reason=body.reason)
+
+
+@router.post("/companies/{company_id}/lists/{list_name}/remove",
+             summary="Take a company off a list")
+def remove_from_list(company_id: int, list_name: Literal["red", "black", "abnormal"],
+                     body: Reason, request: Request, principal: Regulator, now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        return regulation.remove_from_list(cur, actor=actor_of(principal), now=now,
+                                           company_id=company_id, lst=list_name,
+                                           reason=body.reason)
+
+
+@router.get("/companies/{company_id}/lists", summary="A company's list history")
+def company_lists(company_id: int, request: Request, principal: Staff) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        company_for(cur, principal, company_id)
+        return {"items": registry_repo.list_entries(cur, company_id)}
+
+
+# -- credit --------------------------------------------------------------------------------
+class CreditEventIn(Input):
+    points: int = Field(ge=-1000, le=1000, description="signed: negative for violations")
+    kind: Literal["violation", "commendation", "late-filing", "complaint", "inspection-pass",
+                  "training", "other"]
+    reason: str = Field(min_length=1, max_length=500)
+    evidence: str | None = Field(default=None, max_length=2000)
+    occurred_on: dt.date
+
+
+@router.post("/companies/{company_id}/credit-events", status_code=201,
+             summary="Record a credit event (regulator); the grade follows")
+def add_credit_event(company_id: int, body: CreditEventIn, request: Request,
+                     principal: Regulator, now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        return regulation.add_credit_event(cur, actor=actor_of(principal), now=now,
+                                           company_id=company_id, **body.model_dump())
+
+
+@router.get("/companies/{company_id}/credit", summary="The year's credit ledger and grade")
+def credit_ledger(company_id: int, request: Request, principal: Staff, now: Now,
+                  year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        company_for(cur, principal, company_id)
+        return regulation.credit_summary(cur, company_id, year or now.year)
+
+
+@router.post("/credit-entries/{entry_id}/objection",
+             summary="Object to a credit entry (the company); disputed until the ruling")
+def object_to_credit_entry(entry_id: int, body: Reason, request: Request, principal: Staff,
+                           now: Now) -> Any:
+    company = principal.company_id if principal.role is Role.COMPANY_OPERATOR else None
+    with runtime(request).db.transaction() as cur:
+        return regulation.object_to_entry(cur, actor=actor_of(principal), now=now,
+                                          entry_id=entry_id, company_id=company,
+                                          reason=body.reason)
+
+
+class RulingIn(Input):
+    uphold: bool = Field(description="true: the objection is right and the entry is void")
+
+
+@router.post("/credit-entries/{entry_id}/ruling", summary="Rule on an objection (regulator)")
+def rule_on_objection(entry_id: int, body: RulingIn, request: Request, principal: Regulator,
+                      now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        return regulation.rule_on_objection(cur, actor=actor_of(principal), now=now,
+                                            entry_id=entry_id, uphold=body.uphold)
+
+
+# -- service projects --------------------------------------------------------------------------
+class ProjectIn(Input):
+    name: str = Field(min_length=1, max_length=200)
+    service: str = Field(min_length=1, max_length=60)
+    client: str = Field(min_length=1, max_length=200)
+    starts_on: dt.date
+    ends_on: dt.date | None = None
+
+
+@router.post("/companies/{company_id}/service-projects", status_code=201,
+             summary="Register a new service project (refused for grades D and E)")
+def register_project(company_id: int, body: ProjectIn, request: Request, principal: Staff,
+                     now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        company_for(cur, principal, company_id)
+        return regulation.register_service_project(
+            cur, actor=actor_of(principal), now=now, company_id=company_id, name=body.name,
+            service_name=body.service, client=body.client, starts_on=body.starts_on,
+            ends_on=body.ends_on)
+
+
+@router.get("/companies/{company_id}/service-projects", summary="A company's service projects")
+def list_projects(company_id: int, request: Request, principal: Staff) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        company_for(cur, principal, company_id)
+        return {"items": registry_repo.service_projects(cur, company_id)}
+
+
+# -- licence lifecycle --------------------------------------------------------------------------
+@router.post("/companies/{company_id}/licence/{op}",
+             summary="Suspend, revoke or reinstate a company's licence (regulator)")
+def change_licence(company_id: int, op: Literal["suspend", "revoke", "reinstate"], body: Reason,
+                   request: Request, principal: Regulator, now: Now) -> Any:
+    from api.schemas import company_view
+
+    with runtime(request).db.transaction() as cur:
+        return company_view(regulation.change_licence(cur, actor=actor_of(principal), now=now,
+                                                      company_id=company_id, op=op,
+                                                      reason=body.reason))
+
+
+# -- skill levels and scopes -------------------------------------------------------------------
+class PolicyRow(Input):
+    service: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9-]+$")
+    lowest_level: int = Field(ge=1, le=5)
+    min_age: int | None = Field(default=None, ge=18, le=70)
+    requires: list[Literal["firearm-licence", "psych-assessment-1y", "no-detention-or-record",
+                           "employer-armed-escort"]] = Field(default_factory=list)
+    description: str | None = Field(default=None, max_length=200)
+
+
+class PolicyIn(Input):
+    services: list[PolicyRow] = Field(min_length=1, max_length=100)
+
+
+@router.get("/service-policy", summary="The current service-scope policy (public)")
+def get_policy(request: Request) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rows = registry_repo.current_policy(cur)
+        versions = registry_repo.policy_versions(cur)
+    return {"version": rows[0]["version"] if rows else 0, "services": rows,
+            "versions": versions}
+
+
+@router.put("/service-policy", summary="Publish a new version of the policy (regulator)")
+def put_policy(body: PolicyIn, request: Request, principal: Regulator, now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        version = regulation.set_policy(cur, actor=actor_of(principal), now=now,
+                                        rows=[r.model_dump() for r in body.services])
+        return {"version": version, "services": registry_repo.current_policy(cur)}
+
+
+class QualificationIn(Input):
+    kind: Literal["firearm-licence", "psych-assessment"]
+    reference: str | None = Field(default=None, max_length=100)
+    valid_from: dt.date
+    valid_until: dt.date | None = None
+
+
+@router.post("/guards/{guard_id}/qualifications", status_code=201,
+             summary="Record a firearm licence or psychological assessment (regulator)")
+def add_qualification(guard_id: int, body: QualificationIn, request: Request,
+                      principal: Regulator, now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        return regulation.add_qualification(cur, actor=actor_of(principal), now=now,
+                                            guard_id=guard_id, **body.model_dump())
+
+
+@router.get("/guards/{guard_id}/services/{service_name}",
+            summary="May this guard perform service S now? (yes/no with reasons)")
+def may_perform(guard_id: int, service_name: str, request: Request, principal: Checkers,
+                now: Now) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        guard = registry_repo.get_guard(cur, guard_id)
+        if guard is None:
+            raise NotFound("no such guard")
+        if principal.role is not Role.CHECKPOINT_OFFICER:
+            guard_for(cur, principal, guard_id)
+        d = regulation.may_perform(cur, guard=guard, service_name=service_name, now=now)
+    return {"guard_id": guard_id, "service": d.service, "allowed": d.allowed,
+            "reasons": d.reasons, "policy_version": d.policy_version, "checked_at": now}
+
+
+# -- bulk imports ---------------------------------------------------------------------------------
+async def _csv_body(request: Request, file: UploadFile | None) -> bytes:
+    if file is not None:
+        data: bytes = await file.read(MAX_CSV_BYTES + 1)
+    else:
+        data = await request.body()
+    if len(data) > MAX_CSV_BYTES:
+        raise InvalidInput(f"the CSV is over {MAX_CSV_BYTES} bytes", reason="too-large")
+    if not data:
+        raise InvalidInput("send the CSV as the body (text/csv) or as a file field",
+                           reason="empty")
+    return data
+
+
+def _row_error(line: int, exc: Exception) -> dict[str, Any]:
+    detail = exc.detail if isinstance(exc, GuardregError) else "invalid value"
+    return {"line": line, "reason": detail}
+
+
+def _parse_date(value: str, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{field} must be a date (YYYY-MM-DD)", field=field) from None
+
+
+@router.post("/background-checks/import",
+             summary="Apply a CSV of background-check results (regulator); re-runs change "
+             "nothing")
+async def import_background_checks(request: Request, principal: Regulator, now: Now,
+                                   file: Annotated[UploadFile | None, File()] = None) -> Any:
+    data = await _csv_body(request, file)
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_apply_checks, request, principal, now, data)
+
+
+def _apply_checks(request: Request, principal: Principal, now: dt.datetime,
+                  data: bytes) -> dict[str, Any]:
+    applied, unchanged, rejected, revoked = 0, 0, [], []
+    actor = actor_of(principal)
+    with runtime(request).db.transaction() as cur:
+        for row in csv_import.rows(data, required=("id_number", "result", "reason",
+                                                   "checked_on"),
+                                   optional=("intentional_crime", "administrative_detentions")):
+            cur.execute("SAVEPOINT row")
+            try:
+                outcome = _apply_check_row(cur, actor, now, row)
+                cur.execute("RELEASE SAVEPOINT row")
+            except GuardregError as exc:
+                cur.execute("ROLLBACK TO SAVEPOINT row")
+                rejected.append(_row_error(row.line, exc))
+                continue
+            if outcome is None:
+                unchanged += 1
+            else:
+                applied += 1
+                revoked.extend(outcome)
+    return {"applied": applied, "unchanged": unchanged, "rejected": rejected,
+            "revoked_certificates": revoked}
+
+
+def _apply_check_row(cur: Cursor, actor: Any, now: dt.datetime,
+                     row: csv_import.CsvRow) -> list[str] | None:
+    v = row.values
+    if "__width__" in v:
+        raise InvalidInput(f"line {row.line}: expected as many fields as the header")
+    rid = parse_resident_id(v["id_number"], today=now.date())
+    result = v["result"].lower()
+    if result not in ("clear", "failed"):
+        raise InvalidInput("result must be clear or failed", field="result")
+    checked_on = _parse_date(v["checked_on"], "checked_on")
+    guard = registry_repo.get_guard_by_id_number(cur, rid.number)
+    if guard is None:
+        raise NotFound("no guard with this ID number")
+    reason = v.get("reason") or None
+    if registry_repo.find_background_check(cur, int(guard["id"]), result, checked_on,
+                                           reason) is not None:
+        return None
+    detentions = v.get("administrative_detentions") or None
+    crime = v.get("intentional_crime") or None
+    before = cert_repo.live_certificate(cur, int(guard["id"]))
+    service.record_background_check(
+        cur, actor=actor, now=now, guard_id=int(guard["id"]), result=result, reason=reason,
+        checked_on=checked_on, source="csv-import",
+        intentional_crime=None if crime is None else crime.lower() in ("1", "true", "yes"),
+        administrative_detentions=None if detentions is None else _int(detentions,
+                                                                        "administrative_detentions"))
+    after = cert_repo.get_by_id(cur, before["id"]) if before else None
+    return [after["number"]] if after and before and after["status"] != before["status"] else []
+
+
+def _int(value: str, field: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise InvalidInput(f"{field} must be a whole number", field=field) from None
+    if not 0 <= n <= 100:
+        raise InvalidInput(f"{field} out of range", field=field)
+    return n
+
+
+@router.post("/guards/import",
+             summary="Enroll many guards from a CSV (name,id_number[,phone,education,"
+             "started_on]); re-runs do not duplicate")
+async def import_guards(request: Request, principal: Staff, now: Now,
+                        company_id: Annotated[int | None, Query(ge=1)] = None,
+                        all_or_nothing: bool = False,
+                        file: Annotated[UploadFile | None, File()] = None) -> Any:
+    data = await _csv_body(request, file)
+    target = enrolling_company(principal, company_id)
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_import_guards, request, principal, now, data, target,
+                                   all_or_nothing)
+
+
+def _import_guards(request: Request, principal: Principal, now: dt.datetime, data: bytes,
+                   company_id: int, all_or_nothing: bool) -> dict[str, Any]:
+    from registry.errors import Conflict
+
+    actor = actor_of(principal)
+    enrolled, unchanged, rejected = [], 0, []
+    db = runtime(request).db
+    try:
+        with db.transaction() as cur:
+            company_for(cur, principal, company_id)
+            for row in csv_import.rows(data, required=("name", "id_number"),
+                                       optional=("phone", "education", "started_on")):
+                v = row.values
+                cur.execute("SAVEPOINT row")
+                try:
+                    if "__width__" in v:
+                        raise InvalidInput("expected as many fields as the header")
+                    started = _parse_date(v["started_on"], "started_on") if v.get(
+                        "started_on") else None
+                    phone = v.get("phone") or None
+                    if phone is not None and not (phone.lstrip("+").isdigit()
+                                                  and 5 <= len(phone) <= 21):
+                        raise InvalidInput("phone must be digits", field="phone")
+                    if not v["name"] or len(v["name"]) > 100:
+                        raise InvalidInput("name must be 1-100 characters", field="name")
+                    g = service.enroll_guard(cur, actor=actor, now=now, company_id=company_id,
+                                             name=v["name"], id_number=v["id_number"],
+                                             phone=phone,
+                                             education=(v.get("education") or "unknown")[:50],
+                                             started_on=started)
+                    cur.execute("RELEASE SAVEPOINT row")
+                    enrolled.append({"line": row.line, "guard_id": g["id"]})
+                except Conflict as exc:
+                    cur.execute("ROLLBACK TO SAVEPOINT row")
+                    if exc.extra.get("reason") == "already-enrolled":
+                        unchanged += 1
+                    else:
+                        rejected.append(_row_error(row.line, exc))
+                except GuardregError as exc:
+                    cur.execute("ROLLBACK TO SAVEPOINT row")
+                    rejected.append(_row_error(row.line, exc))
+            if all_or_nothing and rejected:
+                raise _RollBack
+    except _RollBack:
+        return {"enrolled": [], "unchanged": 0, "rejected": rejected, "committed": False}
+    return {"enrolled": enrolled, "unchanged": unchanged, "rejected": rejected,
+            "committed": True}
+
+
+class _RollBack(Exception):
+    pass
+
+
+# -- statistics -----------------------------------------------------------------------------------
+@router.get("/stats/capture-rate",
+            summary="Share of active guards with photo and 2+ fingerprints, and of eligible "
+            "guards holding a valid certificate")
+def capture_rate(request: Request, principal: Staff, now: Now,
+                 by: Literal["city", "district", "company"] = "city") -> Any:
+    company = principal.company_id if principal.role is Role.COMPANY_OPERATOR else None
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rows = reporting_repository.capture_rate(cur, by=by, now=now, company_id=company)
+    return {"by": by, "computed_at": now, "items": rows}
+
+
+@router.get("/stats/recent-revocations", summary="Latest revocations and suspensions")
+def recent_revocations(request: Request, principal: Regulator,
+                       limit: Annotated[int, Query(ge=1, le=200)] = 20) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return {"items": cert_repo.recent_revocations(cur, limit=limit)}
+
+
+# -- public disclosure ---------------------------------------------------------------------------
+PUBLIC_COMPANY_FIELDS = ("name", "credit_code", "kind", "status", "credit_grade", "red_list",
+                         "black_list", "abnormal_operations", "district", "licence_number")
+
+
+@router.get("/public/companies", summary="Public company lookup by name or credit code")
+def public_companies(request: Request,
+                     q: Annotated[str, Query(min_length=2, max_length=100)]) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rows = registry_repo.public_companies(cur, query=q, limit=50)
+    return {"items": [{k: r[k] for k in PUBLIC_COMPANY_FIELDS} for r in rows]}
+
+
+@router.get("/public/certificates/{number}",
+            summary="Public certificate-number check: valid or not, and what the card shows")
+def public_certificate(number: str, request: Request, now: Now) -> Any:
+    n = number.strip().upper()
+    if not is_well_formed(n):
+        raise InvalidInput("not a well-formed certificate number (check character)",
+                           field="number")
+    with runtime(request).db.transaction(readonly=True) as cur:
+        cert = cert_repo.get_by_number(cur, n)
+    if cert is None or cert["status"] in ("pending", "failed"):
+        raise NotFound("no such certificate")
+    claims = cert["claims"]
+    valid = cert["status"] == "valid" and cert["expires_at"] > now
+    return {"number": n, "valid": valid,
+            "status": "expired" if cert["status"] == "valid" and not valid else cert["status"],
+            "guard_name": claims.get("guard_name"), "skill_level": claims.get("skill_level"),
+            "employer_name": claims.get("employer_name"), "expires_at": cert["expires_at"]}
+
+
+# -- printable card ------------------------------------------------------------------------------
+def _card(request: Request, cur: Cursor, guard: dict[str, Any]) -> Response:
+    rows = [r for r in cert_repo.certificates_of_guard(cur, int(guard["id"]))
+            if r["status"] in ("valid", "suspended") and r["text"]]
+    if not rows:
+        raise NotFound("no current certificate to print")
+    cert = rows[-1]
+    photo = enrollment.load_photo(cur, subject=str(guard["biometric_subject"]),
+                                  sealer=sealer(runtime(request).settings))
+    view = {"number": cert["number"], "guard_name": cert["claims"].get("guard_name"),
+            "skill_level": cert["skill_level"],
+            "employer_name": cert["claims"].get("employer_name"), "issued_at": cert["issued_at"],
+            "expires_at": cert["expires_at"], "text": cert["text"], "status": cert["status"]}
+    pdf = render_card(cert=view, photo=photo, issuer=runtime(request).settings.issuer)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="guard-card-{cert["number"]}.pdf"',
+        "Cache-Control": "no-store"})
+
+
+@router.get("/me/card.pdf", summary="My printable card (guard)", response_class=Response)
+def my_card(request: Request,
+            principal: Annotated[Principal, Depends(require(Role.GUARD))]) -> Response:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        guard = registry_repo.get_guard(cur, int(principal.guard_id or 0))
+        if guard is None:
+            raise NotFound("no such guard")
+        return _card(request, cur, guard)
+
+
+@router.get("/guards/{guard_id}/card.pdf", summary="A guard's printable card",
+            response_class=Response)
+def guard_card(guard_id: int, request: Request, principal: Staff) -> Response:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return _card(request, cur, guard_for(cur, principal, guard_id))
+
+
+del io

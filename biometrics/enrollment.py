@@ -1,0 +1,232 @@
+"""Biometric enrollment use cases: store protected templates, search 1:N, hold duplicates.
+
+A match within the threshold that belongs to another subject (another guard, hence
+another ID number) holds the enrollment for the regulator, with candidates and
+scores; a candidate under an industry ban is flagged. Approving releases the hold;
+rejecting marks the capture rejected (it no longer counts as captured).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from biometrics import repository
+from biometrics.face.protection import FaceVectorKey
+from biometrics.sealing import Sealer
+from registry import audit
+from registry import repository as registry_repo
+from registry.audit import Actor
+from registry.db import Cursor
+from registry.errors import Conflict, NotFound
+
+PHOTO_MAX_SIDE = 800
+
+
+@dataclass
+class Candidate:
+    subject: str
+    score: float
+    guard_id: int | None
+    banned: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"subject": self.subject, "score": round(self.score, 4), "guard_id": self.guard_id,
+                "banned": self.banned}
+
+
+@dataclass
+class EnrollmentOutcome:
+    status: str  # "enrolled" or "held"
+    replaced: bool
+    candidates: list[Candidate] = field(default_factory=list)
+    review_id: int | None = None
+
+    @property
+    def banned_match(self) -> bool:
+        return any(c.banned for c in self.candidates)
+
+
+def photo_aad(subject: str) -> bytes:
+    return f"face-photo:{subject}".encode()
+
+
+def normalised_jpeg(pixels: np.ndarray) -> bytes:
+    """Re-encode the photo from its pixels: drops EXIF (GPS, device) and caps the size."""
+    img = Image.fromarray(pixels)
+    img.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def describe_candidates(cur: Cursor, hits: list[tuple[str, float]],
+                        today: dt.date) -> list[Candidate]:
+    out = []
+    for subject, score in hits:
+        guard = registry_repo.get_guard_by_subject(cur, subject)
+        banned = bool(guard and registry_repo.active_bans(cur, guard["id_number"], today))
+        out.append(Candidate(subject, score, int(guard["id"]) if guard else None, banned))
+    return out
+
+
+def enroll_face(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, guard_id: int,
+                encoding: np.ndarray, model: str, quality: dict[str, Any], pixels: np.ndarray,
+                sealer: Sealer, vector_key: FaceVectorKey, transform_kid: str,
+                threshold: float) -> EnrollmentOutcome:
+    protected = vector_key.protect(np.asarray(encoding, dtype=np.float64))
+    hits = [(s, d) for s, d in repository.search_faces(cur, protected, model=model,
+                                                        exclude_subject=subject)
+            if d <= threshold]
+    candidates = describe_candidates(cur, hits, now.date())
+    status = "held" if candidates else "enrolled"
+    photo = normalised_jpeg(pixels)
+    replaced = repository.upsert_face(
+        cur, subject=subject, status=status, model=model, embedding=protected,
+        photo_sealed=sealer.seal(photo, aad=photo_aad(subject)),
+        photo_sha256=hashlib.sha256(photo).digest(), quality=_jsonable(quality),
+        transform_kid=transform_kid)
+    outcome = EnrollmentOutcome(status, replaced, candidates)
+    if candidates:
+        outcome.review_id = repository.open_review(
+            cur, subject=subject, modality="face", candidates=[c.as_dict() for c in candidates],
+            banned_match=outcome.banned_match)
+    audit.record(cur, actor=actor, action="biometrics.face." + ("replace" if replaced else
+                                                                 "enroll"),
+                 target_type="guard", target_id=guard_id,
+                 data={"status": status, "model": model, "candidates": len(candidates),
+                       "banned_match": outcome.banned_match, "review_id": outcome.review_id},
+                 now=now)
+    return outcome
+
+
+def face_distance(cur: Cursor, *, subject: str, encoding: np.ndarray,
+                  vector_key: FaceVectorKey, model: str) -> float:
+    row = repository.get_face(cur, subject)
+    if row is None or row["status"] == "rejected":
+        raise NotFound("no face enrolled for this guard", code="no-face-enrolled")
+    if row["model"] != model:
+        raise Conflict("the enrolled face was made by another model; re-enroll it",
+                       code="model-mismatch")
+    stored = repository.parse_vector(row["embedding"])
+    probe = vector_key.protect(np.asarray(encoding, dtype=np.float64))
+    return float(np.linalg.norm(stored - probe))
+
+
+def load_photo(cur: Cursor, *, subject: str, sealer: Sealer) -> bytes | None:
+    row = repository.get_face(cur, subject)
+    if row is None:
+        return None
+    return sealer.open(bytes(row["photo_sealed"]), aad=photo_aad(subject))
+
+
+def decide_review(cur: Cursor, *, actor: Actor, now: dt.datetime, review_id: int,
+                  approve: bool, note: str | None) -> dict[str, Any]:
+    review = repository.get_review(cur, review_id, for_update=True)
+    if review is None:
+        raise NotFound("no such review")
+    status = "approved" if approve else "rejected"
+    if not repository.decide_review(cur, review_id, status=status, decided_by=actor.label,
+                                    note=note):
+        raise Conflict(f"the review was already {review['status']}", reason="already-decided")
+    capture_status = "enrolled" if approve else "rejected"
+    if review["modality"] == "face":
+        repository.set_face_status(cur, review["subject"], capture_status)
+    else:
+        repository.set_finger_status(cur, review["subject"], capture_status)
+    guard = registry_repo.get_guard_by_subject(cur, review["subject"])
+    audit.record(cur, actor=actor, action=f"biometrics.review.{status}", target_type="guard",
+                 target_id=guard["id"] if guard else None,
+                 data={"review_id": review_id, "modality": review["modality"]}, now=now)
+    result = repository.get_review(cur, review_id)
+    assert result is not None
+    return result
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return round(float(value), 4)
+    if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
+# -- fingerprints ------------------------------------------------------------------------
+def face_shortlist(cur: Cursor, subject: str, *, k: int = 20) -> list[str]:
+    """Subjects whose faces are nearest to this subject's face (any distance)."""
+    row = repository.get_face(cur, subject)
+    if row is None:
+        return []
+    probe = repository.parse_vector(row["embedding"])
+    return [s for s, _ in repository.search_faces(cur, probe, model=row["model"],
+                                                  exclude_subject=subject, k=k)]
+
+
+def enroll_finger(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, guard_id: int,
+                  position: int, record: bytes, prepared: Any, model: str, quality: int,
+                  minutiae: int, sealer: Sealer, shortlist_threshold: float,
+                  full_threshold: float) -> EnrollmentOutcome:
+    """Store one finger (sealed ISO record); search the face shortlist, then everyone."""
+    from biometrics.finger_search import finger_aad, finger_key, search_for
+
+    search = search_for(cur)
+    search.sync(cur, sealer)
+    own = {finger_key(subject, p) for p in range(1, 11)}
+    shortlist = [finger_key(s, p) for s in face_shortlist(cur, subject) for p in range(1, 11)]
+    hits: dict[str, float] = {}
+    if shortlist:
+        for key, score in search.search(prepared, top_k=10, candidates=shortlist):
+            if key not in own and score >= shortlist_threshold:
+                hits[key.split("/")[0]] = max(score, hits.get(key.split("/")[0], 0.0))
+    for key, score in search.search(prepared, top_k=10):
+        if key not in own and score >= full_threshold:
+            hits[key.split("/")[0]] = max(score, hits.get(key.split("/")[0], 0.0))
+    ranked = sorted(hits.items(), key=lambda kv: -kv[1])
+    candidates = describe_candidates(cur, ranked, now.date())
+    status = "held" if candidates else "enrolled"
+    replaced = repository.upsert_finger(
+        cur, subject=subject, position=position, status=status, model=model,
+        template_sealed=sealer.seal(record, aad=finger_aad(subject, position)),
+        quality=quality, minutiae=minutiae)
+    outcome = EnrollmentOutcome(status, replaced, candidates)
+    if candidates:
+        outcome.review_id = repository.open_review(
+            cur, subject=subject, modality="finger",
+            candidates=[c.as_dict() for c in candidates], banned_match=outcome.banned_match)
+    audit.record(cur, actor=actor, action="biometrics.finger." + ("replace" if replaced
+                                                                   else "enroll"),
+                 target_type="guard", target_id=guard_id,
+                 data={"position": position, "status": status, "model": model,
+                       "candidates": len(candidates), "banned_match": outcome.banned_match,
+                       "review_id": outcome.review_id}, now=now)
+    return outcome
+
+
+def finger_score(cur: Cursor, *, subject: str, probe: Any, sealer: Sealer,
+                 position: int | None) -> tuple[float, int]:
+    """Best score of ``probe`` against the subject's enrolled fingers (or one position)."""
+    from biometrics.finger_search import finger_aad
+    from biometrics.fingerprint.matcher import match, prepare
+
+    rows = [r for r in repository.get_fingers(cur, subject)
+            if r["status"] != "rejected" and (position is None or r["position"] == position)]
+    if not rows:
+        raise NotFound("no fingerprint enrolled for this guard", code="no-finger-enrolled")
+    best, best_pos = -1.0, 0
+    for row in rows:
+        record = sealer.open(bytes(row["template_sealed"]),
+                             aad=finger_aad(subject, int(row["position"])))
+        score = float(match(probe, prepare(record)))
+        if score > best:
+            best, best_pos = score, int(row["position"])
+    return best, best_pos

@@ -1,0 +1,1 @@
+"""Face biometrics: pipeline (detect, quality gate, encode), protection, evaluation."""

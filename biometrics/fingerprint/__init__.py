@@ -1,0 +1,1 @@
+"""Fingerprint library: templates, extraction, quality, matching, 1:N index."""

@@ -1,0 +1,196 @@
+"""All SQL of the biometrics package. Functions take the caller's cursor; none commits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from registry.db import Cursor
+
+Row = dict[str, Any]
+
+
+def _vec(v: np.ndarray) -> str:
+    return "[" + ",".join(f"{float(x):.7g}" for x in v) + "]"
+
+
+def parse_vector(text: str) -> np.ndarray:
+    return np.array([float(x) for x in text.strip("[]").split(",")], dtype=np.float64)
+
+
+# -- faces ---------------------------------------------------------------------------
+def get_face(cur: Cursor, subject: str) -> Row | None:
+    cur.execute(
+        "SELECT subject::text AS subject, status, model, embedding::text AS embedding,"
+        " photo_sealed, quality, transform_kid, created_at, updated_at"
+        " FROM biometrics_face WHERE subject = %s",
+        (subject,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def get_face_status(cur: Cursor, subject: str) -> Row | None:
+    cur.execute(
+        "SELECT status, model, quality, updated_at FROM biometrics_face WHERE subject = %s",
+        (subject,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def upsert_face(cur: Cursor, *, subject: str, status: str, model: str, embedding: np.ndarray,
+                photo_sealed: bytes, photo_sha256: bytes, quality: dict[str, Any],
+                transform_kid: str) -> bool:
+    """Insert or replace; returns True when a previous template was replaced."""
+    cur.execute("SELECT 1 FROM biometrics_face WHERE subject = %s FOR UPDATE", (subject,))
+    existed = cur.fetchone() is not None
+    cur.execute(
+        "INSERT INTO biometrics_face (subject, status, model, embedding, photo_sealed,"
+        " photo_sha256, quality, transform_kid) VALUES (%s, %s, %s, %s::vector, %s, %s, %s, %s)"
+        " ON CONFLICT (subject) DO UPDATE SET status = EXCLUDED.status, model = EXCLUDED.model,"
+        " embedding = EXCLUDED.embedding, photo_sealed = EXCLUDED.photo_sealed,"
+        " photo_sha256 = EXCLUDED.photo_sha256, quality = EXCLUDED.quality,"
+        " transform_kid = EXCLUDED.transform_kid, updated_at = now()",
+        (subject, status, model, _vec(embedding), photo_sealed, photo_sha256,
+         json.dumps(quality), transform_kid),
+    )
+    return existed
+
+
+def set_face_status(cur: Cursor, subject: str, status: str) -> None:
+    cur.execute("UPDATE biometrics_face SET status = %s, updated_at = now() WHERE subject = %s",
+                (status, subject))
+
+
+def search_faces(cur: Cursor, probe: np.ndarray, *, model: str, exclude_subject: str | None,
+                 k: int = 20, ef_search: int = 100) -> list[tuple[str, float]]:
+    """Approximate k nearest (HNSW), re-ranked by exact distance on the returned rows."""
+    cur.execute("SET LOCAL hnsw.ef_search = %s", (max(ef_search, k),))
+    cur.execute(
+        "SELECT subject::text AS subject, embedding::text AS embedding FROM biometrics_face"
+        " WHERE model = %s AND status <> 'rejected' AND subject IS DISTINCT FROM %s"
+        " ORDER BY embedding <-> %s::vector LIMIT %s",
+        (model, exclude_subject, _vec(probe), k),
+    )
+    rows = cur.fetchall()
+    if not rows:
+        return []
+    mat = np.stack([parse_vector(r["embedding"]) for r in rows])
+    dists = np.linalg.norm(mat - probe[None, :], axis=1)
+    order = np.argsort(dists)
+    return [(rows[i]["subject"], float(dists[i])) for i in order]
+
+
+# -- fingers -------------------------------------------------------------------------
+def upsert_finger(cur: Cursor, *, subject: str, position: int, status: str, model: str,
+                  template_sealed: bytes, quality: int, minutiae: int) -> bool:
+    cur.execute("SELECT 1 FROM biometrics_finger WHERE subject = %s AND position = %s FOR UPDATE",
+                (subject, position))
+    existed = cur.fetchone() is not None
+    cur.execute(
+        "INSERT INTO biometrics_finger (subject, position, status, model, template_sealed,"
+        " quality, minutiae) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (subject, position) DO UPDATE SET status = EXCLUDED.status,"
+        " model = EXCLUDED.model, template_sealed = EXCLUDED.template_sealed,"
+        " quality = EXCLUDED.quality, minutiae = EXCLUDED.minutiae, updated_at = now(),"
+        " change_seq = nextval('biometrics_finger_change_seq')",
+        (subject, position, status, model, template_sealed, quality, minutiae),
+    )
+    return existed
+
+
+def set_finger_status(cur: Cursor, subject: str, status: str) -> None:
+    cur.execute(
+        "UPDATE biometrics_finger SET status = %s, updated_at = now(),"
+        " change_seq = nextval('biometrics_finger_change_seq') WHERE subject = %s",
+        (status, subject),
+    )
+
+
+def get_fingers(cur: Cursor, subject: str) -> list[Row]:
+    cur.execute(
+        "SELECT subject::text AS subject, position, status, model, template_sealed, quality,"
+        " minutiae, updated_at FROM biometrics_finger WHERE subject = %s ORDER BY position",
+        (subject,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def fingers_changed_since(cur: Cursor, change_seq: int, *, limit: int = 5000) -> list[Row]:
+    cur.execute(
+        "SELECT subject::text AS subject, position, status, model, template_sealed, change_seq"
+        " FROM biometrics_finger WHERE change_seq > %s ORDER BY change_seq LIMIT %s",
+        (change_seq, limit),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def capture_status(cur: Cursor, subject: str) -> Row:
+    cur.execute(
+        "SELECT (SELECT status FROM biometrics_face WHERE subject = %s) AS face,"
+        " (SELECT count(*) FROM biometrics_finger WHERE subject = %s AND status = 'enrolled')"
+        " AS fingers_enrolled,"
+        " (SELECT count(*) FROM biometrics_finger WHERE subject = %s) AS fingers_total",
+        (subject, subject, subject),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+# -- review queue ----------------------------------------------------------------------
+def open_review(cur: Cursor, *, subject: str, modality: str, candidates: list[dict[str, Any]],
+                banned_match: bool) -> int:
+    cur.execute(
+        "INSERT INTO biometrics_review (subject, modality, candidates, banned_match)"
+        " VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (subject, modality) WHERE status = 'pending' DO UPDATE SET"
+        " candidates = EXCLUDED.candidates, banned_match = EXCLUDED.banned_match,"
+        " created_at = now() RETURNING id",
+        (subject, modality, json.dumps(candidates), banned_match),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def get_review(cur: Cursor, review_id: int, *, for_update: bool = False) -> Row | None:
+    cur.execute(
+        "SELECT id, subject::text AS subject, modality, candidates, banned_match, status,"
+        " decided_by, decided_at, decision_note, created_at FROM biometrics_review WHERE id = %s"
+        + (" FOR UPDATE" if for_update else ""),
+        (review_id,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def list_reviews(cur: Cursor, *, status: str | None, after_id: int, limit: int) -> list[Row]:
+    cur.execute(
+        "SELECT id, subject::text AS subject, modality, candidates, banned_match, status,"
+        " decided_by, decided_at, decision_note, created_at FROM biometrics_review"
+        " WHERE id > %s AND (%s::text IS NULL OR status = %s) ORDER BY id LIMIT %s",
+        (after_id, status, status, limit),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def pending_reviews_for(cur: Cursor, subject: str) -> list[Row]:
+    cur.execute(
+        "SELECT id, modality FROM biometrics_review WHERE subject = %s AND status = 'pending'",
+        (subject,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def decide_review(cur: Cursor, review_id: int, *, status: str, decided_by: str,
+                  note: str | None) -> bool:
+    cur.execute(
+        "UPDATE biometrics_review SET status = %s, decided_by = %s, decided_at = now(),"
+        " decision_note = %s WHERE id = %s AND status = 'pending'",
+        (status, decided_by, note, review_id),
+    )
+    return bool(cur.rowcount)

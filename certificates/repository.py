@@ -1,0 +1,275 @@
+"""All SQL of the certificates package. Functions take the caller's cursor; none commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from registry.db import Cursor
+
+Row = dict[str, Any]
+CERT_COLUMNS = (
+    "id, number, guard_id, status, status_shard, status_idx, claims, payload, text, kid, alg,"
+    " employer_id, skill_level, issued_at, expires_at, issued_by, status_reason,"
+    " status_changed_at, superseded_by, version, created_at"
+)
+
+
+def next_number_sequence(cur: Cursor) -> int:
+    cur.execute("SELECT nextval('certificates_number_seq') AS n")
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+def live_certificate(cur: Cursor, guard_id: int, *, for_update: bool = False) -> Row | None:
+    """The guard's valid or suspended certificate, if any."""
+    cur.execute(
+        f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE guard_id = %s"
+        " AND status IN ('valid', 'suspended')" + (" FOR UPDATE" if for_update else ""),
+        (guard_id,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def get_by_number(cur: Cursor, number: str, *, for_update: bool = False) -> Row | None:
+    cur.execute(
+        f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE number = %s"
+        + (" FOR UPDATE" if for_update else ""),
+        (number,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def get_by_id(cur: Cursor, cert_id: int) -> Row | None:
+    cur.execute(f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE id = %s", (cert_id,))
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def get_by_status_ref(cur: Cursor, shard: int, idx: int) -> Row | None:
+    cur.execute(
+        f"SELECT {CERT_COLUMNS} FROM certificates_certificate"
+        " WHERE status_shard = %s AND status_idx = %s",
+        (shard, idx),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def certificates_of_guard(cur: Cursor, guard_id: int) -> list[Row]:
+    cur.execute(
+        f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE guard_id = %s ORDER BY id",
+        (guard_id,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def insert_certificate(cur: Cursor, values: dict[str, Any]) -> int:
+    cols = list(values)
+    cur.execute(
+        f"INSERT INTO certificates_certificate ({', '.join(cols)}) VALUES"
+        f" ({', '.join(['%s'] * len(cols))}) RETURNING id",
+        [json.dumps(values[c], default=str) if c == "claims" else values[c] for c in cols],
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def mark_signed(cur: Cursor, cert_id: int, *, text: str, kid: bytes, alg: str) -> bool:
+    cur.execute(
+        "UPDATE certificates_certificate SET status = 'valid', text = %s, kid = %s, alg = %s,"
+        " version = version + 1 WHERE id = %s AND status = 'pending'",
+        (text, kid, alg, cert_id),
+    )
+    return bool(cur.rowcount)
+
+
+def pending_certificate(cur: Cursor, guard_id: int) -> Row | None:
+    cur.execute(
+        f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE guard_id = %s"
+        " AND status = 'pending'",
+        (guard_id,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def mark_failed_pending(cur: Cursor, guard_id: int, older_than: dt.datetime) -> int:
+    cur.execute(
+        "UPDATE certificates_certificate SET status = 'failed', status_reason = 'signing-abandoned'"
+        " WHERE guard_id = %s AND status = 'pending' AND created_at < %s",
+        (guard_id, older_than),
+    )
+    return int(cur.rowcount)
+
+
+def change_status(cur: Cursor, cert_id: int, *, to: str, from_statuses: tuple[str, ...],
+                  reason: str, at: dt.datetime, superseded_by: int | None = None) -> Row | None:
+    """The conditional update behind revoke, suspend and reinstate: zero rows = no change."""
+    cur.execute(
+        "UPDATE certificates_certificate SET status = %s, status_reason = %s,"
+        " status_changed_at = %s, superseded_by = coalesce(%s, superseded_by),"
+        " version = version + 1 WHERE id = %s AND status = ANY(%s)"
+        f" RETURNING {CERT_COLUMNS}",
+        (to, reason, at, superseded_by, cert_id, list(from_statuses)),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+# -- status lists ----------------------------------------------------------------------
+def ensure_shard(cur: Cursor, shard: int, uri: str, capacity: int) -> None:
+    cur.execute(
+        "INSERT INTO certificates_status_list (shard, uri, capacity) VALUES (%s, %s, %s)"
+        " ON CONFLICT (shard) DO NOTHING",
+        (shard, uri, capacity),
+    )
+
+
+def lock_shard(cur: Cursor, shard: int) -> Row | None:
+    cur.execute(
+        "SELECT shard, uri, capacity, allocated, version, token, published_at"
+        " FROM certificates_status_list WHERE shard = %s FOR UPDATE",
+        (shard,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def open_shard_for_allocation(cur: Cursor, fill_limit: float) -> Row | None:
+    cur.execute(
+        "SELECT shard, uri, capacity, allocated FROM certificates_status_list"
+        " WHERE allocated < capacity * %s ORDER BY shard LIMIT 1 FOR UPDATE",
+        (fill_limit,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def max_shard(cur: Cursor) -> int:
+    cur.execute("SELECT coalesce(max(shard), -1) AS m FROM certificates_status_list")
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["m"])
+
+
+def index_taken(cur: Cursor, shard: int, idx: int) -> bool:
+    cur.execute(
+        "SELECT 1 FROM certificates_certificate WHERE status_shard = %s AND status_idx = %s",
+        (shard, idx),
+    )
+    return cur.fetchone() is not None
+
+
+def bump_allocated(cur: Cursor, shard: int) -> None:
+    cur.execute("UPDATE certificates_status_list SET allocated = allocated + 1 WHERE shard = %s",
+                (shard,))
+
+
+def non_valid_entries(cur: Cursor, shard: int) -> list[tuple[int, str]]:
+    cur.execute(
+        "SELECT status_idx, status FROM certificates_certificate WHERE status_shard = %s"
+        " AND status IN ('revoked', 'suspended')",
+        (shard,),
+    )
+    return [(int(r["status_idx"]), str(r["status"])) for r in cur.fetchall()]
+
+
+def store_token(cur: Cursor, shard: int, token: bytes, at: dt.datetime) -> None:
+    cur.execute(
+        "UPDATE certificates_status_list SET token = %s, published_at = %s, version = version + 1"
+        " WHERE shard = %s",
+        (token, at, shard),
+    )
+
+
+def get_shard(cur: Cursor, shard: int) -> Row | None:
+    cur.execute(
+        "SELECT shard, uri, capacity, allocated, version, token, published_at"
+        " FROM certificates_status_list WHERE shard = %s",
+        (shard,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def list_shards(cur: Cursor) -> list[Row]:
+    cur.execute(
+        "SELECT shard, uri, capacity, allocated, version, published_at"
+        " FROM certificates_status_list ORDER BY shard"
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+# -- issuance requests ----------------------------------------------------------------------
+def insert_request(cur: Cursor, *, guard_id: int, company_id: int, requested_by: str,
+                   note: str | None) -> Row:
+    cur.execute(
+        "INSERT INTO certificates_issuance_request (guard_id, company_id, requested_by, note)"
+        " VALUES (%s, %s, %s, %s) ON CONFLICT (guard_id) WHERE status = 'pending' DO UPDATE"
+        " SET note = EXCLUDED.note RETURNING id, guard_id, company_id, requested_by, status,"
+        " note, created_at",
+        (guard_id, company_id, requested_by, note),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def get_request(cur: Cursor, request_id: int, *, for_update: bool = False) -> Row | None:
+    cur.execute(
+        "SELECT id, guard_id, company_id, requested_by, status, note, decided_by, decided_at,"
+        " certificate_id, created_at FROM certificates_issuance_request WHERE id = %s"
+        + (" FOR UPDATE" if for_update else ""),
+        (request_id,),
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def list_requests(cur: Cursor, *, status: str | None, company_id: int | None, after_id: int,
+                  limit: int) -> list[Row]:
+    cur.execute(
+        "SELECT id, guard_id, company_id, requested_by, status, note, decided_by, decided_at,"
+        " certificate_id, created_at FROM certificates_issuance_request"
+        " WHERE id > %s AND (%s::text IS NULL OR status = %s)"
+        " AND (%s::bigint IS NULL OR company_id = %s) ORDER BY id LIMIT %s",
+        (after_id, status, status, company_id, company_id, limit),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def decide_request(cur: Cursor, request_id: int, *, status: str, decided_by: str,
+                   certificate_id: int | None) -> bool:
+    cur.execute(
+        "UPDATE certificates_issuance_request SET status = %s, decided_by = %s, decided_at = now(),"
+        " certificate_id = %s WHERE id = %s AND status = 'pending'",
+        (status, decided_by, certificate_id, request_id),
+    )
+    return bool(cur.rowcount)
+
+
+# -- verification log ---------------------------------------------------------------------
+def log_verification(cur: Cursor, *, at: dt.datetime, principal_id: int | None,
+                     number: str | None, verdict: str, location: str | None,
+                     channel: str) -> None:
+    cur.execute(
+        "INSERT INTO certificates_verification_log (checked_at, principal_id,"
+        " certificate_number, verdict, location, channel) VALUES (%s, %s, %s, %s, %s, %s)",
+        (at, principal_id, number, verdict, location, channel),
+    )
+
+
+def recent_revocations(cur: Cursor, *, limit: int) -> list[Row]:
+    cur.execute(
+        "SELECT number, guard_id, status, status_reason, status_changed_at"
+        " FROM certificates_certificate WHERE status IN ('revoked', 'suspended')"
+        " ORDER BY status_changed_at DESC NULLS LAST LIMIT %s",
+        (limit,),
+    )
+    return [dict(r) for r in cur.fetchall()]

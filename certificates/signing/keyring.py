@@ -1,0 +1,295 @@
+"""File-based keyring: one encrypted PKCS#8 PEM + one metadata JSON per key.
+
+Layout of the directory (default ``<settings.data_dir>/keys``)::
+
+    <kid hex>.json      metadata: kid, purpose, alg, spki (base64 DER), state,
+                        created_at, not_before, retired_at, verifiable_until
+    <kid hex>.key.pem   PKCS#8 private key, encrypted with the passphrase (mode 0600)
+
+Purposes: ``certificate`` (guard certificates), ``status-list`` (status list tokens),
+``trust-list`` (the trust list; its public key is the verifiers' pinned anchor).
+At most one key per purpose is ``active``. ``rotate`` makes a new active key and
+retires the old one; a retired key stays in the trust list, verifiable until
+``verifiable_until`` = retired_at + certificate validity (for certificate keys; the
+status-list ttl-based value is the caller's to set with ``set_verifiable_until``).
+
+All writes are atomic (temp file in the same directory, fsync, ``os.replace``).
+Private keys are loaded only here and checked against the recorded SPKI and kid.
+
+Example::
+
+    ring = Keyring(Path("var/keys"), passphrase=b"...")
+    rec = ring.generate("certificate", "ES256", now=now)
+    signer = ring.signer("certificate")
+    new = ring.rotate("certificate", now=later)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from certificates.errors import KeyringError
+from certificates.fileio import atomic_write
+from certificates.keys import SIGNING_ALGS, kid_from_spki, spki_der
+from certificates.signing.signer import PrivateKey, Signer
+
+Purpose = Literal["certificate", "status-list", "trust-list"]
+PURPOSES: tuple[str, ...] = ("certificate", "status-list", "trust-list")
+State = Literal["active", "retired"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat() if dt is not None else None
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """Public metadata of one key (never the private part)."""
+
+    kid: bytes
+    purpose: str
+    alg: str
+    spki: bytes
+    state: str
+    created_at: datetime
+    not_before: datetime
+    retired_at: datetime | None = None
+    verifiable_until: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["kid"] = self.kid.hex()
+        d["spki"] = base64.b64encode(self.spki).decode()
+        for k in ("created_at", "not_before", "retired_at", "verifiable_until"):
+            d[k] = _iso(d[k])
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> KeyRecord:
+        created = _parse(d["created_at"])
+        not_before = _parse(d["not_before"])
+        assert created is not None
+        assert not_before is not None
+        return cls(
+            kid=bytes.fromhex(d["kid"]),
+            purpose=d["purpose"],
+            alg=d["alg"],
+            spki=base64.b64decode(d["spki"]),
+            state=d["state"],
+            created_at=created,
+            not_before=not_before,
+            retired_at=_parse(d.get("retired_at")),
+            verifiable_until=_parse(d.get("verifiable_until")),
+        )
+
+
+class Keyring:
+    """Keys for certificates, status lists and the trust list, in one directory.
+
+    ``passphrase``: bytes, or a callable returning bytes; default
+    ``registry.settings.get_settings().key_passphrase``. ``certificate_validity``:
+    how long a retired certificate key stays verifiable (default from settings).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        passphrase: bytes | Callable[[], bytes] | None = None,
+        certificate_validity: timedelta | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.directory = Path(directory)
+        self._passphrase = passphrase
+        self._validity = certificate_validity
+        self._clock = clock
+
+    # -- settings-backed defaults -------------------------------------------------
+    def _get_passphrase(self) -> bytes:
+        p = self._passphrase
+        if p is None:
+            from registry.settings import get_settings
+
+            return get_settings().key_passphrase.get_secret_value().encode()
+        return p() if callable(p) else p
+
+    def _certificate_validity(self) -> timedelta:
+        if self._validity is not None:
+            return self._validity
+        from registry.settings import get_settings
+
+        return timedelta(days=get_settings().certificate_validity_days)
+
+    # -- reading ------------------------------------------------------------------
+    def _meta_path(self, kid: bytes) -> Path:
+        return self.directory / f"{kid.hex()}.json"
+
+    def _key_path(self, kid: bytes) -> Path:
+        return self.directory / f"{kid.hex()}.key.pem"
+
+    def list_keys(self, purpose: str | None = None) -> list[KeyRecord]:
+        """All key records (active and retired), oldest first."""
+        if not self.directory.is_dir():
+            return []
+        out = []
+        for p in sorted(self.directory.glob("*.json")):
+            try:
+                rec = KeyRecord.from_json(json.loads(p.read_text()))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise KeyringError(f"unreadable key metadata {p.name}") from exc
+            if purpose is None or rec.purpose == purpose:
+                out.append(rec)
+        return sorted(out, key=lambda r: (r.created_at, r.kid))
+
+    def get(self, kid: bytes) -> KeyRecord:
+        p = self._meta_path(kid)
+        if not p.exists():
+            raise KeyringError(f"no key {kid.hex()}")
+        return KeyRecord.from_json(json.loads(p.read_text()))
+
+    def active(self, purpose: str) -> KeyRecord:
+        act = [r for r in self.list_keys(purpose) if r.state == "active"]
+        if not act:
+            raise KeyringError(f"no active {purpose} key")
+        return act[-1]
+
+    # -- writing ------------------------------------------------------------------
+    def _save(self, rec: KeyRecord) -> None:
+        data = json.dumps(rec.to_json(), indent=2, sort_keys=True).encode()
+        atomic_write(self._meta_path(rec.kid), data)
+
+    def generate(
+        self, purpose: str, alg: str = "ES256", *, now: datetime | None = None
+    ) -> KeyRecord:
+        """Create a key; it becomes the active key of ``purpose`` (the previous active
+        one, if any, is retired as by :meth:`rotate`)."""
+        if purpose not in PURPOSES:
+            raise KeyringError(f"unknown purpose {purpose!r}")
+        if alg not in SIGNING_ALGS:
+            raise KeyringError(f"unsupported signing algorithm {alg!r}")
+        now = now or self._clock()
+        previous = [r for r in self.list_keys(purpose) if r.state == "active"]
+        key: PrivateKey = (
+            ec.generate_private_key(ec.SECP256R1())
+            if alg == "ES256"
+            else ed25519.Ed25519PrivateKey.generate()
+        )
+        spki = spki_der(key.public_key())
+        kid = kid_from_spki(spki)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(self._get_passphrase()),
+        )
+        atomic_write(self._key_path(kid), pem, mode=0o600)
+        rec = KeyRecord(
+            kid=kid, purpose=purpose, alg=alg, spki=spki, state="active",
+            created_at=now, not_before=now,
+        )
+        self._save(rec)
+        for old in previous:
+            self.retire(old.kid, now=now)
+        return rec
+
+    def rotate(
+        self, purpose: str, alg: str | None = None, *, now: datetime | None = None
+    ) -> KeyRecord:
+        """New active key for ``purpose`` (same algorithm unless given); the old active
+        key is retired and stays verifiable until its certificates expire."""
+        if alg is None:
+            try:
+                alg = self.active(purpose).alg
+            except KeyringError:
+                alg = "ES256"
+        return self.generate(purpose, alg, now=now)
+
+    def retire(
+        self, kid: bytes, *, now: datetime | None = None, verifiable_until: datetime | None = None
+    ) -> KeyRecord:
+        """Stop signing with ``kid``. It stays verifiable until ``verifiable_until``
+        (default retired_at + certificate validity). Idempotent."""
+        rec = self.get(kid)
+        if rec.state == "retired":
+            return rec
+        now = now or self._clock()
+        rec = replace(
+            rec, state="retired", retired_at=now,
+            verifiable_until=verifiable_until or now + self._certificate_validity(),
+        )
+        self._save(rec)
+        return rec
+
+    def set_verifiable_until(self, kid: bytes, when: datetime) -> KeyRecord:
+        """Caller-provided end of verifiability (e.g. the last certificate's expiry)."""
+        rec = replace(self.get(kid), verifiable_until=when)
+        self._save(rec)
+        return rec
+
+    # -- signing ------------------------------------------------------------------
+    def load_signer(self, kid: bytes) -> Signer:
+        """Decrypt the private key of ``kid`` and check it against its metadata."""
+        rec = self.get(kid)
+        try:
+            key = serialization.load_pem_private_key(
+                self._key_path(kid).read_bytes(), password=self._get_passphrase()
+            )
+        except FileNotFoundError:
+            raise KeyringError(f"private key of {kid.hex()} missing") from None
+        except (ValueError, TypeError):
+            raise KeyringError(f"cannot decrypt private key {kid.hex()}") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+            raise KeyringError("unsupported private key type")
+        spki = spki_der(key.public_key())
+        if spki != rec.spki or kid_from_spki(spki) != rec.kid:
+            raise KeyringError(f"private key {kid.hex()} does not match its recorded public key")
+        if rec.alg == "ES256" and not (
+            isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)
+        ):
+            raise KeyringError("ES256 key is not on P-256")
+        if rec.alg == "EdDSA" and not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise KeyringError("EdDSA key is not Ed25519")
+        return Signer(key, kid=rec.kid, alg=rec.alg, purpose=rec.purpose)
+
+    def signer(self, purpose: str) -> Signer:
+        """Signer for the active key of ``purpose``."""
+        return self.load_signer(self.active(purpose).kid)
+
+
+def default_keyring() -> Keyring:
+    """Keyring in ``<settings.data_dir>/keys`` with the settings passphrase."""
+    from registry.settings import get_settings
+
+    return Keyring(get_settings().data_dir / "keys")
+
+
+def generate(purpose: str, alg: str = "ES256") -> KeyRecord:
+    return default_keyring().generate(purpose, alg)
+
+
+def list_keys(purpose: str | None = None) -> list[KeyRecord]:
+    return default_keyring().list_keys(purpose)
+
+
+def rotate(purpose: str, alg: str | None = None) -> KeyRecord:
+    return default_keyring().rotate(purpose, alg)
+
+
+def retire(kid: bytes) -> KeyRecord:
+    return default_keyring().retire(kid)

@@ -1,0 +1,258 @@
+"""THE verifier of guard certificates (used by the API, the CLI and the tests).
+
+``verify(text, *, now, trust, status, policy)`` returns a :class:`VerifiedCertificate`
+or raises :class:`~certificates.errors.VerificationError` whose ``reason`` is one of
+:class:`~certificates.errors.Reason`. Order of checks (first failure wins):
+
+1. ``oversized``: text longer than ``policy.max_text_chars`` (before any parsing).
+2. ``malformed``/prefix, /base45, /compression (zlib, capped at
+   ``policy.max_decompressed``), /cbor, /cose (strict COSE_Sign1 structure).
+3. ``algorithm-mismatch``: unsupported alg, alg not allowed by the policy.
+4. ``stale-trust-list``: trust list expired or older than ``policy.max_trust_list_age``.
+5. ``unknown-key``: no ``certificate`` key in the trust list with the header kid.
+6. ``algorithm-mismatch``: no candidate key fits the alg (type/curve, registered alg);
+   ``bad-signature``: a fitting candidate exists but no signature check passed.
+7. ``malformed``/claims: the signed payload is not valid guard claims.
+8. ``unknown-key``: the key was not valid when the certificate says it was issued
+   (before the key's not_before, after its retirement, or past its verifiable_until).
+9. ``expired`` (now > exp + skew), ``not-yet-valid`` (now + skew < nbf or iat).
+10. status: ``stale-status-list`` (no provider while the policy requires one, no
+    list for the uri, list expired or older than ``policy.max_status_list_age``),
+    ``revoked`` (1, and the reserved 3), ``suspended`` (2).
+
+Public keys are parsed once per trust list entry (cached), and the cached status
+provider verifies each status list token once.
+
+Example (offline)::
+
+    trust = verify_trust_list(trust_token, anchors=[anchor_spki], now=now)
+    status = CachedStatusProvider({uri: token}, trust=trust)
+    result = verify(text, now=now, trust=trust, status=status, policy=VerificationPolicy())
+
+Example (online)::
+
+    status = CallableStatusProvider(lambda uri, idx: (db_status(uri, idx), db_now))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from certificates.cose import Sign1, decode_sign1
+from certificates.cwt import GuardClaims
+from certificates.envelope import GUARD_PREFIX, MAX_DECOMPRESSED, decode_text
+from certificates.errors import (
+    AlgorithmMismatch,
+    DecodeError,
+    Malformed,
+    Reason,
+    VerificationError,
+)
+from certificates.statuslist import (
+    REVOKED,
+    SUSPENDED,
+    VALID,
+    StatusListToken,
+    verify_status_list_token,
+)
+from certificates.trustlist import TrustedKey, TrustList, check_signature
+
+
+@dataclass(frozen=True)
+class VerificationPolicy:
+    """What the caller accepts. Build one explicitly or with ``from_settings()``."""
+
+    clock_skew: timedelta = timedelta(minutes=5)
+    max_trust_list_age: timedelta | None = timedelta(days=7)
+    max_status_list_age: timedelta | None = timedelta(days=1)
+    require_status: bool = True
+    max_text_chars: int = 4096
+    max_decompressed: int = MAX_DECOMPRESSED
+    prefix: str = GUARD_PREFIX
+    allowed_algs: frozenset[str] = frozenset({"ES256", "EdDSA"})
+    purpose: str = "certificate"
+
+    @classmethod
+    def from_settings(cls, settings: Any = None, **overrides: Any) -> VerificationPolicy:
+        if settings is None:
+            from registry.settings import get_settings
+
+            settings = get_settings()
+        values: dict[str, Any] = {
+            "clock_skew": timedelta(seconds=settings.clock_skew_s),
+            "max_trust_list_age": timedelta(seconds=settings.trust_list_validity_s),
+            "max_status_list_age": timedelta(seconds=settings.status_list_max_age_s),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class StatusLookup:
+    """A status value and the time the data it came from was issued."""
+
+    value: int
+    issued_at: datetime
+    source: str = "online"
+
+
+class StatusProvider(Protocol):
+    def lookup(self, uri: str, idx: int, *, now: datetime) -> StatusLookup:
+        """Status of entry ``idx`` of list ``uri``; raise ``VerificationError``
+        (``stale-status-list``) when there is no usable data."""
+        ...
+
+
+class CallableStatusProvider:
+    """Online status: wraps ``fn(uri, idx) -> (value, issued_at)`` (e.g. a DB lookup).
+    ``fn`` raising ``LookupError`` means no such list/entry (``stale-status-list``)."""
+
+    def __init__(self, fn: Callable[[str, int], tuple[int, datetime]]) -> None:
+        self._fn = fn
+
+    def lookup(self, uri: str, idx: int, *, now: datetime) -> StatusLookup:
+        try:
+            value, issued_at = self._fn(uri, idx)
+        except LookupError:
+            raise VerificationError(Reason.STALE_STATUS_LIST, "no status for this entry") from None
+        return StatusLookup(value=value, issued_at=issued_at, source="online")
+
+
+class CachedStatusProvider:
+    """Offline status from signed status list tokens, verified with the trust list
+    (once per token; expiry re-checked at every lookup)."""
+
+    def __init__(
+        self,
+        tokens: Mapping[str, bytes],
+        *,
+        trust: TrustList,
+        skew: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._tokens = dict(tokens)
+        self._trust = trust
+        self._skew = skew
+        self._verified: dict[str, StatusListToken] = {}
+
+    def token(self, uri: str, *, now: datetime) -> StatusListToken:
+        tok = self._verified.get(uri)
+        if tok is None:
+            raw = self._tokens.get(uri)
+            if raw is None:
+                raise VerificationError(Reason.STALE_STATUS_LIST, "no cached status list")
+            tok = verify_status_list_token(raw, trust=self._trust, now=now, skew=self._skew)
+            if tok.uri != uri:
+                raise VerificationError(Reason.STALE_STATUS_LIST, "status list uri mismatch")
+            self._verified[uri] = tok
+        elif now > tok.expires_at + self._skew:
+            raise VerificationError(Reason.STALE_STATUS_LIST, "status list token expired")
+        return tok
+
+    def lookup(self, uri: str, idx: int, *, now: datetime) -> StatusLookup:
+        tok = self.token(uri, now=now)
+        if idx >= tok.status_list.size:
+            raise VerificationError(Reason.STALE_STATUS_LIST, "index outside the status list")
+        return StatusLookup(tok.status_list.get(idx), tok.issued_at, source="cached")
+
+
+@dataclass(frozen=True)
+class VerifiedCertificate:
+    """A certificate that passed every check, with the age of the data used."""
+
+    claims: GuardClaims
+    kid: bytes
+    alg: str
+    status: int
+    trust_list_age: timedelta
+    status_list_age: timedelta | None
+    status_source: str | None
+    key: TrustedKey = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "result": "valid",
+            "claims": self.claims.to_json(),
+            "kid": self.kid.hex(),
+            "alg": self.alg,
+            "trust_list_age_s": int(self.trust_list_age.total_seconds()),
+            "status_list_age_s": (
+                int(self.status_list_age.total_seconds())
+                if self.status_list_age is not None
+                else None
+            ),
+            "status_source": self.status_source,
+        }
+
+
+def _malformed(exc: DecodeError) -> VerificationError:
+    return VerificationError(Reason.MALFORMED, exc.detail, malformed=exc.stage)
+
+
+def parse(text: str, policy: VerificationPolicy) -> Sign1:
+    """Steps 1-3: size cap, envelope and COSE structure (no signature check)."""
+    if not isinstance(text, str):
+        raise VerificationError(Reason.MALFORMED, "text expected", malformed=Malformed.PREFIX)
+    if len(text) > policy.max_text_chars:
+        raise VerificationError(Reason.OVERSIZED, f"longer than {policy.max_text_chars} chars")
+    try:
+        msg = decode_sign1(decode_text(text, policy.prefix, limit=policy.max_decompressed))
+    except DecodeError as exc:
+        raise _malformed(exc) from None
+    except AlgorithmMismatch as exc:
+        raise VerificationError(Reason.ALGORITHM_MISMATCH, exc.detail) from None
+    if msg.alg not in policy.allowed_algs:
+        raise VerificationError(Reason.ALGORITHM_MISMATCH, f"{msg.alg} not allowed")
+    return msg
+
+
+def verify(
+    text: str,
+    *,
+    now: datetime,
+    trust: TrustList,
+    status: StatusProvider | None,
+    policy: VerificationPolicy,
+) -> VerifiedCertificate:
+    """Verify guard certificate ``text`` at ``now`` (see the module doc for the order)."""
+    msg = parse(text, policy)
+    skew = policy.clock_skew
+    if now > trust.expires_at:
+        raise VerificationError(Reason.STALE_TRUST_LIST, "trust list expired")
+    trust_age = now - trust.issued_at
+    if policy.max_trust_list_age is not None and trust_age > policy.max_trust_list_age:
+        raise VerificationError(Reason.STALE_TRUST_LIST, "trust list older than allowed")
+    key = check_signature(msg, trust.candidates(msg.kid, policy.purpose))
+    try:
+        claims = GuardClaims.decode(msg.payload)
+    except DecodeError as exc:
+        raise _malformed(exc) from None
+    if not key.usable_for(issued_at=claims.issued_at, now=now, skew=skew):
+        raise VerificationError(Reason.UNKNOWN_KEY, "key not valid for this certificate")
+    if now > claims.expires_at + skew:
+        raise VerificationError(Reason.EXPIRED, "certificate expired")
+    if now + skew < (claims.not_before or claims.issued_at):
+        raise VerificationError(Reason.NOT_YET_VALID, "certificate not yet valid")
+    value, status_age, source = VALID, None, None
+    if status is None:
+        if policy.require_status:
+            raise VerificationError(Reason.STALE_STATUS_LIST, "no status data")
+    else:
+        found = status.lookup(claims.status.uri, claims.status.idx, now=now)
+        status_age, source = now - found.issued_at, found.source
+        if policy.max_status_list_age is not None and status_age > policy.max_status_list_age:
+            raise VerificationError(Reason.STALE_STATUS_LIST, "status data older than allowed")
+        value = found.value
+        if value == SUSPENDED:
+            raise VerificationError(Reason.SUSPENDED, "certificate suspended")
+        if value != VALID:
+            raise VerificationError(
+                Reason.REVOKED, "certificate revoked" if value == REVOKED else "status 3"
+            )
+    assert msg.kid is not None
+    return VerifiedCertificate(
+        claims=claims, kid=msg.kid, alg=msg.alg, status=value, trust_list_age=trust_age,
+        status_list_age=status_age, status_source=source, key=key,
+    )
