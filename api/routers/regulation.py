@@ -346,7 +346,9 @@ def _import_guards(request: Request, principal: Principal, now: dt.datetime, dat
     from registry.errors import Conflict
 
     actor = actor_of(principal)
-    enrolled, unchanged, rejected = [], 0, []
+    enrolled: list[dict[str, Any]] = []
+    existing: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
     db = runtime(request).db
     try:
         with db.transaction() as cur:
@@ -376,7 +378,7 @@ def _import_guards(request: Request, principal: Principal, now: dt.datetime, dat
                 except Conflict as exc:
                     cur.execute("ROLLBACK TO SAVEPOINT row")
                     if exc.extra.get("reason") == "already-enrolled":
-                        unchanged += 1
+                        existing.append({"line": row.line, "guard_id": exc.extra["guard_id"]})
                     else:
                         rejected.append(_row_error(row.line, exc))
                 except GuardregError as exc:
@@ -385,9 +387,10 @@ def _import_guards(request: Request, principal: Principal, now: dt.datetime, dat
             if all_or_nothing and rejected:
                 raise _RollBack
     except _RollBack:
-        return {"enrolled": [], "unchanged": 0, "rejected": rejected, "committed": False}
-    return {"enrolled": enrolled, "unchanged": unchanged, "rejected": rejected,
-            "committed": True}
+        return {"enrolled": [], "existing": [], "unchanged": 0, "rejected": rejected,
+                "committed": False}
+    return {"enrolled": enrolled, "existing": existing, "unchanged": len(existing),
+            "rejected": rejected, "committed": True}
 
 
 class _RollBack(Exception):

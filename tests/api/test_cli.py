@@ -1,0 +1,127 @@
+"""The guardreg command line on the real stack."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from api.cli import main
+from registry.settings import reset_settings_cache
+from tests.api.live_server import serve
+from tests.conftest import FINGERS, PEOPLE, SHARED_DATA, Api, make_issuable_guard, make_principal
+from tests.conftest import random_id_number as rid
+
+DCC = SHARED_DATA / "cose" / "dgc-common"
+
+
+@pytest.fixture
+def env(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("DATABASE_URL", runtime.db.dsn)
+    monkeypatch.setenv("GUARDREG_MODE", "test")
+    monkeypatch.setenv("GUARDREG_DATA_DIR", str(runtime.settings.data_dir))
+    reset_settings_cache()
+    yield
+    reset_settings_cache()
+
+
+def test_report_capture_rate_table_csv_and_plot(env: None, regulator: Api,
+                                                tmp_path: Path) -> None:
+    company = regulator.make_company(district="红桥区")
+    make_issuable_guard(regulator, company["id"])
+    table = CliRunner().invoke(main, ["report", "capture-rate", "--by", "district"])
+    assert table.exit_code == 0, table.output
+    assert "红桥区" in table.output
+    as_csv = CliRunner().invoke(main, ["report", "capture-rate", "--csv", "--by", "company"])
+    rows = list(csv.DictReader(io.StringIO(as_csv.output)))
+    mine = next(r for r in rows if r["key"] == str(company["id"]))
+    assert mine["capture_rate"] == "1.0"
+    plot = tmp_path / "rate.png"
+    result = CliRunner().invoke(main, ["report", "capture-rate", "--plot", str(plot)])
+    assert result.exit_code == 0
+    img = Image.open(plot).convert("RGB")
+    colours = {img.getpixel((x, y)) for x in range(0, img.width, 7)
+               for y in range(0, img.height, 7)}
+    assert (46, 125, 50) in colours or (198, 40, 40) in colours or (249, 168, 37) in colours
+
+
+def test_enroll_batch_enrolls_reports_and_resumes(env: None, app: Any, runtime: Any,
+                                                  client: Any, regulator: Api,
+                                                  tmp_path: Path) -> None:
+    company = regulator.make_company()
+    operator = make_principal(runtime, client, "company_operator", company_id=company["id"])
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "zz.jpg").write_bytes((PEOPLE / "Zhang_Ziyi_0001_x2.jpg").read_bytes())
+    (media / "f1.png").write_bytes((FINGERS / "105_1.png").read_bytes())
+    (media / "f2.png").write_bytes((FINGERS / "106_1.png").read_bytes())
+    sheet = tmp_path / "staff.csv"
+    sheet.write_text(
+        "name,id_number,phone,photo,finger_2,finger_7\n"
+        f"章子,{rid()},13800000001,zz.jpg,f1.png,f2.png\n"
+        f"错号,110105194912310021,13800000002,,,\n"
+        f"无照,{rid()},13800000003,,,\n", encoding="utf-8")
+    report = tmp_path / "report.csv"
+    with serve(app) as base:
+        args = ["enroll-batch", str(sheet), "--media", str(media), "--server", base,
+                "--api-key", operator.key, "--report", str(report)]
+        first = CliRunner().invoke(main, args)
+        assert first.exit_code == 0, first.output
+        rows = {int(r["line"]): r for r in csv.DictReader(report.open(encoding="utf-8"))}
+        assert rows[2]["status"] in ("enrolled", "held")
+        assert rows[3]["status"] == "rejected"
+        assert "check character" in rows[3]["detail"]
+        assert rows[4]["status"] == "unchanged"
+        assert "********" in rows[2]["id_number"]  # the report does not repeat ID numbers
+        second = CliRunner().invoke(main, args)
+        assert second.exit_code == 0
+        again = {int(r["line"]): r for r in csv.DictReader(report.open(encoding="utf-8"))}
+        assert again[2]["status"] == "unchanged"
+    guards = operator.get("/v1/guards").json()["items"]
+    assert len(guards) == 2  # no duplicates after the re-run
+    status = operator.get(f"/v1/guards/{guards[0]['id']}/biometrics").json()
+    assert status["face"] in ("enrolled", "held")
+    assert len(status["fingers"]) == 2
+
+
+def _dcc_vectors() -> list[Path]:
+    return sorted(p for p in DCC.glob("*.json")
+                  if "EXPECTEDVERIFY" in json.loads(p.read_text())["EXPECTEDRESULTS"])
+
+
+@pytest.mark.parametrize("vector", _dcc_vectors(), ids=lambda p: p.stem)
+def test_cose_verify_cli_gives_every_expected_dcc_verdict(vector: Path) -> None:
+    d = json.loads(vector.read_text())
+    ctx = d["TESTCTX"]
+    result = CliRunner().invoke(main, ["cose", "verify", "--cert", ctx["CERTIFICATE"], "--at",
+                                       ctx["VALIDATIONCLOCK"], d["PREFIX"]])
+    verdict = json.loads(result.output)
+    expected = d["EXPECTEDRESULTS"]["EXPECTEDVERIFY"]
+    assert verdict["stages"]["verify"] is expected, verdict
+    assert (result.exit_code == 0) == bool(verdict["valid"])
+
+
+def test_key_rotation_keeps_old_certificates_verifiable(env: None, runtime: Any,
+                                                        regulator: Api, officer: Api) -> None:
+    company = regulator.make_company()
+    g1 = make_issuable_guard(regulator, company["id"])
+    old = regulator.post(f"/v1/guards/{g1['id']}/certificate").json()
+    rotated = CliRunner().invoke(main, ["keys", "rotate", "--purpose", "certificate"])
+    assert rotated.exit_code == 0, rotated.output
+    runtime.certs.forget()
+    listing = json.loads(CliRunner().invoke(main, ["keys", "list", "--json"]).output)
+    cert_keys = [k for k in listing if k["purpose"] == "certificate"]
+    assert sorted(k["state"] for k in cert_keys)[-2:] == ["active", "retired"]
+    g2 = make_issuable_guard(regulator, company["id"])
+    new = regulator.post(f"/v1/guards/{g2['id']}/certificate").json()
+    assert officer.post("/v1/verifications", json={"text": old["text"]}).json()["verdict"] == \
+        "valid"
+    assert officer.post("/v1/verifications", json={"text": new["text"]}).json()["verdict"] == \
+        "valid"
