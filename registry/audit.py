@@ -18,6 +18,7 @@ from typing import Any
 from registry.db import Cursor
 
 GENESIS = bytes(32)
+_CHAIN_LOCK = 0x617564697463686E  # "auditchn": one appender at a time
 
 
 @dataclass(frozen=True)
@@ -78,22 +79,53 @@ def record(
     rid = request_id if request_id is not None else current_request_id()
     payload = _canonical(data or {})
     tid = None if target_id is None else str(target_id)
-    cur.execute("SELECT seq, hash FROM registry_audit_head WHERE id FOR UPDATE")
-    head = cur.fetchone()
-    assert head is not None, "audit head row missing"
-    seq = int(head["seq"]) + 1
-    prev = bytes(head["hash"])
-    digest = event_hash(prev, _fields(seq, occurred, actor.label, action, target_type, tid, rid,
-                                      payload))
+    seq, prev = _tail(cur)
+    digest = event_hash(prev, _fields(seq + 1, occurred, actor.label, action, target_type, tid,
+                                      rid, payload))
     cur.execute(
         "INSERT INTO registry_audit_event (seq, occurred_at, actor, action, target_type,"
         " target_id, request_id, data, prev_hash, hash)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (seq, occurred, actor.label, action, target_type, tid, rid, json.dumps(payload),
+        (seq + 1, occurred, actor.label, action, target_type, tid, rid, json.dumps(payload),
          prev, digest),
     )
-    cur.execute("UPDATE registry_audit_head SET seq = %s, hash = %s WHERE id", (seq, digest))
-    return seq
+    if not hasattr(cur, "before_commit"):
+        _write_head(cur)
+    return seq + 1
+
+
+def _tail(cur: Cursor) -> tuple[int, bytes]:
+    """The chain's last (seq, hash) as this transaction sees it.
+
+    Appenders serialise on a transaction-level advisory lock (cheap to take again, and
+    re-taken after a savepoint rollback). The head row is read once per transaction and
+    written once, just before COMMIT: updating one row thousands of times in a bulk
+    import would make every later read walk a long chain of row versions. Events this
+    transaction added are found through the primary key, so a savepoint rollback that
+    removes some of them is seen at once.
+    """
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
+    head = cur.__dict__.get("_audit_head")
+    if head is None:
+        cur.execute("SELECT seq, hash FROM registry_audit_head WHERE id")
+        row = cur.fetchone()
+        assert row is not None, "audit head row missing"
+        head = (int(row["seq"]), bytes(row["hash"]))
+        cur.__dict__["_audit_head"] = head
+        hooks = getattr(cur, "before_commit", None)
+        if hooks is not None:
+            hooks.append(_write_head)
+    cur.execute("SELECT seq, hash FROM registry_audit_event WHERE seq > %s"
+                " ORDER BY seq DESC LIMIT 1", (head[0],))
+    row = cur.fetchone()
+    return (int(row["seq"]), bytes(row["hash"])) if row else head
+
+
+def _write_head(cur: Cursor) -> None:
+    seq, digest = _tail(cur)
+    cur.execute("UPDATE registry_audit_head SET seq = %s, hash = %s WHERE id AND seq <> %s",
+                (seq, digest, seq))
+    cur.__dict__.pop("_audit_head", None)
 
 
 @dataclass(frozen=True)

@@ -151,10 +151,15 @@ class Database:
         broken = False
         try:
             cur = conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+            # Work to do once, just before COMMIT (e.g. the audit chain head).
+            hooks: list[Any] = []
+            cur.before_commit = hooks
             try:
                 if readonly:
                     cur.execute("SET TRANSACTION READ ONLY")
                 yield cur
+                for hook in hooks:
+                    hook(cur)
                 conn.commit()
             finally:
                 with contextlib.suppress(Exception):

@@ -413,3 +413,24 @@ def test_api_key_lifecycle(regulator: Api, client: TestClient) -> None:
     assert client.get("/v1/guards", headers=headers).status_code == 401
     bad = regulator.post("/v1/apikeys", json={"name": "x", "role": "company_operator"})
     assert bad.status_code == 422
+
+
+def test_audit_chain_survives_bulk_import_with_rejected_rows(fresh_runtime: Any) -> None:
+    """Savepoint rollbacks inside one transaction must not leave gaps in the chain."""
+    from tests.conftest import random_id_number as rid
+
+    app = create_app(runtime=fresh_runtime)
+    with TestClient(app) as client:
+        reg = make_principal(fresh_runtime, client, "regulator")
+        company = reg.make_company()
+        rows = [f"甲{i},{rid()}" for i in range(30)]
+        rows.insert(10, "坏,110105194912310021")
+        rows.insert(20, f"少,{rid(age=15)}")
+        csv = ("name,id_number\n" + "\n".join(rows) + "\n").encode()
+        body = reg.post(f"/v1/guards/import?company_id={company['id']}", content=csv,
+                        headers={"content-type": "text/csv"}).json()
+        assert len(body["enrolled"]) == 30
+        assert len(body["rejected"]) == 2
+        report = reg.get("/v1/audit/verify").json()
+        assert report["ok"] is True, report
+        assert report["events"] >= 31

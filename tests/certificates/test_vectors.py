@@ -1,0 +1,59 @@
+"""Golden and hostile vectors committed under tests/vectors (see make_vectors.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from certificates.errors import VerificationError
+from certificates.trustlist import verify_trust_list
+from certificates.verification import CachedStatusProvider, VerificationPolicy, verify
+
+DIR = Path(__file__).resolve().parents[1] / "vectors"
+INDEX = json.loads((DIR / "index.json").read_text())
+NOW = datetime.fromisoformat(INDEX["now"])
+ANCHOR = base64.b64decode(INDEX["anchor_spki_b64"])
+
+
+def run(vector: dict[str, Any]) -> tuple[str, str | None, Any]:
+    try:
+        trust = verify_trust_list((DIR / vector["trust_list"]).read_bytes(), anchors=[ANCHOR],
+                                  now=NOW)
+        tokens = {uri: (DIR / f).read_bytes() for uri, f in vector["status_lists"].items()}
+        result = verify(vector["text"], now=NOW, trust=trust,
+                        status=CachedStatusProvider(tokens, trust=trust),
+                        policy=VerificationPolicy())
+    except VerificationError as exc:
+        return exc.reason.value, exc.malformed.value if exc.malformed else None, None
+    return "valid", None, result
+
+
+def test_index_covers_every_required_case() -> None:
+    expected = {v["expected"] for v in INDEX["vectors"]}
+    assert expected >= {"valid", "revoked", "suspended", "expired", "not-yet-valid",
+                        "bad-signature", "unknown-key", "malformed", "algorithm-mismatch",
+                        "stale-trust-list", "stale-status-list", "oversized"}
+
+
+@pytest.mark.parametrize("vector", INDEX["vectors"], ids=lambda v: v["name"])
+def test_vector(vector: dict[str, Any]) -> None:
+    reason, malformed, result = run(vector)
+    assert reason == vector["expected"]
+    if vector["malformed"]:
+        assert malformed == vector["malformed"]
+    if vector.get("claims"):
+        assert result.claims.to_json() == vector["claims"]
+        assert result.kid.hex() == vector["kid"]
+
+
+def test_golden_qr_version() -> None:
+    from certificates.qr import qr_version
+
+    golden = INDEX["vectors"][0]
+    assert golden["name"] == "golden-valid"
+    assert qr_version(golden["text"]) == golden["qr_version"] <= 18

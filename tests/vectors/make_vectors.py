@@ -1,0 +1,176 @@
+"""Generate the golden and hostile guard-certificate vectors in this directory.
+
+    .venv/bin/python tests/vectors/make_vectors.py
+
+Uses the committed TEST keyring in ``keys/`` (passphrase below; test-only keys that
+sign nothing real), creating it on first run. Writes ``trust-list*.cose``,
+``status-list*.cose`` and ``index.json``: one entry per vector with the text, the
+trust/status files to verify it with, and the expected verdict (``valid`` or a
+``certificates.errors.Reason`` value, plus the ``Malformed`` layer when relevant).
+Re-running produces new signatures (ECDSA is randomised) but the same verdicts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import cbor2
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+
+from certificates import base45  # noqa: E402
+from certificates.cose import encode_sign1  # noqa: E402
+from certificates.credential import seal_cose  # noqa: E402
+from certificates.cwt import GuardClaims, StatusRef  # noqa: E402
+from certificates.envelope import encode_text, looks_like_zlib  # noqa: E402
+from certificates.keys import kid_of, spki_der  # noqa: E402
+from certificates.signing import Keyring, Signer  # noqa: E402
+from certificates.statuslist import REVOKED, SUSPENDED, StatusList, sign_status_list  # noqa: E402
+from certificates.trustlist import (  # noqa: E402
+    TrustedKey,
+    build_trust_list,
+    sign_trust_list,
+)
+
+PASSPHRASE = b"guardreg-test-vectors-only-not-a-secret"
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+URI = "https://gr.example.cn/sl/0"
+IDX_VALID, IDX_REVOKED, IDX_SUSPENDED = 4242, 17, 99
+
+
+def claims(**kw: Any) -> GuardClaims:
+    values: dict[str, Any] = {
+        "issuer": "guardreg-test",
+        "issued_at": NOW - timedelta(days=1),
+        "expires_at": NOW + timedelta(days=364),
+        "certificate_number": "120120260000123X",
+        "guard_name": "欧阳明华",
+        "skill_level": 3,
+        "status": StatusRef(URI, IDX_VALID),
+        "employer_id": 7301,
+        "employer_name": "天津市保安服务总公司河西分公司",
+    }
+    values.update(kw)
+    return GuardClaims(**values)
+
+
+def keyring() -> Keyring:
+    ring = Keyring(HERE / "keys", passphrase=PASSPHRASE, certificate_validity=timedelta(days=365))
+    start = NOW - timedelta(days=30)
+    for purpose in ("certificate", "status-list", "trust-list"):
+        if not [r for r in ring.list_keys(purpose) if r.state == "active"]:
+            ring.generate(purpose, "ES256", now=start)
+    return ring
+
+
+def flip(data: bytes, offset: int, bit: int = 0x01) -> bytes:
+    b = bytearray(data)
+    b[offset] ^= bit
+    return bytes(b)
+
+
+def main() -> None:
+    ring = keyring()
+    cert = ring.signer("certificate")
+    stranger_key = ec.generate_private_key(ec.SECP256R1())
+    stranger = Signer(stranger_key, kid=kid_of(stranger_key.public_key()), alg="ES256",
+                      purpose="certificate")
+    impostor = Signer(stranger_key, kid=cert.kid, alg="ES256", purpose="certificate")
+    p384 = ec.generate_private_key(ec.SECP384R1()).public_key()
+    p384_kid = kid_of(p384)
+
+    # trust lists: fresh (with a P-384 key wrongly registered as ES256), and expired
+    tl = build_trust_list(ring.list_keys(), issuer="guardreg-test", now=NOW - timedelta(hours=1),
+                          validity=timedelta(days=7))
+    extra = TrustedKey(kid=p384_kid, alg="ES256", purpose="certificate", spki=spki_der(p384),
+                       not_before=NOW - timedelta(days=30))
+    tl = type(tl)(issuer=tl.issuer, issued_at=tl.issued_at, expires_at=tl.expires_at,
+                  keys=(*tl.keys, extra))
+    (HERE / "trust-list.cose").write_bytes(sign_trust_list(tl, ring.signer("trust-list")))
+    stale_tl = build_trust_list(ring.list_keys(), issuer="guardreg-test",
+                                now=NOW - timedelta(days=10), validity=timedelta(days=7))
+    (HERE / "trust-list-stale.cose").write_bytes(
+        sign_trust_list(stale_tl, ring.signer("trust-list")))
+
+    sl = StatusList(1 << 16)
+    sl.set(IDX_REVOKED, REVOKED)
+    sl.set(IDX_SUSPENDED, SUSPENDED)
+    sls = ring.signer("status-list")
+    (HERE / "status-list.cose").write_bytes(sign_status_list(
+        sl, uri=URI, signer=sls, now=NOW - timedelta(minutes=10), validity=timedelta(days=1),
+        ttl=timedelta(minutes=5)))
+    (HERE / "status-list-stale.cose").write_bytes(sign_status_list(
+        sl, uri=URI, signer=sls, now=NOW - timedelta(days=3), validity=timedelta(days=7),
+        ttl=timedelta(minutes=5)))
+
+    golden_claims = claims()
+    golden_cose = seal_cose(golden_claims, cert)
+    golden = encode_text(golden_cose)
+    vectors: list[dict[str, Any]] = []
+
+    def add(name: str, text: str, expected: str, malformed: str | None = None,
+            **extra_fields: Any) -> None:
+        vectors.append({"name": name, "text": text, "expected": expected,
+                        "malformed": malformed, "trust_list": "trust-list.cose",
+                        "status_lists": {URI: "status-list.cose"}, **extra_fields})
+
+    add("golden-valid", golden, "valid", claims=golden_claims.to_json(),
+        kid=cert.kid.hex(), qr_version=None)
+    number = golden_cose.index(b"120120260000123X") + 15
+    add("bitflip-payload", encode_text(flip(golden_cose, number)), "bad-signature")
+    add("bitflip-signature", encode_text(flip(golden_cose, len(golden_cose) - 1)),
+        "bad-signature")
+    add("wrong-key", encode_text(seal_cose(claims(), impostor)), "bad-signature")
+    add("unknown-kid", encode_text(seal_cose(claims(), stranger)), "unknown-key")
+    add("signed-by-status-list-key", encode_text(seal_cose(claims(), sls)), "unknown-key")
+    ed = ed25519.Ed25519PrivateKey.generate()
+    add("alg-eddsa-header-es256-kid", encode_text(encode_sign1(
+        claims().encode(), alg="EdDSA", kid=cert.kid, sign=ed.sign)), "algorithm-mismatch")
+    add("alg-es256-header-p384-key", encode_text(encode_sign1(
+        claims().encode(), alg="ES256", kid=p384_kid, sign=lambda _d: b"\x01" * 64)),
+        "algorithm-mismatch")
+    add("expired", encode_text(seal_cose(claims(issued_at=NOW - timedelta(days=29),
+                                                expires_at=NOW - timedelta(days=1)), cert)),
+        "expired")
+    add("not-yet-valid", encode_text(seal_cose(claims(issued_at=NOW + timedelta(days=1)), cert)),
+        "not-yet-valid")
+    body = golden[4:]
+    cut = body[: (len(body) // 2) // 3 * 3]
+    add("truncated", "SG1:" + cut, "malformed",
+        "compression" if looks_like_zlib(base45.decode(body)) else "cbor")
+    add("wrong-prefix", "HC1:" + body, "malformed", "prefix")
+    add("invalid-base45", "SG1:" + body[:30].lower() + body[30:], "malformed", "base45")
+    add("non-cose-cbor", "SG1:" + base45.encode(cbor2.dumps({"hello": "world", "n": [1, 2]})),
+        "malformed", "cose")
+    add("oversized", "SG1:" + "0" * 6000, "oversized")
+    vectors.append({**vectors[0], "name": "stale-trust-list", "expected": "stale-trust-list",
+                    "trust_list": "trust-list-stale.cose", "claims": None})
+    vectors.append({**vectors[0], "name": "stale-status-list", "expected": "stale-status-list",
+                    "status_lists": {URI: "status-list-stale.cose"}, "claims": None})
+    add("revoked", encode_text(seal_cose(claims(status=StatusRef(URI, IDX_REVOKED)), cert)),
+        "revoked")
+    add("suspended", encode_text(seal_cose(claims(status=StatusRef(URI, IDX_SUSPENDED)), cert)),
+        "suspended")
+
+    from certificates.qr import qr_version
+
+    vectors[0]["qr_version"] = qr_version(golden)
+    index = {
+        "now": NOW.isoformat(),
+        "policy": "VerificationPolicy() defaults: skew 5 min, trust list 7 d, status list 1 d",
+        "anchor_spki_b64": base64.b64encode(ring.active("trust-list").spki).decode(),
+        "vectors": vectors,
+    }
+    (HERE / "index.json").write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {len(vectors)} vectors to {HERE / 'index.json'}")
+
+
+if __name__ == "__main__":
+    main()
