@@ -216,3 +216,15 @@ class Database:
         for conn, _ in idle:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+@contextlib.contextmanager
+def savepoint(cur: Cursor) -> Iterator[None]:
+    """A sub-transaction: an exception inside rolls back only this block, then re-raises."""
+    cur.execute("SAVEPOINT guardreg_sp")
+    try:
+        yield
+    except BaseException:
+        cur.execute("ROLLBACK TO SAVEPOINT guardreg_sp")
+        raise
+    cur.execute("RELEASE SAVEPOINT guardreg_sp")

@@ -23,7 +23,7 @@ from certificates.numbers import is_well_formed
 from registry import regulation, service
 from registry import repository as registry_repo
 from registry.auth import Principal, Role
-from registry.db import Cursor
+from registry.db import Cursor, savepoint
 from registry.errors import GuardregError, InvalidInput, NotFound
 from registry.validation import parse_resident_id
 
@@ -269,12 +269,10 @@ def _apply_checks(request: Request, principal: Principal, now: dt.datetime,
         for row in csv_import.rows(data, required=("id_number", "result", "reason",
                                                    "checked_on"),
                                    optional=("intentional_crime", "administrative_detentions")):
-            cur.execute("SAVEPOINT row")
             try:
-                outcome = _apply_check_row(cur, actor, now, row)
-                cur.execute("RELEASE SAVEPOINT row")
+                with savepoint(cur):
+                    outcome = _apply_check_row(cur, actor, now, row)
             except GuardregError as exc:
-                cur.execute("ROLLBACK TO SAVEPOINT row")
                 rejected.append(_row_error(row.line, exc))
                 continue
             if outcome is None:
@@ -349,40 +347,21 @@ def _import_guards(request: Request, principal: Principal, now: dt.datetime, dat
     enrolled: list[dict[str, Any]] = []
     existing: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
-    db = runtime(request).db
     try:
-        with db.transaction() as cur:
+        with runtime(request).db.transaction() as cur:
             company_for(cur, principal, company_id)
             for row in csv_import.rows(data, required=("name", "id_number"),
                                        optional=("phone", "education", "started_on")):
-                v = row.values
-                cur.execute("SAVEPOINT row")
                 try:
-                    if "__width__" in v:
-                        raise InvalidInput("expected as many fields as the header")
-                    started = _parse_date(v["started_on"], "started_on") if v.get(
-                        "started_on") else None
-                    phone = v.get("phone") or None
-                    if phone is not None and not (phone.lstrip("+").isdigit()
-                                                  and 5 <= len(phone) <= 21):
-                        raise InvalidInput("phone must be digits", field="phone")
-                    if not v["name"] or len(v["name"]) > 100:
-                        raise InvalidInput("name must be 1-100 characters", field="name")
-                    g = service.enroll_guard(cur, actor=actor, now=now, company_id=company_id,
-                                             name=v["name"], id_number=v["id_number"],
-                                             phone=phone,
-                                             education=(v.get("education") or "unknown")[:50],
-                                             started_on=started)
-                    cur.execute("RELEASE SAVEPOINT row")
-                    enrolled.append({"line": row.line, "guard_id": g["id"]})
+                    with savepoint(cur):
+                        guard_id = _import_guard_row(cur, actor, now, company_id, row)
+                    enrolled.append({"line": row.line, "guard_id": guard_id})
                 except Conflict as exc:
-                    cur.execute("ROLLBACK TO SAVEPOINT row")
                     if exc.extra.get("reason") == "already-enrolled":
                         existing.append({"line": row.line, "guard_id": exc.extra["guard_id"]})
                     else:
                         rejected.append(_row_error(row.line, exc))
                 except GuardregError as exc:
-                    cur.execute("ROLLBACK TO SAVEPOINT row")
                     rejected.append(_row_error(row.line, exc))
             if all_or_nothing and rejected:
                 raise _RollBack
@@ -391,6 +370,24 @@ def _import_guards(request: Request, principal: Principal, now: dt.datetime, dat
                 "committed": False}
     return {"enrolled": enrolled, "existing": existing, "unchanged": len(existing),
             "rejected": rejected, "committed": True}
+
+
+def _import_guard_row(cur: Cursor, actor: Any, now: dt.datetime, company_id: int,
+                      row: csv_import.CsvRow) -> int:
+    v = row.values
+    if "__width__" in v:
+        raise InvalidInput("expected as many fields as the header")
+    started = _parse_date(v["started_on"], "started_on") if v.get("started_on") else None
+    phone = v.get("phone") or None
+    if phone is not None and not (phone.lstrip("+").isdigit() and 5 <= len(phone) <= 21):
+        raise InvalidInput("phone must be digits", field="phone")
+    if not v["name"] or len(v["name"]) > 100:
+        raise InvalidInput("name must be 1-100 characters", field="name")
+    guard = service.enroll_guard(cur, actor=actor, now=now, company_id=company_id,
+                                 name=v["name"], id_number=v["id_number"], phone=phone,
+                                 education=(v.get("education") or "unknown")[:50],
+                                 started_on=started)
+    return int(guard["id"])
 
 
 class _RollBack(Exception):

@@ -57,7 +57,8 @@ function select(g) {
 }
 
 function outcome(node, kind, body) {
-  const q = body.quality ? " · " + Object.entries(body.quality).map(([k, v]) => `${k} ${v}`).join(", ") : "";
+  const q = body.quality == null ? "" : typeof body.quality === "object"
+    ? " · " + Object.entries(body.quality).map(([k, v]) => `${k} ${v}`).join(", ") : ` · quality ${body.quality}`;
   if (body.status === "held") say(node, `${t("company.held")}: ${body.detail || ""}`, "warn");
   else say(node, `${t("company.enrolled")} (${kind})${q}`, "ok");
 }

@@ -14,6 +14,13 @@ function svg(tag, attrs, text) {
   return n;
 }
 
+// Labels fit 120 SVG units: CJK characters are about twice as wide as Latin ones.
+function fit(label, room = 15) {
+  let w = 0, out = "";
+  for (const ch of label) { w += /[\u2E80-\uFFFF]/.test(ch) ? 2 : 1; if (w > room) return out + "…"; out += ch; }
+  return out;
+}
+
 // Horizontal bars: capture rate (photo + 2 fingers) and certificate rate per group.
 function barChart(container, rows, title) {
   container.textContent = "";
@@ -24,7 +31,7 @@ function barChart(container, rows, title) {
   rows.forEach((r, i) => {
     const y = i * rowH + 4;
     const label = String(r.label ?? r.key ?? "–");
-    el.append(svg("text", { x: 0, y: y + 16, class: "bar-label" }, label.length > 12 ? label.slice(0, 11) + "…" : label));
+    el.append(svg("text", { x: 0, y: y + 16, class: "bar-label" }, fit(label)));
     const cap = r.capture_rate ?? 0, cert = r.certificate_rate ?? 0;
     el.append(svg("rect", { x: labelW, y, width: barW, height: 16, class: "bar-bg" }));
     el.append(svg("rect", { x: labelW, y, width: Math.max(1, barW * cap), height: 16, class: "bar-capture" }));
@@ -36,7 +43,7 @@ function barChart(container, rows, title) {
   });
   const ly = rows.length * rowH + 18;
   el.append(svg("rect", { x: 0, y: ly - 10, width: 10, height: 10, class: "bar-capture" }), svg("text", { x: 14, y: ly, class: "bar-sub" }, t("dash.capture")));
-  el.append(svg("rect", { x: 150, y: ly - 10, width: 10, height: 10, class: "bar-cert" }), svg("text", { x: 164, y: ly, class: "bar-sub" }, t("company.cert")));
+  el.append(svg("rect", { x: 150, y: ly - 10, width: 10, height: 10, class: "bar-cert" }), svg("text", { x: 164, y: ly, class: "bar-sub" }, t("dash.certrate")));
   container.append(el);
   const table = h("table", { class: "visually-hidden" }, h("caption", { text: title }),
     ...rows.map((r) => h("tr", {}, h("th", { scope: "row", text: String(r.label) }), h("td", { text: `${r.captured}/${r.active_guards}` }))));
@@ -126,27 +133,45 @@ async function loadRevocations() {
   }
 }
 
+let companies = [];
 async function loadCompanies() {
-  const tb = $("companies"); tb.textContent = ""; say($("lists-msg"), "");
+  say($("lists-msg"), "");
   try {
-    const page = await api(PAGE, "/v1/companies?limit=100");
-    for (const c of page.items) {
-      const sel = h("select", { "aria-label": `list ${c.name}` }, ...["red", "black", "abnormal"].map((l) => h("option", { value: l, text: l })));
-      const reason = h("input", { "aria-label": `${t("dash.reason")} ${c.name}`, maxlength: "200", placeholder: t("dash.reason") });
-      const act = async (remove) => {
-        if (!reason.value.trim()) { reason.focus(); return; }
-        try {
-          if (remove) await api(PAGE, `/v1/companies/${c.id}/lists/${sel.value}/remove`, { method: "POST", json: { reason: reason.value.trim() } });
-          else await api(PAGE, `/v1/companies/${c.id}/lists`, { method: "POST", json: { list: sel.value, reason: reason.value.trim() } });
-          say($("lists-msg"), t("dash.done"), "ok"); loadCompanies();
-        } catch (e) { say($("lists-msg"), e instanceof ApiError && e.status === 404 ? t("dash.unavailable") : problemText(e), "error"); }
-      };
-      const flags = [c.red_list ? "red" : null, c.black_list ? "black" : null, c.abnormal_operations ? "abnormal" : null].filter(Boolean).join(", ") || "–";
-      tb.append(h("tr", {}, h("td", { text: String(c.id) }), h("td", { text: `${c.name} (${c.district || ""})` }), h("td", { text: flags }),
-        h("td", { class: "actions" }, sel, reason, h("button", { type: "button", class: "small", onclick: () => act(false) }, "+"),
-          h("button", { type: "button", class: "small", "aria-label": "remove", onclick: () => act(true) }, "−"))));
+    companies = []; let cursor = 0;
+    for (let i = 0; i < 20; i++) {  // at most 20 pages
+      const page = await api(PAGE, `/v1/companies?limit=200&cursor=${cursor}`);
+      companies.push(...page.items);
+      if (page.next_cursor == null) break;
+      cursor = page.next_cursor;
     }
+    renderCompanies();
   } catch (e) { say($("lists-msg"), problemText(e), "error"); }
+}
+
+function renderCompanies() {
+  const tb = $("companies"); tb.textContent = "";
+  const q = $("company-filter").value.trim().toLowerCase();
+  const shown = companies.filter((c) => !q || String(c.id) === q || c.name.toLowerCase().includes(q) ||
+    (c.credit_code || "").toLowerCase().includes(q) || (c.district || "").includes(q)).slice(-50).reverse();
+  for (const c of shown) {
+    const sel = h("select", { "aria-label": `${t("dash.list")} ${c.name}` }, ...["red", "black", "abnormal"].map((l) => h("option", { value: l, text: t("dash.list." + l) })));
+    const reason = h("input", { "aria-label": `${t("dash.reason")} ${c.name}`, maxlength: "200", placeholder: t("dash.reason") });
+    const act = async (remove) => {
+      if (!reason.value.trim()) { reason.focus(); return; }
+      try {
+        if (remove) await api(PAGE, `/v1/companies/${c.id}/lists/${sel.value}/remove`, { method: "POST", json: { reason: reason.value.trim() } });
+        else await api(PAGE, `/v1/companies/${c.id}/lists`, { method: "POST", json: { list: sel.value, reason: reason.value.trim() } });
+        say($("lists-msg"), `${t("dash.done")}: ${c.name}`, "ok"); loadCompanies();
+      } catch (e) { say($("lists-msg"), e instanceof ApiError && e.status === 404 ? t("dash.unavailable") : problemText(e), "error"); }
+    };
+    const flags = [c.red_list ? "red" : null, c.black_list ? "black" : null, c.abnormal_operations ? "abnormal" : null]
+      .filter(Boolean).map((l) => t("dash.list." + l)).join(", ") || "–";
+    tb.append(h("tr", { "data-company-id": String(c.id) }, h("td", { text: String(c.id) }), h("td", { text: `${c.name} (${c.district || ""})` }),
+      h("td", { class: "flags", text: flags }),
+      h("td", { class: "actions" }, sel, reason,
+        h("button", { type: "button", class: "small add", "aria-label": `${t("dash.list.add")} ${c.name}`, onclick: () => act(false) }, t("dash.list.add")),
+        h("button", { type: "button", class: "small remove", "aria-label": `${t("dash.list.remove")} ${c.name}`, onclick: () => act(true) }, t("dash.list.remove")))));
+  }
 }
 
 $("status-form").addEventListener("submit", async (ev) => {
@@ -163,6 +188,7 @@ async function loadAll() {
   if (!keyFor(PAGE)) return;
   await Promise.all([loadCapture(), loadReviews(), loadRequests(), loadRevocations(), loadCompanies()]);
 }
+$("company-filter").addEventListener("input", renderCompanies);
 setupPage(PAGE, { onSignIn: loadAll, onSignOut: () => location.reload() });
 document.addEventListener("langchange", loadAll);
 loadAll().finally(() => { document.body.dataset.ready = "1"; });

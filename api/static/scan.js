@@ -50,13 +50,14 @@ function showVerdict(r) {
   if (r.detail && r.verdict !== "valid") row("f.detail", r.detail);
   const img = $("verdict-photo");
   if (r.photo) { img.src = r.photo; img.alt = t("f.photo"); img.hidden = false; } else { img.hidden = true; img.removeAttribute("src"); }
-  const meta = [t(r.mode === "online" ? "scan.mode.online" : "scan.mode.offline"), `${t("f.checked")} ${fmtTime(Date.now())}`];
+  const meta = [t("scan.mode." + r.mode), `${t("f.checked")} ${fmtTime(new Date())}`];
   if (r.statusAgeS != null) meta.push(`${t("data.status")} ${fmtAge(r.statusAgeS)} ${t("data.ago")}`);
   if (r.trustAgeS != null) meta.push(`${t("data.trust")} ${fmtAge(r.trustAgeS)} ${t("data.ago")}`);
   if (r.photo_note) meta.push(r.photo_note);
   $("verdict-meta").textContent = meta.join(" · ");
   box.hidden = false;
-  $("next").focus();
+  box.scrollTop = 0;
+  $("next").focus({ preventScroll: true });
 }
 
 async function verifyOffline(text) {
@@ -125,7 +126,7 @@ async function lookup(number) {
   try {
     const b = await api(PAGE, "/v1/public/certificates/" + encodeURIComponent(number.trim().toUpperCase()), { auth: false });
     const verdict = b.verdict || (b.status === "valid" ? "valid" : b.status) || "malformed";
-    showVerdict({ mode: "online", verdict, detail: b.detail || b.status_reason, cert: b.certificate || b, employer: b.employer,
+    showVerdict({ mode: "lookup", verdict, detail: b.detail || b.status_reason, cert: b.certificate || b, employer: b.employer,
       services: b.permitted_services, photo: null, photo_note: null });
   } catch (e) {
     if (e instanceof ApiError && e.status === 404 && e.problem && /certificate/i.test(e.problem.detail || "")) say(msg, t("scan.lookup.notfound"), "error");
