@@ -32,6 +32,8 @@ class CertContext:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._checked_at = -1e9
+        self._mtime = 0.0
 
     def signer(self, purpose: str) -> Signer:
         with self._lock:
@@ -46,8 +48,15 @@ class CertContext:
 
     def trust(self, now: dt.datetime) -> tuple[TrustList, bytes]:
         """The current trust list and its signed token, re-signed daily or on key change."""
-        mtime = max((p.stat().st_mtime for p in self.keyring.directory.glob("*.json")),
-                    default=0.0)
+        import time
+
+        # Look at the key directory at most once a second, not on every verification.
+        tick = time.monotonic()
+        if tick - self._checked_at > 1.0:
+            self._mtime = max((p.stat().st_mtime
+                               for p in self.keyring.directory.glob("*.json")), default=0.0)
+            self._checked_at = tick
+        mtime = self._mtime
         with self._lock:
             cached = self._trust
         if cached is not None and cached[2] == mtime and now - cached[0].issued_at < dt.timedelta(
@@ -65,6 +74,7 @@ class CertContext:
         with self._lock:
             self._trust = None
             self._signers = None
+            self._checked_at = -1e9
 
 
 def make_context(settings: Settings) -> CertContext:

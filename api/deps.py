@@ -85,6 +85,20 @@ def require(*roles: Role) -> Callable[[Request], Principal]:
     return dependency
 
 
+_limiters: dict[tuple[str, int], RateLimiter] = {}
+
+
+def rate_limit(request: Request, principal: Principal, kind: str) -> None:
+    """Per-principal limits (per worker process) on the costly or abusable endpoints."""
+    settings = runtime(request).settings
+    per_minute = {"verify": settings.rate_limit_verify_per_min,
+                  "enroll": settings.rate_limit_enroll_per_min}[kind]
+    limiter = _limiters.get((kind, per_minute))
+    if limiter is None:
+        limiter = _limiters.setdefault((kind, per_minute), RateLimiter(per_minute))
+    limiter.check(principal.id)
+
+
 class RateLimiter:
     """Per-principal token buckets (per worker process)."""
 

@@ -90,3 +90,27 @@ def recent_verifications(cur: Cursor, *, limit: int) -> list[dict[str, Any]]:
         (limit,),
     )
     return [dict(r) for r in cur.fetchall()]
+
+
+def capture_summaries(cur: Cursor, guard_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per guard: face status, enrolled fingers and the live certificate's status."""
+    if not guard_ids:
+        return {}
+    cur.execute(
+        "SELECT g.id,"
+        " (SELECT f.status FROM biometrics_face f WHERE f.subject = g.biometric_subject)"
+        " AS face,"
+        " (SELECT count(*) FROM biometrics_finger b WHERE b.subject = g.biometric_subject"
+        "  AND b.status = 'enrolled') AS fingers_enrolled,"
+        " (SELECT c.status FROM certificates_certificate c WHERE c.guard_id = g.id"
+        "  AND c.status IN ('valid', 'suspended', 'revoked') ORDER BY c.id DESC LIMIT 1)"
+        " AS certificate"
+        " FROM registry_guard g WHERE g.id = ANY(%s)",
+        (guard_ids,),
+    )
+    out = {}
+    for r in cur.fetchall():
+        out[int(r["id"])] = {"face": r["face"], "fingers_enrolled": int(r["fingers_enrolled"]),
+                             "complete": r["face"] == "enrolled" and r["fingers_enrolled"] >= 2,
+                             "certificate": r["certificate"]}
+    return out

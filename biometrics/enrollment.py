@@ -35,10 +35,12 @@ class Candidate:
     score: float
     guard_id: int | None
     banned: bool
+    metric: str = "distance"  # face: distance (lower = more alike); finger: similarity
+    threshold: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"subject": self.subject, "score": round(self.score, 4), "guard_id": self.guard_id,
-                "banned": self.banned}
+                "banned": self.banned, "metric": self.metric, "threshold": self.threshold}
 
 
 @dataclass
@@ -66,13 +68,14 @@ def normalised_jpeg(pixels: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def describe_candidates(cur: Cursor, hits: list[tuple[str, float]],
-                        today: dt.date) -> list[Candidate]:
+def describe_candidates(cur: Cursor, hits: list[tuple[str, float]], today: dt.date, *,
+                        metric: str, threshold: float) -> list[Candidate]:
     out = []
     for subject, score in hits:
         guard = registry_repo.get_guard_by_subject(cur, subject)
         banned = bool(guard and registry_repo.active_bans(cur, guard["id_number"], today))
-        out.append(Candidate(subject, score, int(guard["id"]) if guard else None, banned))
+        out.append(Candidate(subject, score, int(guard["id"]) if guard else None, banned,
+                             metric, threshold))
     return out
 
 
@@ -84,7 +87,8 @@ def enroll_face(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, gu
     hits = [(s, d) for s, d in repository.search_faces(cur, protected, model=model,
                                                         exclude_subject=subject)
             if d <= threshold]
-    candidates = describe_candidates(cur, hits, now.date())
+    candidates = describe_candidates(cur, hits, now.date(), metric="distance",
+                                     threshold=threshold)
     status = "held" if candidates else "enrolled"
     photo = normalised_jpeg(pixels)
     replaced = repository.upsert_face(
@@ -192,7 +196,8 @@ def enroll_finger(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, 
         if key not in own and score >= full_threshold:
             hits[key.split("/")[0]] = max(score, hits.get(key.split("/")[0], 0.0))
     ranked = sorted(hits.items(), key=lambda kv: -kv[1])
-    candidates = describe_candidates(cur, ranked, now.date())
+    candidates = describe_candidates(cur, ranked, now.date(), metric="similarity",
+                                     threshold=full_threshold)
     status = "held" if candidates else "enrolled"
     replaced = repository.upsert_finger(
         cur, subject=subject, position=position, status=status, model=model,

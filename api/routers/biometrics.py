@@ -11,7 +11,7 @@ from pydantic import Field
 
 from api.access import actor_of, guard_for
 from api.biometric_context import read_upload, sealer, vector_key
-from api.deps import clock, require, runtime
+from api.deps import clock, rate_limit, require, runtime
 from api.schemas import Input
 from biometrics import enrollment
 from biometrics import repository as bio_repo
@@ -44,6 +44,7 @@ def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
     # Check access before reading anything, and again under lock when storing.
     with rt.db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
+    rate_limit(request, principal, "enroll")
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
     image = _decode(request, data)
     result = get_analyzer().analyse(image.pixels, purpose="enroll")
@@ -133,7 +134,10 @@ def _review_view(cur: Any, review: dict[str, Any]) -> dict[str, Any]:
         "guard_id": guard["id"] if guard else None,
         "guard_name": guard["name"] if guard else None,
         "candidates": [{"guard_id": c.get("guard_id"), "score": c["score"],
-                        "banned": c["banned"]} for c in review["candidates"]],
+                        "banned": c["banned"],
+                        "metric": c.get("metric", "distance" if review["modality"] == "face"
+                                        else "similarity"),
+                        "threshold": c.get("threshold")} for c in review["candidates"]],
         "banned_match": review["banned_match"], "created_at": review["created_at"],
         "decided_by": review["decided_by"], "decided_at": review["decided_at"],
         "decision_note": review["decision_note"],
@@ -227,6 +231,7 @@ def enroll_finger(guard_id: int, request: Request, principal: Staff, now: Now,
     rt = runtime(request)
     with rt.db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
+    rate_limit(request, principal, "enroll")
     capture = _finger_capture(request, image, template, dpi, "enroll", position)
     with rt.db.transaction() as cur:
         guard = guard_for(cur, principal, guard_id, for_update=True)

@@ -13,7 +13,7 @@ from pydantic import Field
 from api.access import actor_of, guard_for
 from api.biometric_context import read_upload, sealer
 from api.cert_context import CertContext
-from api.deps import RateLimiter, clock, require, runtime
+from api.deps import clock, rate_limit, require, runtime
 from api.schemas import Input
 from biometrics import enrollment
 from biometrics import repository as bio_repo
@@ -35,9 +35,6 @@ Staff = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERAT
 StaffOrSelf = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR,
                                                    Role.GUARD))]
 Officer = Annotated[Principal, Depends(require(Role.CHECKPOINT_OFFICER, Role.REGULATOR))]
-
-_verify_limit: RateLimiter | None = None
-
 
 def certs(request: Request) -> CertContext:
     ctx: CertContext = runtime(request).certs
@@ -331,10 +328,7 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
                  include_photo: bool, now: dt.datetime, channel: str) -> dict[str, Any]:
     rt = runtime(request)
     ctx = certs(request)
-    global _verify_limit
-    if _verify_limit is None:
-        _verify_limit = RateLimiter(rt.settings.rate_limit_verify_per_min)
-    _verify_limit.check(principal.id)
+    rate_limit(request, principal, "verify")
     trust, _ = ctx.trust(now)
     with rt.db.transaction() as cur:
         provider = CallableStatusProvider(lambda uri, idx: publication.online_status(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -53,12 +53,15 @@ def create_company(body: CompanyIn, request: Request, principal: Regulator, now:
 def list_companies(request: Request, principal: Staff,
                    status: Annotated[str | None, Query(max_length=20)] = None,
                    district: Annotated[str | None, Query(max_length=64)] = None,
+                   q: Annotated[str | None, Query(min_length=1, max_length=100,
+                                                  description="name part or credit code")]
+                   = None,
                    cursor: Annotated[int, Query(ge=0)] = 0,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
     limit = _limit(request, limit)
     with runtime(request).db.transaction(readonly=True) as cur:
         rows = repository.list_companies(cur, after_id=cursor, limit=limit, status=status,
-                                         district=district,
+                                         district=district, query=q,
                                          company_id=company_scope(principal, None))
     return {"items": [company_view(r) for r in rows],
             "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
@@ -109,15 +112,24 @@ def list_guards(request: Request, principal: Staff, now: Now,
                 status: Annotated[str | None, Query(max_length=20)] = None,
                 district: Annotated[str | None, Query(max_length=64)] = None,
                 level: Annotated[int | None, Query(ge=1, le=5)] = None,
+                include: Annotated[Literal["capture"] | None, Query(
+                    description="capture: add face/finger/certificate status per guard")] = None,
                 cursor: Annotated[int, Query(ge=0)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
+    from api import reporting_repository
+
     limit = _limit(request, limit)
     scope = company_scope(principal, company_id)
     with runtime(request).db.transaction(readonly=True) as cur:
         rows = repository.list_guards(cur, after_id=cursor, limit=limit, company_id=scope,
                                       status=status, district=district, skill_level=level)
-    return {"items": [guard_view(r, principal, today=now.date()) for r in rows],
-            "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+        capture = (reporting_repository.capture_summaries(cur, [int(r["id"]) for r in rows])
+                   if include == "capture" else {})
+    items = [guard_view(r, principal, today=now.date()) for r in rows]
+    for item in items:
+        if include == "capture":
+            item["capture"] = capture.get(int(item["id"]))
+    return {"items": items, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
 
 
 @router.get("/guards/{guard_id}", summary="One guard (as the caller's role may see it)")

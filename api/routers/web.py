@@ -14,7 +14,6 @@ origin (and is then kept by the service worker and localStorage for offline use)
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import mimetypes
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.deps import clock
 from registry.errors import NotFound
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -88,7 +88,7 @@ def trust_anchors(request: Request) -> list[str]:
     certs = getattr(rt, "certs", None)
     if certs is None:
         return []
-    now = dt.datetime.now(dt.UTC)
+    now = clock(request)
     keys: Any = certs.keyring.list_keys("trust-list")
     return [base64.b64encode(k.spki).decode() for k in keys
             if k.verifiable_until is None or k.verifiable_until >= now]

@@ -434,3 +434,16 @@ def test_audit_chain_survives_bulk_import_with_rejected_rows(fresh_runtime: Any)
         report = reg.get("/v1/audit/verify").json()
         assert report["ok"] is True, report
         assert report["events"] >= 31
+
+
+def test_guard_list_capture_summary_and_company_search(regulator: Api) -> None:
+    company = regulator.make_company(name=f"搜索测试{__import__('secrets').token_hex(3)}")
+    guard = regulator.make_guard(company["id"])
+    page = regulator.get(f"/v1/guards?company_id={company['id']}&include=capture").json()
+    assert page["items"][0]["capture"] == {"face": None, "fingers_enrolled": 0,
+                                           "complete": False, "certificate": None}
+    assert "capture" not in regulator.get(f"/v1/guards?company_id={company['id']}").json()[
+        "items"][0]
+    found = regulator.get(f"/v1/companies?q={company['name'][2:]}").json()["items"]
+    assert [c["id"] for c in found] == [company["id"]]
+    del guard

@@ -1,0 +1,71 @@
+// The guard's own certificate: large QR, details, status warnings; cached for offline use.
+import { setupPage, api, ApiError, t, h, fmtDate, fmtTime, say, keyFor, problemText, download } from "./lib/common.js";
+
+const PAGE = "guard";
+const $ = (id) => document.getElementById(id);
+let current = null;
+
+function render(entry, offline) {
+  current = entry;
+  const c = entry.cert;
+  $("cert").hidden = false;
+  $("qr").src = "data:image/svg+xml;base64," + btoa(unescape(encodeURIComponent(entry.svg)));
+  $("full-img").src = $("qr").src;
+  $("qr").alt = `QR ${c.number}`; $("full-img").alt = `QR ${c.number}`;
+  $("full-name").textContent = `${c.guard_name} · ${c.number}`;
+  const dl = $("fields"); dl.textContent = "";
+  const row = (k, v) => { if (v != null) dl.append(h("dt", { text: t(k) }), h("dd", { text: String(v) })); };
+  row("f.name", c.guard_name); row("f.number", c.number); row("f.level", c.skill_level);
+  row("f.employer", c.employer_name || "–");
+  row("f.valid", `${fmtDate(c.issued_at)} – ${fmtDate(c.expires_at)}`);
+  row("f.status", c.status);
+  const b = $("status-banner"); b.hidden = false;
+  const expired = new Date(c.expires_at) < new Date();
+  if (c.status === "revoked" || expired) { b.className = "banner red"; b.textContent = expired && c.status !== "revoked" ? t("v.expired") : t("guard.revoked"); }
+  else if (c.status === "suspended") { b.className = "banner amber"; b.textContent = t("guard.suspended"); }
+  else { b.className = "banner green"; b.textContent = t("guard.valid"); }
+  document.body.dataset.status = c.status;
+  const note = $("offline-note");
+  if (offline) { note.hidden = false; note.textContent = `${t("guard.offline")} ${fmtTime(entry.fetched)}`; } else note.hidden = true;
+}
+
+async function load() {
+  say($("msg"), "");
+  const cached = JSON.parse(localStorage.getItem("gr.guard.cert") || "null");
+  if (!keyFor(PAGE)) { $("cert").hidden = true; $("status-banner").hidden = true; return; }
+  try {
+    const cert = await api(PAGE, "/v1/me/certificate");
+    const svg = await api(PAGE, "/v1/me/certificate/qr.svg?scale=10");
+    const entry = { cert, svg, fetched: Date.now() };
+    localStorage.setItem("gr.guard.cert", JSON.stringify(entry));
+    render(entry, false);
+  } catch (e) {
+    if (e instanceof ApiError) {
+      if (e.status === 404) { localStorage.removeItem("gr.guard.cert"); $("cert").hidden = true; say($("msg"), t("guard.none"), "warn"); return; }
+      if (e.status === 401) { say($("msg"), t("auth.bad"), "error"); return; }
+      say($("msg"), problemText(e), "error");
+    }
+    if (cached) render(cached, true); else if (!(e instanceof ApiError)) say($("msg"), problemText(e), "error");
+  }
+}
+
+function openFull() {
+  $("full").hidden = false;
+  if (document.documentElement.requestFullscreen) document.documentElement.requestFullscreen().catch(() => {});
+  $("full-close").focus();
+}
+function closeFull() {
+  $("full").hidden = true;
+  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+}
+
+setupPage(PAGE, { onSignIn: load, onSignOut: () => { localStorage.removeItem("gr.guard.cert"); $("cert").hidden = true; $("status-banner").hidden = true; } });
+$("fullscreen").addEventListener("click", openFull);
+$("qr-button").addEventListener("click", openFull);
+$("full-close").addEventListener("click", closeFull);
+$("card").addEventListener("click", async () => {
+  try { await download(PAGE, "/v1/me/card.pdf", `guard-card-${current ? current.cert.number : ""}.pdf`); say($("card-msg"), ""); }
+  catch (e) { say($("card-msg"), problemText(e), "error"); }
+});
+document.addEventListener("langchange", () => { if (current) render(current, !$("offline-note").hidden); });
+load().finally(() => { document.body.dataset.ready = "1"; });

@@ -1,0 +1,229 @@
+// Offline verification of SG1 guard certificates in the browser (WebCrypto),
+// following docs/credential-format.md: trust list pinned to the trust-list key,
+// status list tokens signed by the status-list key, 2-bit status entries.
+import { decodeCbor, encodeCbor } from "./cbor.js";
+import { decodeBase45 } from "./base45.js";
+
+export const POLICY = {
+  skewS: 300,                  // clock skew allowed
+  maxTrustListAgeS: 7 * 86400, // trust list older than this = stale
+  maxStatusAgeS: 24 * 3600,    // status data older than this = stale
+  maxTextChars: 4096,
+};
+
+const ALGS = { [-7]: "ES256", [-8]: "EdDSA", [-37]: "PS256" };
+const TRUST_LIST_TYP = "application/guardreg-trustlist+cbor";
+const STATUS_LIST_TYP = "application/statuslist+cwt";
+
+export class VerifyError extends Error {
+  constructor(reason, detail) { super(detail || reason); this.reason = reason; this.detail = detail; }
+}
+
+export const hex = (u8) => Array.from(u8, (x) => x.toString(16).padStart(2, "0")).join("");
+export const b64decode = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+export function b64encode(u8) {
+  let s = ""; for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode(...u8.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+export async function inflateZlib(bytes, cap) {
+  const ds = new DecompressionStream("deflate");
+  const writer = ds.writable.getWriter();
+  writer.write(bytes).catch(() => {});
+  writer.close().catch(() => {});
+  const reader = ds.readable.getReader();
+  const chunks = []; let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > cap) { reader.cancel().catch(() => {}); throw new VerifyError("malformed", "compression: output too large"); }
+      chunks.push(value);
+    }
+  } catch (e) {
+    if (e instanceof VerifyError) throw e;
+    throw new VerifyError("malformed", "compression: bad zlib stream");
+  }
+  const out = new Uint8Array(total); let o = 0;
+  for (const c of chunks) { out.set(c, o); o += c.length; }
+  return out;
+}
+
+function untag(v, tag) { return v && typeof v === "object" && "tag" in v && v.tag === tag ? v.value : v; }
+
+export function parseSign1(bytes) {
+  let msg;
+  try { msg = untag(decodeCbor(bytes), 18); } catch (e) { throw new VerifyError("malformed", "cbor: " + e.message); }
+  if (!Array.isArray(msg) || msg.length !== 4) throw new VerifyError("malformed", "cose: not a COSE_Sign1");
+  const [pb, unprot, payload, signature] = msg;
+  if (!(pb instanceof Uint8Array) || !(unprot instanceof Map) || !(payload instanceof Uint8Array) || !(signature instanceof Uint8Array))
+    throw new VerifyError("malformed", "cose: bad structure");
+  let prot = new Map();
+  if (pb.length) {
+    try { prot = decodeCbor(pb); } catch (e) { throw new VerifyError("malformed", "cose: protected header"); }
+    if (!(prot instanceof Map)) throw new VerifyError("malformed", "cose: protected header is not a map");
+  }
+  const alg = ALGS[prot.get(1)];
+  if (!alg) throw new VerifyError("algorithm-mismatch", "unsupported or unprotected alg");
+  const kid = prot.has(4) ? prot.get(4) : unprot.get(4);
+  if (!(kid instanceof Uint8Array) || !kid.length || kid.length > 64) throw new VerifyError("malformed", "cose: kid");
+  if (alg !== "PS256" && signature.length !== 64) throw new VerifyError("malformed", "cose: signature length");
+  return { protectedBytes: pb, protected: prot, payload, signature, alg, kid };
+}
+
+export async function kidOf(spki) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", spki)).slice(0, 8);
+}
+
+async function checkSig(alg, spki, msg) {
+  const tbs = encodeCbor(["Signature1", msg.protectedBytes, new Uint8Array(0), msg.payload]);
+  let key;
+  try {
+    if (alg === "ES256") {
+      key = await crypto.subtle.importKey("spki", spki, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+      return await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, msg.signature, tbs);
+    }
+    if (alg === "EdDSA") {
+      key = await crypto.subtle.importKey("spki", spki, { name: "Ed25519" }, false, ["verify"]);
+      return await crypto.subtle.verify({ name: "Ed25519" }, key, msg.signature, tbs);
+    }
+    if (alg === "PS256") {
+      key = await crypto.subtle.importKey("spki", spki, { name: "RSA-PSS", hash: "SHA-256" }, false, ["verify"]);
+      return await crypto.subtle.verify({ name: "RSA-PSS", saltLength: 32 }, key, msg.signature, tbs);
+    }
+  } catch (e) {
+    throw new VerifyError("algorithm-mismatch", "key does not fit " + alg);
+  }
+  throw new VerifyError("algorithm-mismatch", "unsupported alg " + alg);
+}
+
+// Try every candidate (the kid is only a hint). Returns the key that verified.
+async function verifyWith(msg, candidates) {
+  if (!candidates.length) throw new VerifyError("unknown-key", "no trusted key with this kid");
+  let bad = 0;
+  for (const c of candidates) {
+    if (c.alg !== msg.alg) continue;
+    try { if (await checkSig(msg.alg, c.spki, msg)) return c; bad++; } catch (e) { /* mismatch */ }
+  }
+  if (bad) throw new VerifyError("bad-signature", "signature does not verify");
+  throw new VerifyError("algorithm-mismatch", "algorithm does not match the key");
+}
+
+function usableFor(key, iat, now, skew) {
+  if (iat + skew < key.nbf) return false;
+  if (key.ret != null && iat > key.ret + skew) return false;
+  return key.naf == null || now <= key.naf + skew;
+}
+
+// anchors: array of SPKI Uint8Array (pinned trust-list keys). now: epoch seconds.
+export async function verifyTrustList(token, anchors, now, policy = POLICY) {
+  const msg = parseSign1(token);
+  if (msg.protected.get(16) !== TRUST_LIST_TYP) throw new VerifyError("malformed", "not a trust list");
+  const kh = hex(msg.kid); const cands = [];
+  for (const a of anchors) if (hex(await kidOf(a)) === kh) cands.push({ alg: msg.alg, spki: a });
+  if (!cands.length) throw new VerifyError("unknown-key", "trust list not signed by the pinned key");
+  await verifyWith(msg, cands);
+  let d;
+  try { d = decodeCbor(msg.payload); } catch (e) { throw new VerifyError("malformed", "trust list payload"); }
+  if (!(d instanceof Map) || !Array.isArray(d.get("keys"))) throw new VerifyError("malformed", "trust list payload");
+  const keys = d.get("keys").map((k) => ({
+    kid: hex(k.get("kid")), alg: k.get("alg"), use: k.get("use"), spki: k.get("spki"),
+    nbf: k.get("nbf"), naf: k.get("naf") ?? null, ret: k.get("ret") ?? null,
+  }));
+  const tl = { issuer: d.get("iss"), iat: d.get("iat"), exp: d.get("exp"), keys };
+  tl.stale = now > tl.exp ? "trust list expired" : now - tl.iat > policy.maxTrustListAgeS ? "trust list too old" : null;
+  return tl;
+}
+
+export async function verifyStatusToken(token, trust, now, policy = POLICY) {
+  const msg = parseSign1(token);
+  if (msg.protected.get(16) !== STATUS_LIST_TYP) throw new VerifyError("malformed", "not a status list token");
+  let c;
+  try { c = untag(decodeCbor(msg.payload), 61); } catch (e) { throw new VerifyError("malformed", "status list claims"); }
+  const sl = c instanceof Map ? c.get(65533) : null;
+  if (!sl || typeof c.get(2) !== "string" || !(sl.get("lst") instanceof Uint8Array)) throw new VerifyError("malformed", "status list claims");
+  const kh = hex(msg.kid);
+  const key = await verifyWith(msg, trust.keys.filter((k) => k.kid === kh && k.use === "status-list"));
+  const iat = c.get(6), exp = c.get(4);
+  if (!usableFor(key, iat, now, policy.skewS)) throw new VerifyError("unknown-key", "status list key not valid at iat");
+  const bits = sl.get("bits");
+  if (![1, 2, 4, 8].includes(bits)) throw new VerifyError("malformed", "status list bits");
+  const lst = await inflateZlib(sl.get("lst"), 4 << 20);
+  const stale = now > exp + policy.skewS ? "status list expired" : now - iat > policy.maxStatusAgeS ? "status list too old" : null;
+  return { uri: c.get(2), iat, exp, ttl: c.get(65534) ?? null, bits, lst, stale };
+}
+
+export function statusAt(token, idx) {
+  const perByte = 8 / token.bits;
+  const byte = Math.floor(idx / perByte);
+  if (byte >= token.lst.length) return null;
+  return (token.lst[byte] >> ((idx % perByte) * token.bits)) & ((1 << token.bits) - 1);
+}
+
+function parseClaims(payload) {
+  let c;
+  try { c = untag(decodeCbor(payload), 61); } catch (e) { throw new VerifyError("malformed", "claims: " + e.message); }
+  if (!(c instanceof Map)) throw new VerifyError("malformed", "claims: not a map");
+  const g = c.get(-65537);
+  const sr = c.get(65535) instanceof Map ? c.get(65535).get("status_list") : null;
+  const num = (v) => (typeof v === "number" && v >= 0 ? v : null);
+  if (!(g instanceof Map) || num(c.get(4)) == null || num(c.get(6)) == null)
+    throw new VerifyError("malformed", "claims: missing exp/iat/guard");
+  return {
+    iss: c.get(1), exp: c.get(4), nbf: num(c.get(5)), iat: c.get(6),
+    status: sr instanceof Map ? { idx: sr.get("idx"), uri: sr.get("uri") } : null,
+    number: g.get(1), guard_name: g.get(2), skill_level: g.get(3),
+    employer_id: g.get(4) ?? null, employer_name: g.get(5) ?? null,
+  };
+}
+
+export async function decodeText(text) {
+  if (text.length > POLICY.maxTextChars) throw new VerifyError("oversized", "text too long");
+  if (!text.startsWith("SG1:")) throw new VerifyError("malformed", "prefix: not an SG1 certificate");
+  let raw;
+  try { raw = decodeBase45(text.slice(4)); } catch (e) { throw new VerifyError("malformed", e.message); }
+  if (raw.length >= 2 && raw[0] === 0x78 && ((raw[0] << 8) | raw[1]) % 31 === 0) raw = await inflateZlib(raw, 64 * 1024);
+  return raw;
+}
+
+// Verify a certificate text offline.
+// trust: result of verifyTrustList; statusTokens: array of verifyStatusToken results.
+// Returns {verdict, detail, claims, stale: [..reasons], trustAgeS, statusAgeS}.
+export async function verifyCertificate(text, { trust, statusTokens, now, policy = POLICY }) {
+  const out = { verdict: "valid", detail: null, claims: null, stale: [], trustAgeS: null, statusAgeS: null };
+  try {
+    if (!trust) throw new VerifyError("stale-trust-list", "no trust list on this device yet: go online once");
+    out.trustAgeS = now - trust.iat;
+    if (trust.stale) out.stale.push(trust.stale);
+    const msg = parseSign1(await decodeText(text));
+    const kh = hex(msg.kid);
+    const key = await verifyWith(msg, trust.keys.filter((k) => k.kid === kh && k.use === "certificate"));
+    const claims = parseClaims(msg.payload);
+    out.claims = claims;
+    if (!usableFor(key, claims.iat, now, policy.skewS)) throw new VerifyError("unknown-key", "key not valid for this certificate");
+    if (now > claims.exp + policy.skewS) throw new VerifyError("expired", "certificate expired");
+    if ((claims.nbf != null && now + policy.skewS < claims.nbf) || now + policy.skewS < claims.iat)
+      throw new VerifyError("not-yet-valid", "certificate not valid yet");
+    if (!claims.status) throw new VerifyError("stale-status-list", "certificate has no status reference");
+    const tok = statusTokens.find((t) => t.uri === claims.status.uri);
+    if (!tok) throw new VerifyError("stale-status-list", "no status list on this device for " + claims.status.uri);
+    out.statusAgeS = now - tok.iat;
+    if (tok.stale) out.stale.push(tok.stale);
+    const v = statusAt(tok, claims.status.idx);
+    if (v == null) throw new VerifyError("stale-status-list", "index outside the status list");
+    if (v === 2) throw new VerifyError("suspended", "suspended (status list)");
+    if (v !== 0) throw new VerifyError("revoked", "revoked (status list)");
+    if (out.stale.length) { out.verdict = "stale"; out.detail = out.stale.join("; "); }
+  } catch (e) {
+    if (!(e instanceof VerifyError)) { out.verdict = "malformed"; out.detail = String(e && e.message || e); return out; }
+    out.verdict = e.reason; out.detail = e.detail;
+  }
+  return out;
+}
+
+export function colourOf(verdict) {
+  if (verdict === "valid") return "green";
+  if (["suspended", "stale", "stale-trust-list", "stale-status-list"].includes(verdict)) return "amber";
+  return "red";
+}
