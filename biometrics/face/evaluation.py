@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from biometrics.errors import QualityRejected
-from biometrics.face.pipeline import DEFAULT_THRESHOLD, MODEL_ID, FaceAnalyzer, get_analyzer
+from biometrics.face.pipeline import DEFAULT_THRESHOLD, THRESHOLDS, FaceAnalyzer, get_analyzer
 from biometrics.imaging import decode_image
 
 __all__ = ["Pair", "evaluate_lfw", "format_report", "read_pairs"]
@@ -244,8 +244,10 @@ def evaluate_lfw(
     """
     images_dir = Path(images_dir)
     folds = read_pairs(pairs_path)
-    thr_default = DEFAULT_THRESHOLD if default_threshold is None else default_threshold
-    enc = _Encoder(analyzer or get_analyzer(), cache)
+    an = analyzer or get_analyzer()
+    thr_default = (THRESHOLDS.get(an.model_id, DEFAULT_THRESHOLD) if default_threshold is None
+                   else default_threshold)
+    enc = _Encoder(an, cache)
 
     extra_images: list[Path] = []
     subset_ids: list[str] = []
@@ -309,7 +311,7 @@ def evaluate_lfw(
         detectors[key] = detectors.get(key, 0) + 1
 
     result: dict[str, Any] = {
-        "model_id": MODEL_ID,
+        "model_id": an.model_id,
         "default_threshold": thr_default,
         "folds": fold_results,
         "mean_accuracy": statistics.fmean(accs),
@@ -393,7 +395,7 @@ def _quality_percentiles(qs: Iterable[dict[str, float]]) -> dict[str, dict[str, 
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
+    return "n/a" if math.isnan(x) else f"{100 * x:.2f}%"
 
 
 def format_report(result: dict[str, Any]) -> str:
