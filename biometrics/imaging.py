@@ -22,7 +22,9 @@ from biometrics.errors import ImageRejected, ImageTooLarge, ImageTypeUnsupported
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_PIXELS = 16_000_000
+MAX_ANCILLARY_CHUNK = 256 * 1024  # PNG text/metadata chunks; image data is in IDAT
+_ARCHIVE_MARKERS = (b"PK\x03\x04", b"PK\x05\x06", b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c")
 MIN_SIDE = 16
 
 # Magic numbers -> format name. Checked before Pillow sees the bytes so that a
@@ -80,6 +82,11 @@ def decode_image(
         raise ImageTypeUnsupported(
             "not a supported image (JPEG, PNG, BMP, TIFF or WebP expected)", reason="unknown-type"
         )
+    if any(marker in data for marker in _ARCHIVE_MARKERS):
+        raise ImageRejected("the file also contains an archive (polyglot); send a plain image",
+                            reason="polyglot")
+    if fmt == "PNG":
+        _check_png_chunks(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -125,3 +132,26 @@ def decode_image(
         except (TypeError, ValueError):
             dpi = None
     return DecodedImage(pixels=arr, format=fmt, width=arr.shape[1], height=arr.shape[0], dpi=dpi)
+
+
+_PNG_CRITICAL = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
+
+
+def _check_png_chunks(data: bytes) -> None:
+    """Walk the chunk list: no oversized ancillary chunk, nothing after IEND."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        end = pos + 12 + length
+        if end > len(data):
+            return  # truncated: the decoder reports it as corrupt
+        if kind not in _PNG_CRITICAL and length > MAX_ANCILLARY_CHUNK:
+            raise ImageRejected(f"the PNG carries a {length}-byte {kind.decode('latin-1')!r} "
+                                "chunk; metadata chunks are limited", reason="oversized-chunk",
+                                value=length, limit=MAX_ANCILLARY_CHUNK)
+        if kind == b"IEND":
+            if len(data) - end > 16:
+                raise ImageRejected("data follows the end of the PNG", reason="trailing-data")
+            return
+        pos = end

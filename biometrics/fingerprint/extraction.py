@@ -37,7 +37,7 @@ CLUSTER_DISTANCE = 0.8  # minutiae closer than this to another one are both drop
 SPUR_LENGTH = 1.2  # an ending on a segment shorter than this is a spur
 SHORT_RIDGE = 2.2  # a segment with two endings shorter than this is noise
 GABOR_SX = 0.45  # Gabor envelope across / along the ridges (in periods)
-GABOR_SY = 0.5
+GABOR_SY = 0.4
 ORIENT_SIGMA = 7.0  # gradient tensor smoothing (pixels)
 ORIENT_SMOOTH = 4.0  # extra smoothing of the doubled-angle field (pixels)
 

@@ -4,8 +4,9 @@ Every enrolled finger is kept as (a) its minutiae (float32, about 0.5 KB) and (b
 fixed-length *cylinder-code histogram* (``TABLES x 2**BITS`` uint8 counts, 1 KB): each
 MCC cylinder is hashed by ``TABLES`` random-hyperplane sign codes of ``BITS`` bits and the
 codes are counted. Similar fingers share many cylinder codes, whatever their position and
-rotation, so the cosine between histograms is a cheap, vectorised prefilter (one matrix
-product over all enrolled fingers). The best ``shortlist`` fingers are then scored with
+rotation, so the cosine between TF-IDF weighted histograms (codes common in the gallery
+count less) is a cheap, vectorised prefilter (two matrix-vector products over all
+enrolled fingers). The best ``shortlist`` fingers are then scored with
 the full matcher (:func:`biometrics.fingerprint.matcher.match_many`); their prepared
 templates are kept in a small LRU cache.
 
@@ -64,7 +65,7 @@ class FingerprintIndex:
         self._row: dict[Hashable, int] = {}
         self._minutiae: list[np.ndarray] = []
         self._hist = np.zeros((1024, HIST_DIM), np.uint8)
-        self._hnorm = np.zeros(1024, np.float32)
+        self._df = np.zeros(HIST_DIM, np.int64)  # in how many fingers each code occurs
         self._cache: OrderedDict[Hashable, PreparedTemplate] = OrderedDict()
         self._cache_size = cache_size
 
@@ -80,7 +81,6 @@ class FingerprintIndex:
     def _grow(self) -> None:
         n = self._hist.shape[0]
         self._hist = np.concatenate([self._hist, np.zeros((n, HIST_DIM), np.uint8)])
-        self._hnorm = np.concatenate([self._hnorm, np.zeros(n, np.float32)])
 
     def add(self, key: Hashable, template: Any) -> None:
         """Enrol (or replace) finger ``key``."""
@@ -92,7 +92,7 @@ class FingerprintIndex:
             self._grow()
         h = code_histogram(prep)
         self._hist[row] = h
-        self._hnorm[row] = float(np.linalg.norm(h.astype(np.float32)))
+        self._df += h > 0
         self._ids.append(key)
         self._row[key] = row
         self._minutiae.append(prep.all_minutiae.astype(np.float32))
@@ -105,18 +105,17 @@ class FingerprintIndex:
     def remove(self, key: Hashable) -> None:
         """Remove finger ``key`` (``KeyError`` if absent)."""
         row = self._row.pop(key)
+        self._df -= self._hist[row] > 0
         last = len(self._ids) - 1
         if row != last:
             moved = self._ids[last]
             self._ids[row] = moved
             self._row[moved] = row
             self._hist[row] = self._hist[last]
-            self._hnorm[row] = self._hnorm[last]
             self._minutiae[row] = self._minutiae[last]
         self._ids.pop()
         self._minutiae.pop()
         self._hist[last] = 0
-        self._hnorm[last] = 0
         self._cache.pop(key, None)
 
     def _remember(self, key: Hashable, prep: PreparedTemplate) -> None:
@@ -139,15 +138,15 @@ class FingerprintIndex:
         n = len(self._ids)
         if n == 0:
             return []
-        q = code_histogram(probe).astype(np.float32)
-        qn = float(np.linalg.norm(q)) or 1.0
+        idf = np.log((n + 1.0) / (self._df + 1.0)).astype(np.float32)
+        idf2 = idf * idf
+        q = code_histogram(probe).astype(np.float32) * idf2
         sims = np.empty(n, np.float32)
         step = 16384
         for s in range(0, n, step):
             e = min(n, s + step)
-            sims[s:e] = (self._hist[s:e].astype(np.float32) @ q) / (
-                (self._hnorm[s:e] + 1e-6) * qn
-            )
+            h = self._hist[s:e].astype(np.float32)
+            sims[s:e] = (h @ q) / (np.sqrt((h * h) @ idf2) + 1e-6)
         k = min(k, n)
         top = np.argpartition(-sims, k - 1)[:k]
         top = top[np.argsort(-sims[top])]

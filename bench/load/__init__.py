@@ -1,0 +1,1 @@
+"""Helpers of the load benchmark (bench/bench_load.py)."""
