@@ -77,6 +77,15 @@ def install(app: FastAPI) -> None:
             resp.headers.update(exc.headers)
         return resp
 
+    @app.exception_handler(ValueError)
+    async def _value(_: Request, exc: ValueError) -> JSONResponse:
+        # psycopg2 refuses NUL characters in text parameters before anything is sent.
+        if "NUL (0x00)" in str(exc):
+            return problem(422, "invalid-input", "Invalid input",
+                           "text must not contain NUL (U+0000) characters")
+        log.error("unexpected %s", type(exc).__name__)
+        return problem(500, "internal", "Internal error")
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         # The type only: messages of unexpected errors may carry data we must not log.

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # Request limits
     max_body_bytes: int = 12 * 1024 * 1024
     max_image_bytes: int = 10 * 1024 * 1024
-    max_image_pixels: int = 40_000_000
+    max_image_pixels: int = 16_000_000
     max_page_size: int = 200
     rate_limit_verify_per_min: int = 6000
     rate_limit_enroll_per_min: int = 600

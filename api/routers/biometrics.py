@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from api.access import actor_of, guard_for
-from api.biometric_context import read_upload, sealer, vector_key
+from api.biometric_context import face_analyzer, read_upload, sealer, vector_key
 from api.deps import clock, rate_limit, require, runtime
 from api.schemas import Input
 from biometrics import enrollment
 from biometrics import repository as bio_repo
-from biometrics.face.pipeline import THRESHOLDS, get_analyzer
+from biometrics.face.pipeline import THRESHOLDS
 from biometrics.imaging import decode_image
 from registry import repository as registry_repo
 from registry.auth import Principal, Role
@@ -47,7 +47,7 @@ def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
     rate_limit(request, principal, "enroll")
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
     image = _decode(request, data)
-    result = get_analyzer().analyse(image.pixels, purpose="enroll")
+    result = face_analyzer().analyse(image.pixels, purpose="enroll")
     with rt.db.transaction() as cur:
         guard = guard_for(cur, principal, guard_id, for_update=True)
         outcome = enrollment.enroll_face(
@@ -101,7 +101,7 @@ def verify_face(guard_id: int, request: Request, principal: Verifier,
             raise NotFound("no face enrolled for this guard", code="no-face-enrolled")
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
     image = _decode(request, data)
-    result = get_analyzer().analyse(image.pixels, purpose="verify")
+    result = face_analyzer().analyse(image.pixels, purpose="verify")
     with rt.db.transaction(readonly=True) as cur:
         dist = enrollment.face_distance(cur, subject=subject, encoding=result.encoding,
                                         vector_key=vector_key(rt.settings),
@@ -150,6 +150,7 @@ def list_reviews(request: Request, principal: Regulator,
                  = "pending",
                  cursor: Annotated[int, Query(ge=0)] = 0,
                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
+    limit = min(limit, runtime(request).settings.max_page_size)
     with runtime(request).db.transaction(readonly=True) as cur:
         rows = bio_repo.list_reviews(cur, status=status, after_id=cursor, limit=limit)
         items = [_review_view(cur, r) for r in rows]

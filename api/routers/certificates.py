@@ -122,6 +122,7 @@ def list_requests(request: Request, principal: Staff,
                   cursor: Annotated[int, Query(ge=0)] = 0,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
     company = principal.company_id if principal.role is Role.COMPANY_OPERATOR else None
+    limit = min(limit, runtime(request).settings.max_page_size)
     with runtime(request).db.transaction(readonly=True) as cur:
         rows = cert_repo.list_requests(cur, status=status, company_id=company, after_id=cursor,
                                        limit=limit)

@@ -228,6 +228,9 @@ def may_perform(guard_id: int, service_name: str, request: Request, principal: C
 async def _csv_body(request: Request, file: UploadFile | None) -> bytes:
     if file is not None:
         data: bytes = await file.read(MAX_CSV_BYTES + 1)
+    elif request.headers.get("content-type", "").lower().startswith("multipart/"):
+        # FastAPI has read the form already; it held no "file" part.
+        raise InvalidInput("the multipart body has no 'file' part", reason="empty")
     else:
         data = await request.body()
     if len(data) > MAX_CSV_BYTES:
