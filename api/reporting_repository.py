@@ -114,3 +114,40 @@ def capture_summaries(cur: Cursor, guard_ids: list[int]) -> dict[int, dict[str, 
                              "complete": r["face"] == "enrolled" and r["fingers_enrolled"] >= 2,
                              "certificate": r["certificate"]}
     return out
+
+
+_VERIFY_CONTEXT_SQL = """
+SELECT c.id AS certificate_id, c.number, c.status, c.status_reason,
+       g.id AS guard_id, g.skill_level, g.birth_date, g.status AS guard_status,
+       g.intentional_crime, g.administrative_detentions, g.biometric_subject::text AS subject,
+       e.company_id, co.name AS company_name, co.status AS company_status,
+       co.armed_escort AS company_armed_escort,
+       f.status AS face_status,
+       coalesce((SELECT json_agg(json_build_object('kind', q.kind, 'valid_from', q.valid_from,
+                                                   'valid_until', q.valid_until))
+                 FROM registry_guard_qualification q WHERE q.guard_id = g.id), '[]')
+           AS qualifications
+FROM certificates_certificate c
+JOIN registry_guard g ON g.id = c.guard_id
+LEFT JOIN registry_employment e ON e.guard_id = g.id AND e.ended_on IS NULL
+LEFT JOIN registry_company co ON co.id = e.company_id
+LEFT JOIN biometrics_face f ON f.subject = g.biometric_subject
+WHERE c.status_shard = %s AND c.status_idx = %s
+"""
+
+
+def verification_context(cur: Cursor, shard: int, idx: int) -> dict[str, Any] | None:
+    """Everything online verification shows, in one statement: the certificate's live
+    status, the guard, the current employer and its licence, the face capture status and
+    the qualifications that decide permitted services."""
+    cur.execute(_VERIFY_CONTEXT_SQL, (shard, idx))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    out = dict(row)
+    out["id"] = out["guard_id"]
+    out["qualifications"] = [
+        {"kind": q["kind"], "valid_from": dt.date.fromisoformat(q["valid_from"]),
+         "valid_until": dt.date.fromisoformat(q["valid_until"]) if q["valid_until"] else None}
+        for q in out["qualifications"]]
+    return out

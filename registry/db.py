@@ -228,3 +228,9 @@ def savepoint(cur: Cursor) -> Iterator[None]:
         cur.execute("ROLLBACK TO SAVEPOINT guardreg_sp")
         raise
     cur.execute("RELEASE SAVEPOINT guardreg_sp")
+
+
+def relax_commit(cur: Cursor) -> None:
+    """Commit this transaction without waiting for the WAL flush (for logs whose last few
+    rows may be lost in a crash; never for state changes)."""
+    cur.execute("SET LOCAL synchronous_commit = off")

@@ -245,15 +245,20 @@ def may_perform(cur: Cursor, *, guard: dict[str, Any], service_name: str, now: d
                                                  or guard["intentional_crime"]):
         refuse("has an administrative detention or criminal record")
     if "employer-armed-escort" in requires and guard["company_id"] is not None:
-        company = repository.get_company(cur, int(guard["company_id"]))
-        if company is None or not company["armed_escort"]:
+        endorsed = guard.get("company_armed_escort")
+        if endorsed is None:
+            company = repository.get_company(cur, int(guard["company_id"]))
+            endorsed = bool(company and company["armed_escort"])
+        if not endorsed:
             refuse("employer holds no armed-escort endorsement")
     return decision
 
 
-def permitted_services(cur: Cursor, *, guard: dict[str, Any], now: dt.datetime) -> list[str]:
-    policy = repository.current_policy(cur)
-    quals = repository.qualifications(cur, int(guard["id"]))
+def permitted_services(cur: Cursor, *, guard: dict[str, Any], now: dt.datetime,
+                       policy: list[dict[str, Any]] | None = None,
+                       quals: list[dict[str, Any]] | None = None) -> list[str]:
+    policy = policy if policy is not None else repository.current_policy(cur)
+    quals = quals if quals is not None else repository.qualifications(cur, int(guard["id"]))
     return [p["service"] for p in policy
             if may_perform(cur, guard=guard, service_name=p["service"], now=now, policy=policy,
                            quals=quals).allowed]

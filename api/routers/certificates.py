@@ -25,7 +25,7 @@ from certificates.verification import CallableStatusProvider, verify
 from registry import regulation
 from registry import repository as registry_repo
 from registry.auth import Principal, Role
-from registry.db import Cursor, Database
+from registry.db import Cursor, Database, relax_commit
 from registry.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/v1", tags=["certificates"])
@@ -327,16 +327,34 @@ class VerificationIn(Input):
 
 def _verify_text(request: Request, principal: Principal, text: str, location: str | None,
                  include_photo: bool, now: dt.datetime, channel: str) -> dict[str, Any]:
+    """One transaction, few statements: the status callback fetches the whole live
+    context in one query; the check log is committed without waiting for the disk
+    (losing the last few log rows in a crash is acceptable; a status change never is)."""
+    from api import reporting_repository
+    from certificates.publication import STATUS_VALUES
+    from certificates.statuslist import REVOKED
+
     rt = runtime(request)
     ctx = certs(request)
     rate_limit(request, principal, "verify")
     trust, _ = ctx.trust(now)
+    live: dict[str, Any] = {}
+
+    def status_of(uri: str, idx: int) -> tuple[int, dt.datetime]:
+        shard = ctx.issuance.status.shard_of(uri)
+        row = None if shard is None else reporting_repository.verification_context(
+            cur, shard, idx)
+        if row is None:
+            raise LookupError("no such status entry")
+        live.update(row)
+        return STATUS_VALUES.get(row["status"], REVOKED), now
+
     with rt.db.transaction() as cur:
-        provider = CallableStatusProvider(lambda uri, idx: publication.online_status(
-            cur, config=ctx.issuance.status, uri=uri, idx=idx, now=now))
+        relax_commit(cur)
         verdict, claims, detail = "valid", None, None
         try:
-            verified = verify(text, now=now, trust=trust, status=provider, policy=ctx.policy)
+            verified = verify(text, now=now, trust=trust,
+                              status=CallableStatusProvider(status_of), policy=ctx.policy)
             claims = verified.claims
         except VerificationError as exc:
             verdict, detail = exc.reason.value, exc.detail
@@ -346,30 +364,26 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
         body: dict[str, Any] = {"verdict": verdict, "checked_at": now}
         if detail:
             body["detail"] = detail
-        number = claims.certificate_number if claims else None
         if claims is not None:
-            cert = cert_repo.get_by_number(cur, claims.certificate_number)
             body["certificate"] = {
                 "number": claims.certificate_number, "guard_name": claims.guard_name,
                 "skill_level": claims.skill_level, "employer_id": claims.employer_id,
                 "employer_name": claims.employer_name, "issued_at": claims.issued_at,
                 "expires_at": claims.expires_at}
-            if cert is not None:
-                body["live_status"] = cert["status"]
-                body["status_reason"] = cert["status_reason"]
-                body.update(_live_context(cur, rt, cert, claims.employer_id, include_photo,
+            if live:
+                body["live_status"] = live["status"]
+                body["status_reason"] = live["status_reason"]
+                body.update(_live_context(cur, rt, live, claims.employer_id, include_photo,
                                           now, verdict))
-        cert_repo.log_verification(cur, at=now, principal_id=principal.id, number=number,
+        cert_repo.log_verification(cur, at=now, principal_id=principal.id,
+                                   number=claims.certificate_number if claims else None,
                                    verdict=verdict, location=location, channel=channel)
     return body
 
 
-def _live_context(cur: Cursor, rt: Any, cert: dict[str, Any], employer_id: Any,
+def _live_context(cur: Cursor, rt: Any, guard: dict[str, Any], employer_id: Any,
                   include_photo: bool, now: dt.datetime, verdict: str) -> dict[str, Any]:
-    guard = registry_repo.get_guard(cur, int(cert["guard_id"]))
     out: dict[str, Any] = {}
-    if guard is None:
-        return out
     employer = None
     if guard["company_id"] is not None:
         employer = {"id": guard["company_id"], "name": guard["company_name"],
@@ -379,18 +393,33 @@ def _live_context(cur: Cursor, rt: Any, cert: dict[str, Any], employer_id: Any,
     if employer is None:
         out["employer_note"] = "no active employer"
     out["skill_level"] = guard["skill_level"]
-    out["permitted_services"] = (regulation.permitted_services(cur, guard=guard, now=now)
-                                 if verdict == "valid" and employer is not None else [])
-    subject = str(guard["biometric_subject"])
-    face = bio_repo.get_face_status(cur, subject)
-    if face is None or face["status"] == "rejected":
+    out["permitted_services"] = (
+        regulation.permitted_services(cur, guard=guard, now=now, policy=current_policy(cur),
+                                      quals=guard["qualifications"])
+        if verdict == "valid" and employer is not None else [])
+    if guard["face_status"] in (None, "rejected"):
         out["photo"] = None
         out["photo_note"] = "no photo on file: check the ID card instead"
     elif include_photo:
-        photo = enrollment.load_photo(cur, subject=subject, sealer=sealer(rt.settings))
+        photo = enrollment.load_photo(cur, subject=guard["subject"], sealer=sealer(rt.settings))
         out["photo"] = ("data:image/jpeg;base64," + base64.b64encode(photo).decode()
                         if photo else None)
     return out
+
+
+_policy_cache: tuple[float, list[dict[str, Any]]] | None = None
+
+
+def current_policy(cur: Cursor) -> list[dict[str, Any]]:
+    """The service-scope policy, re-read at most every 5 s per worker (it changes rarely;
+    a new version reaches verifications within 5 s)."""
+    import time
+
+    global _policy_cache
+    tick = time.monotonic()
+    if _policy_cache is None or tick - _policy_cache[0] > 5.0:
+        _policy_cache = (tick, registry_repo.current_policy(cur))
+    return _policy_cache[1]
 
 
 @router.post("/verifications", summary="Verify a certificate online (checkpoint officer)")
