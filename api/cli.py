@@ -37,8 +37,13 @@ def serve(host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
+    from api.cert_context import make_context
+
     settings = get_settings()
     rt = open_runtime(settings, upgrade=True)  # keeps the embedded server up while serving
+    # Create missing development keys here, once, before workers start: several workers
+    # racing on an empty key directory would each make a different "active" key.
+    make_context(settings)
     try:
         if rt.embedded is not None and not settings.database_url:
             # Workers attach to the server this process started.
