@@ -82,8 +82,9 @@ def test_malformed_csv_gives_line_numbers_and_imports_nothing_it_should_not(
     assert bad_header.status_code == 422
     assert bad_header.json()["line"] == 1
     good = random_id_number()
+    bad = good[:-1] + ("1" if good[-1] != "1" else "2")  # a wrong check character, always
     data = csv_bytes("name,id_number,phone", f"王一,{good},13900000001",
-                     f"王二,{good[:-1]}0,13900000002", "王三", f"王四,{random_id_number(age=16)},1",
+                     f"王二,{bad},13900000002", "王三", f"王四,{random_id_number(age=16)},1",
                      f'"王五,{random_id_number()}')
     resp = regulator.post(f"/v1/guards/import?company_id={company['id']}&all_or_nothing=true",
                           content=data, headers={"content-type": "text/csv"})
@@ -97,7 +98,7 @@ def test_malformed_csv_gives_line_numbers_and_imports_nothing_it_should_not(
     partial = regulator.post(f"/v1/guards/import?company_id={company['id']}",
                              content=csv_bytes("name,id_number,phone",
                                                f"王一,{good},13900000001",
-                                               f"王二,{good[:-1]}0,13900000002"),
+                                               f"王二,{bad},13900000002"),
                              headers={"content-type": "text/csv"}).json()
     assert [e["line"] for e in partial["enrolled"]] == [2]
     assert [r["line"] for r in partial["rejected"]] == [3]
