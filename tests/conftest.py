@@ -141,11 +141,30 @@ def random_credit_code() -> str:
     return make_credit_code("120101", org)
 
 
+_issued_ids: set[str] = set()
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
 def random_id_number(*, age: int = 30, today: dt.date | None = None) -> str:
+    """A valid ID number of someone ``age`` years old, never the same twice in a session
+    (tests share one database, so a repeat would be an accidental duplicate person)."""
     today = today or dt.date.today()
-    birth = dt.date(today.year - age, 1, 1) + dt.timedelta(days=secrets.randbelow(300))
-    region = secrets.choice(["120101", "120102", "110105", "310104", "440305"])
-    return make_resident_id(region, birth, secrets.randbelow(1000))
+    latest = _years_before(today, age)  # born on this day: exactly `age` today
+    earliest = _years_before(today, age + 1) + dt.timedelta(days=1)
+    while True:
+        birth = earliest + dt.timedelta(days=secrets.randbelow((latest - earliest).days + 1))
+        region = secrets.choice(["120101", "120102", "120103", "120104", "120105", "110105",
+                                 "310104", "440305", "320102", "330106"])
+        number = make_resident_id(region, birth, secrets.randbelow(1000))
+        if number not in _issued_ids:
+            _issued_ids.add(number)
+            return number
 
 
 class Api:
