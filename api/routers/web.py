@@ -14,6 +14,7 @@ origin (and is then kept by the service worker and localStorage for offline use)
 from __future__ import annotations
 
 import base64
+import hashlib
 import mimetypes
 from functools import lru_cache
 from pathlib import Path
@@ -122,9 +123,22 @@ def dashboard_page(request: Request) -> Response:
     return _page(request, "dashboard")
 
 
+@lru_cache(maxsize=1)
+def build_id() -> str:
+    """A hash of every static file but the worker itself: the worker's cache name changes
+    whenever the pages change, so phones drop stale copies."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file() and path.name != "sw.js":
+            digest.update(path.relative_to(STATIC_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 @router.get("/sw.js", summary="Service worker (scope /)")
 def service_worker() -> Response:
     body, media = _file("sw.js")
+    body = body.replace(b"__BUILD_ID__", build_id().encode())
     return Response(body, media_type=media,
                     headers=_headers({"Service-Worker-Allowed": "/"}))
 

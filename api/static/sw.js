@@ -2,7 +2,7 @@
 // (trust list, status lists) so the scanner and the guard page open offline.
 // Network first, cache as fallback: online users always get fresh pages and data.
 // Authenticated API responses are never cached here.
-const CACHE = "guardreg-a0151f30c133";
+const CACHE = "guardreg-__BUILD_ID__";
 const SHELL = ["/scan", "/guard", "/static/style.css", "/static/scan.js", "/static/guard.js",
   "/static/lib/common.js", "/static/lib/i18n.js", "/static/lib/verify.js", "/static/lib/cbor.js",
   "/static/lib/base45.js", "/static/lib/datastore.js", "/static/vendor/jsQR.js",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,8 @@ def test_pages_are_served_with_security_headers(http: Any, issued: dict[str, Any
     sw = http.get("/sw.js")
     assert sw.headers["content-type"].startswith("text/javascript")
     assert sw.headers["service-worker-allowed"] == "/"
+    assert "__BUILD_ID__" not in sw.text  # the cache name is stamped with the pages' hash
+    assert re.search(r'const CACHE = "guardreg-[0-9a-f]{12}"', sw.text)
     assert http.get("/static/vendor/jsQR.js").headers["content-type"].startswith(
         "text/javascript")
     assert http.get("/static/style.css").headers["content-type"].startswith("text/css")
