@@ -240,6 +240,10 @@ def bench_search(model: FaceLikeModel, sizes: list[int], n_queries: int, m: int,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# Which approximate index the search bench builds (set from the command line).
+INDEX: dict[str, Any] = {"kind": "hnsw", "lists": 1000}
+
+
 def _one_size(model: FaceLikeModel, cur: Any, n: int, n_queries: int, m: int, ef_construction: int,
               ef_search_values: list[int], candidates: int, k: int) -> None:
     rng = np.random.default_rng(n)
@@ -268,9 +272,14 @@ def _one_size(model: FaceLikeModel, cur: Any, n: int, n_queries: int, m: int, ef
     cur.execute("SET max_parallel_maintenance_workers = 2")
     cur.execute(f"SET statement_timeout = '{int(BUILD_TIMEOUT_S)}s'")  # bounded run
     t = time.perf_counter()
-    cur.execute(f"CREATE INDEX bench_face_hnsw ON bench_face USING hnsw "
-                f"((embedding::halfvec(128)) halfvec_l2_ops) "
-                f"WITH (m = {m}, ef_construction = {ef_construction})")
+    if INDEX["kind"] == "ivfflat":
+        cur.execute(f"CREATE INDEX bench_face_hnsw ON bench_face USING ivfflat "
+                    f"((embedding::halfvec(128)) halfvec_l2_ops) "
+                    f"WITH (lists = {INDEX['lists']})")
+    else:
+        cur.execute(f"CREATE INDEX bench_face_hnsw ON bench_face USING hnsw "
+                    f"((embedding::halfvec(128)) halfvec_l2_ops) "
+                    f"WITH (m = {m}, ef_construction = {ef_construction})")
     build_s = time.perf_counter() - t
     cur.execute("SET statement_timeout = 0")
     cur.execute("SELECT pg_relation_size('bench_face_hnsw'), pg_relation_size('bench_face')")
@@ -298,7 +307,10 @@ def _one_size(model: FaceLikeModel, cur: Any, n: int, n_queries: int, m: int, ef
     plan = " ".join(str(r[0]) for r in cur.fetchall())
     uses_index = "bench_face_hnsw" in plan
     for ef in ef_search_values:
-        cur.execute(f"SET hnsw.ef_search = {max(ef, candidates)}")
+        if INDEX["kind"] == "ivfflat":
+            cur.execute(f"SET ivfflat.probes = {ef}")
+        else:
+            cur.execute(f"SET hnsw.ef_search = {max(ef, candidates)}")
         for lit in lits[:20]:  # warm the cache
             cur.execute(sql, (lit, lit))
             cur.fetchall()
@@ -312,7 +324,9 @@ def _one_size(model: FaceLikeModel, cur: Any, n: int, n_queries: int, m: int, ef
             lat.append(time.perf_counter() - t)
             recalls.append(len(got & ex) / k)
             mates += int(mate) in got
-        print(f"  ef_search={max(ef, candidates):4d}: p50 {1000 * statistics.median(lat):6.1f}"
+        knob = (f"probes={ef:4d}" if INDEX["kind"] == "ivfflat"
+                else f"ef_search={max(ef, candidates):4d}")
+        print(f"  {knob}: p50 {1000 * statistics.median(lat):6.1f}"
               f" ms, p95 {1000 * _pct(lat, 95):6.1f} ms, recall@{k} "
               f"{statistics.fmean(recalls):.4f} (min {min(recalls):.1f}); own template in "
               f"top-{k}: {mates}/{len(lits)}; index used: {uses_index}", flush=True)
@@ -329,7 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--m", type=int, default=32)
     ap.add_argument("--ef-construction", type=int, default=128)
-    ap.add_argument("--ef-search", default="100,200,400")
+    ap.add_argument("--ef-search", default="100,200,400",
+                    help="HNSW ef_search values, or IVFFlat probes with --index ivfflat")
+    ap.add_argument("--index", choices=["hnsw", "ivfflat"], default="hnsw")
+    ap.add_argument("--lists", type=int, default=1000, help="IVFFlat lists")
     ap.add_argument("--candidates", type=int, default=100)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--fit-images", type=int, default=400)
@@ -355,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                 np.savez(cache, encodings=model.encodings)
             print(f"fitted the face-like vector model on {len(model.encodings)} LFW "
                   f"encodings in {time.perf_counter() - t:.0f}s")
+        INDEX.update(kind=a.index, lists=a.lists)
         bench_search(model, [int(s) for s in a.sizes.split(",")], a.queries, a.m,
                      a.ef_construction, [int(s) for s in a.ef_search.split(",")],
                      a.candidates, a.k)
