@@ -87,6 +87,12 @@ def company_history(cur: Cursor, company_id: int) -> list[Row]:
     return [dict(r) for r in cur.fetchall()]
 
 
+def _where(conditions: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """AND together ``column-condition %s`` pairs whose value is not None."""
+    used = [(sql, value) for sql, value in conditions if value is not None]
+    return " AND ".join(sql for sql, _ in used), [value for _, value in used]
+
+
 def list_companies(
     cur: Cursor,
     *,
@@ -97,23 +103,13 @@ def list_companies(
     district: str | None = None,
     query: str | None = None,
 ) -> list[Row]:
-    where = ["id > %s"]
-    args: list[Any] = [after_id]
-    if company_id is not None:
-        where.append("id = %s")
-        args.append(company_id)
-    if status is not None:
-        where.append("status = %s")
-        args.append(status)
-    if district is not None:
-        where.append("district = %s")
-        args.append(district)
+    where, args = _where([("id > %s", after_id), ("id = %s", company_id),
+                          ("status = %s", status), ("district = %s", district)])
     if query:
-        where.append("(lower(name) LIKE %s OR credit_code = %s)")
+        where += " AND (lower(name) LIKE %s OR credit_code = %s)"
         args += [f"%{query.lower().replace('%', '').replace('_', '')}%", query.upper()]
     cur.execute(
-        f"SELECT {COMPANY_COLUMNS} FROM registry_company WHERE {' AND '.join(where)}"
-        " ORDER BY id LIMIT %s",
+        f"SELECT {COMPANY_COLUMNS} FROM registry_company WHERE {where} ORDER BY id LIMIT %s",
         [*args, limit],
     )
     return [dict(r) for r in cur.fetchall()]
@@ -174,22 +170,11 @@ def list_guards(
     district: str | None = None,
     skill_level: int | None = None,
 ) -> list[Row]:
-    where = ["g.id > %s"]
-    args: list[Any] = [after_id]
-    if company_id is not None:
-        where.append("e.company_id = %s")
-        args.append(company_id)
-    if status is not None:
-        where.append("g.status = %s")
-        args.append(status)
-    if district is not None:
-        where.append("c.district = %s")
-        args.append(district)
-    if skill_level is not None:
-        where.append("g.skill_level = %s")
-        args.append(skill_level)
+    where, args = _where([("g.id > %s", after_id), ("e.company_id = %s", company_id),
+                          ("g.status = %s", status), ("c.district = %s", district),
+                          ("g.skill_level = %s", skill_level)])
     cur.execute(
-        f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE {' AND '.join(where)} ORDER BY g.id LIMIT %s",
+        f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE {where} ORDER BY g.id LIMIT %s",
         [*args, limit],
     )
     return [dict(r) for r in cur.fetchall()]
