@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from registry.db import Cursor
+from registry.db import Cursor, insert_returning
 
 Row = dict[str, Any]
 CERT_COLUMNS = (
@@ -69,14 +69,8 @@ def certificates_of_guard(cur: Cursor, guard_id: int) -> list[Row]:
 
 
 def insert_certificate(cur: Cursor, values: dict[str, Any]) -> int:
-    cols = list(values)
-    cur.execute(
-        f"INSERT INTO certificates_certificate ({', '.join(cols)}) VALUES"
-        f" ({', '.join(['%s'] * len(cols))}) RETURNING id",
-        [json.dumps(values[c], default=str) if c == "claims" else values[c] for c in cols],
-    )
-    row = cur.fetchone()
-    assert row is not None
+    row = insert_returning(cur, "certificates_certificate",
+                           {**values, "claims": json.dumps(values["claims"], default=str)}, "id")
     return int(row["id"])
 
 

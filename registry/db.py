@@ -234,3 +234,20 @@ def relax_commit(cur: Cursor) -> None:
     """Commit this transaction without waiting for the WAL flush (for logs whose last few
     rows may be lost in a crash; never for state changes)."""
     cur.execute("SET LOCAL synchronous_commit = off")
+
+
+def insert_returning(cur: Cursor, table: str, values: dict[str, Any],
+                     returning: str) -> dict[str, Any]:
+    """``INSERT INTO table (cols) VALUES (...) RETURNING ...`` for one row.
+
+    ``table``, the keys of ``values`` and ``returning`` come from repository code, never
+    from requests; the values are always bound parameters."""
+    cols = list(values)
+    cur.execute(
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
+        f" RETURNING {returning}",
+        [values[c] for c in cols],
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from registry.db import Cursor
+from registry.db import Cursor, insert_returning
 
 Row = dict[str, Any]
 
@@ -21,6 +21,12 @@ GUARD_COLUMNS = (
     " g.version, g.created_at, g.updated_at, e.company_id, e.started_on AS employed_since,"
     " c.name AS company_name, c.district, c.status AS company_status"
 )
+CHECK_COLUMNS = "id, guard_id, result, reason, checked_on, recorded_by, source, created_at"
+BAN_COLUMNS = "id, id_number, reason, until_on, company_id, created_by, created_at, lifted_at"
+PROJECT_COLUMNS = ("id, company_id, name, service, client, starts_on, ends_on, created_by,"
+                   " created_at")
+QUALIFICATION_COLUMNS = ("id, guard_id, kind, reference, valid_from, valid_until, recorded_by,"
+                         " created_at")
 _GUARD_FROM = (
     " FROM registry_guard g"
     " LEFT JOIN registry_employment e ON e.guard_id = g.id AND e.ended_on IS NULL"
@@ -30,15 +36,7 @@ _GUARD_FROM = (
 
 # -- companies -----------------------------------------------------------------------
 def insert_company(cur: Cursor, values: dict[str, Any]) -> Row:
-    cols = list(values)
-    cur.execute(
-        f"INSERT INTO registry_company ({', '.join(cols)}) VALUES"
-        f" ({', '.join(['%s'] * len(cols))}) RETURNING {COMPANY_COLUMNS}",
-        [values[c] for c in cols],
-    )
-    row = cur.fetchone()
-    assert row is not None
-    return dict(row)
+    return insert_returning(cur, "registry_company", values, COMPANY_COLUMNS)
 
 
 def get_company(cur: Cursor, company_id: int, *, for_update: bool = False) -> Row | None:
@@ -117,15 +115,7 @@ def list_companies(
 
 # -- guards --------------------------------------------------------------------------
 def insert_guard(cur: Cursor, values: dict[str, Any]) -> int:
-    cols = list(values)
-    cur.execute(
-        f"INSERT INTO registry_guard ({', '.join(cols)}) VALUES"
-        f" ({', '.join(['%s'] * len(cols))}) RETURNING id",
-        [values[c] for c in cols],
-    )
-    row = cur.fetchone()
-    assert row is not None
-    return int(row["id"])
+    return int(insert_returning(cur, "registry_guard", values, "id")["id"])
 
 
 def get_guard(cur: Cursor, guard_id: int, *, for_update: bool = False) -> Row | None:
@@ -234,22 +224,12 @@ def employment_history(cur: Cursor, guard_id: int) -> list[Row]:
 
 # -- background checks ---------------------------------------------------------------
 def insert_background_check(cur: Cursor, values: dict[str, Any]) -> Row:
-    cols = list(values)
-    cur.execute(
-        f"INSERT INTO registry_background_check ({', '.join(cols)}) VALUES"
-        f" ({', '.join(['%s'] * len(cols))})"
-        " RETURNING id, guard_id, result, reason, checked_on, recorded_by, source, created_at",
-        [values[c] for c in cols],
-    )
-    row = cur.fetchone()
-    assert row is not None
-    return dict(row)
+    return insert_returning(cur, "registry_background_check", values, CHECK_COLUMNS)
 
 
 def latest_background_check(cur: Cursor, guard_id: int) -> Row | None:
     cur.execute(
-        "SELECT id, guard_id, result, reason, checked_on, recorded_by, source, created_at"
-        " FROM registry_background_check WHERE guard_id = %s"
+        f"SELECT {CHECK_COLUMNS} FROM registry_background_check WHERE guard_id = %s"
         " ORDER BY checked_on DESC, id DESC LIMIT 1",
         (guard_id,),
     )
@@ -259,8 +239,8 @@ def latest_background_check(cur: Cursor, guard_id: int) -> Row | None:
 
 def background_checks(cur: Cursor, guard_id: int) -> list[Row]:
     cur.execute(
-        "SELECT id, guard_id, result, reason, checked_on, recorded_by, source, created_at"
-        " FROM registry_background_check WHERE guard_id = %s ORDER BY checked_on, id",
+        f"SELECT {CHECK_COLUMNS} FROM registry_background_check WHERE guard_id = %s"
+        " ORDER BY checked_on, id",
         (guard_id,),
     )
     return [dict(r) for r in cur.fetchall()]
@@ -279,17 +259,7 @@ def find_background_check(cur: Cursor, guard_id: int, result: str, checked_on: d
 
 # -- bans ----------------------------------------------------------------------------
 def insert_ban(cur: Cursor, values: dict[str, Any]) -> Row:
-    cols = list(values)
-    cur.execute(
-        f"INSERT INTO registry_ban ({', '.join(cols)}) VALUES"
-        f" ({', '.join(['%s'] * len(cols))})"
-        " RETURNING id, id_number, reason, until_on, company_id, created_by, created_at,"
-        " lifted_at",
-        [values[c] for c in cols],
-    )
-    row = cur.fetchone()
-    assert row is not None
-    return dict(row)
+    return insert_returning(cur, "registry_ban", values, BAN_COLUMNS)
 
 
 def active_bans(cur: Cursor, id_number: str, today: dt.date) -> list[Row]:
@@ -457,15 +427,7 @@ CREDIT_COLUMNS = ("id, company_id, year, points, kind, reason, evidence, occurre
 
 
 def insert_credit_entry(cur: Cursor, values: dict[str, Any]) -> Row:
-    cols = list(values)
-    cur.execute(
-        f"INSERT INTO registry_credit_entry ({', '.join(cols)}) VALUES"
-        f" ({', '.join(['%s'] * len(cols))}) RETURNING {CREDIT_COLUMNS}",
-        [values[c] for c in cols],
-    )
-    row = cur.fetchone()
-    assert row is not None
-    return dict(row)
+    return insert_returning(cur, "registry_credit_entry", values, CREDIT_COLUMNS)
 
 
 def get_credit_entry(cur: Cursor, entry_id: int, *, for_update: bool = False) -> Row | None:
@@ -512,22 +474,13 @@ def set_dispute(cur: Cursor, entry_id: int, *, dispute: str, from_states: tuple[
 
 # -- service projects -----------------------------------------------------------------------
 def insert_service_project(cur: Cursor, values: dict[str, Any]) -> Row:
-    cols = list(values)
-    cur.execute(
-        f"INSERT INTO registry_service_project ({', '.join(cols)}) VALUES"
-        f" ({', '.join(['%s'] * len(cols))}) RETURNING id, company_id, name, service, client,"
-        " starts_on, ends_on, created_by, created_at",
-        [values[c] for c in cols],
-    )
-    row = cur.fetchone()
-    assert row is not None
-    return dict(row)
+    return insert_returning(cur, "registry_service_project", values, PROJECT_COLUMNS)
 
 
 def service_projects(cur: Cursor, company_id: int) -> list[Row]:
     cur.execute(
-        "SELECT id, company_id, name, service, client, starts_on, ends_on, created_by, created_at"
-        " FROM registry_service_project WHERE company_id = %s ORDER BY id",
+        f"SELECT {PROJECT_COLUMNS} FROM registry_service_project WHERE company_id = %s"
+        " ORDER BY id",
         (company_id,),
     )
     return [dict(r) for r in cur.fetchall()]
@@ -569,22 +522,13 @@ def insert_policy_version(cur: Cursor, rows: list[dict[str, Any]], by: str) -> i
 
 # -- qualifications --------------------------------------------------------------------------
 def insert_qualification(cur: Cursor, values: dict[str, Any]) -> Row:
-    cols = list(values)
-    cur.execute(
-        f"INSERT INTO registry_guard_qualification ({', '.join(cols)}) VALUES"
-        f" ({', '.join(['%s'] * len(cols))}) RETURNING id, guard_id, kind, reference, valid_from,"
-        " valid_until, recorded_by, created_at",
-        [values[c] for c in cols],
-    )
-    row = cur.fetchone()
-    assert row is not None
-    return dict(row)
+    return insert_returning(cur, "registry_guard_qualification", values, QUALIFICATION_COLUMNS)
 
 
 def qualifications(cur: Cursor, guard_id: int) -> list[Row]:
     cur.execute(
-        "SELECT id, guard_id, kind, reference, valid_from, valid_until, recorded_by, created_at"
-        " FROM registry_guard_qualification WHERE guard_id = %s ORDER BY id",
+        f"SELECT {QUALIFICATION_COLUMNS} FROM registry_guard_qualification WHERE guard_id = %s"
+        " ORDER BY id",
         (guard_id,),
     )
     return [dict(r) for r in cur.fetchall()]
