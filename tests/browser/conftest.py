@@ -85,7 +85,8 @@ def issued(runtime: Any, http: httpx.Client, reg: Api) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def browser(issued: dict[str, Any]) -> Iterator[Any]:
     if shutil.which(CHROMIUM) is None:
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+        pytest.fail("Debian chromium is not installed: run ./dev test (it installs it) or "
+                    "apt-get install chromium chromium-driver")
     from playwright.sync_api import sync_playwright
 
     video = Path(tempfile.mkdtemp(prefix="guardreg-cam-")) / "qr.y4m"
