@@ -22,17 +22,21 @@ def face_analyzer() -> FaceAnalyzer:
     return FaceAnalyzer(cnn_fallback=False)
 
 
-def sealer(settings: Settings) -> Sealer:
-    return Sealer.from_settings(settings)
-
-
 @functools.lru_cache(maxsize=4)
-def _vector_key(key: bytes) -> FaceVectorKey:
-    return FaceVectorKey.from_key(key)
+def _keys(secret: str, cipher: str) -> tuple[Sealer, FaceVectorKey]:
+    settings = Settings(biometric_secret=secret, biometric_cipher=cipher)  # type: ignore[arg-type]
+    return (Sealer.from_settings(settings),
+            FaceVectorKey.from_key(settings.derive_key("biometric_secret", "face-transform-v1")))
+
+
+def sealer(settings: Settings) -> Sealer:
+    """The at-rest cipher for this secret, derived once per process (not per request)."""
+    return _keys(settings.biometric_secret.get_secret_value(), settings.biometric_cipher)[0]
 
 
 def vector_key(settings: Settings) -> FaceVectorKey:
-    return _vector_key(settings.derive_key("biometric_secret", "face-transform-v1"))
+    """The secret orthogonal transform for face vectors, derived once per process."""
+    return _keys(settings.biometric_secret.get_secret_value(), settings.biometric_cipher)[1]
 
 
 def read_upload(upload: UploadFile | Any, *, max_bytes: int, field: str) -> bytes:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from registry.db import Cursor
+from registry.db import Cursor, fetch_all, fetch_one
 
 Row = dict[str, Any]
 
@@ -28,8 +28,7 @@ def get_face(cur: Cursor, subject: str) -> Row | None:
         " FROM biometrics_face WHERE subject = %s",
         (subject,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def get_face_status(cur: Cursor, subject: str) -> Row | None:
@@ -37,8 +36,7 @@ def get_face_status(cur: Cursor, subject: str) -> Row | None:
         "SELECT status, model, quality, updated_at FROM biometrics_face WHERE subject = %s",
         (subject,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def upsert_face(cur: Cursor, *, subject: str, status: str, model: str, embedding: np.ndarray,
@@ -116,7 +114,7 @@ def get_fingers(cur: Cursor, subject: str) -> list[Row]:
         " minutiae, updated_at FROM biometrics_finger WHERE subject = %s ORDER BY position",
         (subject,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def fingers_changed_since(cur: Cursor, change_seq: int, *, limit: int = 5000) -> list[Row]:
@@ -125,7 +123,7 @@ def fingers_changed_since(cur: Cursor, change_seq: int, *, limit: int = 5000) ->
         " FROM biometrics_finger WHERE change_seq > %s ORDER BY change_seq LIMIT %s",
         (change_seq, limit),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def capture_status(cur: Cursor, subject: str) -> Row:
@@ -164,8 +162,7 @@ def get_review(cur: Cursor, review_id: int, *, for_update: bool = False) -> Row 
         + (" FOR UPDATE" if for_update else ""),
         (review_id,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def list_reviews(cur: Cursor, *, status: str | None, after_id: int, limit: int) -> list[Row]:
@@ -175,7 +172,7 @@ def list_reviews(cur: Cursor, *, status: str | None, after_id: int, limit: int) 
         " WHERE id > %s AND (%s::text IS NULL OR status = %s) ORDER BY id LIMIT %s",
         (after_id, status, status, limit),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def pending_reviews_for(cur: Cursor, subject: str) -> list[Row]:
@@ -183,7 +180,7 @@ def pending_reviews_for(cur: Cursor, subject: str) -> list[Row]:
         "SELECT id, modality FROM biometrics_review WHERE subject = %s AND status = 'pending'",
         (subject,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def decide_review(cur: Cursor, review_id: int, *, status: str, decided_by: str,

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from certificates import repository
 from certificates.cose import SigningKey
 from certificates.statuslist import (
-    DEFAULT_CAPACITY,
     REVOKED,
     SUSPENDED,
     VALID,
     StatusList,
+    StatusListShards,
     sign_status_list,
 )
 from registry.db import Cursor
@@ -27,20 +27,11 @@ STATUS_VALUES = {"valid": VALID, "revoked": REVOKED, "suspended": SUSPENDED}
 
 
 @dataclass(frozen=True)
-class StatusConfig:
-    base_uri: str
-    capacity: int = DEFAULT_CAPACITY
-    fill_limit: float = 0.9
+class StatusConfig(StatusListShards):
+    """Where the lists live (shards of ``capacity`` entries) and how long tokens last."""
+
     validity: dt.timedelta = dt.timedelta(hours=24)
     ttl: dt.timedelta = dt.timedelta(minutes=5)
-
-    def uri(self, shard: int) -> str:
-        return f"{self.base_uri.rstrip('/')}/{shard}"
-
-    def shard_of(self, uri: str) -> int | None:
-        prefix = self.base_uri.rstrip("/") + "/"
-        tail = uri[len(prefix):] if uri.startswith(prefix) else ""
-        return int(tail) if tail.isdigit() and len(tail) < 9 else None
 
 
 def build_list(cur: Cursor, shard: int, capacity: int) -> StatusList:
@@ -75,7 +66,7 @@ def current_token(cur: Cursor, *, shard: int, signer: SigningKey, config: Status
     return bytes(row["token"]), published
 
 
-def allocate(cur: Cursor, *, config: StatusConfig, rng: object | None = None) -> tuple[int, int]:
+def allocate(cur: Cursor, *, config: StatusConfig) -> tuple[int, int]:
     """A random free (shard, idx); opens a new shard when the open ones are full."""
     import secrets
 

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from registry.db import Cursor, insert_returning
+from registry.db import Cursor, fetch_all, fetch_one, insert_returning
 
 Row = dict[str, Any]
 CERT_COLUMNS = (
@@ -30,8 +30,7 @@ def live_certificate(cur: Cursor, guard_id: int, *, for_update: bool = False) ->
         " AND status IN ('valid', 'suspended')" + (" FOR UPDATE" if for_update else ""),
         (guard_id,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def get_by_number(cur: Cursor, number: str, *, for_update: bool = False) -> Row | None:
@@ -40,14 +39,12 @@ def get_by_number(cur: Cursor, number: str, *, for_update: bool = False) -> Row 
         + (" FOR UPDATE" if for_update else ""),
         (number,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def get_by_id(cur: Cursor, cert_id: int) -> Row | None:
     cur.execute(f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE id = %s", (cert_id,))
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def get_by_status_ref(cur: Cursor, shard: int, idx: int) -> Row | None:
@@ -56,8 +53,7 @@ def get_by_status_ref(cur: Cursor, shard: int, idx: int) -> Row | None:
         " WHERE status_shard = %s AND status_idx = %s",
         (shard, idx),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def certificates_of_guard(cur: Cursor, guard_id: int) -> list[Row]:
@@ -65,7 +61,7 @@ def certificates_of_guard(cur: Cursor, guard_id: int) -> list[Row]:
         f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE guard_id = %s ORDER BY id",
         (guard_id,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def insert_certificate(cur: Cursor, values: dict[str, Any]) -> int:
@@ -89,8 +85,7 @@ def pending_certificate(cur: Cursor, guard_id: int) -> Row | None:
         " AND status = 'pending'",
         (guard_id,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def mark_failed_pending(cur: Cursor, guard_id: int, older_than: dt.datetime) -> int:
@@ -112,8 +107,7 @@ def change_status(cur: Cursor, cert_id: int, *, to: str, from_statuses: tuple[st
         f" RETURNING {CERT_COLUMNS}",
         (to, reason, at, superseded_by, cert_id, list(from_statuses)),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 # -- status lists ----------------------------------------------------------------------
@@ -131,8 +125,7 @@ def lock_shard(cur: Cursor, shard: int) -> Row | None:
         " FROM certificates_status_list WHERE shard = %s FOR UPDATE",
         (shard,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def open_shard_for_allocation(cur: Cursor, fill_limit: float) -> Row | None:
@@ -141,8 +134,7 @@ def open_shard_for_allocation(cur: Cursor, fill_limit: float) -> Row | None:
         " WHERE allocated < capacity * %s ORDER BY shard LIMIT 1 FOR UPDATE",
         (fill_limit,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def max_shard(cur: Cursor) -> int:
@@ -188,8 +180,7 @@ def get_shard(cur: Cursor, shard: int) -> Row | None:
         " FROM certificates_status_list WHERE shard = %s",
         (shard,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def list_shards(cur: Cursor) -> list[Row]:
@@ -197,7 +188,7 @@ def list_shards(cur: Cursor) -> list[Row]:
         "SELECT shard, uri, capacity, allocated, version, published_at"
         " FROM certificates_status_list ORDER BY shard"
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 # -- issuance requests ----------------------------------------------------------------------
@@ -222,8 +213,7 @@ def get_request(cur: Cursor, request_id: int, *, for_update: bool = False) -> Ro
         + (" FOR UPDATE" if for_update else ""),
         (request_id,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def list_requests(cur: Cursor, *, status: str | None, company_id: int | None, after_id: int,
@@ -235,7 +225,7 @@ def list_requests(cur: Cursor, *, status: str | None, company_id: int | None, af
         " AND (%s::bigint IS NULL OR company_id = %s) ORDER BY id LIMIT %s",
         (after_id, status, status, company_id, company_id, limit),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def decide_request(cur: Cursor, request_id: int, *, status: str, decided_by: str,
@@ -266,4 +256,4 @@ def recent_revocations(cur: Cursor, *, limit: int) -> list[Row]:
         " ORDER BY status_changed_at DESC NULLS LAST LIMIT %s",
         (limit,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)

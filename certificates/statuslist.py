@@ -246,7 +246,8 @@ class StatusListShards:
     def shard_of(self, uri: str) -> int | None:
         prefix = self.base_uri.rstrip("/") + "/"
         tail = uri[len(prefix):] if uri.startswith(prefix) else ""
-        return int(tail) if tail.isdigit() else None
+        # A shard number is small; a long digit string is not ours (and would not fit SQL).
+        return int(tail) if tail.isdigit() and len(tail) < 9 else None
 
     def allocate(self, used: Mapping[int, AbstractSet[int]]) -> tuple[int, int, str]:
         """Pick ``(shard, idx, uri)`` for a new certificate: a random free index in the

@@ -251,3 +251,12 @@ def insert_returning(cur: Cursor, table: str, values: dict[str, Any],
     row = cur.fetchone()
     assert row is not None
     return dict(row)
+
+
+def fetch_one(cur: Cursor) -> dict[str, Any] | None:
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def fetch_all(cur: Cursor) -> list[dict[str, Any]]:
+    return [dict(r) for r in cur.fetchall()]

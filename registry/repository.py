@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from registry.db import Cursor, insert_returning
+from registry.db import Cursor, fetch_all, fetch_one, insert_returning
 
 Row = dict[str, Any]
 
@@ -45,15 +45,13 @@ def get_company(cur: Cursor, company_id: int, *, for_update: bool = False) -> Ro
         + (" FOR UPDATE" if for_update else ""),
         (company_id,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def get_company_by_credit_code(cur: Cursor, credit_code: str) -> Row | None:
     cur.execute(f"SELECT {COMPANY_COLUMNS} FROM registry_company WHERE credit_code = %s",
                 (credit_code,))
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def update_company(cur: Cursor, company_id: int, changes: dict[str, Any]) -> Row:
@@ -82,7 +80,7 @@ def company_history(cur: Cursor, company_id: int) -> list[Row]:
         " WHERE company_id = %s ORDER BY id",
         (company_id,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def _where(conditions: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
@@ -110,7 +108,7 @@ def list_companies(
         f"SELECT {COMPANY_COLUMNS} FROM registry_company WHERE {where} ORDER BY id LIMIT %s",
         [*args, limit],
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 # -- guards --------------------------------------------------------------------------
@@ -124,21 +122,18 @@ def get_guard(cur: Cursor, guard_id: int, *, for_update: bool = False) -> Row | 
         if cur.fetchone() is None:
             return None
     cur.execute(f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE g.id = %s", (guard_id,))
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def get_guard_by_id_number(cur: Cursor, id_number: str) -> Row | None:
     cur.execute(f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE g.id_number = %s", (id_number,))
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def get_guard_by_subject(cur: Cursor, subject: str) -> Row | None:
     cur.execute(f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE g.biometric_subject = %s",
                 (subject,))
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def update_guard(cur: Cursor, guard_id: int, changes: dict[str, Any]) -> None:
@@ -167,7 +162,7 @@ def list_guards(
         f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE {where} ORDER BY g.id LIMIT %s",
         [*args, limit],
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 # -- employment ------------------------------------------------------------------------
@@ -177,8 +172,7 @@ def active_employment(cur: Cursor, guard_id: int) -> Row | None:
         " WHERE guard_id = %s AND ended_on IS NULL",
         (guard_id,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def insert_employment(cur: Cursor, guard_id: int, company_id: int, started_on: dt.date) -> int:
@@ -198,8 +192,7 @@ def end_employment(cur: Cursor, guard_id: int, ended_on: dt.date, reason: str) -
         " WHERE guard_id = %s AND ended_on IS NULL RETURNING id, company_id",
         (ended_on, reason, guard_id),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def end_company_employments(cur: Cursor, company_id: int, ended_on: dt.date,
@@ -219,7 +212,7 @@ def employment_history(cur: Cursor, guard_id: int) -> list[Row]:
         " WHERE e.guard_id = %s ORDER BY e.id",
         (guard_id,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 # -- background checks ---------------------------------------------------------------
@@ -233,8 +226,7 @@ def latest_background_check(cur: Cursor, guard_id: int) -> Row | None:
         " ORDER BY checked_on DESC, id DESC LIMIT 1",
         (guard_id,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def background_checks(cur: Cursor, guard_id: int) -> list[Row]:
@@ -243,7 +235,7 @@ def background_checks(cur: Cursor, guard_id: int) -> list[Row]:
         " ORDER BY checked_on, id",
         (guard_id,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def find_background_check(cur: Cursor, guard_id: int, result: str, checked_on: dt.date,
@@ -253,8 +245,7 @@ def find_background_check(cur: Cursor, guard_id: int, result: str, checked_on: d
         " AND checked_on = %s AND reason IS NOT DISTINCT FROM %s LIMIT 1",
         (guard_id, result, checked_on, reason),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 # -- bans ----------------------------------------------------------------------------
@@ -269,7 +260,7 @@ def active_bans(cur: Cursor, id_number: str, today: dt.date) -> list[Row]:
         " ORDER BY id",
         (id_number, today),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def list_bans(cur: Cursor, *, after_id: int = 0, limit: int = 50) -> list[Row]:
@@ -278,7 +269,7 @@ def list_bans(cur: Cursor, *, after_id: int = 0, limit: int = 50) -> list[Row]:
         " FROM registry_ban WHERE id > %s ORDER BY id LIMIT %s",
         (after_id, limit),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def lift_ban(cur: Cursor, ban_id: int) -> Row | None:
@@ -287,8 +278,7 @@ def lift_ban(cur: Cursor, ban_id: int) -> Row | None:
         " RETURNING id, id_number",
         (ban_id,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 # -- revocation records (Art. 17) ------------------------------------------------------
@@ -307,7 +297,7 @@ def revocation_records(cur: Cursor, guard_id: int) -> list[Row]:
         " WHERE guard_id = %s ORDER BY revoked_at",
         (guard_id,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 # -- principals ------------------------------------------------------------------------
@@ -329,8 +319,7 @@ def get_principal_by_prefix(cur: Cursor, prefix: str) -> Row | None:
         " FROM registry_principal WHERE key_prefix = %s",
         (prefix,),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def list_principals(cur: Cursor) -> list[Row]:
@@ -338,7 +327,7 @@ def list_principals(cur: Cursor) -> list[Row]:
         "SELECT id, name, role, company_id, guard_id, key_prefix, created_at, revoked_at"
         " FROM registry_principal ORDER BY id"
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def revoke_principal(cur: Cursor, principal_id: int) -> bool:
@@ -365,8 +354,7 @@ def get_idempotency(cur: Cursor, principal_id: int, key: str) -> Row | None:
         " WHERE principal_id = %s AND key = %s",
         (principal_id, key),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def insert_idempotency(cur: Cursor, principal_id: int, key: str, request_hash: bytes,
@@ -388,8 +376,7 @@ def open_list_entry(cur: Cursor, company_id: int, lst: str) -> Row | None:
         " WHERE company_id = %s AND list = %s AND removed_on IS NULL",
         (company_id, lst),
     )
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def insert_list_entry(cur: Cursor, company_id: int, lst: str, reason: str, on: dt.date,
@@ -418,7 +405,7 @@ def list_entries(cur: Cursor, company_id: int) -> list[Row]:
         " FROM registry_company_list_entry WHERE company_id = %s ORDER BY id",
         (company_id,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 # -- credit ledger -------------------------------------------------------------------------
@@ -433,14 +420,13 @@ def insert_credit_entry(cur: Cursor, values: dict[str, Any]) -> Row:
 def get_credit_entry(cur: Cursor, entry_id: int, *, for_update: bool = False) -> Row | None:
     cur.execute(f"SELECT {CREDIT_COLUMNS} FROM registry_credit_entry WHERE id = %s"
                 + (" FOR UPDATE" if for_update else ""), (entry_id,))
-    row = cur.fetchone()
-    return dict(row) if row else None
+    return fetch_one(cur)
 
 
 def credit_entries(cur: Cursor, company_id: int, year: int) -> list[Row]:
     cur.execute(f"SELECT {CREDIT_COLUMNS} FROM registry_credit_entry WHERE company_id = %s"
                 " AND year = %s ORDER BY id", (company_id, year))
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def credit_total(cur: Cursor, company_id: int, year: int) -> int:
@@ -483,7 +469,7 @@ def service_projects(cur: Cursor, company_id: int) -> list[Row]:
         " ORDER BY id",
         (company_id,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 # -- service policy ----------------------------------------------------------------------------
@@ -493,7 +479,7 @@ def current_policy(cur: Cursor) -> list[Row]:
         " created_at FROM registry_service_policy WHERE version ="
         " (SELECT max(version) FROM registry_service_policy) ORDER BY lowest_level DESC, service"
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def policy_versions(cur: Cursor) -> list[Row]:
@@ -501,7 +487,7 @@ def policy_versions(cur: Cursor) -> list[Row]:
         "SELECT version, min(created_at) AS created_at, min(created_by) AS created_by,"
         " count(*) AS services FROM registry_service_policy GROUP BY version ORDER BY version"
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def insert_policy_version(cur: Cursor, rows: list[dict[str, Any]], by: str) -> int:
@@ -531,7 +517,7 @@ def qualifications(cur: Cursor, guard_id: int) -> list[Row]:
         " ORDER BY id",
         (guard_id,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)
 
 
 def public_companies(cur: Cursor, *, query: str, limit: int) -> list[Row]:
@@ -542,4 +528,4 @@ def public_companies(cur: Cursor, *, query: str, limit: int) -> list[Row]:
         " WHERE credit_code = %s OR lower(name) LIKE %s ORDER BY name LIMIT %s",
         (q.upper(), "%" + q.lower().replace("%", "").replace("_", "") + "%", limit),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return fetch_all(cur)

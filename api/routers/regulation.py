@@ -4,7 +4,6 @@ public disclosure and the printable card."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -483,5 +482,3 @@ def guard_card(guard_id: int, request: Request, principal: Staff) -> Response:
     with runtime(request).db.transaction(readonly=True) as cur:
         return _card(request, cur, guard_for(cur, principal, guard_id))
 
-
-del io
