@@ -69,7 +69,10 @@ def wire(runtime: Runtime) -> None:
     """Build the certificate context and register cross-package event handlers."""
     from api import wiring
     from api.cert_context import make_context
+    from api.verification_log import VerificationLog
 
     if runtime.certs is None:
         runtime.certs = make_context(runtime.settings)
+    if runtime.verification_log is None:
+        runtime.verification_log = VerificationLog(runtime.db)
     wiring.register(runtime.db.dsn, runtime.certs)

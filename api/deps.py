@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from api.runtime import Runtime
 from registry import auth
@@ -28,10 +29,15 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-def clock(request: Request) -> dt.datetime:
+def current_time(request: Request) -> dt.datetime:
     """The current time; tests replace ``app.state.clock``."""
     now: Callable[[], dt.datetime] = request.app.state.clock
     return now()
+
+
+async def clock(request: Request) -> dt.datetime:
+    """:func:`current_time` as a dependency (a coroutine: no worker-thread hop)."""
+    return current_time(request)
 
 
 def _extract_key(request: Request) -> str | None:
@@ -43,15 +49,20 @@ def _extract_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+def _cached(key: str) -> Principal | None:
+    with _cache_lock:
+        hit = _cache.get(key)
+    return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
+
 def authenticate(request: Request) -> Principal:
     key = _extract_key(request)
     if not key:
         raise Unauthenticated("an API key is required (Authorization: Bearer <key>)")
+    hit = _cached(key)
+    if hit is not None:
+        return hit
     now = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(key)
-    if hit is not None and hit[1] > now:
-        return hit[0]
     rt = runtime(request)
     pepper = rt.settings.derive_key("apikey_pepper", "apikey-hmac")
     with rt.db.transaction(readonly=True) as cur:
@@ -70,11 +81,16 @@ def forget_cached_keys() -> None:
         _cache.clear()
 
 
-def require(*roles: Role) -> Callable[[Request], Principal]:
+def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     allowed = frozenset(roles)
 
-    def dependency(request: Request) -> Principal:
-        principal = authenticate(request)
+    async def dependency(request: Request) -> Principal:
+        # A coroutine, so that FastAPI does not hop to a worker thread for it: a cached
+        # key costs a dict lookup; only a miss goes to the database (in a thread).
+        key = _extract_key(request)
+        principal = _cached(key) if key else None
+        if principal is None:
+            principal = await run_in_threadpool(authenticate, request)
         if principal.role not in allowed:
             raise Forbidden(f"this endpoint is not available to the {principal.role.value} role")
         request.state.principal = principal

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from registry.db import Cursor
+from registry.db import Cursor, execute_prepared
 
 _CAPTURE_SQL = """
 WITH active AS (
@@ -123,6 +123,9 @@ SELECT c.id AS certificate_id, c.number, c.status, c.status_reason,
        e.company_id, co.name AS company_name, co.status AS company_status,
        co.armed_escort AS company_armed_escort,
        f.status AS face_status,
+       CASE WHEN $3 AND f.status IS DISTINCT FROM 'rejected'
+            THEN coalesce(f.display_sealed, f.photo_sealed) END AS photo_sealed,
+       f.display_sealed IS NOT NULL AS photo_is_display,
        coalesce((SELECT json_agg(json_build_object('kind', q.kind, 'valid_from', q.valid_from,
                                                    'valid_until', q.valid_until))
                  FROM registry_guard_qualification q WHERE q.guard_id = g.id), '[]')
@@ -132,15 +135,17 @@ JOIN registry_guard g ON g.id = c.guard_id
 LEFT JOIN registry_employment e ON e.guard_id = g.id AND e.ended_on IS NULL
 LEFT JOIN registry_company co ON co.id = e.company_id
 LEFT JOIN biometrics_face f ON f.subject = g.biometric_subject
-WHERE c.status_shard = %s AND c.status_idx = %s
+WHERE c.status_shard = $1 AND c.status_idx = $2
 """
 
 
-def verification_context(cur: Cursor, shard: int, idx: int) -> dict[str, Any] | None:
-    """Everything online verification shows, in one statement: the certificate's live
-    status, the guard, the current employer and its licence, the face capture status and
-    the qualifications that decide permitted services."""
-    cur.execute(_VERIFY_CONTEXT_SQL, (shard, idx))
+def verification_context(cur: Cursor, shard: int, idx: int, *,
+                         with_photo: bool = False) -> dict[str, Any] | None:
+    """Everything online verification shows, in one prepared statement: the certificate's
+    live status, the guard, the current employer and its licence, the face capture status
+    (and the sealed photo when asked) and the qualifications that decide permitted
+    services."""
+    execute_prepared(cur, "guardreg_verify_ctx", _VERIFY_CONTEXT_SQL, (shard, idx, with_photo))
     row = cur.fetchone()
     if row is None:
         return None

@@ -24,8 +24,11 @@ class Runtime:
     db: Database
     embedded: EmbeddedPostgres | None
     certs: Any = None  # api.cert_context.CertContext, made by api.app.wire
+    verification_log: Any = None  # api.verification_log.VerificationLog, made by api.app.wire
 
     def close(self) -> None:
+        if self.verification_log is not None:
+            self.verification_log.close()
         self.db.close()
         if self.embedded is not None:
             self.embedded.stop()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from registry.db import Cursor, fetch_all, fetch_one, insert_returning
+from registry.db import Cursor, fetch_all, fetch_one, insert_many, insert_returning
 
 Row = dict[str, Any]
 CERT_COLUMNS = (
@@ -247,6 +248,14 @@ def log_verification(cur: Cursor, *, at: dt.datetime, principal_id: int | None,
         " certificate_number, verdict, location, channel) VALUES (%s, %s, %s, %s, %s, %s)",
         (at, principal_id, number, verdict, location, channel),
     )
+
+
+def log_verifications(cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Many check-log rows in one statement: ``(checked_at, principal_id,
+    certificate_number, verdict, location, channel)`` each."""
+    insert_many(cur, "certificates_verification_log",
+                ("checked_at", "principal_id", "certificate_number", "verdict", "location",
+                 "channel"), rows)
 
 
 def recent_revocations(cur: Cursor, *, limit: int) -> list[Row]:

@@ -12,7 +12,8 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -169,17 +170,29 @@ class Database:
                 conn.rollback()
             except Exception:
                 broken = True
-            if _is_unavailable(exc):
-                broken = True
-                raise Unavailable("the database is not available", reason="db-unavailable") from exc
-            if isinstance(exc, psycopg2.errors.QueryCanceled):
-                raise Unavailable(
-                    "the database did not answer in time", reason="db-timeout"
-                ) from exc
-            if isinstance(exc, psycopg2.errors.LockNotAvailable):
-                raise Unavailable("the record is busy; retry", reason="db-lock-timeout") from exc
+            broken = _raise_mapped(exc) or broken
             raise
         finally:
+            self._checkin(conn, broken=broken)
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Cursor]:
+        """A cursor in autocommit mode for ONE read-only statement: no BEGIN and no
+        COMMIT round trips (the hot read paths). Never use it for writes or for several
+        statements that must agree with each other."""
+        conn = self._checkout()
+        broken = False
+        try:
+            conn.autocommit = True
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                yield cur
+        except BaseException as exc:
+            broken = _raise_mapped(exc)
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                if not conn.closed:
+                    conn.autocommit = False
             self._checkin(conn, broken=broken)
 
     @contextlib.contextmanager
@@ -192,8 +205,7 @@ class Database:
             yield conn
         except BaseException as exc:
             broken = True
-            if _is_unavailable(exc):
-                raise Unavailable("the database is not available", reason="db-unavailable") from exc
+            _raise_mapped(exc)
             raise
         finally:
             with contextlib.suppress(Exception):
@@ -216,6 +228,39 @@ class Database:
         for conn, _ in idle:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def _raise_mapped(exc: BaseException) -> bool:
+    """Raise the problem a database failure means (503s), or return whether the
+    connection must be dropped so that the caller re-raises ``exc`` itself."""
+    if _is_unavailable(exc):
+        raise Unavailable("the database is not available", reason="db-unavailable") from exc
+    if isinstance(exc, psycopg2.errors.QueryCanceled):
+        raise Unavailable("the database did not answer in time", reason="db-timeout") from exc
+    if isinstance(exc, psycopg2.errors.LockNotAvailable):
+        raise Unavailable("the record is busy; retry", reason="db-lock-timeout") from exc
+    return False
+
+
+_prepared: weakref.WeakKeyDictionary[psycopg2.extensions.connection, set[str]] = (
+    weakref.WeakKeyDictionary())
+_prepared_lock = threading.Lock()
+
+
+def execute_prepared(cur: Cursor, name: str, sql: str, params: Sequence[Any]) -> None:
+    """Run ``sql`` (with ``$1..$n`` placeholders) as a server-side prepared statement,
+    preparing it once per connection: the hot paths skip parsing and planning.
+
+    ``name`` and ``sql`` come from repository code, never from requests."""
+    conn = cur.connection
+    with _prepared_lock:
+        names = _prepared.setdefault(conn, set())
+        known = name in names
+    if not known:
+        cur.execute(f"PREPARE {name} AS {sql}")
+        with _prepared_lock:
+            names.add(name)
+    cur.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", list(params))
 
 
 @contextlib.contextmanager
@@ -251,6 +296,15 @@ def insert_returning(cur: Cursor, table: str, values: dict[str, Any],
     row = cur.fetchone()
     assert row is not None
     return dict(row)
+
+
+def insert_many(cur: Cursor, table: str, columns: Sequence[str],
+                rows: Sequence[Sequence[Any]]) -> None:
+    """``INSERT INTO table (columns) VALUES (...), (...)`` in pages of 1,000 rows.
+
+    ``table`` and ``columns`` come from repository code, never from requests."""
+    psycopg2.extras.execute_values(
+        cur, f"INSERT INTO {table} ({', '.join(columns)}) VALUES %s", rows, page_size=1000)
 
 
 def fetch_one(cur: Cursor) -> dict[str, Any] | None:

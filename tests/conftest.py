@@ -106,7 +106,7 @@ def runtime(pg_server: str, template_db: str, data_dir: Path) -> Iterator[Runtim
                   statement_timeout_ms=settings.db_statement_timeout_ms)
     rt = Runtime(settings=settings, db=db, embedded=None)
     yield rt
-    db.close()
+    rt.close()
 
 
 @pytest.fixture
@@ -302,4 +302,4 @@ def isolated_stack(pg_server: str, template_db: str, data_dir: Path,
                         raise_server_exceptions=False) as c:
             yield rt, c
     finally:
-        db.close()
+        rt.close()

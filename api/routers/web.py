@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import clock
+from api.deps import current_time
 from registry.errors import NotFound
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -89,7 +89,7 @@ def trust_anchors(request: Request) -> list[str]:
     certs = getattr(rt, "certs", None)
     if certs is None:
         return []
-    now = clock(request)
+    now = current_time(request)
     keys: Any = certs.keyring.list_keys("trust-list")
     return [base64.b64encode(k.spki).decode() for k in keys
             if k.verifiable_until is None or k.verifiable_until >= now]
