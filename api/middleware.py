@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
-import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -13,6 +14,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from registry.context import reset_request_id, set_request_id
 
 _RID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Request ids must be unique, not secret: a random per-process prefix and a counter
+# (uuid4 per request showed up in the verification profile).
+_RID_PREFIX = os.urandom(8).hex()
+_rid_counter = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_RID_PREFIX}{next(_rid_counter):016x}"
 
 
 async def _send_problem(send: Send, status: int, code: str, title: str, detail: str,
@@ -44,7 +53,7 @@ class RequestContextMiddleware:
                 candidate = value.decode("latin-1")
                 if _RID_OK.match(candidate):
                     rid = candidate
-        rid = rid or uuid.uuid4().hex
+        rid = rid or _new_request_id()
         token = set_request_id(rid)
 
         async def send_with_id(message: Message) -> None:

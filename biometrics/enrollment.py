@@ -59,6 +59,39 @@ def photo_aad(subject: str) -> bytes:
     return f"face-photo:{subject}".encode()
 
 
+def display_aad(subject: str) -> bytes:
+    return f"face-display:{subject}".encode()
+
+
+# The checkpoint portrait: 4:5 like an ID photo, a little more than a Chinese ID card
+# chip's 102x126 so that it stays sharp on a phone screen.
+DISPLAY_SIZE = (240, 300)
+
+
+def display_jpeg(pixels: np.ndarray, box: tuple[int, int, int, int] | None) -> bytes:
+    """A small portrait for checkpoint screens: head and shoulders around the face box
+    ``(top, right, bottom, left)``, or the centre of the photo when there is none."""
+    h, w = pixels.shape[:2]
+    out_w, out_h = DISPLAY_SIZE
+    if box is not None:
+        top, right, bottom, left = box
+        cx, cy = (left + right) / 2.0, (top + bottom) / 2.0
+        crop_w = 2.2 * max(1, right - left)
+    else:
+        cx, cy = w / 2.0, h / 2.0
+        crop_w = float(w)
+    crop_w = min(crop_w, float(w), h * out_w / out_h)
+    crop_h = crop_w * out_h / out_w
+    # The face a little above the middle, as on an ID photo; stay inside the image.
+    x0 = round(min(max(cx - crop_w / 2, 0.0), w - crop_w))
+    y0 = round(min(max(cy - 0.45 * crop_h, 0.0), h - crop_h))
+    img = Image.fromarray(pixels[y0:y0 + int(crop_h), x0:x0 + int(crop_w)])
+    img = img.resize(DISPLAY_SIZE, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
 def normalised_jpeg(pixels: np.ndarray) -> bytes:
     """Re-encode the photo from its pixels: drops EXIF (GPS, device) and caps the size."""
     img = Image.fromarray(pixels)
@@ -82,7 +115,8 @@ def describe_candidates(cur: Cursor, hits: list[tuple[str, float]], today: dt.da
 def enroll_face(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, guard_id: int,
                 encoding: np.ndarray, model: str, quality: dict[str, Any], pixels: np.ndarray,
                 sealer: Sealer, vector_key: FaceVectorKey, transform_kid: str,
-                threshold: float) -> EnrollmentOutcome:
+                threshold: float, face_box: tuple[int, int, int, int] | None = None,
+                ) -> EnrollmentOutcome:
     protected = vector_key.protect(np.asarray(encoding, dtype=np.float64))
     hits = [(s, d) for s, d in repository.search_faces(cur, protected, model=model,
                                                         exclude_subject=subject)
@@ -95,7 +129,8 @@ def enroll_face(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, gu
         cur, subject=subject, status=status, model=model, embedding=protected,
         photo_sealed=sealer.seal(photo, aad=photo_aad(subject)),
         photo_sha256=hashlib.sha256(photo).digest(), quality=_jsonable(quality),
-        transform_kid=transform_kid)
+        transform_kid=transform_kid,
+        display_sealed=sealer.seal(display_jpeg(pixels, face_box), aad=display_aad(subject)))
     outcome = EnrollmentOutcome(status, replaced, candidates)
     if candidates:
         outcome.review_id = repository.open_review(
@@ -127,7 +162,14 @@ def load_photo(cur: Cursor, *, subject: str, sealer: Sealer) -> bytes | None:
     row = repository.get_face(cur, subject)
     if row is None:
         return None
-    return sealer.open(bytes(row["photo_sealed"]), aad=photo_aad(subject))
+    return open_photo(row["photo_sealed"], subject=subject, sealer=sealer)
+
+
+def open_photo(sealed: bytes | memoryview, *, subject: str, sealer: Sealer,
+               display: bool = False) -> bytes:
+    """Decrypt a sealed photo (or, with ``display``, the checkpoint portrait) read by
+    another query; each is bound to its subject."""
+    return sealer.open(bytes(sealed), aad=(display_aad if display else photo_aad)(subject))
 
 
 def decide_review(cur: Cursor, *, actor: Actor, now: dt.datetime, review_id: int,

@@ -41,19 +41,21 @@ def get_face_status(cur: Cursor, subject: str) -> Row | None:
 
 def upsert_face(cur: Cursor, *, subject: str, status: str, model: str, embedding: np.ndarray,
                 photo_sealed: bytes, photo_sha256: bytes, quality: dict[str, Any],
-                transform_kid: str) -> bool:
+                transform_kid: str, display_sealed: bytes | None = None) -> bool:
     """Insert or replace; returns True when a previous template was replaced."""
     cur.execute("SELECT 1 FROM biometrics_face WHERE subject = %s FOR UPDATE", (subject,))
     existed = cur.fetchone() is not None
     cur.execute(
         "INSERT INTO biometrics_face (subject, status, model, embedding, photo_sealed,"
-        " photo_sha256, quality, transform_kid) VALUES (%s, %s, %s, %s::vector, %s, %s, %s, %s)"
+        " photo_sha256, quality, transform_kid, display_sealed)"
+        " VALUES (%s, %s, %s, %s::vector, %s, %s, %s, %s, %s)"
         " ON CONFLICT (subject) DO UPDATE SET status = EXCLUDED.status, model = EXCLUDED.model,"
         " embedding = EXCLUDED.embedding, photo_sealed = EXCLUDED.photo_sealed,"
+        " display_sealed = EXCLUDED.display_sealed,"
         " photo_sha256 = EXCLUDED.photo_sha256, quality = EXCLUDED.quality,"
         " transform_kid = EXCLUDED.transform_kid, updated_at = now()",
         (subject, status, model, _vec(embedding), photo_sealed, photo_sha256,
-         json.dumps(quality), transform_kid),
+         json.dumps(quality), transform_kid, display_sealed),
     )
     return existed
 
