@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +36,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         if owned:
             app.state.runtime = open_runtime(settings, upgrade=upgrade)
         wire(app.state.runtime)
+        # Everything loaded so far lives as long as the process: keep it out of the
+        # cyclic collector's full passes (shorter pauses in request latency tails).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -137,11 +137,12 @@ def audit_verify(as_json: bool) -> None:
 
 
 def _register_subcommands() -> None:
+    from api.cli_biometrics import biometrics
     from api.cli_certificates import cose, keys, sync, verify
     from api.cli_eval import eval_group
     from api.cli_reports import enroll_batch, report
 
-    for command in (keys, sync, verify, cose, eval_group, report, enroll_batch):
+    for command in (keys, sync, verify, cose, eval_group, report, enroll_batch, biometrics):
         main.add_command(command)
 
 

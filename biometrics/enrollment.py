@@ -172,6 +172,24 @@ def open_photo(sealed: bytes | memoryview, *, subject: str, sealer: Sealer,
     return sealer.open(bytes(sealed), aad=(display_aad if display else photo_aad)(subject))
 
 
+def backfill_portraits(cur: Cursor, *, sealer: Sealer, limit: int = 100) -> int:
+    """Make the checkpoint portrait of up to ``limit`` faces enrolled before portraits
+    existed (migration 0102); returns how many were made. The face box comes from the
+    detector (the largest face), or the portrait is the centre of the photo."""
+    from biometrics.face.pipeline import get_analyzer
+    from biometrics.imaging import decode_image
+
+    rows = repository.faces_without_portrait(cur, limit=limit)
+    for row in rows:
+        photo = open_photo(row["photo_sealed"], subject=row["subject"], sealer=sealer)
+        pixels = decode_image(photo).pixels
+        boxes, _ = get_analyzer().detect(pixels)
+        box = max(boxes, key=lambda b: b.width * b.height).as_tuple() if boxes else None
+        repository.set_portrait(cur, row["subject"], sealer.seal(
+            display_jpeg(pixels, box), aad=display_aad(row["subject"])))
+    return len(rows)
+
+
 def decide_review(cur: Cursor, *, actor: Actor, now: dt.datetime, review_id: int,
                   approve: bool, note: str | None) -> dict[str, Any]:
     review = repository.get_review(cur, review_id, for_update=True)

@@ -67,13 +67,34 @@ def set_face_status(cur: Cursor, subject: str, status: str) -> None:
 
 def search_faces(cur: Cursor, probe: np.ndarray, *, model: str, exclude_subject: str | None,
                  k: int = 20, ef_search: int = 100) -> list[tuple[str, float]]:
-    """Approximate k nearest (HNSW), re-ranked by exact distance on the returned rows."""
-    cur.execute("SET LOCAL hnsw.ef_search = %s", (max(ef_search, k),))
+    """The ``k`` nearest faces by exact distance, nearest first.
+
+    Two stages (docs/face.md, "1:N search"): the top ``max(k, 100)`` candidates come
+    from an HNSW index - the 48-d projection index of migration 0101 once
+    ``biometrics_face_install_projection()`` has installed it, else the 0100 index on
+    the full vector - and are re-ranked exactly on the stored vector(128); the
+    returned distances are recomputed in float64. Iterative index scans keep the
+    candidate count when the model/status filters drop rows.
+    """
+    candidates = max(k, 100)
+    cur.execute("SELECT to_regclass('biometrics_face_proj_hnsw') IS NOT NULL AS projected")
+    found = cur.fetchone()
+    if found is not None and found["projected"]:
+        key = ("biometrics_face_proj(embedding)::halfvec(48)"
+               " <-> biometrics_face_proj(%(probe)s::vector)::halfvec(48)")
+    else:
+        key = "embedding <-> %(probe)s::vector"
+    cur.execute("SET LOCAL hnsw.ef_search = %s", (max(ef_search, candidates),))
+    cur.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
     cur.execute(
-        "SELECT subject::text AS subject, embedding::text AS embedding FROM biometrics_face"
-        " WHERE model = %s AND status <> 'rejected' AND subject IS DISTINCT FROM %s"
-        " ORDER BY embedding <-> %s::vector LIMIT %s",
-        (model, exclude_subject, _vec(probe), k),
+        "SELECT subject::text AS subject, embedding::text AS embedding FROM ("
+        " SELECT subject, embedding FROM biometrics_face"
+        " WHERE model = %(model)s AND status <> 'rejected'"
+        " AND subject IS DISTINCT FROM %(exclude)s"
+        f" ORDER BY {key} LIMIT %(candidates)s) c"
+        " ORDER BY embedding <-> %(probe)s::vector LIMIT %(k)s",
+        {"model": model, "exclude": exclude_subject, "probe": _vec(probe),
+         "candidates": candidates, "k": k},
     )
     rows = cur.fetchall()
     if not rows:
@@ -193,3 +214,18 @@ def decide_review(cur: Cursor, review_id: int, *, status: str, decided_by: str,
         (status, decided_by, note, review_id),
     )
     return bool(cur.rowcount)
+
+
+# -- checkpoint portraits (backfill) --------------------------------------------------
+def faces_without_portrait(cur: Cursor, *, limit: int) -> list[Row]:
+    cur.execute(
+        "SELECT subject::text AS subject, photo_sealed FROM biometrics_face"
+        " WHERE display_sealed IS NULL ORDER BY subject LIMIT %s FOR UPDATE SKIP LOCKED",
+        (limit,),
+    )
+    return fetch_all(cur)
+
+
+def set_portrait(cur: Cursor, subject: str, display_sealed: bytes) -> None:
+    cur.execute("UPDATE biometrics_face SET display_sealed = %s WHERE subject = %s",
+                (display_sealed, subject))

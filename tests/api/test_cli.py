@@ -125,3 +125,30 @@ def test_key_rotation_keeps_old_certificates_verifiable(env: None, runtime: Any,
         "valid"
     assert officer.post("/v1/verifications", json={"text": new["text"]}).json()["verdict"] == \
         "valid"
+
+
+def test_portraits_backfill_faces_enrolled_before_portraits(env: None, runtime: Any,
+                                                            regulator: Api, officer: Api) -> None:
+    import base64
+
+    from biometrics.enrollment import DISPLAY_SIZE
+
+    guard = make_issuable_guard(regulator, regulator.make_company()["id"])
+    cert = regulator.post(f"/v1/guards/{guard['id']}/certificate").json()
+
+    def shown_size() -> tuple[int, int]:
+        answer = officer.post("/v1/verifications", json={"text": cert["text"]}).json()
+        data = base64.b64decode(answer["photo"].split(",", 1)[1])
+        return Image.open(io.BytesIO(data)).size
+
+    assert shown_size() == DISPLAY_SIZE
+    with runtime.db.transaction() as cur:  # as enrolled before migration 0102
+        cur.execute("UPDATE biometrics_face f SET display_sealed = NULL FROM registry_guard g"
+                    " WHERE g.biometric_subject = f.subject AND g.id = %s", (guard["id"],))
+    assert shown_size() != DISPLAY_SIZE  # falls back to the stored photo
+    result = CliRunner().invoke(main, ["biometrics", "portraits", "--batch", "1"])
+    assert result.exit_code == 0, result.output
+    assert int(result.output.split()[0]) >= 1
+    assert shown_size() == DISPLAY_SIZE
+    again = CliRunner().invoke(main, ["biometrics", "portraits"])
+    assert again.output.strip() == "0 portraits made"
