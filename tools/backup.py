@@ -15,7 +15,8 @@ The secrets (``GUARDREG_KEY_PASSPHRASE``, ``GUARDREG_BIOMETRIC_SECRET``,
 ``GUARDREG_APIKEY_PEPPER``) are NOT in the backup: keep them in the secret store. Without
 the same secrets a restore cannot open the signing keys, the sealed biometrics or the API
 keys. The database URL and the data directory default to the service's own settings
-(``DATABASE_URL``, ``GUARDREG_DATA_DIR``).
+(``DATABASE_URL``, ``GUARDREG_DATA_DIR``); without a URL the embedded server of the data
+directory is used (started for the run if ``guardreg serve`` is not running).
 
 ``restore`` needs an empty target database (create it first) and an empty or missing
 ``<data_dir>/keys`` (``--force`` replaces existing key files). Afterwards it checks the
@@ -25,6 +26,7 @@ audit hash chain and compares row counts with the manifest (``--no-verify`` skip
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,15 +69,25 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _defaults(database_url: str | None, data_dir: str | None) -> tuple[str, Path]:
+@contextlib.contextmanager
+def _database(database_url: str | None, data_dir: str | None) -> Iterator[tuple[str, Path]]:
+    """The database URL and data directory: the arguments, else the service's settings,
+    else the embedded server in ``<data_dir>/pgdata`` (started here if it is not running,
+    and stopped again afterwards unless ``guardreg serve`` still uses it)."""
+    from registry.db import EmbeddedPostgres
     from registry.settings import Settings
 
     settings = Settings()
+    data = Path(data_dir) if data_dir else Path(settings.data_dir)
     url = database_url or settings.database_url
-    if not url:
-        raise BackupError("no database: pass --database-url or set DATABASE_URL (for the "
-                          "embedded server, use the URL `guardreg serve` runs on)")
-    return url, Path(data_dir) if data_dir else Path(settings.data_dir)
+    if url:
+        yield url, data
+        return
+    embedded = EmbeddedPostgres(data / "pgdata")
+    try:
+        yield embedded.start(), data
+    finally:
+        embedded.stop()
 
 
 def _db_facts(url: str) -> dict[str, Any]:
@@ -105,7 +118,11 @@ def _key_ids(keys_dir: Path) -> list[str]:
 
 def backup(out_dir: Path, *, database_url: str | None = None,
            data_dir: str | None = None) -> Path:
-    url, data = _defaults(database_url, data_dir)
+    with _database(database_url, data_dir) as (url, data):
+        return _backup(out_dir, url, data)
+
+
+def _backup(out_dir: Path, url: str, data: Path) -> Path:
     keys_dir = data / "keys"
     if not keys_dir.is_dir() or not _key_ids(keys_dir):
         raise BackupError(f"no signing keys in {keys_dir}")
@@ -188,7 +205,12 @@ def _extract_keys(keys_tar: Path, keys_dir: Path, *, force: bool) -> None:
 def restore(backup_dir: Path, *, database_url: str | None = None, data_dir: str | None = None,
             force: bool = False, verify: bool = True) -> dict[str, Any]:
     manifest = check(backup_dir)
-    url, data = _defaults(database_url, data_dir)
+    with _database(database_url, data_dir) as (url, data):
+        return _restore(backup_dir, manifest, url, data, force=force, verify=verify)
+
+
+def _restore(backup_dir: Path, manifest: dict[str, Any], url: str, data: Path, *,
+             force: bool, verify: bool) -> dict[str, Any]:
     if not _database_is_empty(url):
         raise BackupError("the target database is not empty; restore into a new database")
     _extract_keys(backup_dir / "keys.tar.gz", data / "keys", force=force)

@@ -4,6 +4,7 @@ keys' trust list and the restored database's status."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tarfile
@@ -174,3 +175,34 @@ def test_restored_service_serves_and_verifies(restored: dict[str, Any],
             conn.close()
     finally:
         db.close()
+
+
+def test_backup_and_restore_default_to_the_embedded_server(tmp_path: Path) -> None:
+    """A newcomer's installation (no DATABASE_URL): both commands start the embedded
+    server of the data directory themselves."""
+    import os
+
+    from api.runtime import open_runtime
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    settings = base.test_settings(src, "").model_copy(update={"database_url": None})
+    rt = open_runtime(settings, upgrade=True)
+    try:
+        with TestClient(create_app(runtime=rt, clock=Clock())) as c:
+            make_principal(rt, c, "regulator").make_company()
+    finally:
+        rt.close()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(GUARDREG_MODE="test", GUARDREG_DATA_DIR=str(src))
+    made = subprocess.run([*TOOL, "backup", str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT, env=env)
+    assert made.returncode == 0, made.stderr
+    backup_dir = made.stdout.strip().splitlines()[-1]
+    env["GUARDREG_DATA_DIR"] = str(dst)
+    done = subprocess.run([*TOOL, "restore", backup_dir], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["audit_ok"] is True and result["audit_events"] >= 1
+    assert result["counts"]["registry_company"] == 1
+    assert (dst / "pgdata").is_dir() and any((dst / "keys").iterdir())
