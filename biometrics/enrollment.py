@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from biometrics import repository
+from biometrics.errors import QualityRejected
 from biometrics.face.protection import FaceVectorKey
 from biometrics.sealing import Sealer
 from registry import audit
@@ -188,6 +190,47 @@ def backfill_portraits(cur: Cursor, *, sealer: Sealer, limit: int = 100) -> int:
         repository.set_portrait(cur, row["subject"], sealer.seal(
             display_jpeg(pixels, box), aad=display_aad(row["subject"])))
     return len(rows)
+
+
+@dataclass
+class ReencodeReport:
+    done: int = 0
+    failed: list[str] = field(default_factory=list)  # subjects whose photo no longer passes
+
+
+def reencode_faces(cur: Cursor, *, actor: Actor, now: dt.datetime, sealer: Sealer,
+                   vector_key: FaceVectorKey, limit: int = 50,
+                   skip: Sequence[str] = ()) -> ReencodeReport:
+    """Re-encode up to ``limit`` stored faces made by another model from their sealed
+    photos with the current one, so that 1:N search and 1:1 checks see them again
+    (the search only compares templates of the same model). The status and any
+    review stay as they are: the photo was already checked when it was enrolled.
+    Photos the current pipeline finds no face in are reported and left alone (pass
+    them in ``skip`` to go on past them)."""
+    from biometrics.face.pipeline import get_analyzer
+    from biometrics.imaging import decode_image
+
+    analyzer = get_analyzer()
+    report = ReencodeReport()
+    rows = repository.faces_of_other_models(cur, model=analyzer.model_id, limit=limit,
+                                            skip=skip)
+    for row in rows:
+        photo = open_photo(row["photo_sealed"], subject=row["subject"], sealer=sealer)
+        try:
+            result = analyzer.analyse(decode_image(photo).pixels, purpose="evaluate")
+        except QualityRejected:
+            report.failed.append(row["subject"])
+            continue
+        repository.replace_face_template(
+            cur, row["subject"], model=result.model_id,
+            embedding=vector_key.protect(np.asarray(result.encoding, dtype=np.float64)),
+            transform_kid=vector_key.key_id)
+        report.done += 1
+    if rows:
+        audit.record(cur, actor=actor, action="biometrics.face.reencode", target_type="model",
+                     target_id=None, data={"model": analyzer.model_id, "reencoded": report.done,
+                                           "failed": len(report.failed)}, now=now)
+    return report
 
 
 def decide_review(cur: Cursor, *, actor: Actor, now: dt.datetime, review_id: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -229,3 +230,24 @@ def faces_without_portrait(cur: Cursor, *, limit: int) -> list[Row]:
 def set_portrait(cur: Cursor, subject: str, display_sealed: bytes) -> None:
     cur.execute("UPDATE biometrics_face SET display_sealed = %s WHERE subject = %s",
                 (display_sealed, subject))
+
+
+# -- re-encoding under a new model ------------------------------------------------------
+def faces_of_other_models(cur: Cursor, *, model: str, limit: int,
+                          skip: Sequence[str] = ()) -> list[Row]:
+    cur.execute(
+        "SELECT subject::text AS subject, model, photo_sealed FROM biometrics_face"
+        " WHERE model <> %s AND NOT (subject::text = ANY(%s))"
+        " ORDER BY subject LIMIT %s FOR UPDATE SKIP LOCKED",
+        (model, list(skip), limit),
+    )
+    return fetch_all(cur)
+
+
+def replace_face_template(cur: Cursor, subject: str, *, model: str, embedding: np.ndarray,
+                          transform_kid: str) -> None:
+    cur.execute(
+        "UPDATE biometrics_face SET model = %s, embedding = %s::vector, transform_kid = %s,"
+        " updated_at = now() WHERE subject = %s",
+        (model, _vec(embedding), transform_kid, subject),
+    )

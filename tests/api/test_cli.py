@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -152,3 +153,37 @@ def test_portraits_backfill_faces_enrolled_before_portraits(env: None, runtime: 
     assert shown_size() == DISPLAY_SIZE
     again = CliRunner().invoke(main, ["biometrics", "portraits"])
     assert again.output.strip() == "0 portraits made"
+
+
+def test_reencode_moves_faces_of_an_older_model_to_the_current_one(
+        env: None, runtime: Any, regulator: Api, officer: Api) -> None:
+    from biometrics.face.pipeline import MODEL_ID, model_id_for
+
+    guard = make_issuable_guard(regulator, regulator.make_company()["id"])
+    with runtime.db.transaction() as cur:
+        cur.execute("SELECT f.subject::text AS subject, f.embedding::text AS e"
+                    " FROM biometrics_face f JOIN registry_guard g"
+                    " ON g.biometric_subject = f.subject WHERE g.id = %s", (guard["id"],))
+        row = cur.fetchone()
+        # As stored by the previous default model: another id, a stale vector.
+        cur.execute("UPDATE biometrics_face SET model = %s,"
+                    " embedding = array_fill(0.1::real, ARRAY[128])::vector"
+                    " WHERE subject = %s", (model_id_for(68, True), row["subject"]))
+    result = CliRunner().invoke(main, ["biometrics", "reencode", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    assert int(result.output.split()[0]) >= 1
+    with runtime.db.transaction(readonly=True) as cur:
+        cur.execute("SELECT model, embedding::text AS e FROM biometrics_face"
+                    " WHERE subject = %s", (row["subject"],))
+        after = cur.fetchone()
+        cur.execute("SELECT count(*) AS n FROM registry_audit_event"
+                    " WHERE action = 'biometrics.face.reencode'")
+        audited = cur.fetchone()["n"]
+    assert after["model"] == MODEL_ID
+    before = np.array(json.loads(row["e"]))
+    # The same photo (as stored: re-encoded JPEG) through the same pipeline: the
+    # template comes back, not the stale vector (distances between people are ~0.8).
+    assert float(np.linalg.norm(np.array(json.loads(after["e"])) - before)) < 0.05
+    assert audited >= 1
+    again = CliRunner().invoke(main, ["biometrics", "reencode"])
+    assert again.output.startswith("0 faces re-encoded")
