@@ -6,11 +6,12 @@ Pipeline (everything at 500 dpi; other resolutions are resampled first):
 2. orientation field from smoothed gradient structure tensors, with coherence,
 3. ridge period from the spectrum of image blocks (median over the foreground),
 4. enhancement with a bank of oriented Gabor filters (16 orientations, one period),
-   each pixel taking the response of the filter matching its local orientation,
+   each pixel taking the response of the filter matching its local orientation; done
+   twice, the second time along the orientation field of the first enhanced image,
 5. binarisation (sign of the enhanced image) and vectorised Zhang-Suen thinning,
 6. minutiae from the crossing number (endings: 1, bifurcations: 3),
 7. removal of spurious minutiae: near the foreground border, short ridges, spurs,
-   bridges and noise clusters,
+   bridges, noise clusters and broken ridges (two endings facing each other),
 8. direction from the local ridge orientation, oriented using the skeleton pixels
    around the minutia, and a 0-100 quality from the local orientation coherence.
 
@@ -32,14 +33,17 @@ KIND_ENDING = 1
 KIND_BIFURCATION = 2
 
 # Tuning (in ridge periods unless stated); chosen on FVC2002 DB1_B..DB4_B.
-BORDER_MARGIN = 1.0  # minutiae closer than this to the foreground border are dropped
-CLUSTER_DISTANCE = 0.8  # minutiae closer than this to another one are both dropped
+BORDER_MARGIN = 1.6  # minutiae closer than this to the foreground border are dropped
+CLUSTER_DISTANCE = 0.75  # minutiae closer than this to another one are both dropped
 SPUR_LENGTH = 1.2  # an ending on a segment shorter than this is a spur
 SHORT_RIDGE = 2.2  # a segment with two endings shorter than this is noise
 GABOR_SX = 0.45  # Gabor envelope across / along the ridges (in periods)
 GABOR_SY = 0.4
 ORIENT_SIGMA = 7.0  # gradient tensor smoothing (pixels)
-ORIENT_SMOOTH = 4.0  # extra smoothing of the doubled-angle field (pixels)
+ORIENT_SMOOTH = 2.0  # extra smoothing of the doubled-angle field (pixels)
+BROKEN_GAP = 2.0  # two endings facing each other closer than this: a broken ridge
+BROKEN_COS = 0.8  # cosine tolerance of 'facing' (about 37 degrees)
+FIT_MIN = 0.07  # share of the local energy the oriented filters must explain (mask)
 
 
 @dataclass
@@ -109,7 +113,7 @@ def _filter_fit(norm: np.ndarray, enh: np.ndarray) -> np.ndarray:
 
 def _refine_mask(mask: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     """Keep the area where the oriented filters explain a good part of the signal."""
-    refined = (mask > 0) & (ratio > 0.1)
+    refined = (mask > 0) & (ratio > FIT_MIN)
     out = _clean_mask(refined.astype(np.uint8), 21)
     return out if out.sum() > 0.2 * max(int(mask.sum()), 1) else mask
 
@@ -304,6 +308,10 @@ def extract(
     theta, coh = _orientation(norm)
     period = _ridge_period(norm, mask)
     enh = _enhance(norm, theta, period)
+    # second pass: the orientation of the enhanced image is cleaner where the ridges are
+    # noisy, broken or smudged; enhance the normalised image again along it
+    theta, _coh2 = _orientation(enh)
+    enh = _enhance(norm, theta, period)
     fit = _filter_fit(norm, enh)
     mask = _refine_mask(mask, fit)
     # ridges are dark: the Gabor response is negative on ridges
@@ -373,6 +381,22 @@ def extract(
     ang_img = np.where(flip, t + np.pi, t)
     # ISO convention: counter-clockwise with y pointing down
     angle = np.mod(-ang_img, 2 * np.pi)
+
+    # --- broken ridges: two endings facing each other across a short gap
+    if BROKEN_GAP > 0 and len(xs) > 1:
+        ends = kinds == KIND_ENDING
+        gx = xs[None, :] - xs[:, None]
+        gy = ys[None, :] - ys[:, None]
+        gd = np.hypot(gx, gy) + 1e-9
+        ux, uy = np.cos(ang_img), np.sin(ang_img)
+        # an ending points back along its ridge: away from the other end of the gap
+        away = (ux[:, None] * gx + uy[:, None] * gy) / gd  # (i, j): i's direction . i->j
+        facing = (away < -BROKEN_COS) & (away.T < -BROKEN_COS)
+        pair = facing & (gd < BROKEN_GAP * period) & ends[:, None] & ends[None, :]
+        np.fill_diagonal(pair, False)
+        keep = ~pair.any(axis=1)
+        xs, ys, kinds, yi, xi = xs[keep], ys[keep], kinds[keep], yi[keep], xi[keep]
+        angle, ang_img = angle[keep], ang_img[keep]
 
     # --- quality from local coherence and distance to the mask border
     qc = np.clip((coh[yi, xi] - 0.2) / 0.6, 0, 1)

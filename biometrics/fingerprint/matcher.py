@@ -6,14 +6,16 @@ it is invariant to translation and rotation. Two fingerprints are compared by:
 
 1. the local similarity of every probe/candidate cylinder pair (``1 - |a-b| / (|a|+|b|)``,
    zero for pairs whose directions differ by more than ``MAX_ROTATION``),
-2. the ``n_R`` most similar pairs are taken and their similarity is *relaxed*: each pair
-   is reinforced by pairs that agree with it geometrically (distance, relative direction
+2. up to ``n_R`` pairs are chosen one-to-one (each minutia in at most one pair) by a
+   greedy assignment, most similar pair first, over the ``PAIR_POOL`` best candidate
+   minutiae of each probe minutia; their similarity is then *relaxed*: each pair is
+   reinforced by pairs that agree with it geometrically (distance, relative direction
    and radial angle), and weakened by the others,
 3. the score is the mean relaxed similarity of the ``n_P`` most reinforced pairs
    (``n_P`` grows with the number of minutiae, 4..12).
 
 The score lies in ``[0, 1]`` (1 = identical). Impostor scores are small (99.9% of the
-11,520 FVC2002 cross-finger pairs score below 0.037); the operating thresholds
+11,520 FVC2002 cross-finger pairs score below 0.030); the operating thresholds
 ``THRESHOLD_FMR_*`` are the highest per-set thresholds measured on FVC2002 DB1_B..DB4_B
 (see ``docs/fingerprint.md``). Local similarities are computed for the whole batch of
 candidates with one matrix product, so ``match_many`` is much faster per comparison
@@ -53,6 +55,7 @@ MAX_ROTATION = math.pi / 2  # pairs whose directions differ more are not compare
 
 # --- consolidation parameters
 N_REL = 5
+PAIR_POOL = 8  # candidate minutiae per probe minutia considered by the pair assignment
 W_R = 0.5
 MIN_NP = 4
 MAX_NP = 12
@@ -67,9 +70,9 @@ MU3, TAU3 = math.pi / 12, -30.0
 # the largest, over DB1_B..DB4_B, of the per-set thresholds giving FMR <= 1% / 0.1% on
 # the 2,880 extended impostor pairs of each set; FMR 0.01% = above every one of the
 # 11,520 impostor scores (not resolvable per set: treat it as an estimate).
-THRESHOLD_FMR_1 = 0.028
-THRESHOLD_FMR_01 = 0.037
-THRESHOLD_FMR_001 = 0.049
+THRESHOLD_FMR_1 = 0.025
+THRESHOLD_FMR_01 = 0.032
+THRESHOLD_FMR_001 = 0.035
 DEFAULT_THRESHOLD = THRESHOLD_FMR_01
 
 _DELTA_S = 2.0 * RADIUS / NS
@@ -209,6 +212,39 @@ def _n_p(na: np.ndarray | int, nb: np.ndarray | int) -> np.ndarray:
     return MIN_NP + np.round(_sigmoid(mn, MU_P, TAU_P) * (MAX_NP - MIN_NP)).astype(np.int64)
 
 
+def _greedy_pairs(flat: np.ndarray, nb: int, nr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``nr`` pairs, each minutia used at most once, by greedy assignment (most
+    similar pair first) over the ``PAIR_POOL`` most similar candidate minutiae of every
+    probe minutia. ``flat`` is (B, na * nb); returns flat pair indices and similarities
+    (B, nr), best first, padded with similarity 0 when fewer pairs exist."""
+    bsz, tot = flat.shape
+    na = tot // nb
+    k = min(PAIR_POOL, nb)
+    cols = np.argpartition(-flat.reshape(bsz, na, nb), k - 1, axis=2)[:, :, :k]
+    cand = (np.arange(na)[None, :, None] * nb + cols).reshape(bsz, -1)
+    val = np.take_along_axis(flat, cand, axis=1)
+    order = np.argsort(-val, axis=1, kind="stable")
+    cand = np.take_along_axis(cand, order, axis=1)
+    val = np.take_along_axis(val, order, axis=1)
+    ia = cand // nb
+    ib = cand % nb
+    alive = val > 0
+    top = np.zeros((bsz, nr), np.int64)
+    lam0 = np.zeros((bsz, nr), np.float32)
+    rows = np.arange(bsz)
+    for j in range(nr):  # loop over the pairs to pick, vectorised over the batch
+        if not alive.any():
+            break
+        first = np.argmax(alive, axis=1)
+        ok = alive[rows, first]
+        top[:, j] = np.where(ok, cand[rows, first], 0)
+        lam0[:, j] = np.where(ok, val[rows, first], 0)
+        a = ia[rows, first][:, None]
+        b = ib[rows, first][:, None]
+        alive &= ~(((ia == a) | (ib == b)) & ok[:, None])
+    return top, lam0
+
+
 def _consolidate(
     sims: np.ndarray,
     pt: PreparedTemplate,
@@ -226,14 +262,10 @@ def _consolidate(
         return np.zeros(bsz)
     pm = pt.minutiae
     flat = sims.reshape(bsz, -1)
-    top = np.argpartition(-flat, nr - 1, axis=1)[:, :nr]
-    lam0 = np.take_along_axis(flat, top, axis=1).astype(np.float32)  # (B, nr)
-    order0 = np.argsort(-lam0, axis=1, kind="stable")
-    top = np.take_along_axis(top, order0, axis=1)
-    lam0 = np.take_along_axis(lam0, order0, axis=1)
-    # n_R = min(MAX_NR, na, nb) for each candidate: the score does not depend on the
-    # other candidates of the batch and is symmetric in probe and candidate
-    nr_b = np.minimum(nr, counts)
+    top, lam0 = _greedy_pairs(flat, nb, nr)
+    # n_R = min(MAX_NR, na, nb, pairs found) for each candidate: the score does not
+    # depend on the other candidates of the batch
+    nr_b = np.minimum(np.minimum(nr, counts), (lam0 > 0).sum(axis=1))
     valid = np.arange(nr)[None, :] < nr_b[:, None]
     lam0 = np.where(valid, lam0, np.float32(0))
     ia = top // nb
