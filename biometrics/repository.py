@@ -71,9 +71,8 @@ def search_faces(cur: Cursor, probe: np.ndarray, *, model: str, exclude_subject:
     """The ``k`` nearest faces by exact distance, nearest first.
 
     ``ef_search`` defaults to 400: this runs once per enrollment, where a missed
-    duplicate costs far more than tens of milliseconds (at 1M, one backend, 0101 index:
-    ef 100
-    found ~0.85 of the true top 10 and ef 400 ~0.97, p95 53 ms; docs/face.md).
+    duplicate costs far more than tens of milliseconds (at 1M, one backend, 0101
+    index: ef 100 found ~0.85 of the true top 10, ef 400 ~0.97 at p95 53 ms).
 
     Two stages (docs/face.md, "1:N search"): the top ``max(k, 100)`` candidates come
     from an HNSW index - the 48-d projection index of migration 0101 once
