@@ -103,6 +103,11 @@ def _page(request: Request, name: str) -> Response:
     return Response(body, media_type=media, headers=_headers())
 
 
+@router.get("/", summary="Start page: links to the pages and the API documentation")
+def index_page(request: Request) -> Response:
+    return _page(request, "index")
+
+
 @router.get("/scan", summary="Checkpoint scanner page")
 def scan_page(request: Request) -> Response:
     return _page(request, "scan")

@@ -89,8 +89,16 @@ def wait_verdict(page: Any, verdict: str, mode: str) -> None:
 
 
 # -- headers and serving ----------------------------------------------------------------
+def test_the_start_page_links_every_page_and_the_api_docs(http: Any) -> None:
+    body = http.get("/").text
+    for path in ("/scan", "/guard", "/company", "/dashboard", "/docs"):
+        assert f'href="{path}"' in body, path
+        assert http.get(path).status_code == 200, path
+
+
+
 def test_pages_are_served_with_security_headers(http: Any, issued: dict[str, Any]) -> None:
-    for path in ("/scan", "/guard", "/company", "/dashboard"):
+    for path in ("/", "/scan", "/guard", "/company", "/dashboard"):
         resp = http.get(path)
         assert resp.status_code == 200, path
         assert resp.headers["content-type"].startswith("text/html")
