@@ -23,20 +23,25 @@ def face_analyzer() -> FaceAnalyzer:
 
 
 @functools.lru_cache(maxsize=4)
-def _keys(secret: str, cipher: str) -> tuple[Sealer, FaceVectorKey]:
+def biometric_keys(secret: str, cipher: str) -> tuple[Sealer, FaceVectorKey]:
+    """The at-rest cipher and the face-vector transform of one biometric secret."""
     settings = Settings(biometric_secret=secret, biometric_cipher=cipher)  # type: ignore[arg-type]
     return (Sealer.from_settings(settings),
             FaceVectorKey.from_key(settings.derive_key("biometric_secret", "face-transform-v1")))
 
 
+def _of(settings: Settings) -> tuple[Sealer, FaceVectorKey]:
+    return biometric_keys(settings.biometric_secret.get_secret_value(), settings.biometric_cipher)
+
+
 def sealer(settings: Settings) -> Sealer:
     """The at-rest cipher for this secret, derived once per process (not per request)."""
-    return _keys(settings.biometric_secret.get_secret_value(), settings.biometric_cipher)[0]
+    return _of(settings)[0]
 
 
 def vector_key(settings: Settings) -> FaceVectorKey:
     """The secret orthogonal transform for face vectors, derived once per process."""
-    return _keys(settings.biometric_secret.get_secret_value(), settings.biometric_cipher)[1]
+    return _of(settings)[1]
 
 
 def read_upload(upload: UploadFile | Any, *, max_bytes: int, field: str) -> bytes:

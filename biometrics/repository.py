@@ -255,3 +255,44 @@ def replace_face_template(cur: Cursor, subject: str, *, model: str, embedding: n
         " updated_at = now() WHERE subject = %s",
         (model, _vec(embedding), transform_kid, subject),
     )
+
+
+# -- rotating the biometric secret ------------------------------------------------------
+def faces_not_under_transform(cur: Cursor, *, transform_kid: str, limit: int) -> list[Row]:
+    cur.execute(
+        "SELECT subject::text AS subject, photo_sealed, display_sealed,"
+        " embedding::text AS embedding, transform_kid FROM biometrics_face"
+        " WHERE transform_kid <> %s ORDER BY subject LIMIT %s FOR UPDATE SKIP LOCKED",
+        (transform_kid, limit),
+    )
+    return fetch_all(cur)
+
+
+def replace_face_sealing(cur: Cursor, subject: str, *, photo_sealed: bytes,
+                         display_sealed: bytes | None, embedding: np.ndarray,
+                         transform_kid: str) -> None:
+    """Same photo, portrait and template under another key (no capture change)."""
+    cur.execute(
+        "UPDATE biometrics_face SET photo_sealed = %s, display_sealed = %s,"
+        " embedding = %s::vector, transform_kid = %s WHERE subject = %s",
+        (photo_sealed, display_sealed, _vec(embedding), transform_kid, subject),
+    )
+
+
+def fingers_after(cur: Cursor, *, after: tuple[str, int] | None, limit: int) -> list[Row]:
+    """Finger rows in (subject, position) order after ``after``, locked."""
+    subject, position = after if after is not None else ("", -1)
+    cur.execute(
+        "SELECT subject::text AS subject, position, template_sealed FROM biometrics_finger"
+        " WHERE (subject::text, position) > (%s, %s) ORDER BY subject::text, position"
+        " LIMIT %s FOR UPDATE",
+        (subject, position, limit),
+    )
+    return fetch_all(cur)
+
+
+def replace_finger_sealing(cur: Cursor, subject: str, position: int,
+                           template_sealed: bytes) -> None:
+    """Same template under another key: change_seq stays (the content is unchanged)."""
+    cur.execute("UPDATE biometrics_finger SET template_sealed = %s"
+                " WHERE subject = %s AND position = %s", (template_sealed, subject, position))

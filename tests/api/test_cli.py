@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg2
+import psycopg2.extras
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -187,3 +189,71 @@ def test_reencode_moves_faces_of_an_older_model_to_the_current_one(
     assert audited >= 1
     again = CliRunner().invoke(main, ["biometrics", "reencode"])
     assert again.output.startswith("0 faces re-encoded")
+
+
+def test_rotate_secret_moves_every_sealed_record_and_vector(
+        pg_server: str, template_db: str, data_dir: Path, clock: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.biometric_context import biometric_keys
+    from biometrics.enrollment import display_aad, photo_aad
+    from biometrics.finger_search import finger_aad
+    from biometrics.repository import parse_vector
+    from biometrics.sealing import SealError
+    from tests.conftest import isolated_stack
+
+    with isolated_stack(pg_server, template_db, data_dir, clock) as (rt, client):
+        reg = make_principal(rt, client, "regulator")
+        make_issuable_guard(reg, reg.make_company()["id"])  # a face and two fingers
+        settings, dsn = rt.settings, rt.db.dsn
+    old_secret = settings.biometric_secret.get_secret_value()
+    old_sealer, old_vectors = biometric_keys(old_secret, settings.biometric_cipher)
+
+    def state() -> tuple[Any, list[Any]]:
+        conn = psycopg2.connect(dsn)
+        try:
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                cur.execute("SELECT subject::text AS subject, photo_sealed, display_sealed,"
+                            " embedding::text AS e, transform_kid FROM biometrics_face")
+                face = cur.fetchone()
+                cur.execute("SELECT subject::text AS subject, position, template_sealed"
+                            " FROM biometrics_finger ORDER BY position")
+                return face, cur.fetchall()
+        finally:
+            conn.close()
+
+    face, fingers = state()
+    subject = face["subject"]
+    photo = old_sealer.open(bytes(face["photo_sealed"]), aad=photo_aad(subject))
+    raw = old_vectors.unprotect(parse_vector(face["e"]))
+    templates = [old_sealer.open(bytes(f["template_sealed"]),
+                                 aad=finger_aad(subject, f["position"])) for f in fingers]
+    assert len(templates) >= 2
+
+    new_secret = "rotated-" + rid()
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("GUARDREG_MODE", "test")
+    monkeypatch.setenv("GUARDREG_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("GUARDREG_BIOMETRIC_SECRET", new_secret)
+    monkeypatch.setenv("GUARDREG_BIOMETRIC_SECRET_OLD", old_secret)
+    reset_settings_cache()
+    try:
+        result = CliRunner().invoke(main, ["biometrics", "rotate-secret", "--batch", "1"])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith(f"1 faces and {len(templates)} finger templates")
+        again = CliRunner().invoke(main, ["biometrics", "rotate-secret"])
+        assert again.output.startswith("0 faces and 0 finger templates"), again.output
+    finally:
+        reset_settings_cache()
+
+    new_sealer, new_vectors = biometric_keys(new_secret, settings.biometric_cipher)
+    face, fingers = state()
+    assert face["transform_kid"] == new_vectors.key_id != old_vectors.key_id
+    assert new_sealer.open(bytes(face["photo_sealed"]), aad=photo_aad(subject)) == photo
+    new_sealer.open(bytes(face["display_sealed"]), aad=display_aad(subject))
+    with pytest.raises(SealError):
+        old_sealer.open(bytes(face["photo_sealed"]), aad=photo_aad(subject))
+    moved = parse_vector(face["e"])
+    assert np.allclose(moved, new_vectors.protect(raw), atol=1e-5)
+    assert not np.allclose(moved, old_vectors.protect(raw), atol=1e-2)
+    assert [new_sealer.open(bytes(f["template_sealed"]), aad=finger_aad(subject, f["position"]))
+            for f in fingers] == templates
