@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import closing
+
 import click
 
-from api.runtime import open_runtime
+from api.runtime import Runtime, open_runtime
+from registry.db import Cursor
 from registry.settings import get_settings
+
+
+def _in_batches(rt: Runtime, batch: int, step: Callable[[Cursor], int]) -> int:
+    """Run ``step`` in one transaction after another until it handles fewer than
+    ``batch`` rows; returns how many rows it handled in all."""
+    total = 0
+    while True:
+        with rt.db.transaction() as cur:
+            done = step(cur)
+        total += done
+        if done < batch:
+            return total
 
 
 @click.group()
@@ -22,17 +38,9 @@ def portraits(batch: int) -> None:
     from biometrics import enrollment
 
     settings = get_settings()
-    rt = open_runtime(settings)
-    total = 0
-    try:
-        while True:
-            with rt.db.transaction() as cur:
-                done = enrollment.backfill_portraits(cur, sealer=sealer(settings), limit=batch)
-            total += done
-            if done < batch:
-                break
-    finally:
-        rt.close()
+    with closing(open_runtime(settings)) as rt:
+        total = _in_batches(rt, batch, lambda cur: enrollment.backfill_portraits(
+            cur, sealer=sealer(settings), limit=batch))
     click.echo(f"{total} portraits made")
 
 
@@ -51,22 +59,17 @@ def reencode(batch: int) -> None:
     from registry.audit import Actor
 
     settings = get_settings()
-    rt = open_runtime(settings)
-    done = 0
     failed: list[str] = []
-    try:
-        while True:
-            with rt.db.transaction() as cur:
-                report = enrollment.reencode_faces(
-                    cur, actor=Actor("cli"), now=dt.datetime.now(dt.UTC),
-                    sealer=sealer(settings), vector_key=vector_key(settings), limit=batch,
-                    skip=failed)
-            done += report.done
-            failed += report.failed
-            if report.done + len(report.failed) < batch:
-                break
-    finally:
-        rt.close()
+
+    def step(cur: Cursor) -> int:
+        report = enrollment.reencode_faces(
+            cur, actor=Actor("cli"), now=dt.datetime.now(dt.UTC), sealer=sealer(settings),
+            vector_key=vector_key(settings), limit=batch, skip=failed)
+        failed.extend(report.failed)
+        return report.done + len(report.failed)
+
+    with closing(open_runtime(settings)) as rt:
+        done = _in_batches(rt, batch, step) - len(failed)
     click.echo(f"{done} faces re-encoded; {len(failed)} photos without a usable face")
     for subject in failed:
         click.echo(f"  no usable face: subject {subject} (re-capture the photo)")
@@ -97,15 +100,10 @@ def rotate_secret(batch: int) -> None:
     old = BiometricKeys(*biometric_keys(old_secret, settings.biometric_cipher))
     new = BiometricKeys(*biometric_keys(settings.biometric_secret.get_secret_value(),
                                         settings.biometric_cipher))
-    rt = open_runtime(settings)
-    faces = fingers = 0
-    try:
-        while True:
-            with rt.db.transaction() as cur:
-                done = rotate_faces(cur, old=old, new=new, limit=batch)
-            faces += done
-            if done < batch:
-                break
+    with closing(open_runtime(settings)) as rt:
+        faces = _in_batches(rt, batch, lambda cur: rotate_faces(cur, old=old, new=new,
+                                                                limit=batch))
+        fingers = 0
         after: tuple[str, int] | None = None
         while True:
             with rt.db.transaction() as cur:
@@ -120,6 +118,4 @@ def rotate_secret(batch: int) -> None:
                              "faces": faces, "fingers": fingers,
                              "transform_kid": new.vectors.key_id},
                          now=dt.datetime.now(dt.UTC))
-    finally:
-        rt.close()
     click.echo(f"{faces} faces and {fingers} finger templates moved to the new secret")

@@ -55,13 +55,8 @@ def _cached(key: str) -> Principal | None:
     return hit[0] if hit is not None and hit[1] > time.monotonic() else None
 
 
-def authenticate(request: Request) -> Principal:
-    key = _extract_key(request)
-    if not key:
-        raise Unauthenticated("an API key is required (Authorization: Bearer <key>)")
-    hit = _cached(key)
-    if hit is not None:
-        return hit
+def _look_up(request: Request, key: str) -> Principal:
+    """The key's principal from the database (blocking), cached for a few seconds."""
     now = time.monotonic()
     rt = runtime(request)
     pepper = rt.settings.derive_key("apikey_pepper", "apikey-hmac")
@@ -88,9 +83,11 @@ def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
         # A coroutine, so that FastAPI does not hop to a worker thread for it: a cached
         # key costs a dict lookup; only a miss goes to the database (in a thread).
         key = _extract_key(request)
-        principal = _cached(key) if key else None
+        if not key:
+            raise Unauthenticated("an API key is required (Authorization: Bearer <key>)")
+        principal = _cached(key)
         if principal is None:
-            principal = await run_in_threadpool(authenticate, request)
+            principal = await run_in_threadpool(_look_up, request, key)
         if principal.role not in allowed:
             raise Forbidden(f"this endpoint is not available to the {principal.role.value} role")
         request.state.principal = principal

@@ -146,11 +146,36 @@ class Database:
 
     # -- unit of work --------------------------------------------------------------
     @contextlib.contextmanager
-    def transaction(self, *, readonly: bool = False) -> Iterator[Cursor]:
-        """One transaction: commit when the block ends, roll back on any exception."""
+    def _lease(self, *, autocommit: bool, drop_on_error: bool = False
+               ) -> Iterator[psycopg2.extensions.connection]:
+        """A pooled connection for one block: database failures become 503 problems,
+        broken connections are dropped, the connection goes back as it came."""
         conn = self._checkout()
         broken = False
         try:
+            if autocommit:
+                conn.autocommit = True
+            yield conn
+        except BaseException as exc:
+            if not autocommit:
+                try:
+                    conn.rollback()
+                except Exception:
+                    broken = True
+            broken = broken or drop_on_error or _is_unavailable(exc)
+            _raise_mapped(exc)
+            raise
+        finally:
+            if autocommit:
+                with contextlib.suppress(Exception):
+                    if not conn.closed:
+                        conn.autocommit = False
+            self._checkin(conn, broken=broken)
+
+    @contextlib.contextmanager
+    def transaction(self, *, readonly: bool = False) -> Iterator[Cursor]:
+        """One transaction: commit when the block ends, roll back on any exception."""
+        with self._lease(autocommit=False) as conn:
             cur = conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
             # Work to do once, just before COMMIT (e.g. the audit chain head).
             hooks: list[Any] = []
@@ -165,53 +190,21 @@ class Database:
             finally:
                 with contextlib.suppress(Exception):
                     cur.close()
-        except BaseException as exc:
-            try:
-                conn.rollback()
-            except Exception:
-                broken = True
-            broken = _raise_mapped(exc) or broken
-            raise
-        finally:
-            self._checkin(conn, broken=broken)
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Cursor]:
         """A cursor in autocommit mode for ONE read-only statement: no BEGIN and no
         COMMIT round trips (the hot read paths). Never use it for writes or for several
         statements that must agree with each other."""
-        conn = self._checkout()
-        broken = False
-        try:
-            conn.autocommit = True
-            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                yield cur
-        except BaseException as exc:
-            broken = _raise_mapped(exc)
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                if not conn.closed:
-                    conn.autocommit = False
-            self._checkin(conn, broken=broken)
+        with (self._lease(autocommit=True) as conn,
+              conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur):
+            yield cur
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
         """A raw connection in autocommit mode (migrations, maintenance)."""
-        conn = self._checkout()
-        broken = False
-        try:
-            conn.autocommit = True
+        with self._lease(autocommit=True, drop_on_error=True) as conn:
             yield conn
-        except BaseException as exc:
-            broken = True
-            _raise_mapped(exc)
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                if not conn.closed:
-                    conn.autocommit = False
-            self._checkin(conn, broken=broken)
 
     def ping(self) -> bool:
         try:
@@ -230,16 +223,15 @@ class Database:
                 conn.close()
 
 
-def _raise_mapped(exc: BaseException) -> bool:
-    """Raise the problem a database failure means (503s), or return whether the
-    connection must be dropped so that the caller re-raises ``exc`` itself."""
+def _raise_mapped(exc: BaseException) -> None:
+    """Raise the problem a database failure means (503s); return for any other error,
+    which the caller re-raises as it is."""
     if _is_unavailable(exc):
         raise Unavailable("the database is not available", reason="db-unavailable") from exc
     if isinstance(exc, psycopg2.errors.QueryCanceled):
         raise Unavailable("the database did not answer in time", reason="db-timeout") from exc
     if isinstance(exc, psycopg2.errors.LockNotAvailable):
         raise Unavailable("the record is busy; retry", reason="db-lock-timeout") from exc
-    return False
 
 
 _prepared: weakref.WeakKeyDictionary[psycopg2.extensions.connection, set[str]] = (
