@@ -25,7 +25,7 @@ from biometrics.sealing import Sealer
 from registry import audit
 from registry import repository as registry_repo
 from registry.audit import Actor
-from registry.db import Cursor
+from registry.db import Cursor, Database
 from registry.errors import Conflict, NotFound
 
 PHOTO_MAX_SIDE = 800
@@ -118,10 +118,12 @@ def enroll_face(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, gu
                 encoding: np.ndarray, model: str, quality: dict[str, Any], pixels: np.ndarray,
                 sealer: Sealer, vector_key: FaceVectorKey, transform_kid: str,
                 threshold: float, face_box: tuple[int, int, int, int] | None = None,
-                ) -> EnrollmentOutcome:
+                db: Database | None = None) -> EnrollmentOutcome:
+    """Protect, search 1:N (``db`` lets the search use one connection per index shard),
+    store, and hold the enrollment for review when another identity matches."""
     protected = vector_key.protect(np.asarray(encoding, dtype=np.float64))
     hits = [(s, d) for s, d in repository.search_faces(cur, protected, model=model,
-                                                        exclude_subject=subject)
+                                                        exclude_subject=subject, db=db)
             if d <= threshold]
     candidates = describe_candidates(cur, hits, now.date(), metric="distance",
                                      threshold=threshold)
@@ -269,27 +271,29 @@ def _jsonable(value: Any) -> Any:
 
 
 # -- fingerprints ------------------------------------------------------------------------
-def face_shortlist(cur: Cursor, subject: str, *, k: int = 20) -> list[str]:
+def face_shortlist(cur: Cursor, subject: str, *, k: int = 20, db: Database | None = None,
+                   ) -> list[str]:
     """Subjects whose faces are nearest to this subject's face (any distance)."""
     row = repository.get_face(cur, subject)
     if row is None:
         return []
     probe = repository.parse_vector(row["embedding"])
     return [s for s, _ in repository.search_faces(cur, probe, model=row["model"],
-                                                  exclude_subject=subject, k=k)]
+                                                  exclude_subject=subject, k=k, db=db)]
 
 
 def enroll_finger(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, guard_id: int,
                   position: int, record: bytes, prepared: Any, model: str, quality: int,
                   minutiae: int, sealer: Sealer, shortlist_threshold: float,
-                  full_threshold: float) -> EnrollmentOutcome:
+                  full_threshold: float, db: Database | None = None) -> EnrollmentOutcome:
     """Store one finger (sealed ISO record); search the face shortlist, then everyone."""
     from biometrics.finger_search import finger_aad, finger_key, search_for
 
     search = search_for(cur)
     search.sync(cur, sealer)
     own = {finger_key(subject, p) for p in range(1, 11)}
-    shortlist = [finger_key(s, p) for s in face_shortlist(cur, subject) for p in range(1, 11)]
+    shortlist = [finger_key(s, p) for s in face_shortlist(cur, subject, db=db)
+                 for p in range(1, 11)]
     hits: dict[str, float] = {}
     if shortlist:
         for key, score in search.search(prepared, top_k=10, candidates=shortlist):

@@ -13,9 +13,10 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import psycopg2
 import psycopg2.extensions
@@ -26,6 +27,7 @@ from registry.errors import Unavailable
 log = logging.getLogger(__name__)
 
 Cursor: TypeAlias = psycopg2.extras.RealDictCursor
+T = TypeVar("T")
 
 # SQLSTATE classes that mean "the database is not there right now" rather than a bug.
 _UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300", "08000", "08003", "08006", "08001"}
@@ -84,6 +86,7 @@ class Database:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_size)
         self._closed = False
+        self._fan_out_pool: ThreadPoolExecutor | None = None
 
     # -- connections -------------------------------------------------------------
     def _connect(self) -> psycopg2.extensions.connection:
@@ -100,10 +103,12 @@ class Database:
         conn.autocommit = False
         return conn
 
-    def _checkout(self) -> psycopg2.extensions.connection:
+    def _checkout(self, *, wait: bool = True) -> psycopg2.extensions.connection:
         if self._closed:
             raise Unavailable("the database pool is closed", reason="db-closed")
-        if not self._slots.acquire(timeout=self.acquire_timeout_s):
+        got = (self._slots.acquire(timeout=self.acquire_timeout_s) if wait
+               else self._slots.acquire(blocking=False))
+        if not got:
             raise Unavailable("all database connections are busy", reason="db-pool-exhausted")
         try:
             while True:
@@ -146,11 +151,11 @@ class Database:
 
     # -- unit of work --------------------------------------------------------------
     @contextlib.contextmanager
-    def _lease(self, *, autocommit: bool, drop_on_error: bool = False
+    def _lease(self, *, autocommit: bool, drop_on_error: bool = False, wait: bool = True
                ) -> Iterator[psycopg2.extensions.connection]:
         """A pooled connection for one block: database failures become 503 problems,
         broken connections are dropped, the connection goes back as it came."""
-        conn = self._checkout()
+        conn = self._checkout(wait=wait)
         broken = False
         try:
             if autocommit:
@@ -206,6 +211,58 @@ class Database:
         with self._lease(autocommit=True, drop_on_error=True) as conn:
             yield conn
 
+    def fan_out(self, cur: Cursor, reads: Sequence[Callable[[Cursor], T]]) -> list[T]:
+        """Run independent reads at the same time, one database backend each: ``reads[0]``
+        on ``cur`` in the calling thread, every other read on a pooled connection of its
+        own in a worker thread; results in the order of ``reads``.
+
+        For one search split over several indexes (the 1:N face shards), so that it uses
+        several cores of the database host. A further read runs in autocommit mode:
+        give it ONE statement (``SET LOCAL ...; SELECT ...`` in one string is one
+        implicit transaction). It sees committed data only, not what ``cur``'s
+        transaction has written. A read for which no connection is free right now runs
+        on ``cur`` after the others: the pool is never waited on, so callers that
+        already hold a connection cannot deadlock each other."""
+        if len(reads) <= 1:
+            return [read(cur) for read in reads]
+        leases: list[tuple[contextlib.ExitStack, Cursor]] = []
+        try:
+            for _ in reads[1:]:
+                with contextlib.ExitStack() as stack:
+                    try:
+                        conn = stack.enter_context(self._lease(autocommit=True, wait=False))
+                    except Unavailable:
+                        break
+                    other = stack.enter_context(
+                        conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor))
+                    leases.append((stack.pop_all(), other))
+        except BaseException:
+            for stack, _ in leases:
+                stack.close()
+            raise
+        futures: list[Future[T]] = []
+        if leases:
+            pool = self._fan_out_pool
+            if pool is None:
+                with self._lock:
+                    if self._fan_out_pool is None:
+                        self._fan_out_pool = ThreadPoolExecutor(
+                            max_workers=max(1, self.max_size - 1),
+                            thread_name_prefix="guardreg-fan-out")
+                    pool = self._fan_out_pool
+            # Each worker ends its own lease (and maps its errors) when its read is done.
+            futures = [pool.submit(_run_leased, read, stack, other)
+                       for read, (stack, other) in zip(reads[1:], leases, strict=False)]
+        try:
+            first = reads[0](cur)
+            # Reads that got no connection of their own run on the caller's.
+            rest = [read(cur) for read in reads[1 + len(futures):]]
+            return [first] + [f.result() for f in futures] + rest
+        finally:
+            for f in futures:  # never leave a worker running behind an error
+                with contextlib.suppress(BaseException):
+                    f.result()
+
     def ping(self) -> bool:
         try:
             with self.transaction(readonly=True) as cur:
@@ -216,11 +273,20 @@ class Database:
 
     def close(self) -> None:
         self._closed = True
+        if self._fan_out_pool is not None:
+            self._fan_out_pool.shutdown(wait=True)
         with self._lock:
             idle, self._idle = self._idle, []
         for conn, _ in idle:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def _run_leased(read: Callable[[Cursor], T], stack: contextlib.ExitStack, cur: Cursor) -> T:
+    """``read`` on ``cur``, which ``stack`` leases; the lease (which maps database errors
+    to 503 problems and drops broken connections) ends with it."""
+    with stack:
+        return read(cur)
 
 
 def _raise_mapped(exc: BaseException) -> None:

@@ -55,7 +55,7 @@ def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
             guard_id=guard_id, encoding=result.encoding, model=result.model_id,
             quality=result.quality, pixels=image.pixels, sealer=sealer(rt.settings),
             vector_key=vector_key(rt.settings), transform_kid=vector_key(rt.settings).key_id,
-            threshold=THRESHOLDS[result.model_id], face_box=result.box.as_tuple())
+            threshold=THRESHOLDS[result.model_id], face_box=result.box.as_tuple(), db=rt.db)
     body: dict[str, Any] = {
         "guard_id": guard_id, "status": outcome.status, "replaced": outcome.replaced,
         "model": result.model_id, "quality": {k: round(float(v), 3)
@@ -241,7 +241,7 @@ def enroll_finger(guard_id: int, request: Request, principal: Staff, now: Now,
             guard_id=guard_id, position=position, record=capture.record,
             prepared=capture.prepared, model=finger_capture.MODEL_ID, quality=capture.quality,
             minutiae=capture.minutiae, sealer=sealer(rt.settings),
-            shortlist_threshold=THRESHOLD_FMR_01, full_threshold=THRESHOLD_FMR_001)
+            shortlist_threshold=THRESHOLD_FMR_01, full_threshold=THRESHOLD_FMR_001, db=rt.db)
     body: dict[str, Any] = {"guard_id": guard_id, "position": position,
                             "status": outcome.status, "replaced": outcome.replaced,
                             "quality": capture.quality, "minutiae": capture.minutiae,
