@@ -155,7 +155,7 @@ def face_index(shards: int, m: int, ef_construction: int, sample: int,
 
     Run it once a few thousand faces are enrolled, and again after `rotate-secret` or a
     face-model change (`reencode`). Face enrollment waits while the index builds
-    (about 20 minutes for 1M faces on 2 cores)."""
+    (about 14 minutes for 1M faces on 2 cores)."""
     import datetime as dt
 
     from biometrics.face import projection
