@@ -154,12 +154,14 @@ def run(model: FaceLikeModel, a: argparse.Namespace) -> None:
         print(f"exact search has the query's own template in its top {k} for "
               f"{in_exact}/{len(queries)} queries (a property of the data)")
 
-        def measure(ef: int, fan_out: bool) -> dict[str, Any]:
+        def measure(ef: int, fan_out: bool, cand: int | None = None) -> dict[str, Any]:
+            extra = {} if cand is None else {"candidates": cand}
+
             def one(q: np.ndarray) -> list[str]:
                 with db.transaction() as cur:
                     hits = repository.search_faces(cur, q, model=MODEL, exclude_subject=None,
                                                    k=k, ef_search=ef,
-                                                   db=db if fan_out else None)
+                                                   db=db if fan_out else None, **extra)
                 return [s for s, _ in hits]
 
             for q in queries[:20]:  # warm the cache and the pool
@@ -180,7 +182,7 @@ def run(model: FaceLikeModel, a: argparse.Namespace) -> None:
                     "recall": statistics.fmean(recall), "min": min(recall), "own": own,
                     "missed": sorted(missed)}
 
-        print(f"search_faces, {len(queries)} queries, k={k}, 100 candidates per shard, "
+        print(f"search_faces, {len(queries)} queries, k={k}, default candidates per shard, "
               "timed BEGIN..COMMIT:")
         rows: list[tuple[str, dict[str, Any]]] = []
         for ef in a.ef_search:
@@ -194,6 +196,14 @@ def run(model: FaceLikeModel, a: argparse.Namespace) -> None:
                       f"{r['recall']:.4f} (min {r['min']:.1f}), own template in top 10: "
                       f"{r['own']}/{len(queries)}, missed ones at exact ranks {r['missed']} "
                       f"({_stamp()})", flush=True)
+        for cand in a.candidates:
+            r = measure(a.ef_search[0], True, cand)
+            label = f"ef_search {max(a.ef_search[0], cand):4d}, {cand} candidates per shard"
+            rows.append((label, r))
+            print(f"  {label}: p50 {r['p50']:6.1f} ms, p95 {r['p95']:6.1f} ms, recall@10 "
+                  f"{r['recall']:.4f} (min {r['min']:.1f}), own template in top 10: "
+                  f"{r['own']}/{len(queries)}, missed ones at exact ranks {r['missed']} "
+                  f"({_stamp()})", flush=True)
         if len(rows) >= 2:
             print(f"p95 ratio baseline / fan-out at ef_search {a.ef_search[0]}: "
                   f"{rows[1][1]['p95'] / rows[0][1]['p95']:.2f}")
@@ -211,7 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--m", type=int, default=32)
     ap.add_argument("--ef-construction", type=int, default=128)
     ap.add_argument("--ef-search", type=lambda s: [int(x) for x in s.split(",")],
-                    default=[400, 300, 500])
+                    default=[400, 300, 500],
+                    help="per shard; search_faces raises it to the candidate count")
+    ap.add_argument("--candidates", type=lambda s: [int(x) for x in s.split(",") if x],
+                    default=[], help="also measure these candidate counts per shard (with "
+                    "the first --ef-search, fan-out); the other lines use search_faces' default")
     ap.add_argument("--shared-buffers", default="4GB",
                     help="the server's shared_buffers ('' = the embedded default, 128MB)")
     ap.add_argument("--maintenance-work-mem", default="4GB")
