@@ -144,12 +144,13 @@ def sample_face_vectors(cur: Cursor, *, model: str, limit: int) -> np.ndarray:
                 " WHERE model = %s AND status <> 'rejected'", (model,))
     row = cur.fetchone()
     total = int(row["n"]) if row else 0
-    # Every row when they fit, else a Bernoulli sample of about ``limit`` rows.
+    # Every row when they fit (random() < 1 always), else a Bernoulli sample of about
+    # ``limit`` rows.
     share = min(1.0, limit / total) if total else 1.0
     cur.execute(
         "SELECT embedding::text AS e FROM biometrics_face"
         " WHERE model = %s AND status <> 'rejected' AND random() < %s LIMIT %s",
-        (model, share if share < 1.0 else 2.0, limit))
+        (model, share, limit))
     rows = cur.fetchall()
     if not rows:
         return np.zeros((0, 128))

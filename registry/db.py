@@ -197,11 +197,12 @@ class Database:
                     cur.close()
 
     @contextlib.contextmanager
-    def snapshot(self) -> Iterator[Cursor]:
+    def snapshot(self, *, wait: bool = True) -> Iterator[Cursor]:
         """A cursor in autocommit mode for ONE read-only statement: no BEGIN and no
         COMMIT round trips (the hot read paths). Never use it for writes or for several
-        statements that must agree with each other."""
-        with (self._lease(autocommit=True) as conn,
+        statements that must agree with each other. ``wait=False``: 503
+        ``db-pool-exhausted`` at once when no connection is free."""
+        with (self._lease(autocommit=True, wait=wait) as conn,
               conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur):
             yield cur
 
@@ -228,14 +229,11 @@ class Database:
         leases: list[tuple[contextlib.ExitStack, Cursor]] = []
         try:
             for _ in reads[1:]:
-                with contextlib.ExitStack() as stack:
-                    try:
-                        conn = stack.enter_context(self._lease(autocommit=True, wait=False))
-                    except Unavailable:
-                        break
-                    other = stack.enter_context(
-                        conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor))
-                    leases.append((stack.pop_all(), other))
+                stack = contextlib.ExitStack()
+                try:
+                    leases.append((stack, stack.enter_context(self.snapshot(wait=False))))
+                except Unavailable:
+                    break
         except BaseException:
             for stack, _ in leases:
                 stack.close()

@@ -34,9 +34,6 @@ class Projection:
 @dataclass(frozen=True)
 class Installed:
     projection: Projection
-    shards: int
-    m: int
-    ef_construction: int
     build_seconds: float
     index_bytes: int
 
@@ -68,5 +65,4 @@ def install(cur: Cursor, *, model: str, shards: int = 2, m: int = 32,
                                        shards=shards, m=m, ef_construction=ef_construction,
                                        maintenance_work_mem=maintenance_work_mem)
     seconds = time.perf_counter() - t
-    return Installed(projection, shards, m, ef_construction, seconds,
-                     repository.face_index_size(cur))
+    return Installed(projection, seconds, repository.face_index_size(cur))
