@@ -47,3 +47,6 @@ def eval_fingerprint(directory: str, as_json: bool) -> None:
     result = evaluate_folder(Path(directory))
     click.echo(format_report(result, as_json=as_json))
     sys.exit(0)
+
+
+__import__("api.cli_eval_dedup", fromlist=["register"]).register(eval_group)

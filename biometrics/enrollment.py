@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from biometrics import repository
+from biometrics import dedup_repository, fusion, repository
 from biometrics.errors import QualityRejected
 from biometrics.face.protection import FaceVectorKey
 from biometrics.sealing import Sealer
@@ -33,16 +33,26 @@ PHOTO_MAX_SIDE = 800
 
 @dataclass
 class Candidate:
+    """Another identity the capture was held against, with the evidence: ``score`` is
+    the fused log-likelihood ratio (``metric="fused_llr"``, higher = more alike) and
+    ``threshold`` the fused LLR the hold needed; ``comparisons`` the per-modality
+    scores and LLRs; ``words`` the chance in words (docs/dedup.md)."""
+
     subject: str
     score: float
     guard_id: int | None
     banned: bool
-    metric: str = "distance"  # face: distance (lower = more alike); finger: similarity
+    metric: str = "fused_llr"
     threshold: float | None = None
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+    chance: float | None = None
+    words: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"subject": self.subject, "score": round(self.score, 4), "guard_id": self.guard_id,
-                "banned": self.banned, "metric": self.metric, "threshold": self.threshold}
+                "banned": self.banned, "metric": self.metric, "threshold": self.threshold,
+                "fused_llr": round(self.score, 3), "comparisons": self.comparisons,
+                "chance": self.chance, "words": self.words}
 
 
 @dataclass
@@ -103,30 +113,122 @@ def normalised_jpeg(pixels: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def describe_candidates(cur: Cursor, hits: list[tuple[str, float]], today: dt.date, *,
-                        metric: str, threshold: float) -> list[Candidate]:
-    out = []
-    for subject, score in hits:
-        guard = registry_repo.get_guard_by_subject(cur, subject)
+# -- the fused duplicate check (docs/dedup.md) ------------------------------------------
+FACE_CANDIDATES = 20  # nearest faces taken as candidates
+FINGER_CANDIDATES = 10  # best fingers per probe finger taken as candidates
+
+
+@dataclass
+class Probe:
+    """What the new identity has so far: its face (protected vector and model) and its
+    fingers by position (0 = unknown position)."""
+
+    face: np.ndarray | None = None
+    face_model: str | None = None
+    fingers: dict[int, Any] = field(default_factory=dict)  # position -> PreparedTemplate
+
+
+def stored_probe(cur: Cursor, subject: str, *, sealer: Sealer,
+                 skip_position: int | None = None, skip_face: bool = False) -> Probe:
+    """The subject's stored, not rejected, face and fingers."""
+    from biometrics.finger_search import finger_aad
+    from biometrics.fingerprint.matcher import prepare
+
+    probe = Probe()
+    row = None if skip_face else repository.get_face(cur, subject)
+    if row is not None and row["status"] != "rejected":
+        probe.face = repository.parse_vector(row["embedding"])
+        probe.face_model = str(row["model"])
+    for f in repository.get_fingers(cur, subject):
+        pos = int(f["position"])
+        if f["status"] == "rejected" or pos == skip_position:
+            continue
+        probe.fingers[pos] = prepare(sealer.open(bytes(f["template_sealed"]),
+                                                 aad=finger_aad(subject, pos)))
+    return probe
+
+
+def find_duplicates(cur: Cursor, *, subject: str, probe: Probe, today: dt.date,
+                    sealer: Sealer, policy: fusion.Policy, finger_model: str,
+                    db: Database | None = None) -> list[Candidate]:
+    """Gather candidates from the face and finger indexes, score each on every modality
+    both identities have, fuse, and return those that pass the hold threshold (the
+    banned ones at the more sensitive one), most alike first. Call under
+    :func:`dedup_repository.lock_dedup`."""
+    from biometrics.finger_search import finger_aad, search_fingers
+    from biometrics.fingerprint.matcher import match, prepare
+
+    face_model = probe.face_model or ""
+    fuse = fusion.fusion_for(policy, face_model=face_model, finger_model=finger_model)
+    distances: dict[str, float] = {}
+    if probe.face is not None:
+        for s, d in repository.search_faces(cur, probe.face, model=face_model,
+                                            exclude_subject=subject, k=FACE_CANDIDATES, db=db):
+            distances[s] = d
+    subjects = dict.fromkeys(distances)
+    for prepared in probe.fingers.values():
+        for hit in search_fingers(cur, prepared, sealer=sealer, exclude_subject=subject,
+                                  limit=FINGER_CANDIDATES, db=db):
+            subjects.setdefault(hit.subject)
+    if not subjects:
+        return []
+    names = list(subjects)
+    if probe.face is not None:
+        for row in dedup_repository.faces_of(cur, [n for n in names if n not in distances]):
+            if row["model"] == face_model:
+                distances[row["subject"]] = float(np.linalg.norm(
+                    repository.parse_vector(row["embedding"]) - probe.face))
+    their_fingers: dict[str, list[tuple[int, str, Any]]] = {}
+    if probe.fingers:
+        for row in dedup_repository.fingers_of(cur, names):
+            pos = int(row["position"])
+            their_fingers.setdefault(row["subject"], []).append((pos, str(row["model"]), prepare(
+                sealer.open(bytes(row["template_sealed"]), aad=finger_aad(row["subject"],
+                                                                           pos)))))
+    out: list[Candidate] = []
+    for name in names:
+        comps: list[fusion.Comparison] = []
+        if name in distances:
+            comps.append(fuse.face_comparison(distances[name]))
+        theirs = their_fingers.get(name, [])
+        for pos, prepared in sorted(probe.fingers.items()):
+            # The same finger position, or (a position unknown on either side) any.
+            pool = ([t for t in theirs if t[0] in (pos, 0)] if pos else theirs)
+            if pos and any(t[0] == pos for t in pool):
+                pool = [t for t in pool if t[0] == pos]
+            if not pool:
+                continue
+            scored = [(match(prepared, t[2]), t) for t in pool]
+            score, best = max(scored, key=lambda x: x[0])
+            comps.append(fuse.finger_comparison(score, position=pos or None,
+                                                candidate_position=best[0] or None,
+                                                positions_compared=len(pool),
+                                                template_model=best[1]))
+        guard = registry_repo.get_guard_by_subject(cur, name)
         banned = bool(guard and registry_repo.active_bans(cur, guard["id_number"], today))
-        out.append(Candidate(subject, score, int(guard["id"]) if guard else None, banned,
-                             metric, threshold))
-    return out
+        verdict = fuse.decide(comps, banned=banned)
+        if verdict.hold:
+            out.append(Candidate(name, verdict.fused_llr, int(guard["id"]) if guard else None,
+                                 banned, "fused_llr", verdict.threshold,
+                                 [c.as_dict() for c in comps], verdict.chance, verdict.words))
+    return sorted(out, key=lambda c: -c.score)
 
 
 def enroll_face(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, guard_id: int,
                 encoding: np.ndarray, model: str, quality: dict[str, Any], pixels: np.ndarray,
                 sealer: Sealer, vector_key: FaceVectorKey, transform_kid: str,
-                threshold: float, face_box: tuple[int, int, int, int] | None = None,
+                policy: fusion.Policy, finger_model: str,
+                face_box: tuple[int, int, int, int] | None = None,
                 db: Database | None = None) -> EnrollmentOutcome:
-    """Protect, search 1:N (``db`` lets the search use one connection per index shard),
-    store, and hold the enrollment for review when another identity matches."""
+    """Protect, search 1:N on the face and on the fingers already captured (``db`` lets
+    the face search use one connection per index shard), fuse, store, and hold the
+    enrollment for review when another identity passes the fused threshold."""
     protected = vector_key.protect(np.asarray(encoding, dtype=np.float64))
-    hits = [(s, d) for s, d in repository.search_faces(cur, protected, model=model,
-                                                        exclude_subject=subject, db=db)
-            if d <= threshold]
-    candidates = describe_candidates(cur, hits, now.date(), metric="distance",
-                                     threshold=threshold)
+    dedup_repository.lock_dedup(cur)
+    probe = stored_probe(cur, subject, sealer=sealer, skip_face=True)
+    probe.face, probe.face_model = protected, model
+    candidates = find_duplicates(cur, subject=subject, probe=probe, today=now.date(),
+                                 sealer=sealer, policy=policy, finger_model=finger_model, db=db)
     status = "held" if candidates else "enrolled"
     photo = normalised_jpeg(pixels)
     replaced = repository.upsert_face(
@@ -271,45 +373,26 @@ def _jsonable(value: Any) -> Any:
 
 
 # -- fingerprints ------------------------------------------------------------------------
-def face_shortlist(cur: Cursor, subject: str, *, k: int = 20, db: Database | None = None,
-                   ) -> list[str]:
-    """Subjects whose faces are nearest to this subject's face (any distance)."""
-    row = repository.get_face(cur, subject)
-    if row is None:
-        return []
-    probe = repository.parse_vector(row["embedding"])
-    return [s for s, _ in repository.search_faces(cur, probe, model=row["model"],
-                                                  exclude_subject=subject, k=k, db=db)]
-
-
 def enroll_finger(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, guard_id: int,
                   position: int, record: bytes, prepared: Any, model: str, quality: int,
-                  minutiae: int, sealer: Sealer, shortlist_threshold: float,
-                  full_threshold: float, db: Database | None = None) -> EnrollmentOutcome:
-    """Store one finger (sealed ISO record); search the face shortlist, then everyone."""
-    from biometrics.finger_search import finger_aad, finger_key, search_for
+                  minutiae: int, sealer: Sealer, policy: fusion.Policy,
+                  db: Database | None = None) -> EnrollmentOutcome:
+    """Store one finger (sealed ISO record); decide again on everything the identity has
+    now (its face, the fingers captured before and this one) against the candidates of
+    the face and finger indexes."""
+    from biometrics.finger_search import finger_aad, index_finger
 
-    search = search_for(cur)
-    search.sync(cur, sealer)
-    own = {finger_key(subject, p) for p in range(1, 11)}
-    shortlist = [finger_key(s, p) for s in face_shortlist(cur, subject, db=db)
-                 for p in range(1, 11)]
-    hits: dict[str, float] = {}
-    if shortlist:
-        for key, score in search.search(prepared, top_k=10, candidates=shortlist):
-            if key not in own and score >= shortlist_threshold:
-                hits[key.split("/")[0]] = max(score, hits.get(key.split("/")[0], 0.0))
-    for key, score in search.search(prepared, top_k=10):
-        if key not in own and score >= full_threshold:
-            hits[key.split("/")[0]] = max(score, hits.get(key.split("/")[0], 0.0))
-    ranked = sorted(hits.items(), key=lambda kv: -kv[1])
-    candidates = describe_candidates(cur, ranked, now.date(), metric="similarity",
-                                     threshold=full_threshold)
+    dedup_repository.lock_dedup(cur)
+    probe = stored_probe(cur, subject, sealer=sealer, skip_position=position)
+    probe.fingers[position] = prepared
+    candidates = find_duplicates(cur, subject=subject, probe=probe, today=now.date(),
+                                 sealer=sealer, policy=policy, finger_model=model, db=db)
     status = "held" if candidates else "enrolled"
     replaced = repository.upsert_finger(
         cur, subject=subject, position=position, status=status, model=model,
         template_sealed=sealer.seal(record, aad=finger_aad(subject, position)),
         quality=quality, minutiae=minutiae)
+    index_finger(cur, subject=subject, position=position, prepared=prepared)
     outcome = EnrollmentOutcome(status, replaced, candidates)
     if candidates:
         outcome.review_id = repository.open_review(

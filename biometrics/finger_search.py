@@ -9,13 +9,15 @@ made by the others. The scalable search itself is ``FingerprintIndex``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from biometrics import repository
 from biometrics.fingerprint.index import FingerprintIndex
 from biometrics.fingerprint.matcher import PreparedTemplate, prepare
 from biometrics.sealing import Sealer
-from registry.db import Cursor
+from registry.db import Cursor, Database
 
 
 def finger_aad(subject: str, position: int) -> bytes:
@@ -77,3 +79,35 @@ def search_for(cur: Cursor) -> FingerSearch:
         if found is None:
             found = _searches[key] = FingerSearch()
         return found
+
+
+# -- the 1:N interface enrollment uses (helper fpindex replaces this adapter with the
+# search in PostgreSQL; same signatures) ----------------------------------------------
+@dataclass(frozen=True)
+class FingerHit:
+    subject: str
+    position: int
+    score: float  # full matcher score
+
+
+def search_fingers(cur: Cursor, probe: PreparedTemplate, *, sealer: Sealer,
+                   exclude_subject: str | None = None, subjects: Sequence[str] | None = None,
+                   limit: int = 10, shortlist: int | None = None,
+                   db: Database | None = None) -> list[FingerHit]:
+    """Best ``limit`` enrolled fingers for ``probe`` (all of them, or those of
+    ``subjects``), best first; ``exclude_subject``'s own fingers are left out."""
+    search = search_for(cur)
+    search.sync(cur, sealer)
+    keys = None if subjects is None else [finger_key(s, p) for s in subjects
+                                          for p in range(0, 11)]
+    hits = []
+    for key, score in search.search(probe, top_k=limit + 10, candidates=keys):
+        subject, position = key.rsplit("/", 1)
+        if subject != exclude_subject:
+            hits.append(FingerHit(subject, int(position), score))
+    return hits[:limit]
+
+
+def index_finger(cur: Cursor, *, subject: str, position: int,
+                 prepared: PreparedTemplate) -> None:
+    """Nothing to do here: the in-memory search picks new rows up by ``change_seq``."""

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     trust_list_validity_s: int = 7 * 24 * 3600
     clock_skew_s: int = 300
 
+    # Duplicate check (docs/dedup.md): hold when the fused score's false positive
+    # identification rate against a gallery of this many identities is at most the target;
+    # candidates under an industry ban are held at the more sensitive target.
+    dedup_fpir: float = Field(default=0.01, gt=0.0, lt=1.0)
+    dedup_fpir_banned: float = Field(default=0.1, gt=0.0, lt=1.0)
+    dedup_gallery_size: int = Field(default=500_000, ge=1, le=1_000_000_000)
+
     # Request limits
     max_body_bytes: int = 12 * 1024 * 1024
     max_image_bytes: int = 10 * 1024 * 1024

@@ -12,8 +12,8 @@ from pydantic import Field
 from api.access import actor_of, guard_for
 from api.biometric_context import face_analyzer, read_upload, sealer, vector_key
 from api.deps import clock, rate_limit, require, runtime
-from api.schemas import Input
-from biometrics import enrollment
+from api.schemas import Input, mask_id_number
+from biometrics import enrollment, fusion
 from biometrics import repository as bio_repo
 from biometrics.face.pipeline import THRESHOLDS
 from biometrics.imaging import decode_image
@@ -27,6 +27,12 @@ Staff = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERAT
 Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
 Verifier = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR,
                                                 Role.CHECKPOINT_OFFICER))]
+
+
+def dedup_policy(request: Request) -> fusion.Policy:
+    s = runtime(request).settings
+    return fusion.Policy(fpir=s.dedup_fpir, fpir_banned=s.dedup_fpir_banned,
+                         gallery=s.dedup_gallery_size)
 
 
 def _decode(request: Request, data: bytes) -> Any:
@@ -48,6 +54,8 @@ def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
     image = _decode(request, data)
     result = face_analyzer().analyse(image.pixels, purpose="enroll")
+    from biometrics import finger_capture
+
     with rt.db.transaction() as cur:
         guard = guard_for(cur, principal, guard_id, for_update=True)
         outcome = enrollment.enroll_face(
@@ -55,7 +63,8 @@ def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
             guard_id=guard_id, encoding=result.encoding, model=result.model_id,
             quality=result.quality, pixels=image.pixels, sealer=sealer(rt.settings),
             vector_key=vector_key(rt.settings), transform_kid=vector_key(rt.settings).key_id,
-            threshold=THRESHOLDS[result.model_id], face_box=result.box.as_tuple(), db=rt.db)
+            policy=dedup_policy(request), finger_model=finger_capture.MODEL_ID,
+            face_box=result.box.as_tuple(), db=rt.db)
     body: dict[str, Any] = {
         "guard_id": guard_id, "status": outcome.status, "replaced": outcome.replaced,
         "model": result.model_id, "quality": {k: round(float(v), 3)
@@ -127,17 +136,34 @@ def capture_status(guard_id: int, request: Request, principal: Staff) -> Any:
 
 
 # -- review queue ---------------------------------------------------------------------
-def _review_view(cur: Any, review: dict[str, Any]) -> dict[str, Any]:
+def _candidate_view(cur: Any, c: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """One candidate of a held enrollment: who the other identity is (name, masked ID
+    number, employer, ban status now), the fused score and the per-modality evidence.
+    Reviews opened before fused decisions keep their single score and metric."""
+    other = (registry_repo.get_guard(cur, int(c["guard_id"])) if c.get("guard_id") is not None
+             else None)
+    view: dict[str, Any] = {
+        "guard_id": c.get("guard_id"), "score": c["score"], "banned": c["banned"],
+        "metric": c.get("metric", "distance"), "threshold": c.get("threshold"),
+        "fused_llr": c.get("fused_llr"), "chance": c.get("chance"), "words": c.get("words"),
+        "comparisons": c.get("comparisons", []),
+    }
+    if other is not None:
+        view["identity"] = {
+            "name": other["name"], "id_number_masked": mask_id_number(other["id_number"]),
+            "employer": other.get("company_name"), "employer_id": other.get("company_id"),
+            "banned_now": bool(registry_repo.active_bans(cur, other["id_number"], today)),
+        }
+    return view
+
+
+def _review_view(cur: Any, review: dict[str, Any], today: dt.date) -> dict[str, Any]:
     guard = registry_repo.get_guard_by_subject(cur, review["subject"])
     return {
         "id": review["id"], "modality": review["modality"], "status": review["status"],
         "guard_id": guard["id"] if guard else None,
         "guard_name": guard["name"] if guard else None,
-        "candidates": [{"guard_id": c.get("guard_id"), "score": c["score"],
-                        "banned": c["banned"],
-                        "metric": c.get("metric", "distance" if review["modality"] == "face"
-                                        else "similarity"),
-                        "threshold": c.get("threshold")} for c in review["candidates"]],
+        "candidates": [_candidate_view(cur, c, today) for c in review["candidates"]],
         "banned_match": review["banned_match"], "created_at": review["created_at"],
         "decided_by": review["decided_by"], "decided_at": review["decided_at"],
         "decision_note": review["decision_note"],
@@ -145,7 +171,7 @@ def _review_view(cur: Any, review: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/biometrics/reviews", summary="Enrollments held as possible duplicates")
-def list_reviews(request: Request, principal: Regulator,
+def list_reviews(request: Request, principal: Regulator, now: Now,
                  status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")]
                  = "pending",
                  cursor: Annotated[int, Query(ge=0)] = 0,
@@ -153,7 +179,7 @@ def list_reviews(request: Request, principal: Regulator,
     limit = min(limit, runtime(request).settings.max_page_size)
     with runtime(request).db.transaction(readonly=True) as cur:
         rows = bio_repo.list_reviews(cur, status=status, after_id=cursor, limit=limit)
-        items = [_review_view(cur, r) for r in rows]
+        items = [_review_view(cur, r, now.date()) for r in rows]
     return {"items": items, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
 
 
@@ -170,7 +196,7 @@ def decide_review(review_id: int, body: ReviewDecision, request: Request, princi
         review = enrollment.decide_review(cur, actor=actor_of(principal), now=now,
                                           review_id=review_id, approve=body.approve,
                                           note=body.note)
-        return _review_view(cur, review)
+        return _review_view(cur, review, now.date())
 
 
 # -- fingerprints ---------------------------------------------------------------------
@@ -227,7 +253,6 @@ def enroll_finger(guard_id: int, request: Request, principal: Staff, now: Now,
                   template: Annotated[UploadFile | None, File()] = None,
                   dpi: Annotated[float | None, Form(ge=250, le=1200)] = None) -> Any:
     from biometrics import finger_capture
-    from biometrics.fingerprint.matcher import THRESHOLD_FMR_001, THRESHOLD_FMR_01
 
     rt = runtime(request)
     with rt.db.transaction(readonly=True) as cur:
@@ -241,7 +266,7 @@ def enroll_finger(guard_id: int, request: Request, principal: Staff, now: Now,
             guard_id=guard_id, position=position, record=capture.record,
             prepared=capture.prepared, model=finger_capture.MODEL_ID, quality=capture.quality,
             minutiae=capture.minutiae, sealer=sealer(rt.settings),
-            shortlist_threshold=THRESHOLD_FMR_01, full_threshold=THRESHOLD_FMR_001, db=rt.db)
+            policy=dedup_policy(request), db=rt.db)
     body: dict[str, Any] = {"guard_id": guard_id, "position": position,
                             "status": outcome.status, "replaced": outcome.replaced,
                             "quality": capture.quality, "minutiae": capture.minutiae,

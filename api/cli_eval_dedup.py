@@ -1,0 +1,688 @@
+"""``guardreg eval calibrate`` and ``guardreg eval dedup``: fused face + finger scores.
+
+``calibrate`` fits the per-modality score calibration (``biometrics/fusion.py``) on
+development data and writes the JSON file the enrollment decision loads;
+``dedup`` is the chimeric 1:N benchmark of issue 13. Face encodings and finger
+templates are cached (``--cache``, default ``/tmp/fusion-cache``) by model id and
+file, so a rerun after a matcher change re-extracts nothing it does not have to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+DEFAULT_CACHE = Path("/tmp/fusion-cache")  # noqa: S108 - a cache, safe to delete
+IMAGE_EXT = {".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg"}
+_FINGER_NAME = re.compile(r"^(?P<finger>[^_]+)_(?P<imp>\d+)$")
+
+Progress = Callable[[str], None]
+
+
+def _say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _tag(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# -- faces ------------------------------------------------------------------------------
+def face_images(root: Path) -> dict[str, list[Path]]:
+    """LFW-style ``<Person>/<Person>_NNNN.<ext>``: images per identity, sorted."""
+    out: dict[str, list[Path]] = {}
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        imgs = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXT)
+        if imgs:
+            out[d.name] = imgs
+    if not out:
+        raise click.BadParameter(f"no <Person>/<image> folders in {root}", param_hint="--faces")
+    return out
+
+
+def face_encodings(root: Path, cache_dir: Path, progress: Progress = _say,
+                   ) -> tuple[str, dict[str, list[np.ndarray | None]], list[float]]:
+    """Encode every image once (``purpose="evaluate"``); cached per model and folder.
+
+    Returns the model id, encodings per identity (``None`` where no face was found)
+    and the seconds spent per newly encoded image."""
+    from biometrics.errors import QualityRejected
+    from biometrics.face.pipeline import get_analyzer
+    from biometrics.imaging import decode_image
+
+    analyzer = get_analyzer()
+    people = face_images(root)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"faces-{_tag(analyzer.model_id + '|' + str(root.resolve()))}.npz"
+    known: dict[str, np.ndarray] = {}
+    if path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            known = dict(zip([str(x) for x in z["keys"]], z["enc"], strict=True))
+    todo = [(n, p) for n, imgs in people.items() for p in imgs
+            if f"{n}/{p.name}" not in known]
+    times: list[float] = []
+
+    def save() -> None:
+        keys = sorted(known)
+        np.savez(path, keys=np.array(keys), enc=np.stack([known[k] for k in keys]))
+
+    for i, (name, p) in enumerate(todo):
+        t0 = time.perf_counter()
+        try:
+            res = analyzer.analyse(decode_image(p.read_bytes()).pixels, purpose="evaluate")
+            enc = np.asarray(res.encoding, dtype=np.float64)
+        except QualityRejected:
+            enc = np.full(128, np.nan)
+        times.append(time.perf_counter() - t0)
+        known[f"{name}/{p.name}"] = enc
+        if (i + 1) % 100 == 0 or i + 1 == len(todo):
+            progress(f"  faces: encoded {i + 1}/{len(todo)} new images")
+            save()
+    out: dict[str, list[np.ndarray | None]] = {}
+    for name, imgs in people.items():
+        encs = [known[f"{name}/{p.name}"] for p in imgs]
+        out[name] = [None if np.isnan(e).any() else e for e in encs]
+    return analyzer.model_id, out, times
+
+
+# -- fingers ----------------------------------------------------------------------------
+def finger_files(root: Path) -> dict[str, list[Path]]:
+    """FVC-style ``<finger>_<impression>.<ext>``: impressions per finger, sorted."""
+    out: dict[str, list[tuple[int, Path]]] = {}
+    for p in sorted(root.iterdir()):
+        m = _FINGER_NAME.match(p.stem)
+        if m and p.suffix.lower() in IMAGE_EXT:
+            out.setdefault(m["finger"], []).append((int(m["imp"]), p))
+    if not out:
+        raise click.BadParameter(f"no <finger>_<impression> images in {root}",
+                                 param_hint="--fingers")
+    return {f: [p for _, p in sorted(v)] for f, v in out.items()}
+
+
+def finger_templates(root: Path, cache_dir: Path, progress: Progress = _say,
+                     ) -> tuple[dict[str, list[Any]], list[float]]:
+    """Extract every image once into an ISO record (cached per extractor code and file),
+    prepared for the current matcher. ``None`` where extraction failed (FTE)."""
+    from biometrics import finger_capture
+    from biometrics.fingerprint import extraction, matcher
+    from biometrics.fingerprint.templates import FORMAT_ISO_2005, build_record, encode_template
+    from registry.errors import GuardregError
+
+    code = Path(extraction.__file__).read_bytes()
+    tag = _tag(finger_capture.MODEL_ID + hashlib.sha256(code).hexdigest() + str(root.resolve()))
+    cdir = cache_dir / f"fingers-{tag}"
+    cdir.mkdir(parents=True, exist_ok=True)
+    files = finger_files(root)
+    out: dict[str, list[Any]] = {}
+    times: list[float] = []
+    done = 0
+    total = sum(len(v) for v in files.values())
+    for finger, paths in files.items():
+        preps: list[Any] = []
+        for p in paths:
+            cached = cdir / (p.stem + ".iso")
+            failed = cdir / (p.stem + ".fte")
+            if not cached.exists() and not failed.exists():
+                t0 = time.perf_counter()
+                try:
+                    res = extraction.extract_from_bytes(p.read_bytes())
+                    rec = build_record(res.minutiae, width=res.width, height=res.height,
+                                       dpi=500.0, quality=0, fmt=FORMAT_ISO_2005, position=0)
+                    cached.write_bytes(encode_template(rec))
+                except (GuardregError, ValueError, OSError):
+                    failed.write_bytes(b"")
+                times.append(time.perf_counter() - t0)
+            prep = matcher.prepare(cached.read_bytes()) if cached.exists() else None
+            preps.append(prep if prep is not None and prep.size >= 2 else None)
+            done += 1
+            if done % 40 == 0 or done == total:
+                progress(f"  fingers {root.name}: {done}/{total}")
+        out[finger] = preps
+    return out, times
+
+
+def finger_score_matrix(templates: dict[str, list[Any]],
+                        ) -> tuple[list[tuple[str, int]], np.ndarray]:
+    """Every impression against every other (one symmetric score per pair; 0 where a
+    template is missing). Keys are ``(finger, impression index)``."""
+    from biometrics.fingerprint import matcher
+
+    keys = [(f, k) for f, preps in templates.items() for k in range(len(preps))]
+    preps = [templates[f][k] for f, k in keys]
+    empty = matcher.prepare_minutiae(np.zeros((0, 3)))
+    batch = matcher.stack([p or empty for p in preps])
+    n = len(keys)
+    scores = np.zeros((n, n))
+    for a in range(n):
+        if preps[a] is not None:
+            scores[a] = matcher.match_many(preps[a], batch)
+    sym = (scores + scores.T) / 2
+    return keys, sym
+
+
+def split_pairs(keys: list[tuple[str, int]], scores: np.ndarray,
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """FVC protocol: genuine = impression pairs of one finger, impostor = every
+    cross-finger pair."""
+    fingers = np.array([f for f, _ in keys])
+    iu, ju = np.triu_indices(len(keys), k=1)
+    same = fingers[iu] == fingers[ju]
+    return scores[iu, ju][same], scores[iu, ju][~same]
+
+
+# -- score sets -------------------------------------------------------------------------
+EAST_ASIAN = ("Jiang_Zemin", "Hu_Jintao", "Wen_Jiabao", "Lucy_Liu", "Chen_Shui-bian",
+              "Zhang_Ziyi", "Kim_Jong-Il", "Megawati_Sukarnoputri", "Mahathir_Mohamad")
+MAX_IMAGES_PER_PERSON = 10  # genuine pairs per identity stay comparable (<= 45)
+IMPOSTOR_SAMPLE = 2_000_000
+
+
+def _usable(encs: dict[str, list[np.ndarray | None]], names: list[str],
+            ) -> dict[str, list[np.ndarray]]:
+    return {n: [e for e in encs[n] if e is not None] for n in names if n in encs}
+
+
+def face_genuine(encs: dict[str, list[np.ndarray]]) -> np.ndarray:
+    """Every pair of images of one person (the first MAX_IMAGES_PER_PERSON usable)."""
+    out: list[float] = []
+    for v in encs.values():
+        m = np.stack(v[:MAX_IMAGES_PER_PERSON]) if len(v) >= 2 else None
+        if m is not None:
+            iu, ju = np.triu_indices(len(m), k=1)
+            out.extend(np.linalg.norm(m[iu] - m[ju], axis=1))
+    return np.array(out)
+
+
+def face_impostor(encs: dict[str, list[np.ndarray]], *, sample: int | None = IMPOSTOR_SAMPLE,
+                  seed: int = 13) -> np.ndarray:
+    """Pairs of images of different people: all of them, or a deterministic random
+    sample of ``sample`` pairs when there are more."""
+    names = list(encs)
+    mats = [np.stack(encs[n]) for n in names if encs[n]]
+    owner = np.concatenate([np.full(len(encs[n]), k) for k, n in enumerate(names) if encs[n]])
+    allm = np.concatenate(mats)
+    n = len(allm)
+    total = n * (n - 1) // 2
+    if sample is None or total <= sample * 1.5:
+        iu, ju = np.triu_indices(n, k=1)
+    else:
+        rng = np.random.default_rng(seed)
+        iu = rng.integers(0, n, size=int(sample * 1.2))
+        ju = rng.integers(0, n, size=int(sample * 1.2))
+    keep = owner[iu] != owner[ju]
+    iu, ju = iu[keep][: sample or None], ju[keep][: sample or None]
+    out = np.empty(len(iu))
+    for s in range(0, len(iu), 500_000):
+        out[s:s + 500_000] = np.linalg.norm(allm[iu[s:s + 500_000]] - allm[ju[s:s + 500_000]],
+                                            axis=1)
+    return out
+
+
+def east_asian_transfer(all_imp: np.ndarray, ea_imp: np.ndarray) -> np.ndarray:
+    """All-LFW impostor distances moved to the East-Asian impostors' mean and spread
+    (location-scale): the shape (and the tail sample size) of the large set, where the
+    small East-Asian set says impostors sit."""
+    return float(ea_imp.mean()) + (all_imp - float(all_imp.mean())) * (
+        float(ea_imp.std()) / float(all_imp.std()))
+
+
+def fold_identities(pairs: Path) -> list[set[str]]:
+    from biometrics.face.evaluation import read_pairs
+
+    return [{p.name1 for p in f} | {p.name2 for p in f} for f in read_pairs(pairs)]
+
+
+def _rate_below(x: np.ndarray, t: float) -> float:
+    return float(np.mean(x <= t)) if len(x) else math.nan
+
+
+def face_summary(gen: np.ndarray, imp: np.ndarray, ea: np.ndarray, model: Any,
+                 ) -> dict[str, Any]:
+    """How the impostor sets compare (FMR at fixed distances) and how the fitted
+    model predicts them."""
+    out: dict[str, Any] = {"genuine_pairs": len(gen), "impostor_pairs_all": len(imp),
+                           "impostor_pairs_east_asian": len(ea), "at_distance": {}}
+    for d in (0.35, 0.40, 0.45, 0.47, 0.50):
+        x = np.asarray(model.grid)
+        surv = np.cumsum(model.imp_mass[::-1])[::-1]  # P(x >= grid_k), x = -distance
+        k = int(np.searchsorted(x, -d))
+        out["at_distance"][f"{d:.2f}"] = {
+            "fmr_all_lfw": _rate_below(imp, d), "fmr_east_asian": _rate_below(ea, d),
+            "fmr_model": float(surv[min(k, len(surv) - 1)]),
+            "fnmr": float(np.mean(gen > d)), "llr": float(model.llr_one(d))}
+    return out
+
+
+def finger_sets(dirs: list[Path], cache: Path, progress: Progress,
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for d in dirs:
+        t, _ = finger_templates(d, cache, progress)
+        keys, sc = finger_score_matrix(t)
+        out[d.name] = split_pairs(keys, sc)
+    return out
+
+
+def fit_finger(sets: dict[str, tuple[np.ndarray, np.ndarray]], model: str,
+               names: list[str]) -> Any:
+    """One sensor-independent calibration from several sets: every set weighs the same
+    (genuine and impostor scores weighted by 1/size of their set)."""
+    from biometrics.fusion import fit_modality
+
+    g = np.concatenate([sets[n][0] for n in names])
+    i = np.concatenate([sets[n][1] for n in names])
+    wg = np.concatenate([np.full(len(sets[n][0]), 1 / len(sets[n][0])) for n in names])
+    wi = np.concatenate([np.full(len(sets[n][1]), 1 / len(sets[n][1])) for n in names])
+    return fit_modality("finger", model, g, i, genuine_weights=wg * len(g),
+                        impostor_weights=wi * len(i), info={"sets": names})
+
+
+def fit_face(gen: np.ndarray, imp_all: np.ndarray, imp_ea: np.ndarray, model: str,
+             info: dict[str, Any]) -> Any:
+    from biometrics.fusion import fit_modality
+
+    transferred = east_asian_transfer(imp_all, imp_ea)
+    return fit_modality("face", model, gen, transferred, info={
+        "impostors": "all-LFW impostor distances moved to the East-Asian impostors' mean "
+                     "and standard deviation", **info})
+
+
+def _check_single(cal: Any, gen: np.ndarray, imp: np.ndarray) -> dict[str, Any]:
+    """Held-out check of one modality: at LLR thresholds the model says give FMR 1e-2,
+    1e-3, 1e-4, the measured FMR and FNMR on data the fit did not see."""
+    from biometrics.fusion import model_pmf, threshold_for
+
+    out: dict[str, Any] = {}
+    lg, li = cal.llr_of(gen), cal.llr_of(imp)
+    for fmr in (1e-2, 1e-3, 1e-4):
+        t = threshold_for(model_pmf(cal), fmr)
+        if t is None:
+            out[f"{fmr:g}"] = None
+            continue
+        out[f"{fmr:g}"] = {"llr_threshold": t, "fmr_measured": float(np.mean(li >= t)),
+                           "fnmr_measured": float(np.mean(lg < t))}
+    return {"genuine": len(gen), "impostor": len(imp), "at_predicted_fmr": out}
+
+
+# -- guardreg eval calibrate ------------------------------------------------------------
+@click.command("calibrate")
+@click.option("--faces", "faces", required=True, type=click.Path(exists=True, file_okay=False),
+              help="LFW-style images folder (<Person>/<Person>_NNNN.jpg)")
+@click.option("--pairs", "pairs", type=click.Path(exists=True, dir_okay=False),
+              help="LFW pairs.txt: its folds give the face cross-validation split")
+@click.option("--fingers", "fingers", required=True, multiple=True,
+              type=click.Path(exists=True, file_okay=False),
+              help="FVC-style folder (<finger>_<impression>.png), one per sensor; repeat")
+@click.option("--out", "out", type=click.Path(dir_okay=False),
+              help="where to write the calibration (default: the shipped file)")
+@click.option("--cache", "cache", type=click.Path(file_okay=False), default=str(DEFAULT_CACHE))
+@click.option("--json", "as_json", is_flag=True)
+def calibrate(faces: str, pairs: str | None, fingers: tuple[str, ...], out: str | None,
+              cache: str, as_json: bool) -> None:
+    """Fit the face and finger score calibration of the fused duplicate check.
+
+    Cross-validated figures (fit on part, measured on the rest: face by pairs.txt fold,
+    fingers leave-one-set-out) are printed; the calibration written is fitted on all
+    of the data."""
+    from biometrics import finger_capture
+    from biometrics.fusion import CALIBRATION_FILE, Calibration
+
+    result = run_calibration(Path(faces), Path(pairs) if pairs else None,
+                             [Path(f) for f in fingers], Path(cache))
+    cal: Calibration = result.pop("calibration")
+    target = Path(out) if out else CALIBRATION_FILE
+    cal.save(target)
+    result["written_to"] = str(target)
+    result["finger_model"] = finger_capture.MODEL_ID
+    click.echo(json.dumps(result, indent=2, allow_nan=False) if as_json
+               else _calibration_text(result))
+
+
+def run_calibration(faces: Path, pairs: Path | None, fingers: list[Path], cache: Path,
+                    progress: Progress = _say) -> dict[str, Any]:
+    import datetime as dt
+
+    from biometrics import finger_capture
+    from biometrics.fusion import Calibration
+
+    model, encs_raw, _ = face_encodings(faces, cache, progress)
+    encs = _usable(encs_raw, list(encs_raw))
+    ea_names = [n for n in EAST_ASIAN if n in encs]
+    progress("  faces: scoring pairs")
+    gen = face_genuine(encs)
+    imp = face_impostor(encs)
+    ea = face_impostor({n: encs[n] for n in ea_names}, sample=None)
+    sets = finger_sets(fingers, cache, progress)
+    fmodel = finger_capture.MODEL_ID
+    cv: dict[str, list[dict[str, Any]]] = {"face": [], "finger": []}
+
+    folds = fold_identities(pairs) if pairs else []
+    for k, held in enumerate(folds):
+        progress(f"  cross-validation: face fold {k + 1}/{len(folds)}")
+        train = {n: v for n, v in encs.items() if n not in held}
+        test = {n: v for n, v in encs.items() if n in held}
+        tr_ea = {n: train[n] for n in ea_names if n in train}
+        c = fit_face(face_genuine(train), face_impostor(train), face_impostor(tr_ea, sample=None),
+                     model, {})
+        cv["face"].append({"held_out_fold": k + 1,
+                           **_check_single(c, face_genuine(test), face_impostor(test))})
+    for name in sets:
+        progress(f"  cross-validation: fingers without {name}")
+        c = fit_finger(sets, fmodel, [n for n in sets if n != name])
+        cv["finger"].append({"held_out_set": name, **_check_single(c, *sets[name])})
+
+    face_cal = fit_face(gen, imp, ea, model, {"east_asian_identities": ea_names})
+    finger_cal = fit_finger(sets, fmodel, list(sets))
+    cal = Calibration({model: face_cal}, {fmodel: finger_cal}, {
+        "fitted_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "faces": str(faces), "fingers": [str(f) for f in fingers],
+        "command": "guardreg eval calibrate"})
+    return {
+        "face_model": model, "calibration": cal,
+        "face": {**face_summary(gen, imp, ea, face_cal), "fit": face_cal.info},
+        "finger": {"sets": {n: {"genuine": len(g), "impostor": len(i)}
+                            for n, (g, i) in sets.items()}, "fit": finger_cal.info},
+        "cross_validation": cv,
+        "note": "cross_validation: fitted without the held-out fold/set and measured on it; "
+                "the calibration written is fitted on all the data",
+    }
+
+
+def _calibration_text(r: dict[str, Any]) -> str:
+    lines = [f"face model {r['face_model']}, finger model {r['finger_model']}",
+             f"written to {r['written_to']}", "face: FMR at distance (all LFW / East-Asian "
+             "/ fitted model), FNMR, LLR:"]
+    for d, v in r["face"]["at_distance"].items():
+        lines.append(f"  {d}: {v['fmr_all_lfw']:.2e} / {v['fmr_east_asian']:.2e} / "
+                     f"{v['fmr_model']:.2e}  fnmr {v['fnmr']:.3f}  llr {v['llr']:+.2f}")
+    for kind in ("face", "finger"):
+        for row in r["cross_validation"][kind]:
+            which = row.get("held_out_fold", row.get("held_out_set"))
+            parts = []
+            for fmr, v in row["at_predicted_fmr"].items():
+                parts.append(f"{fmr}: " + ("unreachable" if v is None else
+                                          f"FMR {v['fmr_measured']:.2e} "
+                                          f"FNMR {v['fnmr_measured']:.3f}"))
+            lines.append(f"CV {kind} held out {which}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+# -- guardreg eval dedup ----------------------------------------------------------------
+TARGETS = (("150k", 150_000), ("1m", 1_000_000))
+FPIRS = (0.01, 0.001)
+
+
+def _order(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def chimeric_identities(face_people: dict[str, list[Path]],
+                        finger_sets_files: dict[str, dict[str, list[Path]]],
+                        ) -> list[dict[str, Any]]:
+    """Deterministic pairing: per sensor, fingers in name order taken two by two
+    (never shared); face identities with 2+ images in the order of the SHA-256 of their
+    name, one per finger pair."""
+    people = sorted((n for n, imgs in face_people.items() if len(imgs) >= 2), key=_order)
+    out: list[dict[str, Any]] = []
+    for sensor, files in finger_sets_files.items():
+        names = sorted(files)
+        for a, b in zip(names[0::2], names[1::2], strict=False):
+            if len(out) >= len(people):
+                return out
+            out.append({"face": people[len(out)], "sensor": sensor, "fingers": [a, b]})
+    return out
+
+
+def _pair_scores(preps: list[Any]) -> np.ndarray:
+    from biometrics.fingerprint import matcher
+
+    out = []
+    for a in range(len(preps)):
+        for b in range(a + 1, len(preps)):
+            if preps[a] is not None and preps[b] is not None:
+                out.append((matcher.match(preps[a], preps[b]) + matcher.match(preps[b],
+                                                                            preps[a])) / 2)
+            else:
+                out.append(0.0)  # a failed impression never matches
+    return np.array(out)
+
+
+def _fnir(gen_pmf: np.ndarray, t: float | None) -> float:
+    from biometrics.fusion import bin_values
+
+    if t is None:
+        return 1.0
+    return float(gen_pmf[bin_values() < t - 1e-9].sum())
+
+
+@click.command("dedup")
+@click.option("--faces", "faces", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--fingers", "fingers", required=True, multiple=True,
+              type=click.Path(exists=True, file_okay=False))
+@click.option("--calibration", "calibration", type=click.Path(exists=True, dir_okay=False),
+              help="calibration JSON (default: the shipped one)")
+@click.option("--bootstrap", "bootstrap", type=click.IntRange(0, 2000), default=200,
+              help="bootstrap replicates for the confidence intervals")
+@click.option("--cache", "cache", type=click.Path(file_okay=False), default=str(DEFAULT_CACHE))
+@click.option("--json", "as_json", is_flag=True)
+def dedup(faces: str, fingers: tuple[str, ...], calibration: str | None, bootstrap: int,
+          cache: str, as_json: bool) -> None:
+    """Chimeric face + two-finger 1:N benchmark (issue 13): FNIR at FPIR 1% and 0.1%
+    extrapolated to 150,000 and 1,000,000 identities, fused, face alone, fingers alone."""
+    from biometrics.fusion import load_calibration
+
+    cal = load_calibration(Path(calibration) if calibration else None)
+    result = run_dedup(Path(faces), [Path(f) for f in fingers], cal, Path(cache), bootstrap)
+    click.echo(json.dumps(result, indent=2, allow_nan=False) if as_json
+               else _dedup_text(result))
+
+
+def run_dedup(faces: Path, fingers: list[Path], cal: Any, cache: Path, bootstrap: int,
+              progress: Progress = _say) -> dict[str, Any]:
+    from biometrics import finger_capture
+    from biometrics.fingerprint import matcher
+    from biometrics.fusion import Comparison, Fusion, Policy, convolve, pmf
+
+    model, encs_raw, face_times = face_encodings(faces, cache, progress)
+    face_cal = cal.for_face(model)
+    finger_cal = cal.for_finger(finger_capture.MODEL_ID)
+    files = {f.name: finger_files(f) for f in fingers}
+    idents = chimeric_identities(face_images(faces), files)
+    templates = {f.name: finger_templates(f, cache, progress)[0] for f in fingers}
+    encs = _usable(encs_raw, list(encs_raw))
+
+    # Failure to enrol: the identity's first face image or either finger's first
+    # impression gives no template.
+    fte = [i for i in idents if encs_raw[i["face"]][0] is None
+           or any(templates[i["sensor"]][f][0] is None for f in i["fingers"])]
+    progress("  scoring face impostor pairs")
+    face_imp = face_cal.llr_of(face_impostor(encs))
+    face_imp_pmf = pmf(face_imp)
+
+    gen_face: dict[str, np.ndarray] = {}
+    gen_fing: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for i in idents:
+        e = encs[i["face"]][:MAX_IMAGES_PER_PERSON]
+        gen_face[i["face"]] = face_cal.llr_of(
+            face_genuine({i["face"]: e})) if len(e) >= 2 else np.array([])
+        a, b = (finger_cal.llr_of(_pair_scores(templates[i["sensor"]][f])) for f in i["fingers"])
+        gen_fing[i["face"]] = (a, b)
+    imp_fing: dict[str, np.ndarray] = {}
+    for f in fingers:
+        keys, sc = finger_score_matrix(templates[f.name])
+        imp_fing[f.name] = finger_cal.llr_of(split_pairs(keys, sc)[1])
+
+    rng = np.random.default_rng(2026)
+
+    def build(ids: list[dict[str, Any]], fimp: dict[str, np.ndarray], fac: np.ndarray,
+              resample: bool) -> dict[str, Any]:
+        """Genuine and impostor pmfs of fused / face / fingers, mixed over sensors with
+        each identity weighing the same; impostors never pooled across sensors (each
+        sensor's genuine is thresholded against its own impostors, see ``_sensor``)."""
+        out: dict[str, Any] = {}
+        for s in sorted({i["sensor"] for i in ids}):
+            mine = [i for i in ids if i["sensor"] == s]
+            if resample:
+                mine = [mine[k] for k in rng.integers(0, len(mine), len(mine))]
+            fi = fimp[s]
+            if resample:
+                fi = fi[rng.integers(0, len(fi), len(fi))]
+            fi_pmf = pmf(fi)
+            two_imp = convolve(fi_pmf, fi_pmf)
+            gens: dict[str, list[np.ndarray]] = {"fused": [], "face": [], "fingers": []}
+            for i in mine:
+                fg = gen_face[i["face"]]
+                a, b = gen_fing[i["face"]]
+                two = convolve(pmf(a), pmf(b), exact=False)
+                gens["fingers"].append(two)
+                if len(fg):
+                    gens["face"].append(pmf(fg))
+                    gens["fused"].append(convolve(pmf(fg), two, exact=False))
+            out[s] = {"gen": {k: (np.mean(v, axis=0) if v else None) for k, v in gens.items()},
+                      "imp": {"fused": convolve(fac, two_imp), "face": fac,
+                              "fingers": two_imp},
+                      "identities": len(mine)}
+        return out
+
+    progress("  fused distributions")
+    base = build(idents, imp_fing, face_imp_pmf, False)
+    boots = []
+    for r in range(bootstrap):
+        if r % 50 == 0:
+            progress(f"  bootstrap {r}/{bootstrap}")
+        fac = face_imp[rng.integers(0, len(face_imp), len(face_imp))]
+        boots.append(build(idents, imp_fing, pmf(fac), True))
+
+    def sensor_fnir(kind: str, b: dict[str, Any], fmr: float) -> float:
+        from biometrics.fusion import threshold_for
+
+        vals, wts = [], []
+        for _s, d in b.items():
+            g = d["gen"][kind]
+            if g is None:
+                continue
+            vals.append(_fnir(g, threshold_for(d["imp"][kind], fmr)))
+            wts.append(d["identities"])
+        return float(np.average(vals, weights=wts)) if vals else 1.0
+
+    from biometrics.fusion import fmr_for
+
+    n_face_gen = sum(len(v) for v in gen_face.values())
+    n_fing_gen = sum(len(a) * len(b) for a, b in gen_fing.values())
+    n_fing_imp = {s: len(v) ** 2 for s, v in imp_fing.items()}
+    samples: dict[str, Any] = {
+        "face": {"genuine": n_face_gen, "impostor": len(face_imp)},
+        "fingers": {"genuine": n_fing_gen, "impostor_per_sensor": n_fing_imp},
+        "fused": {"genuine": sum(len(gen_face[i["face"]]) * len(gen_fing[i["face"]][0])
+                                 * len(gen_fing[i["face"]][1]) for i in idents),
+                  "impostor_per_sensor": {s: len(face_imp) * n for s, n in n_fing_imp.items()}},
+    }
+    figures: dict[str, Any] = {}
+    for kind in ("fused", "face", "fingers"):
+        figures[kind] = {}
+        n_imp = (len(face_imp) if kind == "face"
+                 else min(samples[kind]["impostor_per_sensor"].values()))
+        for label, n in TARGETS:
+            for fpir in FPIRS:
+                fmr = fmr_for(fpir, n)
+                reps = [sensor_fnir(kind, b, fmr) for b in boots]
+                figures[kind][f"fpir_{fpir:g}_{label}"] = {
+                    "fnir": sensor_fnir(kind, base, fmr),
+                    "ci95": ([float(np.percentile(reps, 2.5)), float(np.percentile(reps, 97.5))]
+                             if reps else None),
+                    "fmr_per_comparison": fmr,
+                    "resolved_by_impostor_samples": bool(n_imp * fmr >= 1.0),
+                    "per_sensor": {s: _fnir(d["gen"][kind], _thr(d["imp"][kind], fmr))
+                                   if d["gen"][kind] is not None else None
+                                   for s, d in base.items()},
+                    "threshold_llr_per_sensor": {s: _thr(d["imp"][kind], fmr)
+                                                 for s, d in base.items()},
+                }
+
+    # Time per search, scoring side: one identity (face + 2 fingers) against 30
+    # candidates (face distance, 2 finger comparisons, fused decision) in this process.
+    fuse = Fusion(cal, Policy(), face_model=model, finger_model=finger_capture.MODEL_ID)
+    ids_ok = [i for i in idents if i not in fte]
+    times = []
+    for i in ids_ok:
+        probe = [templates[i["sensor"]][f][0] for f in i["fingers"]]
+        others = [j for j in ids_ok if j is not i][:30]
+        t0 = time.perf_counter()
+        for j in others:
+            comps: list[Comparison] = [fuse.face_comparison(float(np.linalg.norm(
+                encs[i["face"]][0] - encs[j["face"]][0])))]
+            for p, f in zip(probe, j["fingers"], strict=True):
+                cand = templates[j["sensor"]][f][0]
+                comps.append(fuse.finger_comparison(matcher.match(p, cand), position=1,
+                                                    candidate_position=1))
+            fuse.decide(comps, banned=False)
+        times.append((time.perf_counter() - t0) / max(1, len(others)) * 30)
+
+    fused = figures["fused"]
+    return {
+        "fnir_150k": fused["fpir_0.01_150k"]["fnir"],
+        "fnir_1m": fused["fpir_0.01_1m"]["fnir"],
+        "face_only_fnir_150k": figures["face"]["fpir_0.01_150k"]["fnir"],
+        "fingers_only_fnir_150k": figures["fingers"]["fpir_0.01_150k"]["fnir"],
+        "fte": len(fte) / len(idents) if idents else 0.0,
+        "identities": len(idents),
+        "figures": figures,
+        "samples": samples,
+        "fte_detail": {"identities_failed": [i["face"] for i in fte],
+                       "face_images_failed": sum(e is None for v in encs_raw.values()
+                                                 for e in v),
+                       "face_images": sum(len(v) for v in encs_raw.values()),
+                       "finger_images_failed": sum(p is None for t in templates.values()
+                                                   for v in t.values() for p in v),
+                       "finger_images": sum(len(v) for t in templates.values()
+                                            for v in t.values())},
+        "time_per_search_ms": {"scoring_30_candidates_mean": 1000 * float(np.mean(times))
+                               if times else None,
+                               "face_encoding_per_image_mean": 1000 * float(np.mean(face_times))
+                               if face_times else None,
+                               "note": "scoring only (face distance, 2 finger comparisons and "
+                                       "the fused decision per candidate); the index searches "
+                                       "are measured in bench/"},
+        "calibration": {"face_model": face_cal.model, "finger_model": finger_cal.model,
+                        "fitted_at": cal.info.get("fitted_at")},
+        "identity_list": idents,
+        "bootstrap": bootstrap,
+        "method": "chimeric identities; fused genuine = every face genuine pair of an "
+                  "identity with every genuine pair of each of its two fingers; impostor "
+                  "= every face impostor pair with every cross-finger pair of the sensor "
+                  "(twice, one per finger); LLRs from the calibration summed; threshold "
+                  "from the fused impostor distribution at FMR = 1-(1-FPIR)^(1/N) per "
+                  "sensor; FNIR = identity-weighted mean over sensors; CI = bootstrap "
+                  "percentiles (identities within a sensor, impostor scores).",
+    }
+
+
+def _thr(imp: np.ndarray, fmr: float) -> float | None:
+    from biometrics.fusion import threshold_for
+
+    return threshold_for(imp, fmr)
+
+
+def _dedup_text(r: dict[str, Any]) -> str:
+    lines = [f"{r['identities']} chimeric identities, FTE {r['fte']:.3f}"]
+    for kind, rows in r["figures"].items():
+        for key, v in rows.items():
+            ci = v["ci95"]
+            lines.append(f"{kind:8s} {key:18s} FNIR {v['fnir']:.4f}"
+                         + (f"  [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""))
+    return "\n".join(lines)
+
+
+def register(group: click.Group) -> None:
+    """``eval_group`` gets ``calibrate`` and ``dedup``."""
+    group.add_command(calibrate)
+    group.add_command(dedup)
