@@ -20,7 +20,8 @@ is more alike (face ``-distance``, finger ``ln(score + 0.002)``):
   density of weight ``1 / (n + 1)``, so no score is impossible for a genuine pair;
 - impostor density: kernel density below the impostor 99th percentile ``u``; above it
   an exponential tail whose mean excess is the upper 95% confidence bound of the
-  observed one (a heavier tail than the data shows: conservative);
+  observed one (a heavier tail than the data shows: conservative); with several sensors,
+  the envelope of the sensors' tails (largest ``u``, largest mean excess);
 - LLR on a grid spanning the data; made monotone by isotonic regression (pool adjacent
   violators, weighted by the mass of both densities); beyond the data the LLR is
   clamped to its end values: it never grows without bound.
@@ -157,13 +158,31 @@ def _pav(y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.repeat(vals, lens)
 
 
+def _exp_tail(x: np.ndarray, w: np.ndarray, step: float) -> tuple[float, float, int]:
+    """Exponential tail above the weighted TAIL_QUANTILE ``u``: (u, upper 95% bound of
+    the mean excess, exceedances)."""
+    from scipy.stats import chi2
+
+    order = np.argsort(x)
+    cw = np.cumsum(w[order]) / w.sum()
+    u = float(x[order][min(len(x) - 1, int(np.searchsorted(cw, TAIL_QUANTILE)))])
+    over = x > u
+    k = int(over.sum())
+    if not k:
+        return u, step, 0
+    excess = float(np.average(x[over] - u, weights=w[over]))
+    return u, max(excess * 2 * k / float(chi2.ppf(0.025, 2 * k)), step), k
+
+
 def fit_modality(modality: str, model: str, genuine: np.ndarray, impostor: np.ndarray, *,
                  genuine_weights: np.ndarray | None = None,
                  impostor_weights: np.ndarray | None = None,
+                 impostor_groups: np.ndarray | None = None,
                  info: dict[str, Any] | None = None) -> ModalityCalibration:
     """Fit the LLR of one modality from raw genuine and impostor scores (see the
-    module docstring). Weights (e.g. per identity or per sensor) are optional."""
-    from scipy.stats import chi2
+    module docstring). Weights (e.g. per identity or per sensor) are optional;
+    ``impostor_groups`` (e.g. the sensor of each impostor score) makes the impostor
+    tail the envelope of the groups' tails."""
 
     g = to_x(modality, np.asarray(genuine, dtype=np.float64))
     i = to_x(modality, np.asarray(impostor, dtype=np.float64))
@@ -185,14 +204,17 @@ def fit_modality(modality: str, model: str, genuine: np.ndarray, impostor: np.nd
 
     # Impostor: KDE body below u; exponential tail above u with a conservative mean
     # excess. Kept as a survival function (P(X >= x)) so that tiny tails do not cancel.
-    order = np.argsort(i)
-    cw = np.cumsum(wi[order]) / wi.sum()
-    u = float(i[order][min(len(i) - 1, int(np.searchsorted(cw, TAIL_QUANTILE)))])
+    groups = (np.zeros(len(i), dtype=np.int64) if impostor_groups is None
+              else np.unique(np.asarray(impostor_groups), return_inverse=True)[1])
+    tails = [_exp_tail(i[groups == gk], wi[groups == gk], step)
+             for gk in range(int(groups.max()) + 1)]
+    # Several groups (sensors): the envelope of their tails, u and beta the largest of
+    # theirs, so that no group's tail is above the model's beyond u.
+    u = max(t[0] for t in tails)
+    beta = max(t[1] for t in tails)
+    k = sum(t[2] for t in tails)
     over = i > u
-    k = int(over.sum())
-    excess = float(np.average(i[over] - u, weights=wi[over])) if k else step
-    beta = max(excess * 2 * k / float(chi2.ppf(0.025, 2 * k)) if k else step, step)
-    p_tail = float(wi[over].sum() / wi.sum())
+    p_tail = 1.0 - TAIL_QUANTILE
     body = ~over
     bw_i = _silverman(i[body])
     cdf_body = _kde_cdf(i[body], wi[body], np.append(finite, u), bw_i)
