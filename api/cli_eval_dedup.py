@@ -397,6 +397,7 @@ def run_calibration(faces: Path, pairs: Path | None, fingers: list[Path], cache:
         "command": "guardreg eval calibrate"})
     return {
         "face_model": model, "calibration": cal,
+        "thresholds": threshold_table(face_cal, finger_cal),
         "face": {**face_summary(gen, imp, ea, face_cal), "fit": face_cal.info},
         "finger": {"sets": {n: {"genuine": len(g), "impostor": len(i)}
                             for n, (g, i) in sets.items()}, "fit": finger_cal.info},
@@ -406,10 +407,34 @@ def run_calibration(faces: Path, pairs: Path | None, fingers: list[Path], cache:
     }
 
 
+def threshold_table(face: Any, finger: Any) -> dict[str, Any]:
+    """Fused LLR thresholds of the shipped rule per set of modalities and target (None:
+    that set cannot reach the target), and the face distance a face alone needs."""
+    from biometrics.fusion import convolve, fmr_for, model_pmf, threshold_for
+
+    f, g = model_pmf(face), model_pmf(finger)
+    sets = {"face": [f], "1 finger": [g], "2 fingers": [g, g], "face + 1 finger": [f, g],
+            "face + 2 fingers": [f, g, g], "face + 4 fingers": [f, g, g, g, g]}
+    targets = {"FPIR 1% at 150k": (0.01, 150_000), "FPIR 1% at 500k": (0.01, 500_000),
+               "FPIR 1% at 1M": (0.01, 1_000_000), "banned: FPIR 10% at 500k": (0.1, 500_000)}
+    out: dict[str, Any] = {}
+    for name, parts in sets.items():
+        pmf = convolve(*parts)
+        out[name] = {t: threshold_for(pmf, fmr_for(*v)) for t, v in targets.items()}
+    grid = np.linspace(0.0, 1.0, 1001)
+    llr = face.llr_of(grid)
+    out["face distance needed for a face-only hold"] = {
+        t: (float(grid[llr >= v].max()) if v is not None and (llr >= v).any() else None)
+        for t, v in out["face"].items()}
+    out["llr_max"] = {"face": face.llr_max, "finger": finger.llr_max}
+    return out
+
+
 def _calibration_text(r: dict[str, Any]) -> str:
     lines = [f"face model {r['face_model']}, finger model {r['finger_model']}",
-             f"written to {r['written_to']}", "face: FMR at distance (all LFW / East-Asian "
-             "/ fitted model), FNMR, LLR:"]
+             f"written to {r['written_to']}",
+             "thresholds: " + json.dumps(r["thresholds"]),
+             "face: FMR at distance (all LFW / East-Asian / fitted model), FNMR, LLR:"]
     for d, v in r["face"]["at_distance"].items():
         lines.append(f"  {d}: {v['fmr_all_lfw']:.2e} / {v['fmr_east_asian']:.2e} / "
                      f"{v['fmr_model']:.2e}  fnmr {v['fnmr']:.3f}  llr {v['llr']:+.2f}")
