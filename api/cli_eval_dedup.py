@@ -345,8 +345,11 @@ def calibrate(faces: str, pairs: str | None, fingers: tuple[str, ...], out: str 
     from biometrics import finger_capture
     from biometrics.fusion import CALIBRATION_FILE, Calibration
 
-    result = run_calibration(Path(faces), Path(pairs) if pairs else None,
-                             [Path(f) for f in fingers], Path(cache))
+    try:
+        result = run_calibration(Path(faces), Path(pairs) if pairs else None,
+                                 [Path(f) for f in fingers], Path(cache))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     cal: Calibration = result.pop("calibration")
     target = Path(out) if out else CALIBRATION_FILE
     cal.save(target)
@@ -518,8 +521,11 @@ def dedup(faces: str, fingers: tuple[str, ...], calibration: str | None, bootstr
     from biometrics.fusion import load_calibration
 
     cal = load_calibration(Path(calibration) if calibration else None)
-    result = run_dedup(Path(faces), [Path(f) for f in fingers], cal, Path(cache), bootstrap,
-                       cv=cv)
+    try:
+        result = run_dedup(Path(faces), [Path(f) for f in fingers], cal, Path(cache),
+                           bootstrap, cv=cv)
+    except ValueError as exc:  # e.g. too few scores to fit a cross-validated calibration
+        raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(result, indent=2, allow_nan=False) if as_json
                else _dedup_text(result))
 
@@ -711,11 +717,16 @@ def _time_scoring(idents: list[dict[str, Any]], fte: list[dict[str, Any]],
     from biometrics.fusion import Calibration, Fusion, Policy
 
     ok = [i for i in idents if i not in fte]
+    fusers = {}
+    for s, (fcal, gcal) in cals.items():  # once per process in enrollment (cached)
+        fusers[s] = Fusion(Calibration({fcal.model: fcal}, {gcal.model: gcal}), Policy(),
+                           face_model=fcal.model, finger_model=gcal.model)
+        fusers[s].decide([fusers[s].face_comparison(1.0)] + [
+            fusers[s].finger_comparison(0.0, position=1, candidate_position=1)] * 2,
+            banned=False)
     times = []
     for i in ok:
-        fcal, gcal = cals[i["sensor"]]
-        fuse = Fusion(Calibration({fcal.model: fcal}, {gcal.model: gcal}), Policy(),
-                      face_model=fcal.model, finger_model=gcal.model)
+        fuse = fusers[i["sensor"]]
         others = [j for j in ok if j is not i][:30]
         t0 = time.perf_counter()
         scores = [matcher.match_many(templates[i["sensor"]][f][0],
