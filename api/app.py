@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.routers import admin, biometrics, certificates, regulation, web
+from api.routers import admin, biometrics, certificates, docs, regulation, web
 from api.routers import registry as registry_router
 from api.runtime import Runtime, open_runtime
 from registry.settings import Settings, get_settings
@@ -52,6 +52,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         description="Registry of security companies and guards, their biometrics and signed "
         "electronic guard certificates. Authenticate with `Authorization: Bearer <API key>`.",
         lifespan=lifespan,
+        # Swagger UI from this service's own assets (api/routers/docs.py), never a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.clock = clock
     app.state.settings = settings
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(certificates.router)
     app.include_router(regulation.router)
     app.include_router(web.router)
+    app.include_router(docs.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -32,23 +32,43 @@ def main(log_level: str) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
-    """Upgrade the schema and serve the API (embedded PostgreSQL unless DATABASE_URL)."""
+    """Upgrade the schema and serve the API (embedded PostgreSQL unless DATABASE_URL).
+
+    Without GUARDREG_PUBLIC_BASE_URL, the URL written into certificates, status lists
+    and pages is the one actually served (http://HOST:PORT; on 0.0.0.0 the machine's
+    name, with a warning). The URL and the trust-list anchors are recorded for this user
+    so that `guardreg sync` and `guardreg verify` find the service from any directory."""
+    import base64
     import os
 
     import uvicorn
 
     from api.cert_context import make_context
+    from api.cli_config import record_server, served_url
+    from registry.settings import reset_settings_cache
 
     settings = get_settings()
+    if not settings.public_base_url:
+        url, warning = served_url(host, port)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
+        # Workers (and this process's app) read the settings from the environment.
+        os.environ["GUARDREG_PUBLIC_BASE_URL"] = url
+        reset_settings_cache()
+        settings = get_settings()
     rt = open_runtime(settings, upgrade=True)  # keeps the embedded server up while serving
     # Create missing development keys here, once, before workers start: several workers
     # racing on an empty key directory would each make a different "active" key.
-    make_context(settings)
+    context = make_context(settings)
     try:
         if rt.embedded is not None and not settings.database_url:
             # Workers attach to the server this process started.
             os.environ["DATABASE_URL"] = rt.db.dsn
-        click.echo(f"guardreg serving on http://{host}:{port} (API docs at /docs)", err=True)
+        anchors = [base64.b64encode(k.spki).decode()
+                   for k in context.keyring.list_keys("trust-list")]
+        record_server(settings.base_url, anchors=anchors, data_dir=settings.data_dir)
+        click.echo(f"guardreg serving on http://{host}:{port} as {settings.base_url} "
+                   "(API docs at /docs)", err=True)
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                     log_level="warning", access_log=False)
     finally:
@@ -105,6 +125,52 @@ def apikey_create(role: str, name: str, company_id: int | None, guard_id: int | 
     finally:
         rt.close()
     click.echo(key)
+
+
+@apikey.command("list")
+@click.option("--all", "show_all", is_flag=True, help="include revoked keys")
+@click.option("--json", "as_json", is_flag=True)
+def apikey_list(show_all: bool, as_json: bool) -> None:
+    """List API keys (principals): id, role, name, binding, key prefix, dates."""
+    from api.cli_text import table
+    from registry import repository
+
+    rt = open_runtime(get_settings())
+    try:
+        with rt.db.transaction(readonly=True) as cur:
+            rows = [r for r in repository.list_principals(cur)
+                    if show_all or r["revoked_at"] is None]
+    finally:
+        rt.close()
+    if as_json:
+        click.echo(json.dumps(rows, default=str))
+        return
+    body = [[str(r["id"]), r["role"], r["name"],
+             f"company {r['company_id']}" if r["company_id"] else
+             (f"guard {r['guard_id']}" if r["guard_id"] else "-"),
+             r["key_prefix"], r["created_at"].strftime("%Y-%m-%d %H:%M"),
+             r["revoked_at"].strftime("%Y-%m-%d %H:%M") if r["revoked_at"] else "-"]
+            for r in rows]
+    click.echo(table(["id", "role", "name", "bound to", "prefix", "created", "revoked"], body,
+                     right=[True] + [False] * 6))
+
+
+@apikey.command("revoke")
+@click.argument("principal_id", type=int)
+def apikey_revoke(principal_id: int) -> None:
+    """Revoke an API key by its id (see `apikey list`); audited."""
+    from registry import audit, repository
+
+    rt = open_runtime(get_settings())
+    try:
+        with rt.db.transaction() as cur:
+            if not repository.revoke_principal(cur, principal_id):
+                raise click.ClickException(f"no active key with id {principal_id}")
+            audit.record(cur, actor=audit.Actor("cli"), action="apikey.revoke",
+                         target_type="principal", target_id=principal_id)
+    finally:
+        rt.close()
+    click.echo(f"revoked key {principal_id}")
 
 
 @main.group()

@@ -101,7 +101,15 @@ def keys_export_anchor() -> None:
 
 # -- sync and verify ------------------------------------------------------------------
 def _cache_dir(value: str | None) -> Path:
-    return Path(value) if value else Path(get_settings().data_dir) / "offline-cache"
+    from api.cli_config import cache_dir
+
+    return cache_dir(value)
+
+
+def _base(server: str | None) -> str:
+    from api.cli_config import base_url
+
+    return base_url(server, get_settings())
 
 
 def _fetch(url: str, timeout: float = 10.0) -> bytes:
@@ -112,7 +120,10 @@ def _fetch(url: str, timeout: float = 10.0) -> bytes:
             data: bytes = resp.read(32 * 1024 * 1024)
             return data
     except (urllib.error.URLError, TimeoutError) as exc:
-        raise click.ClickException(f"cannot fetch {url}: {exc}") from exc
+        raise click.ClickException(
+            f"cannot fetch {url}: {exc}. Is the service running there? `guardreg serve` "
+            "records its URL for this user; otherwise pass --server URL or set "
+            "GUARDREG_PUBLIC_BASE_URL") from exc
 
 
 def _anchors(cache: Path) -> list[bytes]:
@@ -122,19 +133,30 @@ def _anchors(cache: Path) -> list[bytes]:
     local = [r.spki for r in _keyring().list_keys("trust-list")]
     if local:
         return local
-    raise click.ClickException("no trust anchor: run `guardreg sync --anchor SPKI_B64` first")
+    from api.cli_config import recorded_anchors
+
+    recorded = [base64.b64decode(a) for a in recorded_anchors()]
+    if recorded:
+        return recorded
+    raise click.ClickException(
+        "no trust anchor: pin the service's trust-list key once with "
+        "`guardreg sync --anchor SPKI_B64` (the service's operator prints it with "
+        "`guardreg keys export-anchor`)")
 
 
 @click.command()
-@click.option("--server", default=None, help="base URL (default GUARDREG_PUBLIC_BASE_URL)")
-@click.option("--cache", "cache_dir", default=None, help="cache directory")
+@click.option("--server", default=None,
+              help="base URL (default: GUARDREG_PUBLIC_BASE_URL, else the URL `guardreg "
+                   "serve` recorded for this user, else http://127.0.0.1:8000)")
+@click.option("--cache", "cache_dir", default=None,
+              help="cache directory (default: the per-user cache, ~/.cache/guardreg)")
 @click.option("--anchor", multiple=True, help="trust-list public key (base64 SPKI) to pin")
 def sync(server: str | None, cache_dir: str | None, anchor: tuple[str, ...]) -> None:
     """Cache the trust list and every status list for offline verification."""
     from certificates.cache import OfflineCache
     from certificates.trustlist import verify_trust_list
 
-    base = (server or get_settings().public_base_url).rstrip("/")
+    base = _base(server)
     cache_path = _cache_dir(cache_dir)
     cache_path.mkdir(parents=True, exist_ok=True)
     if anchor:
@@ -191,7 +213,7 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
             entry = cache.trust_list()
             fetched = entry.fetched_at if entry else None
         else:
-            base = (server or settings.public_base_url).rstrip("/")
+            base = _base(server)
             trust = verify_trust_list(_fetch(base + "/v1/trust-list"),
                                       anchors=_anchors(cache_path), now=now)
             index = json.loads(_fetch(base + "/v1/status-lists"))

@@ -138,6 +138,12 @@ def open_shard_for_allocation(cur: Cursor, fill_limit: float) -> Row | None:
     return fetch_one(cur)
 
 
+def shard_by_uri(cur: Cursor, uri: str) -> int | None:
+    cur.execute("SELECT shard FROM certificates_status_list WHERE uri = %s", (uri,))
+    row = fetch_one(cur)
+    return int(row["shard"]) if row else None
+
+
 def max_shard(cur: Cursor) -> int:
     cur.execute("SELECT coalesce(max(shard), -1) AS m FROM certificates_status_list")
     row = cur.fetchone()

@@ -148,6 +148,11 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
         guard_id = int(existing["id"])
         if existing["company_id"] is not None:
             if existing["company_id"] == company_id:
+                if existing["name"] != name.strip():
+                    # Not "unchanged": the row names someone else, or the record is wrong.
+                    raise Conflict("this ID number is enrolled with this company under "
+                                   "another name; correct the name on the guard's record or "
+                                   "in the file", reason="name-mismatch", guard_id=guard_id)
                 raise Conflict("this person is already enrolled with this company",
                                reason="already-enrolled", guard_id=guard_id)
             raise Conflict("this person is employed by another company; that employment must "

@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_PREFIX = "dev-only-"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
 class SettingsError(RuntimeError):
@@ -49,7 +50,9 @@ class Settings(BaseSettings):
     # Certificates
     issuer: str = "guardreg-dev"
     city_code: str = "1201"
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The URL every certificate, list and page names. Unset, ``guardreg serve`` uses the
+    # host and port it actually serves (see api/cli.py); a bare app uses DEFAULT_BASE_URL.
+    public_base_url: str | None = None
     certificate_validity_days: int = 365
     signature_algorithm: Literal["ES256", "EdDSA"] = "ES256"
     status_list_ttl_s: int = 300
@@ -64,6 +67,11 @@ class Settings(BaseSettings):
     max_page_size: int = 200
     rate_limit_verify_per_min: int = 6000
     rate_limit_enroll_per_min: int = 600
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL without a trailing slash."""
+        return (self.public_base_url or DEFAULT_BASE_URL).rstrip("/")
 
     def check_secrets(self) -> None:
         if self.mode == "development" or self.mode == "test":
