@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.routers import admin, biometrics, certificates, docs, regulation, web
+from api.routers import accounts, admin, biometrics, certificates, docs, regulation, web
 from api.routers import registry as registry_router
 from api.runtime import Runtime, open_runtime
 from registry.settings import Settings, get_settings
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         wire(runtime)
     problems.install(app)
     app.include_router(admin.router)
+    app.include_router(accounts.router)
     app.include_router(registry_router.router)
     app.include_router(biometrics.router)
     app.include_router(certificates.router)

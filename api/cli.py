@@ -174,6 +174,121 @@ def apikey_revoke(principal_id: int) -> None:
 
 
 @main.group()
+def account() -> None:
+    """Accounts for people (sign-in with password; regulators also with TOTP)."""
+
+
+def _print_credentials(created: Any, *, qr: bool) -> None:
+    click.echo(f"account {created.account.id}: {created.account.username} "
+               f"({created.account.role.value})")
+    click.echo(f"one-time password (change it at the first sign-in): {created.password}")
+    if created.totp_uri:
+        click.echo(f"authenticator app (TOTP): {created.totp_uri}")
+        if qr:
+            import io
+
+            import qrcode
+
+            code = qrcode.QRCode(border=1)
+            code.add_data(created.totp_uri)
+            out = io.StringIO()
+            code.print_ascii(out=out, invert=True)
+            click.echo(out.getvalue())
+        click.echo("recovery codes (each works once; keep them offline):")
+        for c in created.recovery_codes:
+            click.echo(f"  {c}")
+
+
+@account.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True,
+              type=click.Choice(["regulator", "company_operator", "checkpoint_officer"]))
+@click.option("--company", "company_id", type=int, default=None,
+              help="the company of a company_operator account")
+@click.option("--qr", is_flag=True, help="also print the TOTP set-up as a QR code")
+def account_create(username: str, role: str, company_id: int | None, qr: bool) -> None:
+    """Create an account and print its one-time password (and TOTP set-up), shown once."""
+    import datetime as dt
+
+    from api.sessions import account_keys
+    from registry import accounts
+    from registry import audit as audit_mod
+    from registry.auth import Role
+    from registry.errors import GuardregError
+
+    settings = get_settings()
+    rt = open_runtime(settings, upgrade=True)
+    try:
+        with rt.db.transaction() as cur:
+            created = accounts.create_account(
+                cur, actor=audit_mod.Actor("cli"), now=dt.datetime.now(dt.UTC),
+                keys=account_keys(settings), username=username, role=Role(role),
+                company_id=company_id, issuer=settings.issuer)
+    except GuardregError as exc:
+        raise click.ClickException(exc.detail) from exc
+    finally:
+        rt.close()
+    _print_credentials(created, qr=qr)
+
+
+@account.command("reset")
+@click.argument("username")
+@click.option("--qr", is_flag=True, help="also print the new TOTP set-up as a QR code")
+def account_reset(username: str, qr: bool) -> None:
+    """New one-time password (and TOTP for a regulator), lock lifted, sessions ended."""
+    import datetime as dt
+
+    from api.sessions import account_keys
+    from registry import accounts, accounts_repository
+    from registry import audit as audit_mod
+    from registry.auth import Principal, Role
+    from registry.errors import GuardregError
+
+    settings = get_settings()
+    rt = open_runtime(settings)
+    try:
+        with rt.db.transaction() as cur:
+            row = accounts_repository.get_account_by_username(
+                cur, accounts.normalise_username(username))
+            if row is None:
+                raise click.ClickException(f"no account {username}")
+            done = accounts.reset(
+                cur, actor=audit_mod.Actor("cli"), manager=Principal(0, "cli", Role.REGULATOR),
+                now=dt.datetime.now(dt.UTC), keys=account_keys(settings),
+                account_id=int(row["id"]), issuer=settings.issuer)
+    except GuardregError as exc:
+        raise click.ClickException(exc.detail) from exc
+    finally:
+        rt.close()
+    _print_credentials(done, qr=qr)
+
+
+@account.command("list")
+def account_list() -> None:
+    """Accounts with their role, company or guard, and state."""
+    import datetime as dt
+
+    from api.cli_text import table
+    from registry import accounts
+
+    rt = open_runtime(get_settings())
+    try:
+        with rt.db.transaction(readonly=True) as cur:
+            rows = accounts.list_accounts(cur, now=dt.datetime.now(dt.UTC))
+    finally:
+        rt.close()
+    body = [[str(a.id), a.username, a.role.value,
+             f"company {a.company_id}" if a.company_id else
+             (f"guard {a.guard_id}" if a.guard_id else "-"),
+             "yes" if a.second_factor else "no",
+             "disabled" if a.disabled else ("locked" if a.locked else
+                                            ("must change password" if a.must_change_password
+                                             else "active"))] for a in rows]
+    click.echo(table(["id", "username", "role", "bound to", "2FA", "state"], body,
+                     right=[True] + [False] * 5))
+
+
+@main.group()
 def audit() -> None:
     """Audit log."""
 

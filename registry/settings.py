@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     trust_list_validity_s: int = 7 * 24 * 3600
     clock_skew_s: int = 300
 
+    # Accounts and sessions (registry/accounts.py)
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
+    signin_max_failures: int = Field(default=5, ge=1, le=100)
+    signin_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    activation_code_hours: int = Field(default=72, ge=1, le=24 * 30)
+
     # Request limits
     max_body_bytes: int = 12 * 1024 * 1024
     max_image_bytes: int = 10 * 1024 * 1024

@@ -84,6 +84,21 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/public/certificates/{number}"): PUBLIC,
     ("GET", "/v1/me/card.pdf"): frozenset({G}),
     ("GET", "/v1/guards/{guard_id}/card.pdf"): frozenset({R, O}),
+    # Accounts for people. Sign-in and activation are public (they are how one gets in);
+    # the session endpoints take the session cookie only: 401 without it, whatever key
+    # is sent (tests/api/test_accounts.py).
+    ("POST", "/v1/session"): PUBLIC,
+    ("GET", "/v1/session"): PUBLIC,
+    ("DELETE", "/v1/session"): PUBLIC,
+    ("POST", "/v1/session/password"): PUBLIC,
+    ("GET", "/v1/sessions"): PUBLIC,
+    ("DELETE", "/v1/sessions/{public_id}"): PUBLIC,
+    ("POST", "/v1/accounts"): frozenset({R, O}),
+    ("GET", "/v1/accounts"): frozenset({R, O}),
+    ("POST", "/v1/accounts/{account_id}/reset"): frozenset({R, O}),
+    ("POST", "/v1/accounts/{account_id}/disable"): frozenset({R, O}),
+    ("POST", "/v1/guards/{guard_id}/activation-codes"): frozenset({R, O}),
+    ("POST", "/v1/accounts/activate"): PUBLIC,
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.
@@ -113,6 +128,7 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "name": "p", "service": "ordinary-patrol", "client": "c", "starts_on": "2026-01-01"}},
     ("POST", "/v1/guards/{guard_id}/face/verify"): {
         "files": {"photo": ("p.jpg", _JPEG, "image/jpeg")}},
+    ("POST", "/v1/guards/{guard_id}/activation-codes"): {"json": {"note": "none needed"}},
 }
 
 
