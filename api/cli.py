@@ -31,13 +31,22 @@ def main(log_level: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate (chain) to serve HTTPS; needs --tls-key")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False),
+              help="PEM private key of --tls-cert")
+def serve(host: str, port: int, workers: int, tls_cert: str | None,
+          tls_key: str | None) -> None:
     """Upgrade the schema and serve the API (embedded PostgreSQL unless DATABASE_URL).
 
     Without GUARDREG_PUBLIC_BASE_URL, the URL written into certificates, status lists
     and pages is the one actually served (http://HOST:PORT; on 0.0.0.0 the machine's
     name, with a warning). The URL and the trust-list anchors are recorded for this user
-    so that `guardreg sync` and `guardreg verify` find the service from any directory."""
+    so that `guardreg sync` and `guardreg verify` find the service from any directory.
+
+    Serve HTTPS with --tls-cert/--tls-key (or behind a TLS reverse proxy, see
+    docs/OPERATIONS.md): the guard page's device keys, the camera and Secure session
+    cookies need a secure context, which plain http on an intranet address is not."""
     import base64
     import os
 
@@ -47,9 +56,11 @@ def serve(host: str, port: int, workers: int) -> None:
     from api.cli_config import record_server, served_url
     from registry.settings import reset_settings_cache
 
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
     settings = get_settings()
     if not settings.public_base_url:
-        url, warning = served_url(host, port)
+        url, warning = served_url(host, port, tls=bool(tls_cert))
         if warning:
             click.echo(f"warning: {warning}", err=True)
         # Workers (and this process's app) read the settings from the environment.
@@ -67,10 +78,12 @@ def serve(host: str, port: int, workers: int) -> None:
         anchors = [base64.b64encode(k.spki).decode()
                    for k in context.keyring.list_keys("trust-list")]
         record_server(settings.base_url, anchors=anchors, data_dir=settings.data_dir)
-        click.echo(f"guardreg serving on http://{host}:{port} as {settings.base_url} "
+        scheme = "https" if tls_cert else "http"
+        click.echo(f"guardreg serving on {scheme}://{host}:{port} as {settings.base_url} "
                    "(API docs at /docs)", err=True)
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning", access_log=False)
+                    log_level="warning", access_log=False, ssl_certfile=tls_cert,
+                    ssl_keyfile=tls_key)
     finally:
         rt.close()
 

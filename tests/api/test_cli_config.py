@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import os
 import subprocess
@@ -33,8 +35,9 @@ def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
                           check=False)
 
 
-@pytest.fixture
-def served(pg_server: str, template_db: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+@contextlib.contextmanager
+def _serve(pg_server: str, template_db: str, tmp_path: Path, *extra: str,
+           scheme: str = "http", verify: Any = True) -> Iterator[dict[str, Any]]:
     """`guardreg serve --port P` as a newcomer runs it: no GUARDREG_PUBLIC_BASE_URL."""
     dsn = _create_database(pg_server, f"guardreg_serve_{uuid.uuid4().hex[:8]}", template_db)
     port = free_port()
@@ -45,12 +48,12 @@ def served(pg_server: str, template_db: str, tmp_path: Path) -> Iterator[dict[st
     env.update(HOME=str(home), PYTHONPATH=str(ROOT), GUARDREG_MODE="development")
     server_env = {**env, "DATABASE_URL": dsn, "GUARDREG_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port)],
-        env=server_env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True)
-    base = f"http://127.0.0.1:{port}"
+        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port),
+         *extra], env=server_env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    base = f"{scheme}://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=60) as http:
+        with httpx.Client(base_url=base, timeout=60, verify=verify) as http:
             for _ in range(600):
                 if proc.poll() is not None:
                     err = proc.stderr.read() if proc.stderr else ""
@@ -66,6 +69,57 @@ def served(pg_server: str, template_db: str, tmp_path: Path) -> Iterator[dict[st
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture
+def served(pg_server: str, template_db: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    with _serve(pg_server, template_db, tmp_path) as s:
+        yield s
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "guardreg test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_serve_over_https_names_https_and_marks_cookies_secure(
+        pg_server: str, template_db: str, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    with _serve(pg_server, template_db, tmp_path, "--tls-cert", str(cert), "--tls-key",
+                str(key), scheme="https", verify=str(cert)) as s:
+        recorded = json.loads((s["home"] / ".local/state/guardreg/server.json").read_text())
+        assert recorded["url"] == s["base"] and s["base"].startswith("https://")
+        made = _cli(["account", "create", "--username", "tlschief", "--role",
+                     "checkpoint_officer"], s["server_env"], tmp_path)
+        assert made.returncode == 0, made.stderr
+        password = made.stdout.split("first sign-in): ")[1].split()[0]
+        signed = s["http"].post("/v1/session", json={"username": "tlschief",
+                                                     "password": password})
+        assert signed.status_code == 200, signed.text
+        cookies = signed.headers.get_list("set-cookie")
+        assert cookies and all("Secure" in c for c in cookies), cookies
 
 
 def test_certificates_name_the_served_port_and_sync_needs_no_server_flag(
