@@ -36,6 +36,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         if owned:
             app.state.runtime = open_runtime(settings, upgrade=upgrade)
         wire(app.state.runtime)
+        if owned and settings.jobs_enabled:
+            from api.jobs import make_runner
+
+            # Every host runs the runner; each job runs once per cluster (registry/jobs.py).
+            app.state.runtime.jobs = make_runner(app.state.runtime)
+            app.state.runtime.jobs.start()
         # Everything loaded so far lives as long as the process: keep it out of the
         # cyclic collector's full passes (shorter pauses in request latency tails).
         gc.collect()

@@ -302,6 +302,55 @@ def account_list() -> None:
 
 
 @main.group()
+def jobs() -> None:
+    """Scheduled jobs (run once per cluster on a database lease)."""
+
+
+@jobs.command("list")
+def jobs_list() -> None:
+    """Each job: interval, runs, last status, next run, and the host running it now."""
+    from api.cli_text import table
+    from api.jobs import make_runner
+    from registry import jobs as jobs_mod
+
+    rt = open_runtime(get_settings(), upgrade=True)
+    try:
+        make_runner(rt).register()
+        rows = jobs_mod.status(rt.db)
+    finally:
+        rt.close()
+
+    def when(value: Any) -> str:
+        return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+    click.echo(table(["job", "every", "runs", "last", "finished", "next", "running on"],
+                     [[j.name, f"{j.interval_s}s", str(j.runs), j.last_status or "-",
+                       when(j.last_finished_at), when(j.next_run_at), j.running_on or "-"]
+                      for j in rows], max_width=40))
+
+
+@jobs.command("run")
+@click.argument("name")
+def jobs_run(name: str) -> None:
+    """Run one job now (unless another host is running it)."""
+    from api.cert_context import make_context
+    from api.jobs import make_runner
+
+    settings = get_settings()
+    rt = open_runtime(settings, upgrade=True)
+    try:
+        rt.certs = make_context(settings)
+        runner = make_runner(rt)
+        if name not in runner.jobs:
+            raise click.ClickException(f"no job {name}; see `guardreg jobs list`")
+        ran = runner.run_now(name)
+    finally:
+        rt.close()
+    click.echo(f"{name}: ran" if ran else f"{name}: another host is running it")
+    sys.exit(0 if ran else 1)
+
+
+@main.group()
 def audit() -> None:
     """Audit log."""
 

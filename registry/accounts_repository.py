@@ -179,3 +179,10 @@ def account_of_guard(cur: Cursor, guard_id: int) -> Row | None:
         (guard_id,),
     )
     return fetch_one(cur)
+
+
+def purge_sessions(cur: Cursor, *, before: dt.datetime) -> int:
+    """Delete sessions that ended (expired or revoked) before ``before``."""
+    cur.execute("DELETE FROM registry_session WHERE expires_at < %s OR revoked_at < %s",
+                (before, before))
+    return int(cur.rowcount)

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     signin_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
     activation_code_hours: int = Field(default=72, ge=1, le=24 * 30)
 
+    # Scheduled jobs (registry/jobs.py): on by default on every serving host.
+    jobs_enabled: bool = True
+
     # Request limits
     max_body_bytes: int = 12 * 1024 * 1024
     max_image_bytes: int = 10 * 1024 * 1024

@@ -19,6 +19,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/apikeys"): frozenset({R}),
     ("DELETE", "/v1/apikeys/{principal_id}"): frozenset({R}),
     ("GET", "/v1/audit/events"): frozenset({R}),
+    ("GET", "/v1/jobs"): frozenset({R}),
     ("GET", "/v1/audit/verify"): frozenset({R}),
     ("POST", "/v1/companies"): frozenset({R}),
     ("GET", "/v1/companies"): frozenset({R, O}),

@@ -1,0 +1,58 @@
+"""The cluster's scheduled jobs (registry/jobs.py runs them once per cluster).
+
+Jobs that span packages are assembled here, in the composition root. Each is bounded
+and idempotent: a host that dies mid-run leaves the job to another after its lease.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from api.runtime import Runtime
+from registry.db import Database
+from registry.jobs import Job, JobRunner
+
+
+def _resign_status_lists(rt: Runtime) -> Any:
+    """Re-sign every status list whose signed copy is older than half its TTL, so that
+    verifiers that sync find fresh lists even when nothing was revoked for a while."""
+    from certificates import publication
+    from certificates import repository as cert_repo
+
+    def run(db: Database, now: dt.datetime) -> dict[str, Any]:
+        certs = rt.certs
+        if certs is None:
+            return {"skipped": "no certificate context"}
+        config = certs.issuance.status
+        signer = certs.signer("status-list")
+        resigned = 0
+        with db.transaction() as cur:
+            for row in cert_repo.list_shards(cur):
+                current = publication.current_token(cur, shard=int(row["shard"]),
+                                                    signer=signer, config=config, now=now)
+                resigned += int(current is not None and current[1] == now)
+        return {"resigned": resigned}
+
+    return run
+
+
+def _purge_sessions(db: Database, now: dt.datetime) -> dict[str, Any]:
+    from registry import accounts_repository
+
+    with db.transaction() as cur:
+        removed = accounts_repository.purge_sessions(cur, before=now - dt.timedelta(days=30))
+    return {"removed": removed}
+
+
+def cluster_jobs(rt: Runtime) -> list[Job]:
+    ttl = dt.timedelta(seconds=rt.settings.status_list_ttl_s)
+    return [
+        Job("certificates.resign-status-lists", max(ttl / 2, dt.timedelta(seconds=30)),
+            _resign_status_lists(rt)),
+        Job("accounts.purge-sessions", dt.timedelta(hours=1), _purge_sessions),
+    ]
+
+
+def make_runner(rt: Runtime) -> JobRunner:
+    return JobRunner(rt.db, cluster_jobs(rt))
