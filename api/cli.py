@@ -383,9 +383,11 @@ def _register_subcommands() -> None:
     from api.cli_biometrics import biometrics
     from api.cli_certificates import cose, keys, sync, verify
     from api.cli_eval import eval_group
+    from api.cli_inspections import inspections
     from api.cli_reports import enroll_batch, report
 
-    for command in (keys, sync, verify, cose, eval_group, report, enroll_batch, biometrics):
+    for command in (keys, sync, verify, cose, eval_group, report, enroll_batch, biometrics,
+                    inspections):
         main.add_command(command)
 
 

@@ -100,6 +100,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/accounts/{account_id}/disable"): frozenset({R, O}),
     ("POST", "/v1/guards/{guard_id}/activation-codes"): frozenset({R, O}),
     ("POST", "/v1/accounts/activate"): PUBLIC,
+    # Supervision (notice §2): the published plan and results are public on purpose.
+    ("POST", "/v1/inspectors"): frozenset({R}),
+    ("GET", "/v1/inspectors"): frozenset({R}),
+    ("POST", "/v1/inspection-plans"): frozenset({R}),
+    ("POST", "/v1/inspection-plans/{plan_id}/commitments"): frozenset({R}),
+    ("POST", "/v1/inspection-plans/{plan_id}/reveals"): frozenset({R}),
+    ("GET", "/v1/public/inspection-plans/{plan_id}"): PUBLIC,
+    ("POST", "/v1/inspections/{inspection_id}/result"): frozenset({R}),
+    ("GET", "/v1/public/inspections"): PUBLIC,
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.

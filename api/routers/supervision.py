@@ -1,0 +1,204 @@
+"""Supervision (notice §2): inspectors, "double random" inspection plans and results.
+
+Parse -> one use case in registry/inspections.py -> view. The published plan and the
+published results are public on purpose: anyone may recompute a draw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from api.access import actor_of
+from api.deps import clock, require, runtime
+from api.schemas import Input
+from registry import inspections
+from registry import inspections_repository as repo
+from registry.auth import Principal, Role
+
+router = APIRouter(tags=["supervision"])
+Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
+Now = Annotated[dt.datetime, Depends(clock)]
+PlanId = Annotated[int, Path(ge=1, le=2**62)]
+
+_HEX32 = r"^[0-9a-fA-F]{64}$"
+
+
+class InspectorIn(Input):
+    name: str = Field(min_length=1, max_length=100)
+    agency: str = Field(min_length=1, max_length=100,
+                        description="e.g. 公安局治安总队, 市保安协会, 市场监管局")
+
+
+class InspectorOut(BaseModel):
+    id: int
+    name: str
+    agency: str
+    active: bool
+    created_at: dt.datetime
+
+
+class InspectorsOut(BaseModel):
+    items: list[InspectorOut]
+
+
+class CandidateIn(Input):
+    company_id: int = Field(ge=1, le=2**62)
+    weight: int = Field(ge=1, le=1000)
+
+
+class PlanIn(Input):
+    title: str = Field(min_length=1, max_length=200)
+    targets: int = Field(ge=1, le=10_000)
+    inspectors_per_target: int = Field(default=2, ge=1, le=20)
+    parties: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        min_length=2, max_length=10,
+        description="who commits and reveals a secret, e.g. bureau, association, market")
+    candidates: list[CandidateIn] | None = Field(
+        default=None, max_length=100_000,
+        description="default: every active company, weighted by credit grade (A 1 .. E 5)")
+    inspectors: list[Annotated[int, Field(ge=1, le=2**62)]] | None = Field(
+        default=None, max_length=10_000, description="default: the whole active roster")
+
+
+class CommitIn(Input):
+    party: str = Field(min_length=1, max_length=60)
+    commitment: str = Field(pattern=_HEX32,
+                            description="hex SHA-256 over tag, plan hash and the secret")
+
+
+class RevealIn(Input):
+    party: str = Field(min_length=1, max_length=60)
+    secret: str = Field(pattern=_HEX32, description="the 32-byte secret, hex")
+
+
+class PlanPartyOut(BaseModel):
+    party: str
+    commitment: str | None
+    committed_at: dt.datetime | None
+    secret: str | None
+    revealed: bool
+
+
+class PlanInspectionOut(BaseModel):
+    id: int
+    company_id: int
+    company_name: str
+    inspectors: list[int]
+    status: str
+    outcome: str | None
+
+
+class PublicPlanOut(BaseModel):
+    id: int
+    title: str
+    state: str
+    plan: dict[str, Any]
+    plan_canonical: str = Field(description="the exact bytes hashed into plan_hash")
+    plan_hash: str
+    parties: list[PlanPartyOut]
+    seed: str | None
+    draw: dict[str, Any] | None
+    drawn_at: dt.datetime | None
+    inspections: list[PlanInspectionOut]
+
+
+class ResultIn(Input):
+    outcome: str = Field(pattern=r"^(pass|minor-findings|major-findings)$")
+    findings: str = Field(min_length=1, max_length=5000,
+                          description="published: write no personal data")
+    inspected_on: dt.date
+    credit_points: int | None = Field(default=None, ge=-1000, le=1000)
+
+
+class InspectionOut(BaseModel):
+    id: int
+    plan_id: int
+    company_id: int
+    company_name: str
+    status: str
+    outcome: str | None
+    findings: str | None
+    inspected_on: dt.date | None
+    credit_entry_id: int | None
+
+
+class InspectionsOut(BaseModel):
+    items: list[InspectionOut]
+
+
+@router.post("/v1/inspectors", status_code=201, response_model=InspectorOut,
+             summary="Add an inspector to the roster (regulator)")
+def add_inspector(body: InspectorIn, request: Request, principal: Regulator, now: Now
+                  ) -> dict[str, Any]:
+    with runtime(request).db.transaction() as cur:
+        return inspections.add_inspector(cur, actor=actor_of(principal), now=now,
+                                         name=body.name, agency=body.agency)
+
+
+@router.get("/v1/inspectors", response_model=InspectorsOut,
+            summary="The inspectors' roster (regulator)")
+def list_inspectors(request: Request, principal: Regulator) -> dict[str, Any]:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return {"items": repo.list_inspectors(cur)}
+
+
+@router.post("/v1/inspection-plans", status_code=201, response_model=PublicPlanOut,
+             summary="Freeze and publish an inspection plan (regulator)")
+def create_plan(body: PlanIn, request: Request, principal: Regulator, now: Now
+                ) -> dict[str, Any]:
+    req = inspections.PlanRequest(
+        title=body.title, targets=body.targets, inspectors_per_target=body.inspectors_per_target,
+        parties=tuple(body.parties),
+        candidates=None if body.candidates is None else tuple(
+            (c.company_id, c.weight) for c in body.candidates),
+        inspectors=None if body.inspectors is None else tuple(body.inspectors))
+    with runtime(request).db.transaction() as cur:
+        return inspections.create_plan(cur, actor=actor_of(principal), now=now, req=req)
+
+
+@router.post("/v1/inspection-plans/{plan_id}/commitments", response_model=PublicPlanOut,
+             summary="Record a party's commitment (regulator, on the party's behalf)")
+def commit(plan_id: PlanId, body: CommitIn, request: Request, principal: Regulator,
+           now: Now) -> dict[str, Any]:
+    with runtime(request).db.transaction() as cur:
+        return inspections.commit(cur, actor=actor_of(principal), now=now, plan_id=plan_id,
+                                  party=body.party, commitment_hex=body.commitment)
+
+
+@router.post("/v1/inspection-plans/{plan_id}/reveals", response_model=PublicPlanOut,
+             summary="Record a party's revealed secret; the last one makes the draw")
+def reveal(plan_id: PlanId, body: RevealIn, request: Request, principal: Regulator,
+           now: Now) -> dict[str, Any]:
+    with runtime(request).db.transaction() as cur:
+        return inspections.reveal(cur, actor=actor_of(principal), now=now, plan_id=plan_id,
+                                  party=body.party, secret_hex=body.secret)
+
+
+@router.get("/v1/public/inspection-plans/{plan_id}", response_model=PublicPlanOut,
+            summary="A published plan with everything needed to recompute its draw (public)")
+def public_plan(plan_id: PlanId, request: Request) -> dict[str, Any]:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return inspections.public_plan(cur, plan_id)
+
+
+@router.post("/v1/inspections/{inspection_id}/result", response_model=InspectionOut,
+             summary="Record an inspection's outcome (regulator); points go to the ledger")
+def record_result(inspection_id: Annotated[int, Path(ge=1, le=2**62)], body: ResultIn,
+                  request: Request, principal: Regulator, now: Now) -> dict[str, Any]:
+    with runtime(request).db.transaction() as cur:
+        return inspections.record_result(
+            cur, actor=actor_of(principal), now=now, inspection_id=inspection_id,
+            outcome=body.outcome, findings=body.findings, inspected_on=body.inspected_on,
+            credit_points=body.credit_points)
+
+
+@router.get("/v1/public/inspections", response_model=InspectionsOut,
+            summary="Published inspection results, newest first (public)")
+def published(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
+              ) -> dict[str, Any]:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return {"items": repo.published_results(cur, limit=limit)}
