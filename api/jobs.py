@@ -45,12 +45,20 @@ def _purge_sessions(db: Database, now: dt.datetime) -> dict[str, Any]:
     return {"removed": removed}
 
 
+def _annual_reports(db: Database, now: dt.datetime) -> dict[str, Any]:
+    from registry import annual_reports
+
+    with db.transaction() as cur:
+        return annual_reports.list_overdue(cur, now=now)
+
+
 def cluster_jobs(rt: Runtime) -> list[Job]:
     ttl = dt.timedelta(seconds=rt.settings.status_list_ttl_s)
     return [
         Job("certificates.resign-status-lists", max(ttl / 2, dt.timedelta(seconds=30)),
             _resign_status_lists(rt)),
         Job("accounts.purge-sessions", dt.timedelta(hours=1), _purge_sessions),
+        Job("supervision.annual-reports", dt.timedelta(hours=6), _annual_reports),
     ]
 
 

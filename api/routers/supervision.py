@@ -12,15 +12,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from api.access import actor_of
+from api.access import actor_of, company_for
 from api.deps import clock, require, runtime
 from api.schemas import Input
-from registry import inspections
+from registry import annual_reports, inspections
 from registry import inspections_repository as repo
+from registry import supervision_repository as supervision_repo
 from registry.auth import Principal, Role
 
 router = APIRouter(tags=["supervision"])
 Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
+RegulatorOrCompany = Annotated[Principal, Depends(require(Role.REGULATOR,
+                                                          Role.COMPANY_OPERATOR))]
+CompanyId = Annotated[int, Path(ge=1, le=2**62)]
 Now = Annotated[dt.datetime, Depends(clock)]
 PlanId = Annotated[int, Path(ge=1, le=2**62)]
 
@@ -202,3 +206,115 @@ def published(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
               ) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         return {"items": repo.published_results(cur, limit=limit)}
+
+
+# -- supervision policy and annual reports (§13) ---------------------------------------------
+class SupervisionPolicyOut(BaseModel):
+    version: int
+    settings: annual_reports.SupervisionPolicy
+
+
+@router.get("/v1/supervision-policy", response_model=SupervisionPolicyOut,
+            summary="The supervision policy in force (public)")
+def get_supervision_policy(request: Request) -> dict[str, Any]:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        version, pol = annual_reports.policy(cur)
+    return {"version": version, "settings": pol}
+
+
+@router.put("/v1/supervision-policy", response_model=SupervisionPolicyOut,
+            summary="A new version of the supervision policy (regulator)")
+def put_supervision_policy(body: annual_reports.SupervisionPolicy, request: Request,
+                           principal: Regulator, now: Now) -> dict[str, Any]:
+    with runtime(request).db.transaction() as cur:
+        version = annual_reports.set_policy(cur, actor=actor_of(principal), now=now,
+                                            settings=body.model_dump())
+    return {"version": version, "settings": body}
+
+
+class AnnualReportIn(Input):
+    year: int = Field(ge=2000, le=2100)
+    headcount: int = Field(ge=0, le=1_000_000)
+    labour_contracts: int = Field(ge=0, le=1_000_000)
+    insured: int = Field(ge=0, le=1_000_000, description="guards with social insurance")
+    training_hours: int = Field(ge=0, le=100_000_000)
+    incidents: int = Field(ge=0, le=1_000_000)
+    notes: str | None = Field(default=None, max_length=5000)
+
+
+class AnnualReportOut(BaseModel):
+    id: int
+    company_id: int
+    year: int
+    status: str
+    headcount: int
+    labour_contracts: int
+    insured: int
+    training_hours: int
+    incidents: int
+    notes: str | None
+    filed_at: dt.datetime
+    reviewed_at: dt.datetime | None
+    review_note: str | None
+
+
+class AnnualReportsOut(BaseModel):
+    items: list[AnnualReportOut]
+
+
+class ReviewIn(Input):
+    accepted: bool
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class MissingCompanyOut(BaseModel):
+    id: int
+    name: str
+    district: str
+    abnormal_operations: bool
+
+
+class MissingReportsOut(BaseModel):
+    year: int
+    due: dt.date
+    overdue: bool
+    companies: list[MissingCompanyOut]
+
+
+@router.post("/v1/companies/{company_id}/annual-reports", status_code=201,
+             response_model=AnnualReportOut,
+             summary="File the company's annual report (the company, or the regulator)")
+def file_annual_report(company_id: CompanyId, body: AnnualReportIn, request: Request,
+                       principal: RegulatorOrCompany, now: Now) -> dict[str, Any]:
+    with runtime(request).db.transaction() as cur:
+        company_for(cur, principal, company_id)
+        return annual_reports.file_report(
+            cur, actor=actor_of(principal), now=now, company_id=company_id,
+            report=annual_reports.ReportIn(**body.model_dump()))
+
+
+@router.get("/v1/companies/{company_id}/annual-reports", response_model=AnnualReportsOut,
+            summary="The company's annual reports")
+def list_annual_reports(company_id: CompanyId, request: Request,
+                        principal: RegulatorOrCompany) -> dict[str, Any]:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        company_for(cur, principal, company_id)
+        return {"items": supervision_repo.reports_of(cur, company_id)}
+
+
+@router.post("/v1/annual-reports/{report_id}/review", response_model=AnnualReportOut,
+             summary="Accept or reject a report (regulator); a rejection lists the company")
+def review_annual_report(report_id: Annotated[int, Path(ge=1, le=2**62)], body: ReviewIn,
+                         request: Request, principal: Regulator, now: Now) -> dict[str, Any]:
+    with runtime(request).db.transaction() as cur:
+        return annual_reports.review_report(cur, actor=actor_of(principal), now=now,
+                                            report_id=report_id, accepted=body.accepted,
+                                            note=body.note)
+
+
+@router.get("/v1/annual-reports/missing", response_model=MissingReportsOut,
+            summary="Companies that have not filed the year's report (regulator)")
+def missing_annual_reports(request: Request, principal: Regulator, now: Now,
+                           year: Annotated[int, Query(ge=2000, le=2100)]) -> dict[str, Any]:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return annual_reports.missing(cur, year=year, now=now)

@@ -109,6 +109,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/public/inspection-plans/{plan_id}"): PUBLIC,
     ("POST", "/v1/inspections/{inspection_id}/result"): frozenset({R}),
     ("GET", "/v1/public/inspections"): PUBLIC,
+    ("GET", "/v1/supervision-policy"): PUBLIC,
+    ("PUT", "/v1/supervision-policy"): frozenset({R}),
+    ("POST", "/v1/companies/{company_id}/annual-reports"): frozenset({R, O}),
+    ("GET", "/v1/companies/{company_id}/annual-reports"): frozenset({R, O}),
+    ("POST", "/v1/annual-reports/{report_id}/review"): frozenset({R}),
+    ("GET", "/v1/annual-reports/missing"): frozenset({R}),
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.
@@ -139,6 +145,9 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/guards/{guard_id}/face/verify"): {
         "files": {"photo": ("p.jpg", _JPEG, "image/jpeg")}},
     ("POST", "/v1/guards/{guard_id}/activation-codes"): {"json": {"note": "none needed"}},
+    ("POST", "/v1/companies/{company_id}/annual-reports"): {"json": {
+        "year": 2025, "headcount": 10, "labour_contracts": 10, "insured": 9,
+        "training_hours": 400, "incidents": 0}},
 }
 
 
