@@ -128,6 +128,21 @@ def rate_limit(request: Request, principal: Principal, kind: str) -> None:
     limiter.check(principal.id)
 
 
+def rate_limit_client(request: Request, kind: str) -> None:
+    """Per-client-address limits on public endpoints that cost work or invite guessing
+    (per worker process, like ``rate_limit``)."""
+    import zlib
+
+    settings = runtime(request).settings
+    per_minute = {"complaint": settings.rate_limit_complaint_per_min,
+                  "complaint-track": settings.rate_limit_public_per_min}[kind]
+    limiter = _limiters.get((kind, per_minute))
+    if limiter is None:
+        limiter = _limiters.setdefault((kind, per_minute), RateLimiter(per_minute))
+    host = request.client.host if request.client else "-"
+    limiter.check(zlib.crc32(host.encode()))
+
+
 class RateLimiter:
     """Per-principal token buckets (per worker process)."""
 

@@ -52,6 +52,16 @@ def _annual_reports(db: Database, now: dt.datetime) -> dict[str, Any]:
         return annual_reports.list_overdue(cur, now=now)
 
 
+def _purge_complaints(db: Database, now: dt.datetime) -> dict[str, Any]:
+    from registry import annual_reports, complaints
+
+    with db.transaction() as cur:
+        _, pol = annual_reports.policy(cur)
+        purged = complaints.purge_closed(
+            cur, now=now, retention=dt.timedelta(days=pol.complaint_retention_days))
+    return {"purged": purged}
+
+
 def cluster_jobs(rt: Runtime) -> list[Job]:
     ttl = dt.timedelta(seconds=rt.settings.status_list_ttl_s)
     return [
@@ -59,6 +69,7 @@ def cluster_jobs(rt: Runtime) -> list[Job]:
             _resign_status_lists(rt)),
         Job("accounts.purge-sessions", dt.timedelta(hours=1), _purge_sessions),
         Job("supervision.annual-reports", dt.timedelta(hours=6), _annual_reports),
+        Job("supervision.purge-complaints", dt.timedelta(hours=12), _purge_complaints),
     ]
 
 

@@ -30,6 +30,8 @@ class SupervisionPolicy(BaseModel):
     annual_report_due: str = Field(default="06-30", pattern=_MONTH_DAY,
                                    description="MM-DD in the year after the reported year")
     annual_report_reminder_days: int = Field(default=30, ge=0, le=365)
+    complaint_retention_days: int = Field(default=3 * 365, ge=30, le=30 * 365,
+                                          description="closed complaints are purged after")
 
     def due_date(self, year: int) -> dt.date:
         month, day = (int(x) for x in self.annual_report_due.split("-"))

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     max_page_size: int = 200
     rate_limit_verify_per_min: int = 6000
     rate_limit_enroll_per_min: int = 600
+    rate_limit_complaint_per_min: int = 20     # per client address: filing complaints
+    rate_limit_public_per_min: int = 60        # per client address: tracking-code look-ups
 
     @property
     def base_url(self) -> str:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.access import actor_of, company_for
 from api.deps import clock, require, runtime
 from api.schemas import Input
-from registry import annual_reports, inspections
+from registry import annual_reports, complaints, inspections
 from registry import inspections_repository as repo
 from registry import supervision_repository as supervision_repo
 from registry.auth import Principal, Role
@@ -318,3 +319,236 @@ def missing_annual_reports(request: Request, principal: Regulator, now: Now,
                            year: Annotated[int, Query(ge=2000, le=2100)]) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         return annual_reports.missing(cur, year=year, now=now)
+
+
+# -- complaints and reports (§2 §4 §11) -------------------------------------------------------
+def complaint_keys(request: Request) -> complaints.ComplaintKeys:
+    settings = runtime(request).settings
+    return complaints.ComplaintKeys(
+        hmac_key=settings.derive_key("apikey_pepper", "complaint-tracking"),
+        seal_key=settings.derive_key("biometric_secret", "complaint-seal"))
+
+
+class TrackingOut(BaseModel):
+    tracking_code: str = Field(description="shown once: the only way to follow the case")
+    status: str
+
+
+class StepOut(BaseModel):
+    kind: str
+    at: dt.datetime
+    detail: str | None
+
+
+class ComplaintStatusOut(BaseModel):
+    status: str
+    category: str
+    received_at: dt.datetime
+    closed_at: dt.datetime | None
+    outcome: str | None
+    summary: str | None
+    steps: list[StepOut]
+
+
+class ComplaintSummaryOut(BaseModel):
+    id: int
+    category: str
+    company_id: int | None
+    status: str
+    priority: str
+    assigned_to: str | None
+    outcome: str | None
+    created_at: dt.datetime
+    closed_at: dt.datetime | None
+
+
+class ComplaintsOut(BaseModel):
+    items: list[ComplaintSummaryOut]
+    next_cursor: int | None
+
+
+class ComplaintEventOut(BaseModel):
+    kind: str
+    public: bool
+    detail: str | None
+    ref_type: str | None
+    ref_id: int | None
+    actor: str
+    created_at: dt.datetime
+
+
+class AttachmentOut(BaseModel):
+    id: int
+    media_type: str
+    size: int
+    sha256: str
+
+
+class ComplaintOut(ComplaintSummaryOut):
+    company_text: str | None
+    certificate_number: str | None
+    description: str | None
+    contact: str | None
+    public_summary: str | None
+    purged_at: dt.datetime | None
+    events: list[ComplaintEventOut]
+    attachments: list[AttachmentOut]
+
+
+class TriageIn(Input):
+    priority: str = Field(pattern=r"^(low|normal|high)$")
+    category: str | None = Field(default=None, max_length=40)
+    company_id: int | None = Field(default=None, ge=1, le=2**62)
+
+
+class AssignIn(Input):
+    assignee: str = Field(min_length=1, max_length=100)
+
+
+class NoteIn(Input):
+    note: str = Field(min_length=1, max_length=5000)
+
+
+class BanIn(Input):
+    id_number: str = Field(min_length=15, max_length=18)
+    until_on: dt.date | None = None
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class CloseIn(Input):
+    outcome: str = Field(pattern=r"^(upheld|not-upheld|referred)$")
+    summary: str = Field(min_length=2, max_length=2000,
+                         description="what the complainant reads; no personal data")
+    credit_points: int | None = Field(default=None, ge=-1000, le=-1)
+    list: str | None = Field(default=None, pattern=r"^(black|abnormal)$")
+    ban: BanIn | None = None
+    suspend_guard_id: int | None = Field(default=None, ge=1, le=2**62)
+
+
+class ClosedOut(BaseModel):
+    id: int
+    status: str
+    outcome: str
+    actions: list[ComplaintEventOut]
+
+
+@router.post("/v1/public/complaints", status_code=201, response_model=TrackingOut,
+             summary="File a complaint or report, anonymously if you wish (public)")
+def submit_complaint(
+        request: Request, now: Now,
+        category: Annotated[str, Form(max_length=40)],
+        description: Annotated[str, Form(max_length=5000)],
+        company_id: Annotated[int | None, Form(ge=1, le=2**62)] = None,
+        company: Annotated[str | None, Form(max_length=200)] = None,
+        certificate_number: Annotated[str | None, Form(max_length=40)] = None,
+        contact: Annotated[str | None, Form(max_length=200)] = None,
+        attachments: Annotated[list[UploadFile] | None, File()] = None) -> dict[str, Any]:
+    from api.biometric_context import read_upload
+    from api.deps import rate_limit_client
+
+    rate_limit_client(request, "complaint")
+    limit = runtime(request).settings.max_image_bytes
+    files = [complaints.Attachment(read_upload(f, max_bytes=limit, field="attachments"))
+             for f in (attachments or [])[:complaints.MAX_ATTACHMENTS + 1]]
+    sub = complaints.Submission(category=category, description=description,
+                                company_id=company_id, company_text=company,
+                                certificate_number=certificate_number, contact=contact,
+                                attachments=tuple(files))
+    with runtime(request).db.transaction() as cur:
+        code = complaints.submit(cur, now=now, keys=complaint_keys(request), sub=sub)
+    return {"tracking_code": code, "status": "received"}
+
+
+@router.get("/v1/public/complaints/{tracking_code}", response_model=ComplaintStatusOut,
+            summary="Follow a complaint with its tracking code (public)")
+def track_complaint(tracking_code: Annotated[str, Path(min_length=1, max_length=40)],
+                    request: Request) -> dict[str, Any]:
+    from api.deps import rate_limit_client
+
+    rate_limit_client(request, "complaint-track")
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return complaints.track(cur, keys=complaint_keys(request), code=tracking_code)
+
+
+ComplaintId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.get("/v1/complaints", response_model=ComplaintsOut,
+            summary="Complaints, oldest first (regulator)")
+def list_complaints(request: Request, principal: Regulator,
+                    status: Annotated[str | None, Query(
+                        pattern=r"^(received|triaged|investigating|closed)$")] = None,
+                    cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
+                    limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    from registry import complaints_repository
+
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rows = complaints_repository.list_cases(cur, status=status, after_id=cursor,
+                                                limit=limit)
+    return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+
+
+@router.get("/v1/complaints/{complaint_id}", response_model=ComplaintOut,
+            summary="A complaint with its contact, notes and attachments (regulator)")
+def get_complaint(complaint_id: ComplaintId, request: Request, principal: Regulator
+                  ) -> dict[str, Any]:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        return complaints.case(cur, keys=complaint_keys(request), complaint_id=complaint_id)
+
+
+@router.get("/v1/complaints/{complaint_id}/attachments/{attachment_id}",
+            response_class=Response, summary="An attachment (regulator)",
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {},
+                                         "application/pdf": {}}}})
+def get_attachment(complaint_id: ComplaintId,
+                   attachment_id: Annotated[int, Path(ge=1, le=2**62)], request: Request,
+                   principal: Regulator) -> Response:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        media, data = complaints.attachment(cur, keys=complaint_keys(request),
+                                            complaint_id=complaint_id,
+                                            attachment_id=attachment_id)
+    return Response(data, media_type=media, headers={
+        "Cache-Control": "no-store", "Content-Disposition": "attachment",
+        "X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/v1/complaints/{complaint_id}/triage", status_code=204,
+             summary="Set priority, category and the company concerned (regulator)")
+def triage_complaint(complaint_id: ComplaintId, body: TriageIn, request: Request,
+                     principal: Regulator, now: Now) -> None:
+    with runtime(request).db.transaction() as cur:
+        complaints.triage(cur, actor=actor_of(principal), now=now, complaint_id=complaint_id,
+                          priority=body.priority, category=body.category,
+                          company_id=body.company_id)
+
+
+@router.post("/v1/complaints/{complaint_id}/assign", status_code=204,
+             summary="Assign an investigator (regulator)")
+def assign_complaint(complaint_id: ComplaintId, body: AssignIn, request: Request,
+                     principal: Regulator, now: Now) -> None:
+    with runtime(request).db.transaction() as cur:
+        complaints.assign(cur, actor=actor_of(principal), now=now, complaint_id=complaint_id,
+                          assignee=body.assignee)
+
+
+@router.post("/v1/complaints/{complaint_id}/notes", status_code=204,
+             summary="An investigation note, never shown to the complainant (regulator)")
+def note_complaint(complaint_id: ComplaintId, body: NoteIn, request: Request,
+                   principal: Regulator, now: Now) -> None:
+    with runtime(request).db.transaction() as cur:
+        complaints.add_note(cur, actor=actor_of(principal), now=now,
+                            complaint_id=complaint_id, note=body.note)
+
+
+@router.post("/v1/complaints/{complaint_id}/close", response_model=ClosedOut,
+             summary="Close with an outcome; an upheld one may act in the same transaction")
+def close_complaint(complaint_id: ComplaintId, body: CloseIn, request: Request,
+                    principal: Regulator, now: Now) -> dict[str, Any]:
+    actions = complaints.Actions(
+        credit_points=body.credit_points, list_name=body.list,
+        ban=complaints.Ban(body.ban.id_number, body.ban.until_on, body.ban.reason)
+        if body.ban else None, suspend_guard_id=body.suspend_guard_id)
+    with runtime(request).db.transaction() as cur:
+        return complaints.close(cur, actor=actor_of(principal), now=now,
+                                complaint_id=complaint_id, outcome=body.outcome,
+                                summary=body.summary, actions=actions)

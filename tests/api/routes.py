@@ -115,6 +115,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/companies/{company_id}/annual-reports"): frozenset({R, O}),
     ("POST", "/v1/annual-reports/{report_id}/review"): frozenset({R}),
     ("GET", "/v1/annual-reports/missing"): frozenset({R}),
+    ("POST", "/v1/public/complaints"): PUBLIC,
+    ("GET", "/v1/public/complaints/{tracking_code}"): PUBLIC,
+    ("GET", "/v1/complaints"): frozenset({R}),
+    ("GET", "/v1/complaints/{complaint_id}"): frozenset({R}),
+    ("GET", "/v1/complaints/{complaint_id}/attachments/{attachment_id}"): frozenset({R}),
+    ("POST", "/v1/complaints/{complaint_id}/triage"): frozenset({R}),
+    ("POST", "/v1/complaints/{complaint_id}/assign"): frozenset({R}),
+    ("POST", "/v1/complaints/{complaint_id}/notes"): frozenset({R}),
+    ("POST", "/v1/complaints/{complaint_id}/close"): frozenset({R}),
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.
