@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.routers import admin, biometrics, certificates, regulation, web
+from api.routers import admin, biometrics, certificates, regulation, transparency, web
 from api.routers import registry as registry_router
 from api.runtime import Runtime, open_runtime
 from registry.settings import Settings, get_settings
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(biometrics.router)
     app.include_router(certificates.router)
     app.include_router(regulation.router)
+    app.include_router(transparency.router)
     app.include_router(web.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

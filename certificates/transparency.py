@@ -376,10 +376,12 @@ def verify_checkpoint(text: str | bytes, keys: Sequence[bytes], *,
                       origin: str | None = None) -> Checkpoint:
     """Parse ``text`` and check that one of ``keys`` (DER SPKIs: the pinned log keys)
     signed it. The kid is only a hint: each key with that kid is tried. Raises
-    ``TransparencyError``: ``tlog-bad-checkpoint`` or ``tlog-bad-signature``."""
+    ``TransparencyError``: ``tlog-bad-checkpoint``, ``tlog-wrong-log`` (``origin`` given
+    and different) or ``tlog-bad-signature``."""
     cp, signatures = parse_checkpoint(text)
     if origin is not None and cp.origin != origin:
-        raise _bad_note(f"checkpoint of log {cp.origin!r}, expected {origin!r}")
+        raise TransparencyError(f"checkpoint of log {cp.origin!r}, expected {origin!r}",
+                                code="tlog-wrong-log")
     body = cp.body()
     if isinstance(text, bytes):
         text = text.decode("utf-8")

@@ -84,6 +84,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/public/certificates/{number}"): PUBLIC,
     ("GET", "/v1/me/card.pdf"): frozenset({G}),
     ("GET", "/v1/guards/{guard_id}/card.pdf"): frozenset({R, O}),
+    ("GET", "/v1/transparency/checkpoint"): PUBLIC,
+    ("GET", "/v1/transparency/key"): PUBLIC,
+    ("GET", "/v1/transparency/proof/inclusion"): PUBLIC,
+    ("GET", "/v1/transparency/proof/consistency"): PUBLIC,
+    ("GET", "/v1/transparency/leaves"): PUBLIC,
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.

@@ -200,7 +200,7 @@ def test_checkpoint_refuses_other_keys_and_edits(tmp_path: Path) -> None:
     assert exc.value.code == "tlog-bad-signature"
     with pytest.raises(TransparencyError) as exc:
         verify_checkpoint(text, [spki], origin="another/audit-log")
-    assert exc.value.code == "tlog-bad-checkpoint"
+    assert exc.value.code == "tlog-wrong-log"
 
 
 @pytest.mark.parametrize("text", [
