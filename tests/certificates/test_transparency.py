@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from certificates.signing.keyring import Keyring
+from certificates.signing.signer import Signer
 from certificates.transparency import (
     EMPTY_ROOT,
     Checkpoint,
@@ -166,7 +167,7 @@ def test_equal_sizes_need_equal_roots() -> None:
 
 
 # -- checkpoints ---------------------------------------------------------------------------
-def _signer(tmp_path: Path, alg: str = "ES256", name: str = "k") -> tuple[object, bytes]:
+def _signer(tmp_path: Path, alg: str = "ES256", name: str = "k") -> tuple[Signer, bytes]:
     ring = Keyring(tmp_path / name, passphrase=b"x" * 40)
     rec = ring.generate("log", alg, now=NOW)
     return ring.signer("log"), rec.spki
