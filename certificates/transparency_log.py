@@ -114,9 +114,11 @@ class PublishedCheckpoint:
 
 
 def publish_checkpoint(cur: Cursor, *, signer: SigningKey, origin: str, now: dt.datetime,
+                       min_interval: dt.timedelta = dt.timedelta(0),
                        max_age: dt.timedelta = CHECKPOINT_MAX_AGE) -> PublishedCheckpoint:
-    """Sequence new events, then return the newest checkpoint: the stored one if it
-    still covers the whole tree and is younger than ``max_age``, else a new one."""
+    """Sequence new events, then return the newest checkpoint: the stored one if it is
+    younger than ``min_interval``, or covers the whole tree and is younger than
+    ``max_age``; else a new one."""
     done = integrate(cur)
     last = repo.latest_checkpoint(cur)
     if last is not None:
@@ -126,8 +128,9 @@ def publish_checkpoint(cur: Cursor, *, signer: SigningKey, origin: str, now: dt.
             raise LogInconsistent(
                 f"the stored tree (size {done.tree_size}) does not extend the last signed"
                 f" checkpoint (size {last_size}); refusing to sign")
-        if (last_size == done.tree_size and bytes(last["kid"]) == signer.kid
-                and now - last["signed_at"] < max_age):
+        age = now - last["signed_at"]
+        if bytes(last["kid"]) == signer.kid and (
+                age < min_interval or (last_size == done.tree_size and age < max_age)):
             return PublishedCheckpoint(last_size, bytes(last["root_hash"]), last["signed_at"],
                                        last["note"])
     root = stored_root(cur, done.tree_size)

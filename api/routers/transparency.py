@@ -68,11 +68,15 @@ def _origin(request: Request) -> str:
             summary="The newest signed checkpoint of the audit log (public)")
 def checkpoint(request: Request, now: Now) -> PlainTextResponse:
     """Sequences new audit events into the tree first, then signs a checkpoint if the
-    tree grew (or the last one is an hour old). C2SP tlog-checkpoint text."""
+    tree grew (at most every ``transparency_checkpoint_interval_s``) or the last one is
+    ``transparency_checkpoint_max_age_s`` old. C2SP tlog-checkpoint text."""
     rt = runtime(request)
+    settings = rt.settings
     with rt.db.transaction() as cur:
         published = transparency_log.publish_checkpoint(
-            cur, signer=rt.certs.signer("log"), origin=_origin(request), now=now)
+            cur, signer=rt.certs.signer("log"), origin=_origin(request), now=now,
+            min_interval=dt.timedelta(seconds=settings.transparency_checkpoint_interval_s),
+            max_age=dt.timedelta(seconds=settings.transparency_checkpoint_max_age_s))
     return PlainTextResponse(published.note, headers={"Cache-Control": "no-store"})
 
 

@@ -46,6 +46,9 @@ def stack(fresh_runtime: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
     monkeypatch.setenv("GUARDREG_MODE", "test")
     monkeypatch.setenv("GUARDREG_DATA_DIR", str(fresh_runtime.settings.data_dir))
     reset_settings_cache()
+    # A new checkpoint on every request here (the default is at most one per 10 s).
+    fresh_runtime.settings = fresh_runtime.settings.model_copy(
+        update={"transparency_checkpoint_interval_s": 0})
     app = create_app(runtime=fresh_runtime)
     yield fresh_runtime, app
     reset_settings_cache()

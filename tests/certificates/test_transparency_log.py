@@ -112,6 +112,16 @@ def test_checkpoints_are_reused_until_the_tree_grows(fresh_runtime: Any, tmp_pat
                                         now=NOW + dt.timedelta(hours=2))
     assert two.tree_size == 8 and two.note != one.note
     assert stale.tree_size == 8 and stale.signed_at == NOW + dt.timedelta(hours=2)
+    # Polled often, the log signs at most once per interval, even as events arrive.
+    _events(fresh_runtime, 2, start=8)
+    with fresh_runtime.db.transaction() as cur:
+        soon = tlog.publish_checkpoint(cur, signer=signer, origin="t/audit-log",
+                                       now=NOW + dt.timedelta(hours=2, seconds=5),
+                                       min_interval=dt.timedelta(seconds=10))
+        later = tlog.publish_checkpoint(cur, signer=signer, origin="t/audit-log",
+                                        now=NOW + dt.timedelta(hours=2, seconds=11),
+                                        min_interval=dt.timedelta(seconds=10))
+    assert soon.note == stale.note and later.tree_size == 10
 
 
 def test_the_signer_refuses_a_tree_that_no_longer_extends_its_checkpoint(
