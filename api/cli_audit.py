@@ -166,8 +166,12 @@ class WitnessResult:
     root_hash: str
 
 
-def witness_once(url: str, store: WitnessStore, *, key: bytes | None = None) -> WitnessResult:
-    """Fetch, verify and store one checkpoint. Raises ``Alarm`` or ``CannotCheck``."""
+def witness_once(url: str, store: WitnessStore, *, key: bytes | None = None,
+                 now: dt.datetime | None = None,
+                 max_age: dt.timedelta = dt.timedelta(hours=2)) -> WitnessResult:
+    """Fetch, verify and store one checkpoint. Raises ``Alarm`` or ``CannotCheck`` (also
+    for a checkpoint older than ``max_age``: a frozen log, or a replay in the middle)."""
+    now = now or dt.datetime.now(dt.UTC)
     base = log_base(url)
     config = store.config()
     notes: list[str] = []
@@ -198,6 +202,10 @@ def witness_once(url: str, store: WitnessStore, *, key: bytes | None = None) -> 
             raise Alarm(f"{exc.detail} (another key, another log, or a forgery)",
                         text) from None
         raise CannotCheck(f"malformed checkpoint: {exc.detail}") from None
+    if now - cp.timestamp > max_age:
+        raise CannotCheck(f"STALE: the checkpoint was signed at {cp.timestamp.isoformat()},"
+                          f" more than {int(max_age.total_seconds())} s ago: the log is not"
+                          " signing, or someone replays an old checkpoint")
     previous = store.latest()
     root_b64 = base64.b64encode(cp.root).decode()
     if previous is None:
@@ -237,18 +245,23 @@ def witness_once(url: str, store: WitnessStore, *, key: bytes | None = None) -> 
 @click.option("--key", "key_opt", default=None,
               help="log public key (base64 DER SPKI or a file); default: pinned, or pinned"
               " from the log on first use")
+@click.option("--max-age", "max_age_s", type=click.IntRange(min=60), default=7200,
+              show_default=True, help="seconds; an older checkpoint is not accepted")
 @click.option("--json", "as_json", is_flag=True)
-def witness(url: str, store_dir: Path, key_opt: str | None, as_json: bool) -> None:
+def witness(url: str, store_dir: Path, key_opt: str | None, max_age_s: int,
+            as_json: bool) -> None:
     """Fetch the audit log's checkpoint from URL, check it and keep it.
 
     Exit 0: consistent with every checkpoint seen before. Exit 3: ALARM, the log was
     truncated, rewritten or signed by another key (the checkpoint is kept under
-    alarms/). Exit 1: could not check (network, HTTP error, malformed answer)."""
+    alarms/). Exit 1: could not check (network, HTTP error, malformed answer, or a
+    checkpoint older than --max-age)."""
     store = WitnessStore(store_dir)
     key = parse_key(key_opt) if key_opt else None
     now = dt.datetime.now(dt.UTC)
     try:
-        result = witness_once(url, store, key=key)
+        result = witness_once(url, store, key=key, now=now,
+                              max_age=dt.timedelta(seconds=max_age_s))
     except Alarm as exc:
         reason, text = exc.args
         evidence = store.alarm(text, reason, now)

@@ -255,3 +255,17 @@ def test_a_checkpoint_signed_by_another_key_is_an_alarm(stack: tuple[Any, Any],
         assert not (tmp_path / "w" / "latest-checkpoint.txt").exists()
         down = _cli("audit", "witness", "http://127.0.0.1:9", "--store", str(tmp_path / "w"))
         assert down.exit_code == 1 and "could not check" in down.output, down.output
+
+
+def test_a_stale_checkpoint_is_not_accepted(stack: tuple[Any, Any], tmp_path: Path) -> None:
+    rt, _ = stack
+    _events(rt, 2)
+    three_hours_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+    frozen = create_app(runtime=rt, clock=lambda: three_hours_ago)
+    with serve(frozen) as url:
+        stale = _cli("audit", "witness", url, "--store", str(tmp_path / "w"))
+        assert stale.exit_code == 1 and "STALE" in stale.output, stale.output
+        lenient = _cli("audit", "witness", url, "--store", str(tmp_path / "w"),
+                       "--max-age", str(4 * 3600))
+        assert lenient.exit_code == 0, lenient.output
+    assert not (tmp_path / "w" / "alarms").exists()
