@@ -17,6 +17,7 @@ witness``).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ from certificates.transparency import (
 from registry import audit
 from registry.db import Cursor
 
+log = logging.getLogger(__name__)
 MAX_LEAVES_PER_PAGE = 1000
 CHECKPOINT_MAX_AGE = dt.timedelta(hours=1)
 
@@ -85,7 +87,10 @@ def integrate(cur: Cursor, *, batch: int = 5000, max_events: int = 100_000) -> I
                 break
             made.extend(edge.append(leaf_hash(digest)))
             size += 1
-        repo.insert_nodes(cur, made)
+        if made:
+            repo.insert_nodes(cur, made)
+    if gap is not None:
+        log.error("audit event %d is missing: the transparency log cannot grow past it", gap)
     return Integrated(size, size - start, gap)
 
 

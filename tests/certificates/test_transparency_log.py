@@ -141,7 +141,8 @@ def test_the_signer_refuses_a_tree_that_no_longer_extends_its_checkpoint(
                                 now=NOW + dt.timedelta(hours=2))
 
 
-def test_the_sequencer_stops_at_a_deleted_event(fresh_runtime: Any) -> None:
+def test_the_sequencer_stops_at_a_deleted_event(fresh_runtime: Any,
+                                               caplog: pytest.LogCaptureFixture) -> None:
     _events(fresh_runtime, 5)
     with fresh_runtime.db.transaction() as cur:
         cur.execute("ALTER TABLE registry_audit_event DISABLE TRIGGER USER")
@@ -150,6 +151,7 @@ def test_the_sequencer_stops_at_a_deleted_event(fresh_runtime: Any) -> None:
         done = tlog.integrate(cur)
         rebuilt = tlog.recompute(cur, at_size=3)
     assert (done.tree_size, done.stopped_at_gap) == (3, 4)
+    assert "audit event 4 is missing" in caplog.text
     assert (rebuilt.tree_size, rebuilt.stopped_at_gap) == (3, 4)
     assert rebuilt.root_at == _root(_expected_leaves_until(fresh_runtime, 3))
 
