@@ -147,7 +147,7 @@ def audit_verify(as_json: bool, witness_src: str | None, key_opt: str | None) ->
 
 
 def _register_subcommands() -> None:
-    from api.cli_audit import witness
+    from api.cli_audit import checkpoint, witness
     from api.cli_biometrics import biometrics
     from api.cli_certificates import cose, keys, sync, verify
     from api.cli_eval import eval_group
@@ -156,6 +156,7 @@ def _register_subcommands() -> None:
     for command in (keys, sync, verify, cose, eval_group, report, enroll_batch, biometrics):
         main.add_command(command)
     audit.add_command(witness)
+    audit.add_command(checkpoint)
 
 
 _register_subcommands()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,15 @@ def test_honest_appends_are_witnessed_and_verify(stack: tuple[Any, Any], tmp_pat
         assert by_url.exit_code == 0, by_url.output
     assert len(list((store / "checkpoints").iterdir())) == 2
     assert _cli("audit", "verify").exit_code == 0
+    # The operator's sequencer command signs the same tree the endpoint would.
+    _events(rt, 3, tag="cron")
+    made = _cli("audit", "checkpoint")
+    assert made.exit_code == 0, made.output
+    listing = json.loads(_cli("keys", "list", "--json").output)
+    spkis = [base64.b64decode(k["spki"]) for k in listing if k["purpose"] == "log"]
+    assert "sequenced 3 event(s); tree size 14" in made.output
+    signed = made.output[made.output.index("guardreg-dev/audit-log\n"):]
+    assert verify_checkpoint(signed, spkis).size == 14
 
 
 def test_truncation_is_detected(stack: tuple[Any, Any], tmp_path: Path) -> None:
