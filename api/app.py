@@ -20,6 +20,7 @@ from api.routers import (
     docs,
     regulation,
     supervision,
+    transparency,
     web,
 )
 from api.routers import registry as registry_router
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(certificates.router)
     app.include_router(regulation.router)
     app.include_router(supervision.router)
+    app.include_router(transparency.router)
     app.include_router(web.router)
     app.include_router(docs.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

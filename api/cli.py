@@ -357,11 +357,21 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.option("--json", "as_json", is_flag=True)
-def audit_verify(as_json: bool) -> None:
+@click.option("--witness", "witness_src", default=None, metavar="DIR_OR_URL",
+              help="also check the events against the newest witnessed checkpoint (a witness"
+              " directory, or a URL serving a checkpoint)")
+@click.option("--key", "key_opt", default=None,
+              help="with --witness URL: the log key (default: the local keyring's log keys)")
+def audit_verify(as_json: bool, witness_src: str | None, key_opt: str | None) -> None:
     """Recompute the audit hash chain; exit 1 and name the event if it is broken."""
     import dataclasses
 
     from registry import audit as audit_mod
+
+    if witness_src is not None:
+        from api.cli_audit import verify_with_witness
+
+        sys.exit(verify_with_witness(witness_src, key_opt, as_json))
 
     rt = open_runtime(get_settings())
     try:
@@ -380,6 +390,7 @@ def audit_verify(as_json: bool) -> None:
 
 
 def _register_subcommands() -> None:
+    from api.cli_audit import checkpoint, witness
     from api.cli_biometrics import biometrics
     from api.cli_certificates import cose, keys, sync, verify
     from api.cli_eval import eval_group
@@ -389,6 +400,8 @@ def _register_subcommands() -> None:
     for command in (keys, sync, verify, cose, eval_group, report, enroll_batch, biometrics,
                     inspections):
         main.add_command(command)
+    audit.add_command(witness)
+    audit.add_command(checkpoint)
 
 
 _register_subcommands()

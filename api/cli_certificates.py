@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from certificates.signing.keyring import PURPOSES
 from registry.settings import get_settings
 
 
@@ -37,7 +38,7 @@ def keys() -> None:
     """Signing keys (certificates, status lists, trust list)."""
 
 
-PURPOSE = click.Choice(["certificate", "status-list", "trust-list"])
+PURPOSE = click.Choice(list(PURPOSES))
 
 
 @keys.command("generate")
@@ -47,7 +48,7 @@ PURPOSE = click.Choice(["certificate", "status-list", "trust-list"])
 def keys_generate(purpose: tuple[str, ...], alg: str) -> None:
     """Generate a key (PKCS#8, encrypted with GUARDREG_KEY_PASSPHRASE)."""
     ring = _keyring()
-    wanted = purpose or tuple(p for p in ("certificate", "status-list", "trust-list")
+    wanted = purpose or tuple(p for p in PURPOSES
                               if not [k for k in ring.list_keys(p) if k.state == "active"])
     for p in wanted:
         rec = ring.generate(p, alg)

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     status_list_max_age_s: int = 24 * 3600
     trust_list_validity_s: int = 7 * 24 * 3600
     clock_skew_s: int = 300
+    # Audit transparency log: a new checkpoint at most every interval (so a client polling
+    # the public endpoint cannot make one per request), and one at least every max age
+    # even without new events (so witnesses see the log is alive).
+    transparency_checkpoint_interval_s: int = Field(default=10, ge=0)
+    transparency_checkpoint_max_age_s: int = Field(default=3600, ge=1)
 
     # Accounts and sessions (registry/accounts.py)
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)

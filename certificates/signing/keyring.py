@@ -7,7 +7,8 @@ Layout of the directory (default ``<settings.data_dir>/keys``)::
     <kid hex>.key.pem   PKCS#8 private key, encrypted with the passphrase (mode 0600)
 
 Purposes: ``certificate`` (guard certificates), ``status-list`` (status list tokens),
-``trust-list`` (the trust list; its public key is the verifiers' pinned anchor).
+``trust-list`` (the trust list; its public key is the verifiers' pinned anchor),
+``log`` (the audit transparency log's checkpoints; witnesses pin its public key).
 At most one key per purpose is ``active``. ``rotate`` makes a new active key and
 retires the old one; a retired key stays in the trust list, verifiable until
 ``verifiable_until`` = retired_at + certificate validity (for certificate keys; the
@@ -42,8 +43,8 @@ from certificates.fileio import atomic_write
 from certificates.keys import SIGNING_ALGS, kid_from_spki, spki_der
 from certificates.signing.signer import PrivateKey, Signer
 
-Purpose = Literal["certificate", "status-list", "trust-list"]
-PURPOSES: tuple[str, ...] = ("certificate", "status-list", "trust-list")
+Purpose = Literal["certificate", "status-list", "trust-list", "log"]
+PURPOSES: tuple[str, ...] = ("certificate", "status-list", "trust-list", "log")
 State = Literal["active", "retired"]
 
 

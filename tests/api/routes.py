@@ -124,6 +124,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/complaints/{complaint_id}/assign"): frozenset({R}),
     ("POST", "/v1/complaints/{complaint_id}/notes"): frozenset({R}),
     ("POST", "/v1/complaints/{complaint_id}/close"): frozenset({R}),
+    ("GET", "/v1/transparency/checkpoint"): PUBLIC,
+    ("GET", "/v1/transparency/key"): PUBLIC,
+    ("GET", "/v1/transparency/proof/inclusion"): PUBLIC,
+    ("GET", "/v1/transparency/proof/consistency"): PUBLIC,
+    ("GET", "/v1/transparency/leaves"): PUBLIC,
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.
