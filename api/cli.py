@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from api.runtime import open_runtime
+from registry.auth import Role
 from registry.settings import get_settings
 
 
@@ -115,7 +116,7 @@ def apikey() -> None:
 
 @apikey.command("create")
 @click.option("--role", required=True,
-              type=click.Choice(["regulator", "company_operator", "checkpoint_officer", "guard"]))
+              type=click.Choice([r.value for r in Role]))
 @click.option("--name", default="bootstrap", show_default=True)
 @click.option("--company", "company_id", type=int, default=None)
 @click.option("--guard", "guard_id", type=int, default=None)
@@ -215,7 +216,7 @@ def _print_credentials(created: Any, *, qr: bool) -> None:
 @account.command("create")
 @click.option("--username", required=True)
 @click.option("--role", required=True,
-              type=click.Choice(["regulator", "company_operator", "checkpoint_officer"]))
+              type=click.Choice([r.value for r in Role if r is not Role.GUARD]))
 @click.option("--company", "company_id", type=int, default=None,
               help="the company of a company_operator account")
 @click.option("--qr", is_flag=True, help="also print the TOTP set-up as a QR code")

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from registry import accounts_repository as repo
 from registry import audit, repository
 from registry.audit import Actor
-from registry.auth import Principal, Role
+from registry.auth import COMPANY_BOUND, Principal, Role
 from registry.db import Cursor
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 
@@ -225,11 +225,12 @@ def create_account(cur: Cursor, *, actor: Actor, now: dt.datetime, keys: Account
     name = normalise_username(username)
     if repo.get_account_by_username(cur, name) is not None:
         raise Conflict("this username is taken", reason="username-taken")
-    if role is Role.COMPANY_OPERATOR and company_id is None:
-        raise InvalidInput("a company account needs its company", field="company_id")
+    if role in COMPANY_BOUND and company_id is None:
+        raise InvalidInput("a company or training-unit account needs its company",
+                           field="company_id")
     if role is Role.GUARD and guard_id is None:
         raise InvalidInput("a guard account needs its guard", field="guard_id")
-    if role is not Role.COMPANY_OPERATOR:
+    if role not in COMPANY_BOUND:
         company_id = None
     if role is not Role.GUARD:
         guard_id = None

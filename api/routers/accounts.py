@@ -99,7 +99,9 @@ class SessionsOut(BaseModel):
 
 class AccountIn(Input):
     username: str = Field(min_length=3, max_length=40)
-    role: Literal["regulator", "company_operator", "checkpoint_officer"]
+    role: Literal["regulator", "company_operator", "checkpoint_officer", "training_unit",
+                  "skill_assessor", "exam_staff", "association", "market_regulation",
+                  "human_resources", "tax"]
     company_id: int | None = Field(default=None, ge=1, le=2**62)
 
 

@@ -263,3 +263,21 @@ def test_cli_creates_a_regulator_account_and_resets_it(runtime: Any, clock: Cloc
         assert "recovery codes" in reset.output
     finally:
         reset_settings_cache()
+
+
+def test_the_notices_other_actors_have_roles(runtime: Any, client: TestClient,
+                                             regulator: Api) -> None:
+    from registry import auth
+    from registry.errors import InvalidInput
+
+    training = regulator.make_company(kind="training")
+    pepper = runtime.settings.derive_key("apikey_pepper", "apikey-hmac")
+    for role in ("skill_assessor", "exam_staff", "association", "market_regulation",
+                 "human_resources", "tax"):
+        who = make_principal(runtime, client, role)
+        assert who.principal.role.value == role
+        assert who.get("/v1/guards").status_code == 403  # nothing of others' yet
+    unit = make_principal(runtime, client, "training_unit", company_id=training["id"])
+    assert unit.principal.company_id == training["id"]
+    with runtime.db.transaction() as cur, pytest.raises(InvalidInput):
+        auth.create_api_key(cur, pepper=pepper, name="x", role=Role.TRAINING_UNIT)
