@@ -62,11 +62,32 @@ def _purge_complaints(db: Database, now: dt.datetime) -> dict[str, Any]:
     return {"purged": purged}
 
 
+def _transparency_checkpoint(rt: Runtime) -> Any:
+    """Sequence new audit events into the transparency log and sign a checkpoint, so that
+    witnesses find a fresh one even when nobody else asked for it."""
+    from certificates.transparency_log import log_origin, publish_checkpoint
+
+    def run(db: Database, now: dt.datetime) -> dict[str, Any]:
+        if rt.certs is None:
+            return {"skipped": "no certificate context"}
+        settings = rt.settings
+        with db.transaction() as cur:
+            published = publish_checkpoint(
+                cur, signer=rt.certs.signer("log"), origin=log_origin(settings.issuer),
+                now=now,
+                min_interval=dt.timedelta(seconds=settings.transparency_checkpoint_interval_s),
+                max_age=dt.timedelta(seconds=settings.transparency_checkpoint_max_age_s))
+        return {"tree_size": published.tree_size}
+
+    return run
+
+
 def cluster_jobs(rt: Runtime) -> list[Job]:
     ttl = dt.timedelta(seconds=rt.settings.status_list_ttl_s)
     return [
         Job("certificates.resign-status-lists", max(ttl / 2, dt.timedelta(seconds=30)),
             _resign_status_lists(rt)),
+        Job("transparency.checkpoint", dt.timedelta(minutes=5), _transparency_checkpoint(rt)),
         Job("accounts.purge-sessions", dt.timedelta(hours=1), _purge_sessions),
         Job("supervision.annual-reports", dt.timedelta(hours=6), _annual_reports),
         Job("supervision.purge-complaints", dt.timedelta(hours=12), _purge_complaints),

@@ -96,6 +96,12 @@ def test_jobs_are_listed_and_run_from_the_cli_and_the_api(
         assert unknown.exit_code == 1 and "no job" in unknown.output
     finally:
         reset_settings_cache()
+    regulator.make_company()  # an audited event for the log to take in
+    ran = CliRunner().invoke(main, ["jobs", "run", "transparency.checkpoint"],
+                             env={"DATABASE_URL": runtime.db.dsn, "GUARDREG_MODE": "test",
+                                  "GUARDREG_DATA_DIR": str(runtime.settings.data_dir)})
+    assert ran.exit_code == 0, ran.output
     items = {j["name"]: j for j in regulator.get("/v1/jobs").json()["items"]}
+    assert items["transparency.checkpoint"]["last_result"]["tree_size"] > 0
     resign = items["certificates.resign-status-lists"]
     assert resign["runs"] >= 1 and resign["last_status"] == "ok"
