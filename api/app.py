@@ -18,6 +18,7 @@ from api.routers import (
     biometrics,
     certificates,
     docs,
+    notifications,
     regulation,
     supervision,
     transparency,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(certificates.router)
     app.include_router(regulation.router)
     app.include_router(supervision.router)
+    app.include_router(notifications.router)
     app.include_router(transparency.router)
     app.include_router(web.router)
     app.include_router(docs.router)

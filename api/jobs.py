@@ -82,11 +82,22 @@ def _transparency_checkpoint(rt: Runtime) -> Any:
     return run
 
 
+def _webhooks(rt: Runtime) -> Any:
+    def run(db: Database, now: dt.datetime) -> dict[str, Any]:
+        from api.webhooks import deliver_due
+
+        return dict(deliver_due(db, now, rt.settings))
+
+    return run
+
+
 def cluster_jobs(rt: Runtime) -> list[Job]:
     ttl = dt.timedelta(seconds=rt.settings.status_list_ttl_s)
     return [
         Job("certificates.resign-status-lists", max(ttl / 2, dt.timedelta(seconds=30)),
             _resign_status_lists(rt)),
+        Job("notifications.webhooks", dt.timedelta(seconds=20), _webhooks(rt),
+            lease=dt.timedelta(minutes=5)),
         Job("transparency.checkpoint", dt.timedelta(minutes=5), _transparency_checkpoint(rt)),
         Job("accounts.purge-sessions", dt.timedelta(hours=1), _purge_sessions),
         Job("supervision.annual-reports", dt.timedelta(hours=6), _annual_reports),

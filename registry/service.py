@@ -157,6 +157,10 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
                                reason="already-enrolled", guard_id=guard_id)
             raise Conflict("this person is employed by another company; that employment must "
                            "end first", reason="employed-elsewhere")
+        if _cleared_and_still_barred(cur, guard_id, now):
+            # The company is told no more than this; the reason stays with the regulator.
+            raise NotEligible("this person cannot be hired as a guard at present; the person "
+                              "may contact the public security bureau", reason="not-eligible")
         repository.update_guard(cur, guard_id, {"name": name.strip(), "phone": phone,
                                                 "status": "active"})
         action = "guard.rehire"
@@ -174,6 +178,16 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
     assert row is not None
     row["rehired"] = existing is not None
     return row
+
+
+def _cleared_and_still_barred(cur: Cursor, guard_id: int, now: dt.datetime) -> bool:
+    """A person cleared out stays out until eligible again: a later clear background
+    check lifts a failed one; bans are checked before this; revocation bars (Art. 17)
+    follow the certificate eligibility rules."""
+    result = guard_eligibility(cur, guard_id=guard_id, now=now)
+    barring = {"background-check-failed", "banned", "criminal-record",
+               "administrative-detentions", "revoked-twice", "recently-revoked"}
+    return any(r["code"] in barring for r in result.reasons)
 
 
 GUARD_EDITABLE_BY_COMPANY = frozenset({"name", "phone", "education"})
@@ -245,6 +259,8 @@ def record_background_check(cur: Cursor, *, actor: Actor, now: dt.datetime, guar
     if result == "failed" and latest is not None and latest["id"] == row["id"]:
         events.emit(cur, events.BACKGROUND_CHECK_FAILED, guard_id=guard_id, actor=actor, now=now,
                     reason=reason)
+        clear_out(cur, actor=actor, now=now, guard_id=guard_id,
+                  reason="background-check-failed")
     return row
 
 
@@ -265,6 +281,7 @@ def ban_person(cur: Cursor, *, actor: Actor, now: dt.datetime, id_number: str, r
     if guard is not None:
         events.emit(cur, events.PERSON_BANNED, guard_id=int(guard["id"]), actor=actor, now=now,
                     reason=reason)
+        clear_out(cur, actor=actor, now=now, guard_id=int(guard["id"]), reason="industry-ban")
     return row
 
 
@@ -275,6 +292,41 @@ def lift_ban(cur: Cursor, *, actor: Actor, now: dt.datetime, ban_id: int) -> dic
     audit.record(cur, actor=actor, action="ban.lift", target_type="ban", target_id=ban_id,
                  now=now)
     return row
+
+
+CLEAR_OUT_REASONS = {
+    "background-check-failed": "背景审查未通过 background check failed",
+    "industry-ban": "行业禁入 industry ban",
+    "misconduct": "证件因违规被吊销 certificate revoked for misconduct",
+    "deceased": "死亡 deceased",
+}
+
+
+def clear_out(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
+              reason: str) -> bool:
+    """Clearing out (清退, notice §6): end the person's employment in the caller's
+    transaction, keep the reason in the archive, and tell the company. Idempotent: a
+    person with no active employment is left as is (False)."""
+    from registry import notifications
+
+    if reason not in CLEAR_OUT_REASONS:
+        raise InvalidInput(f"unknown clearing-out reason {reason!r}", field="reason")
+    employment = repository.active_employment(cur, guard_id)
+    if employment is None:
+        return False
+    company_id = int(employment["company_id"])
+    repository.end_employment(cur, guard_id, _today(now), f"cleared-out:{reason}")
+    guard = repository.get_guard(cur, guard_id)
+    audit.record(cur, actor=actor, action="guard.clear_out", target_type="guard",
+                 target_id=guard_id, data={"company_id": company_id, "reason": reason},
+                 now=now)
+    notifications.notify(
+        cur, company_id=company_id, kind="guard.cleared-out", guard_id=guard_id, now=now,
+        subject=f"{guard['name'] if guard else guard_id}: 已清退 cleared out "
+                f"({CLEAR_OUT_REASONS[reason]})", data={"reason": reason})
+    events.emit(cur, events.EMPLOYMENT_ENDED, guard_id=guard_id, company_id=company_id,
+                actor=actor, now=now)
+    return True
 
 
 def record_revocation(cur: Cursor, *, guard_id: int, revoked_at: dt.datetime, reason: str,

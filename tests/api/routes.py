@@ -124,6 +124,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/complaints/{complaint_id}/assign"): frozenset({R}),
     ("POST", "/v1/complaints/{complaint_id}/notes"): frozenset({R}),
     ("POST", "/v1/complaints/{complaint_id}/close"): frozenset({R}),
+    ("GET", "/v1/companies/{company_id}/notifications"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/notifications/{notification_id}/read"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/webhooks"): frozenset({R, O}),
+    ("GET", "/v1/companies/{company_id}/webhooks"): frozenset({R, O}),
+    ("DELETE", "/v1/companies/{company_id}/webhooks/{webhook_id}"): frozenset({R, O}),
+    ("GET", "/v1/companies/{company_id}/webhooks/{webhook_id}/deliveries"): frozenset({R, O}),
     ("GET", "/v1/transparency/checkpoint"): PUBLIC,
     ("GET", "/v1/transparency/key"): PUBLIC,
     ("GET", "/v1/transparency/proof/inclusion"): PUBLIC,
@@ -159,6 +165,8 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/guards/{guard_id}/face/verify"): {
         "files": {"photo": ("p.jpg", _JPEG, "image/jpeg")}},
     ("POST", "/v1/guards/{guard_id}/activation-codes"): {"json": {"note": "none needed"}},
+    ("POST", "/v1/companies/{company_id}/notifications/{notification_id}/read"): {"json": {}},
+    ("POST", "/v1/companies/{company_id}/webhooks"): {"json": {"url": "https://example.org/h"}},
     ("POST", "/v1/companies/{company_id}/annual-reports"): {"json": {
         "year": 2025, "headcount": 10, "labour_contracts": 10, "insured": 9,
         "training_hours": 400, "incidents": 0}},
