@@ -16,6 +16,7 @@ import base64
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from certificates import base45  # noqa: E402
-from certificates.cose import encode_sign1  # noqa: E402
+from certificates.cose import P256_ORDER, encode_sign1  # noqa: E402
 from certificates.credential import seal_cose  # noqa: E402
 from certificates.cwt import GuardClaims, StatusRef  # noqa: E402
 from certificates.envelope import encode_text, looks_like_zlib  # noqa: E402
@@ -68,6 +69,12 @@ def keyring() -> Keyring:
         if not [r for r in ring.list_keys(purpose) if r.state == "active"]:
             ring.generate(purpose, "ES256", now=start)
     return ring
+
+
+def es256_high_s_twin(sig: bytes) -> bytes:
+    """The other valid ES256 signature of the same message: (r, n - s)."""
+    s = int.from_bytes(sig[32:], "big")
+    return sig[:32] + (P256_ORDER - s).to_bytes(32, "big")
 
 
 def flip(data: bytes, offset: int, bit: int = 0x01) -> bytes:
@@ -158,6 +165,30 @@ def main() -> None:
         "revoked")
     add("suspended", encode_text(seal_cose(claims(status=StatusRef(URI, IDX_SUSPENDED)), cert)),
         "suspended")
+
+    # Signature hygiene and key compromise (issue 14).
+    high_s = golden_cose[:-64] + es256_high_s_twin(golden_cose[-64:])
+    add("high-s-signature", encode_text(high_s), "bad-signature")
+    add("wrong-issuer", encode_text(seal_cose(claims(issuer="someone-else"), cert)),
+        "wrong-issuer")
+    def with_idx(idx: Any) -> str:  # claims the issuer would never sign: raw CBOR
+        m = claims().to_cbor_map()
+        m[65535] = {"status_list": {"idx": idx, "uri": URI}}
+        return encode_text(encode_sign1(cbor2.dumps(m, canonical=True), alg="ES256",
+                                        kid=cert.kid, sign=cert.sign))
+
+    add("status-idx-negative", with_idx(-1), "malformed", "claims")
+    add("status-idx-text", with_idx("7"), "malformed", "claims")
+    add("status-idx-fraction", with_idx(7.5), "malformed", "claims")
+    add("status-idx-too-big", with_idx(2**32), "malformed", "claims")
+    compromised_keys = tuple(
+        replace(k, compromised_since=NOW - timedelta(days=3)) if k.purpose == "certificate"
+        else k for k in tl.keys)
+    cmp_tl = replace(tl, keys=compromised_keys)
+    (HERE / "trust-list-compromised.cose").write_bytes(
+        sign_trust_list(cmp_tl, ring.signer("trust-list")))
+    vectors.append({**vectors[0], "name": "key-compromised", "expected": "key-compromised",
+                    "trust_list": "trust-list-compromised.cose", "claims": None})
 
     from certificates.qr import qr_version
 
