@@ -15,8 +15,8 @@ from __future__ import annotations
 import base64
 import json
 import sys
-from datetime import UTC, datetime, timedelta
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
