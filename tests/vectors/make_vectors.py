@@ -36,6 +36,7 @@ from certificates.signing import Keyring, Signer  # noqa: E402
 from certificates.statuslist import REVOKED, SUSPENDED, StatusList, sign_status_list  # noqa: E402
 from certificates.trustlist import (  # noqa: E402
     TrustedKey,
+    spki_digest,
     build_trust_list,
     sign_trust_list,
 )
@@ -68,6 +69,7 @@ def keyring() -> Keyring:
     for purpose in ("certificate", "status-list", "trust-list"):
         if not [r for r in ring.list_keys(purpose) if r.state == "active"]:
             ring.generate(purpose, "ES256", now=start)
+    ring.ensure_successor("trust-list", now=start)  # announced (by hash) in trust-list.cose
     return ring
 
 
@@ -98,8 +100,7 @@ def main() -> None:
                           validity=timedelta(days=7))
     extra = TrustedKey(kid=p384_kid, alg="ES256", purpose="certificate", spki=spki_der(p384),
                        not_before=NOW - timedelta(days=30))
-    tl = type(tl)(issuer=tl.issuer, issued_at=tl.issued_at, expires_at=tl.expires_at,
-                  keys=(*tl.keys, extra))
+    tl = replace(tl, keys=(*tl.keys, extra))
     (HERE / "trust-list.cose").write_bytes(sign_trust_list(tl, ring.signer("trust-list")))
     stale_tl = build_trust_list(ring.list_keys(), issuer="guardreg-test",
                                 now=NOW - timedelta(days=10), validity=timedelta(days=7))
@@ -112,7 +113,14 @@ def main() -> None:
     sls = ring.signer("status-list")
     (HERE / "status-list.cose").write_bytes(sign_status_list(
         sl, uri=URI, signer=sls, now=NOW - timedelta(minutes=10), validity=timedelta(days=1),
-        ttl=timedelta(minutes=5)))
+        ttl=timedelta(hours=1)))
+    # A newer list that revokes the golden certificate: a verifier holding it must refuse
+    # status-list.cose (older) when a man in the middle replays it (rollback).
+    newer = StatusList(1 << 16, sl.raw())
+    newer.set(IDX_VALID, REVOKED)
+    (HERE / "status-list-newer-revoked.cose").write_bytes(sign_status_list(
+        newer, uri=URI, signer=sls, now=NOW - timedelta(minutes=5), validity=timedelta(days=1),
+        ttl=timedelta(hours=1)))
     (HERE / "status-list-stale.cose").write_bytes(sign_status_list(
         sl, uri=URI, signer=sls, now=NOW - timedelta(days=3), validity=timedelta(days=7),
         ttl=timedelta(minutes=5)))
@@ -189,6 +197,24 @@ def main() -> None:
         sign_trust_list(cmp_tl, ring.signer("trust-list")))
     vectors.append({**vectors[0], "name": "key-compromised", "expected": "key-compromised",
                     "trust_list": "trust-list-compromised.cose", "claims": None})
+
+    # Pre-rotation: the list signed by the announced successor (what the service
+    # publishes after `keys rotate --purpose trust-list`), and one signed by a key that
+    # lists itself as a trust-list key but was never announced.
+    successor = ring.successor("trust-list")
+    assert successor is not None and tl.successors == (spki_digest(successor.spki),)
+    nxt = ring.load_signer(successor.kid)
+    rolled = replace(tl, issued_at=NOW - timedelta(minutes=30), successors=(), keys=(
+        *tl.keys, TrustedKey(kid=successor.kid, alg="ES256", purpose="trust-list",
+                             spki=successor.spki, not_before=NOW - timedelta(minutes=30))))
+    (HERE / "trust-list-rolled.cose").write_bytes(sign_trust_list(rolled, nxt))
+    rogue_key = ec.generate_private_key(ec.SECP256R1())
+    rogue = Signer(rogue_key, kid=kid_of(rogue_key.public_key()), alg="ES256",
+                   purpose="trust-list")
+    rogue_tl = replace(rolled, keys=(*tl.keys, TrustedKey(
+        kid=rogue.kid, alg="ES256", purpose="trust-list", spki=rogue.public_key_spki(),
+        not_before=NOW - timedelta(minutes=30))))
+    (HERE / "trust-list-rogue.cose").write_bytes(sign_trust_list(rogue_tl, rogue))
 
     from certificates.qr import qr_version
 
