@@ -390,7 +390,7 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
     from certificates.cache import OfflineCache
     from certificates.errors import CertificateError, Reason, VerificationError
     from certificates.trustlist import verify_trust_list_pinned
-    from certificates.verification import CachedStatusProvider, VerificationPolicy
+    from certificates.verification import CachedStatusProvider, VerificationPolicy, parse
     from certificates.verification import verify as verify_text
 
     settings = get_settings()
@@ -401,6 +401,7 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
     oldest: int | None = None
     try:
         text = _text_from(text_or_image, policy.prefix)
+        parse(text, policy)  # garbage is refused as such, before any data is needed
         if offline:
             cache = OfflineCache(cache_path)
             oldest = cache.oldest_issued_at()

@@ -36,9 +36,9 @@ from certificates.signing import Keyring, Signer  # noqa: E402
 from certificates.statuslist import REVOKED, SUSPENDED, StatusList, sign_status_list  # noqa: E402
 from certificates.trustlist import (  # noqa: E402
     TrustedKey,
-    spki_digest,
     build_trust_list,
     sign_trust_list,
+    spki_digest,
 )
 
 PASSPHRASE = b"guardreg-test-vectors-only-not-a-secret"
