@@ -255,6 +255,34 @@ def keys_report(kid: str, limit: int) -> None:
     click.echo(json.dumps(rep, default=str, ensure_ascii=False, indent=2))
 
 
+@keys.command("normalize-signatures")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10000))
+def keys_normalize_signatures(batch: int) -> None:
+    """Once, after upgrading to low-s signing: rewrite the stored text of every live
+    certificate whose ES256 signature is high-s to its low-s twin (verifiers refuse
+    high-s). No key needed; numbers and claims unchanged. Resumable."""
+    from certificates import hygiene
+    from registry import audit
+
+    rt = _open()
+    after, scanned, changed = 0, 0, 0
+    try:
+        while True:
+            with rt.db.transaction() as cur:
+                step = hygiene.normalize_batch(cur, actor=audit.Actor("cli"), now=_now(),
+                                               after_id=after, limit=batch)
+            scanned += step.scanned
+            changed += len(step.changed)
+            after = step.last_id
+            click.echo(f"scanned {scanned}, rewritten {changed}", err=True)
+            if step.scanned < batch:
+                break
+    finally:
+        rt.close()
+    click.echo(f"{changed} of {scanned} live certificate(s) rewritten to low-s; "
+               "their holders' pages show the new QR (reprint those cards)")
+
+
 # -- sync and verify ------------------------------------------------------------------
 def _cache_dir(value: str | None) -> Path:
     return Path(value) if value else Path(get_settings().data_dir) / "offline-cache"

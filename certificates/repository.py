@@ -334,3 +334,23 @@ def replaced_by(cur: Cursor, cert_id: int) -> Row | None:
         (cert_id,),
     )
     return fetch_one(cur)
+
+
+def live_signed_after(cur: Cursor, after_id: int, *, limit: int) -> list[Row]:
+    """Live signed certificates with ``id > after_id``, in id order (keyset pages)."""
+    cur.execute(
+        "SELECT id, number, text, alg FROM certificates_certificate WHERE id > %s"
+        " AND status IN ('valid', 'suspended') AND text IS NOT NULL ORDER BY id LIMIT %s",
+        (after_id, limit),
+    )
+    return fetch_all(cur)
+
+
+def replace_text(cur: Cursor, cert_id: int, *, old: str, new: str) -> bool:
+    """Swap the stored text for an equivalent one (conditional on the old text)."""
+    cur.execute(
+        "UPDATE certificates_certificate SET text = %s, version = version + 1"
+        " WHERE id = %s AND text = %s",
+        (new, cert_id, old),
+    )
+    return bool(cur.rowcount)

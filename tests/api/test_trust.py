@@ -396,3 +396,33 @@ def _dcc_signed(tmp_path: Path) -> tuple[bytes, str]:
 
 
 _ = Api  # re-exported factory type (keeps the import for readers of the fixtures)
+
+
+def test_high_s_certificates_of_before_the_upgrade_are_rewritten_low_s(stack: Any) -> None:
+    from certificates.cose import P256_ORDER, decode_sign1, es256_is_high_s
+    from certificates.envelope import decode_text, encode_text
+
+    rt, client, _ = stack
+    reg = make_principal(rt, client, "regulator")
+    officer = make_principal(rt, client, "checkpoint_officer")
+    company = reg.make_company()
+    cert = reg.post(f"/v1/guards/{make_issuable_guard(reg, company['id'])['id']}"
+                    "/certificate").json()
+    cose = decode_text(cert["text"])
+    sig = decode_sign1(cose).signature
+    high = encode_text(cose[:-64] + sig[:32] + (
+        P256_ORDER - int.from_bytes(sig[32:], "big")).to_bytes(32, "big"))
+    with rt.db.transaction() as cur:  # as an issuance before low-s signing left it
+        cur.execute("UPDATE certificates_certificate SET text = %s WHERE number = %s",
+                    (high, cert["number"]))
+    assert officer.post("/v1/verifications", json={"text": high}).json()["verdict"] == \
+        "bad-signature"
+    out = CLI.invoke(main, ["keys", "normalize-signatures", "--batch", "1"])
+    assert out.exit_code == 0, out.output
+    assert "1 of 1 live certificate(s) rewritten" in out.output
+    now_text = reg.get(f"/v1/certificates/{cert['number']}").json()["text"]
+    assert now_text != high and not es256_is_high_s(decode_sign1(decode_text(now_text)).signature)
+    assert officer.post("/v1/verifications", json={"text": now_text}).json()["verdict"] == \
+        "valid"
+    again = CLI.invoke(main, ["keys", "normalize-signatures"])
+    assert "0 of 1" in again.output
