@@ -43,6 +43,7 @@ from registry.db import Cursor
 from registry.errors import Forbidden, InvalidInput, NotFound
 
 REISSUE_REASON = "key-compromised"
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # keeps the trust list's epoch fields sane
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ def declare(cur: Cursor, *, ring: Keyring, actor: Actor, kid: bytes, since: dt.d
         raise InvalidInput("the compromise time needs a time zone", field="compromised_since")
     if since > now:
         raise InvalidInput("the compromise time is in the future", field="compromised_since")
+    if since < EARLIEST:
+        raise InvalidInput("the compromise time is before 2000", field="compromised_since")
     try:
         rec = ring.get(kid)
     except KeyringError:

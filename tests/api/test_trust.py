@@ -426,3 +426,26 @@ def test_high_s_certificates_of_before_the_upgrade_are_rewritten_low_s(stack: An
         "valid"
     again = CLI.invoke(main, ["keys", "normalize-signatures"])
     assert "0 of 1" in again.output
+
+
+def test_compromise_endpoints_refuse_bad_input_with_4xx(stack: Any) -> None:
+    rt, client, clock = stack
+    reg = make_principal(rt, client, "regulator")
+    kid = rt.certs.keyring.active("certificate").kid.hex()
+    cases = [
+        (f"/v1/keys/{kid}/compromise", {"compromised_since": "2026-01-01T00:00:00"}, 422),
+        (f"/v1/keys/{kid}/compromise", {"compromised_since": "0001-01-01T00:00:00Z"}, 422),
+        (f"/v1/keys/{kid}/compromise",
+         {"compromised_since": (clock.now + dt.timedelta(days=1)).isoformat()}, 422),
+        ("/v1/keys/00000000000000ff/compromise", {"compromised_since": clock.now.isoformat()},
+         404),
+        ("/v1/keys/xyz/compromise", {"compromised_since": clock.now.isoformat()}, 422),
+    ]
+    for path, body, status in cases:
+        resp = reg.post(path, json=body)
+        assert resp.status_code == status, (path, body, resp.text)
+        assert resp.headers["content-type"].startswith("application/problem+json")
+    assert rt.certs.keyring.get(bytes.fromhex(kid)).compromised_since is None
+    assert reg.post(f"/v1/keys/{kid}/reissue").status_code == 400  # not compromised
+    assert reg.get(f"/v1/keys/{kid}/compromise-report").status_code == 422
+    assert reg.get("/v1/keys/00000000000000ff/compromise-report").status_code == 404
