@@ -322,8 +322,12 @@ def _age(now: dt.datetime, iat: int | None) -> str:
 @click.command()
 @click.option("--server", default=None, help="base URL (default GUARDREG_PUBLIC_BASE_URL)")
 @click.option("--cache", "cache_dir", default=None, help="cache directory")
-@click.option("--anchor", multiple=True, help="trust-list public key (base64 SPKI) to pin")
-def sync(server: str | None, cache_dir: str | None, anchor: tuple[str, ...]) -> None:
+@click.option("--anchor", multiple=True,
+              help="trust-list public key (base64 SPKI) to pin on first use")
+@click.option("--repin", is_flag=True,
+              help="replace the pins the cache holds with --anchor (after a manual re-key)")
+def sync(server: str | None, cache_dir: str | None, anchor: tuple[str, ...],
+         repin: bool) -> None:
     """Cache the trust list and every status list for offline verification. Every list
     is verified (signature, role, expiry) and must be at least as new as the one held;
     anything refused leaves the cache as it was, is reported, and exits 1."""
@@ -341,8 +345,13 @@ def sync(server: str | None, cache_dir: str | None, anchor: tuple[str, ...]) -> 
         except ValueError as exc:
             raise click.BadParameter("--anchor must be base64 DER SPKI") from exc
         held = cache.pins()
-        if held is None or held.anchors != wanted:
+        if held is None or not held.anchors or repin:
             cache.set_pins(TrustPins(wanted))
+        elif held.anchors != wanted:
+            # The cache may have rolled forward from this very anchor: pinning it again
+            # would undo that. Re-pinning by hand takes --repin.
+            click.echo("the cache already pins another trust-list key (rolled forward?); "
+                       "--anchor ignored (use --repin to replace the pins)", err=True)
     pins = _pins(cache_path)
     now = _now()
     try:

@@ -254,9 +254,12 @@ def test_trust_list_key_rolls_forward_to_its_announced_successor_only(stack: Any
         declared = reg.post(f"/v1/keys/{old.kid.hex()}/compromise",
                             json={"compromised_since": clock.now.isoformat()}).json()
         assert declared["replacement_kid"] == successor.kid.hex()
-        rolled = _sync(base, cache)
+        # A cron job that keeps passing the original --anchor does not undo the roll.
+        rolled = _sync(base, cache, "--anchor", base64.b64encode(old.spki).decode())
         assert rolled.exit_code == 0, rolled.output
         assert "rolled forward" in rolled.output
+        again = _sync(base, cache, "--anchor", base64.b64encode(old.spki).decode())
+        assert again.exit_code == 0 and "--anchor ignored" in again.output
         pins = OfflineCache(cache).pins()
         assert pins is not None and pins.anchors == (successor.spki,)
         assert _offline(cert["text"], cache)["verdict"] == "valid"
