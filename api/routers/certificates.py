@@ -362,7 +362,9 @@ def trust_list_json(request: Request, now: Now) -> Any:
     return {"issuer": tl.issuer, "issued_at": tl.issued_at, "expires_at": tl.expires_at,
             "keys": [{"kid": k.kid.hex(), "alg": k.alg, "purpose": k.purpose,
                       "spki": base64.b64encode(k.spki).decode(), "not_before": k.not_before,
-                      "not_after": k.not_after, "retired_at": k.retired_at} for k in tl.keys]}
+                      "not_after": k.not_after, "retired_at": k.retired_at,
+                      "compromised_since": k.compromised_since} for k in tl.keys],
+            "next_trust_list_key_sha256": [h.hex() for h in tl.successors]}
 
 
 @router.get("/status-lists", summary="Index of status list shards (public)")

@@ -452,3 +452,22 @@ def test_compromise_endpoints_refuse_bad_input_with_4xx(stack: Any) -> None:
     assert reg.post(f"/v1/keys/{kid}/reissue").status_code == 400  # not compromised
     assert reg.get(f"/v1/keys/{kid}/compromise-report").status_code == 422
     assert reg.get("/v1/keys/00000000000000ff/compromise-report").status_code == 404
+
+
+def test_the_readable_trust_list_shows_compromise_and_the_announced_successor(
+        stack: Any) -> None:
+    import hashlib
+
+    rt, client, clock = stack
+    reg = make_principal(rt, client, "regulator")
+    ring = rt.certs.keyring
+    successor = ring.successor("trust-list")
+    assert successor is not None
+    view = client.get("/v1/trust-list.json").json()
+    assert view["next_trust_list_key_sha256"] == [hashlib.sha256(successor.spki).hexdigest()]
+    kid = ring.active("status-list").kid
+    assert reg.post(f"/v1/keys/{kid.hex()}/compromise",
+                    json={"compromised_since": clock.now.isoformat()}).status_code == 200
+    keys = {k["kid"]: k for k in client.get("/v1/trust-list.json").json()["keys"]}
+    assert keys[kid.hex()]["compromised_since"] is not None
+    assert sum(1 for k in keys.values() if k["compromised_since"]) == 1

@@ -38,7 +38,7 @@ export async function pins() {
   if (held.anchors.length) return held;
   const resp = await fetch("/v1/trust-list.json", { cache: "no-store" });
   const tl = await resp.json();
-  const keys = tl.keys.filter((k) => k.purpose === "trust-list").map((k) => k.spki);
+  const keys = tl.keys.filter((k) => k.purpose === "trust-list" && !k.compromised_since).map((k) => k.spki);
   localStorage.setItem("gr.anchors", JSON.stringify(keys));
   localStorage.setItem("gr.anchors.source", "tofu");
   return { anchors: keys.map(b64decode), successors: [] };
