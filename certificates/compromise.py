@@ -93,6 +93,7 @@ def declare(cur: Cursor, *, ring: Keyring, actor: Actor, kid: bytes, since: dt.d
     except KeyringError:
         raise NotFound(f"no key {kid.hex()}") from None
     was_active = rec.state == "active"
+    was_next = rec.state == "next"
     audit.record(cur, actor=actor, action="key.compromise", target_type="key",
                  target_id=kid.hex(), data={"purpose": rec.purpose, "since": since.isoformat(),
                                             "was_active": was_active}, now=now)
@@ -112,6 +113,12 @@ def declare(cur: Cursor, *, ring: Keyring, actor: Actor, kid: bytes, since: dt.d
                      target_id=replacement.kid.hex(),
                      data={"purpose": rec.purpose, "replaces": kid.hex(),
                            "pre_announced": announced}, now=now)
+    if was_next:  # the announced successor leaked: announce another one
+        replacement = ring.ensure_successor(rec.purpose, now=now)
+        audit.record(cur, actor=actor, action="key.replace", target_type="key",
+                     target_id=replacement.kid.hex(),
+                     data={"purpose": rec.purpose, "replaces": kid.hex(),
+                           "successor": True}, now=now)
     live = (repository.count_live_signed_by(cur, kid, now=now)
             if rec.purpose == "certificate" else 0)
     return Declared(kid, rec.purpose, since, replacement, live)

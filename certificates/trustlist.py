@@ -367,7 +367,12 @@ def verify_trust_list_pinned(
     else:
         bad = tl.compromised_kids("trust-list")
         kept = tuple(a for a in pins.anchors if kid_from_spki(a) not in bad)
-        new = TrustPins(kept, pins.successors or tl.successors)
+        # A successor the current key's list now flags compromised is dropped (its
+        # thief must not be rolled forward to); then the list's announcement is taken.
+        burnt = {spki_digest(k.spki) for k in tl.keys
+                 if k.purpose == "trust-list" and k.compromised}
+        held = tuple(h for h in pins.successors if h not in burnt)
+        new = TrustPins(kept, held or tuple(h for h in tl.successors if h not in burnt))
     return tl, new
 
 

@@ -291,10 +291,9 @@ class Keyring:
         earliest ``since`` wins)."""
         rec = self.get(kid)
         now = now or self._clock()
-        if rec.state == "next":
-            # Never used: the commitment to it is void; it can no longer be promoted.
-            rec = replace(rec, state="retired", retired_at=now, verifiable_until=now)
-        elif rec.state == "active":
+        if rec.state in ("next", "active"):
+            # A stolen successor (state next) is listed too, flagged, so that verifiers
+            # holding its announced hash drop it; it can no longer be promoted.
             rec = replace(rec, state="retired", retired_at=now,
                           verifiable_until=now + self._certificate_validity())
         earliest = since if rec.compromised_since is None else min(since,

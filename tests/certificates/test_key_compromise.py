@@ -176,3 +176,30 @@ def test_status_binding_refuses_another_certificates_entry(pki: Pki) -> None:
     with pytest.raises(VerificationError) as info:
         verify(text, now=NOW, trust=pki.trust, status=status, policy=POLICY)
     assert info.value.reason is Reason.STATUS_MISMATCH
+
+
+def test_a_stolen_successor_key_is_dropped_and_replaced(pki: Pki) -> None:
+    stolen = pki.ring.ensure_successor("trust-list", now=NOW)
+    pki.retrust()
+    _, pins = verify_trust_list_pinned(pki.trust_token, pins=TrustPins((pki.anchor,)), now=NOW)
+    assert pins.successors == (spki_digest(stolen.spki),)
+    pki.ring.mark_compromised(stolen.kid, since=NOW - timedelta(hours=1), now=NOW)
+    fresh = pki.ring.ensure_successor("trust-list", now=NOW)
+    assert fresh.kid != stolen.kid
+    later = NOW + timedelta(minutes=1)
+    pki.retrust(now=later)
+    trust, pins = verify_trust_list_pinned(pki.trust_token, pins=pins, now=later)
+    assert pins.successors == (spki_digest(fresh.spki),)
+    assert stolen.kid in trust.compromised_kids("trust-list")
+    # The thief signs a list with the stolen successor: not rolled forward to.
+    from dataclasses import replace
+
+    from certificates.trustlist import TrustedKey
+
+    evil = replace(trust, keys=(*trust.keys, TrustedKey(
+        kid=stolen.kid, alg="ES256", purpose="trust-list", spki=stolen.spki,
+        not_before=NOW)))
+    token = sign_trust_list(evil, pki.ring.load_signer(stolen.kid))
+    with pytest.raises(VerificationError) as info:
+        verify_trust_list_pinned(token, pins=pins, now=later)
+    assert info.value.reason is Reason.UNKNOWN_KEY

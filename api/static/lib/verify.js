@@ -178,7 +178,11 @@ export async function verifyTrustListPinned(token, pins, now, policy = POLICY) {
   else {
     const kept = [];
     for (const a of pins.anchors) if (!bad.has(hex(await kidOf(a)))) kept.push(a);
-    newPins = { anchors: kept, successors: (pins.successors || []).length ? pins.successors : tl.next };
+    // A successor the list flags compromised is dropped; then the list's announcement is taken.
+    const burnt = new Set();
+    for (const k of tl.keys) if (k.use === "trust-list" && k.cmp != null) burnt.add(await sha256Hex(k.spki));
+    const held = (pins.successors || []).filter((h) => !burnt.has(h));
+    newPins = { anchors: kept, successors: held.length ? held : tl.next.filter((h) => !burnt.has(h)) };
   }
   return { trust: tl, pins: newPins };
 }
