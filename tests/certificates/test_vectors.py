@@ -82,3 +82,19 @@ def test_trust_list_rolls_forward_only_to_the_announced_successor() -> None:
         with pytest.raises(VerificationError) as info:
             verify_trust_list_pinned((DIR / name).read_bytes(), pins=held, now=NOW)
         assert info.value.reason is Reason.UNKNOWN_KEY, name
+
+
+def test_a_successor_flagged_compromised_is_no_longer_rolled_forward_to() -> None:
+    from certificates.errors import Reason
+    from certificates.trustlist import TrustPins, verify_trust_list_pinned
+
+    _, pins = verify_trust_list_pinned((DIR / "trust-list.cose").read_bytes(),
+                                       pins=TrustPins((ANCHOR,)), now=NOW)
+    _, after = verify_trust_list_pinned((DIR / "trust-list-successor-burnt.cose").read_bytes(),
+                                        pins=pins, now=NOW)
+    assert after.anchors == (ANCHOR,) and len(after.successors) == 1
+    assert after.successors != pins.successors
+    with pytest.raises(VerificationError) as info:
+        verify_trust_list_pinned((DIR / "trust-list-rolled.cose").read_bytes(), pins=after,
+                                 now=NOW)
+    assert info.value.reason is Reason.UNKNOWN_KEY

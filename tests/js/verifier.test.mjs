@@ -139,3 +139,18 @@ test("the scanner rolls forward to the announced trust-list key only", async () 
     verifyTrustListPinned(bytes("trust-list.cose"), { anchors: anchors.map((a) => Uint8Array.from(Buffer.from(a, "base64"))), successors: [] }, NOW),
     (e) => e.reason === "unknown-key");
 });
+
+test("a successor flagged compromised is no longer rolled forward to", async () => {
+  const ls = freshStorage();
+  const empty = JSON.stringify({ items: [] });
+  await store.refresh({ now: NOW, fetcher: fakeServer({ "/v1/trust-list": bytes("trust-list.cose"), "/v1/status-lists": empty }) });
+  const before = JSON.parse(ls.getItem("gr.successors"));
+  const burnt = await store.refresh({ now: NOW, fetcher: fakeServer({ "/v1/trust-list": bytes("trust-list-successor-burnt.cose"), "/v1/status-lists": empty }) });
+  assert.deepEqual(burnt.refused, []);
+  const after = JSON.parse(ls.getItem("gr.successors"));
+  assert.equal(after.length, 1);
+  assert.notDeepEqual(after, before);
+  const rolled = await store.refresh({ now: NOW, fetcher: fakeServer({ "/v1/trust-list": bytes("trust-list-rolled.cose"), "/v1/status-lists": empty }) });
+  assert.equal(rolled.refused[0].reason, "unknown-key");
+  assert.deepEqual(JSON.parse(ls.getItem("gr.anchors")), [INDEX.anchor_spki_b64]);
+});

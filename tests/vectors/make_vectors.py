@@ -216,6 +216,20 @@ def main() -> None:
         not_before=NOW - timedelta(minutes=30))))
     (HERE / "trust-list-rogue.cose").write_bytes(sign_trust_list(rogue_tl, rogue))
 
+    # The successor leaked before it was used: the current key's next list flags it and
+    # announces another; a verifier must then refuse trust-list-rolled.cose.
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    burnt = replace(tl, issued_at=NOW - timedelta(minutes=20),
+                    successors=(spki_digest(spki_der(other)),), keys=(
+                        *tl.keys, TrustedKey(kid=successor.kid, alg="ES256",
+                                             purpose="trust-list", spki=successor.spki,
+                                             not_before=NOW - timedelta(days=30),
+                                             not_after=NOW + timedelta(days=365),
+                                             retired_at=NOW - timedelta(minutes=20),
+                                             compromised_since=NOW - timedelta(hours=2))))
+    (HERE / "trust-list-successor-burnt.cose").write_bytes(
+        sign_trust_list(burnt, ring.signer("trust-list")))
+
     from certificates.qr import qr_version
 
     vectors[0]["qr_version"] = qr_version(golden)
