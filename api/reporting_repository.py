@@ -117,7 +117,8 @@ def capture_summaries(cur: Cursor, guard_ids: list[int]) -> dict[int, dict[str, 
 
 
 _VERIFY_CONTEXT_SQL = """
-SELECT c.id AS certificate_id, c.number, c.status, c.status_reason,
+SELECT c.id AS certificate_id, c.number, c.status, c.status_reason, c.kid,
+       sha256(c.payload) AS payload_sha256,
        g.id AS guard_id, g.skill_level, g.birth_date, g.status AS guard_status,
        g.intentional_crime, g.administrative_detentions, g.biometric_subject::text AS subject,
        e.company_id, co.name AS company_name, co.status AS company_status,
@@ -144,8 +145,10 @@ def verification_context(cur: Cursor, shard: int, idx: int, *,
     """Everything online verification shows, in one prepared statement: the certificate's
     live status, the guard, the current employer and its licence, the face capture status
     (and the sealed photo when asked) and the qualifications that decide permitted
-    services."""
-    execute_prepared(cur, "guardreg_verify_ctx", _VERIFY_CONTEXT_SQL, (shard, idx, with_photo))
+    services. ``number``, ``kid`` and ``payload_sha256`` say whose entry (shard, idx)
+    is: the caller must check them against the certificate being verified
+    (``status-mismatch``) before showing anything else of the row."""
+    execute_prepared(cur, "guardreg_verify_ctx_v2", _VERIFY_CONTEXT_SQL, (shard, idx, with_photo))
     row = cur.fetchone()
     if row is None:
         return None
