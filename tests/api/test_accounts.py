@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.cli import main
 from api.sessions import account_keys
 from registry import accounts
@@ -25,16 +26,28 @@ PASSWORD = "correct horse battery 9"
 
 
 @pytest.fixture
-def browser(app: Any) -> Iterator[TestClient]:
+def own_clock() -> Clock:
+    """A clock of this test's own: these tests move time (lock-out, idle sessions), and the
+    session-wide clock must not move under other tests."""
+    return Clock()
+
+
+@pytest.fixture
+def own_app(runtime: Any, own_clock: Clock) -> Any:
+    return create_app(runtime=runtime, clock=own_clock)
+
+
+@pytest.fixture
+def browser(own_app: Any) -> Iterator[TestClient]:
     """A client of its own (its cookie jar is a browser's), over HTTPS."""
-    with TestClient(app, base_url="https://testserver") as c:
+    with TestClient(own_app, base_url="https://testserver") as c:
         yield c
 
 
-def _create(runtime: Any, clock: Clock, role: Role, **kw: Any) -> accounts.Credentials:
+def _create(runtime: Any, own_clock: Clock, role: Role, **kw: Any) -> accounts.Credentials:
     with runtime.db.transaction() as cur:
         return accounts.create_account(
-            cur, actor=Actor("test"), now=clock(), keys=account_keys(runtime.settings),
+            cur, actor=Actor("test"), now=own_clock(), keys=account_keys(runtime.settings),
             username=f"u{dt.datetime.now().strftime('%H%M%S%f')}", role=role, **kw)
 
 
@@ -54,9 +67,9 @@ def _csrf(c: TestClient) -> dict[str, str]:
     return {"X-CSRF-Token": c.cookies.get("guardreg_csrf") or ""}
 
 
-def _ready_regulator(runtime: Any, clock: Clock, c: TestClient) -> accounts.Credentials:
-    made = _create(runtime, clock, Role.REGULATOR)
-    resp = _sign_in(c, made.account.username, made.password, _totp(made.totp_uri, clock()))
+def _ready_regulator(runtime: Any, own_clock: Clock, c: TestClient) -> accounts.Credentials:
+    made = _create(runtime, own_clock, Role.REGULATOR)
+    resp = _sign_in(c, made.account.username, made.password, _totp(made.totp_uri, own_clock()))
     assert resp.status_code == 200, resp.text
     changed = c.post("/v1/session/password", headers=_csrf(c),
                      json={"current_password": made.password, "new_password": PASSWORD})
@@ -65,13 +78,14 @@ def _ready_regulator(runtime: Any, clock: Clock, c: TestClient) -> accounts.Cred
 
 
 def test_regulator_signs_in_with_password_and_totp_and_must_change_the_password(
-        runtime: Any, clock: Clock, browser: TestClient) -> None:
-    made = _create(runtime, clock, Role.REGULATOR)
+        runtime: Any, own_clock: Clock, browser: TestClient) -> None:
+    made = _create(runtime, own_clock, Role.REGULATOR)
     assert made.totp_uri and made.totp_uri.startswith("otpauth://totp/")
     assert len(made.recovery_codes) == 10
     # Without the second factor: refused like any other failure.
     assert _sign_in(browser, made.account.username, made.password).status_code == 401
-    resp = _sign_in(browser, made.account.username, made.password, _totp(made.totp_uri, clock()))
+    resp = _sign_in(browser, made.account.username, made.password,
+                    _totp(made.totp_uri, own_clock()))
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["must_change_password"] is True and body["principal"]["role"] == "regulator"
@@ -92,9 +106,9 @@ def test_regulator_signs_in_with_password_and_totp_and_must_change_the_password(
     assert browser.get("/v1/session").json()["principal"]["name"] == made.account.username
 
 
-def test_state_changes_by_cookie_need_the_csrf_token(runtime: Any, clock: Clock,
+def test_state_changes_by_cookie_need_the_csrf_token(runtime: Any, own_clock: Clock,
                                                      browser: TestClient) -> None:
-    _ready_regulator(runtime, clock, browser)
+    _ready_regulator(runtime, own_clock, browser)
     company = {"name": "天津市某保安服务有限公司", "kind": "security_service",
                "licence_number": "津公保00000001", "district": "和平区"}
     from tests.conftest import random_credit_code
@@ -108,31 +122,31 @@ def test_state_changes_by_cookie_need_the_csrf_token(runtime: Any, clock: Clock,
     assert ok.status_code == 201, ok.text
 
 
-def test_failures_answer_alike_and_lock_the_account(runtime: Any, clock: Clock,
+def test_failures_answer_alike_and_lock_the_account(runtime: Any, own_clock: Clock,
                                                     browser: TestClient) -> None:
-    made = _ready_regulator(runtime, clock, browser)
+    made = _ready_regulator(runtime, own_clock, browser)
     name = made.account.username
     unknown = _sign_in(browser, "nobody-here", PASSWORD, "123456").json()
-    wrong_pw = _sign_in(browser, name, "not the password", _totp(made.totp_uri, clock())).json()
+    wrong_pw = _sign_in(browser, name, "not the password", _totp(made.totp_uri, own_clock())).json()
     wrong_code = _sign_in(browser, name, PASSWORD, "000000").json()
     assert unknown["detail"] == wrong_pw["detail"] == wrong_code["detail"]
     assert unknown["type"] == wrong_pw["type"] == wrong_code["type"]
     for _ in range(runtime.settings.signin_max_failures - 2):
         assert _sign_in(browser, name, "still wrong", "000000").status_code == 401
     # Locked now: even the right password and code are refused, with the same answer.
-    locked = _sign_in(browser, name, PASSWORD, _totp(made.totp_uri, clock(), 1))
+    locked = _sign_in(browser, name, PASSWORD, _totp(made.totp_uri, own_clock(), 1))
     assert locked.status_code == 401 and locked.json()["detail"] == unknown["detail"]
-    clock.advance(minutes=runtime.settings.signin_lock_minutes + 1)
-    again = _sign_in(browser, name, PASSWORD, _totp(made.totp_uri, clock()))
+    own_clock.advance(minutes=runtime.settings.signin_lock_minutes + 1)
+    again = _sign_in(browser, name, PASSWORD, _totp(made.totp_uri, own_clock()))
     assert again.status_code == 200, again.text
 
 
-def test_a_totp_code_and_a_recovery_code_work_once(runtime: Any, clock: Clock,
-                                                   browser: TestClient, app: Any) -> None:
-    made = _ready_regulator(runtime, clock, browser)
-    clock.advance(seconds=90)
-    code = _totp(made.totp_uri, clock())
-    with TestClient(app, base_url="https://testserver") as other:
+def test_a_totp_code_and_a_recovery_code_work_once(runtime: Any, own_clock: Clock,
+                                                   browser: TestClient, own_app: Any) -> None:
+    made = _ready_regulator(runtime, own_clock, browser)
+    own_clock.advance(seconds=90)
+    code = _totp(made.totp_uri, own_clock())
+    with TestClient(own_app, base_url="https://testserver") as other:
         assert _sign_in(other, made.account.username, PASSWORD, code).status_code == 200
         assert _sign_in(other, made.account.username, PASSWORD, code).status_code == 401
         recovery = made.recovery_codes[3]
@@ -141,13 +155,13 @@ def test_a_totp_code_and_a_recovery_code_work_once(runtime: Any, clock: Clock,
         assert _sign_in(other, made.account.username, PASSWORD, recovery).status_code == 401
 
 
-def test_sessions_are_listed_and_ended(runtime: Any, clock: Clock, browser: TestClient,
-                                       app: Any) -> None:
-    made = _ready_regulator(runtime, clock, browser)
-    with TestClient(app, base_url="https://testserver") as laptop:
-        clock.advance(seconds=60)
+def test_sessions_are_listed_and_ended(runtime: Any, own_clock: Clock, browser: TestClient,
+                                       own_app: Any) -> None:
+    made = _ready_regulator(runtime, own_clock, browser)
+    with TestClient(own_app, base_url="https://testserver") as laptop:
+        own_clock.advance(seconds=60)
         assert _sign_in(laptop, made.account.username, PASSWORD,
-                        _totp(made.totp_uri, clock())).status_code == 200
+                        _totp(made.totp_uri, own_clock())).status_code == 200
         listed = browser.get("/v1/sessions").json()["items"]
         assert len(listed) == 2 and sum(s["current"] for s in listed) == 1
         other = next(s for s in listed if not s["current"])
@@ -160,20 +174,20 @@ def test_sessions_are_listed_and_ended(runtime: Any, clock: Clock, browser: Test
         laptop.cookies.set("guardreg_session", token or "", domain="testserver")
         assert laptop.get("/v1/companies").status_code == 401
     # Session endpoints take the cookie only: an API key has no session.
-    key = make_principal(runtime, TestClient(app), "regulator")
-    with TestClient(app) as plain:
+    key = make_principal(runtime, TestClient(own_app), "regulator")
+    with TestClient(own_app) as plain:
         assert plain.get("/v1/session", headers=key.headers).status_code == 401
 
 
-def test_idle_sessions_expire(runtime: Any, clock: Clock, browser: TestClient) -> None:
-    _ready_regulator(runtime, clock, browser)
+def test_idle_sessions_expire(runtime: Any, own_clock: Clock, browser: TestClient) -> None:
+    _ready_regulator(runtime, own_clock, browser)
     assert browser.get("/v1/companies").status_code == 200
-    clock.advance(minutes=runtime.settings.session_idle_minutes + 1)
+    own_clock.advance(minutes=runtime.settings.session_idle_minutes + 1)
     assert browser.get("/v1/companies").status_code == 401
 
 
 def test_a_company_manages_its_own_clerks_only(runtime: Any, client: TestClient,
-                                               regulator: Api, clock: Clock,
+                                               regulator: Api, own_clock: Clock,
                                                browser: TestClient) -> None:
     company_a, company_b = regulator.make_company(), regulator.make_company()
     op_a = make_principal(runtime, client, "company_operator", company_id=company_a["id"])
@@ -204,7 +218,7 @@ def test_a_company_manages_its_own_clerks_only(runtime: Any, client: TestClient,
 
 
 def test_a_guard_activates_their_page_with_a_one_time_code(
-        runtime: Any, client: TestClient, regulator: Api, clock: Clock,
+        runtime: Any, client: TestClient, regulator: Api, own_clock: Clock,
         browser: TestClient) -> None:
     company, other = regulator.make_company(), regulator.make_company()
     guard = regulator.make_guard(company["id"])
@@ -239,7 +253,7 @@ def test_a_guard_activates_their_page_with_a_one_time_code(
     assert browser.get(f"/v1/guards/{guard['id']}").status_code == 401  # old account ended
 
 
-def test_cli_creates_a_regulator_account_and_resets_it(runtime: Any, clock: Clock,
+def test_cli_creates_a_regulator_account_and_resets_it(runtime: Any, own_clock: Clock,
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         browser: TestClient) -> None:
     monkeypatch.setenv("DATABASE_URL", runtime.db.dsn)
@@ -254,7 +268,7 @@ def test_cli_creates_a_regulator_account_and_resets_it(runtime: Any, clock: Cloc
         password = out.output.split("first sign-in): ")[1].split()[0]
         uri = out.output.split("(TOTP): ")[1].split()[0]
         assert "█" in out.output or "▀" in out.output  # the QR for the authenticator app
-        assert _sign_in(browser, name, password, _totp(uri, clock())).status_code == 200
+        assert _sign_in(browser, name, password, _totp(uri, own_clock())).status_code == 200
         listed = CliRunner().invoke(main, ["account", "list"]).output
         assert name in listed and "must change password" in listed
         reset = CliRunner().invoke(main, ["account", "reset", name])

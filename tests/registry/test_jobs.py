@@ -20,7 +20,8 @@ def _name() -> str:
     return f"test.{uuid.uuid4().hex[:8]}"
 
 
-def test_a_job_runs_once_with_two_hosts_up(runtime: Any, clock: Clock) -> None:
+def test_a_job_runs_once_with_two_hosts_up(runtime: Any) -> None:
+    clock = Clock()
     started, release = threading.Event(), threading.Event()
     runs: list[str] = []
 
@@ -55,8 +56,8 @@ def test_a_job_runs_once_with_two_hosts_up(runtime: Any, clock: Clock) -> None:
     assert status.last_result == {"done": 2} and status.running_on is None
 
 
-def test_a_failed_job_is_recorded_and_a_dead_hosts_lease_runs_out(runtime: Any,
-                                                                   clock: Clock) -> None:
+def test_a_failed_job_is_recorded_and_a_dead_hosts_lease_runs_out(runtime: Any) -> None:
+    clock = Clock()
     def boom(db: Database, now: dt.datetime) -> dict[str, Any]:
         raise ValueError("11010519491231002X is not shown")  # personal data in a message
 
