@@ -17,17 +17,17 @@ from api.biometric_context import read_upload, sealer
 from api.cert_context import CertContext
 from api.deps import clock, rate_limit, require, runtime
 from api.schemas import Input
+from api.usecases.issuing import issue_for
 from biometrics import enrollment
-from biometrics import repository as bio_repo
-from certificates import issuance, publication, qr, revocation
+from certificates import publication, qr, revocation
 from certificates import repository as cert_repo
 from certificates.credential import inspect
 from certificates.errors import CertificateError, Reason, VerificationError
 from certificates.verification import CallableStatusProvider, StatusBinding, verify
-from registry import regulation
+from registry import notifications, regulation
 from registry import repository as registry_repo
 from registry.auth import Principal, Role
-from registry.db import Cursor, Database
+from registry.db import Cursor
 from registry.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/v1", tags=["certificates"])
@@ -44,20 +44,6 @@ def certs(request: Request) -> CertContext:
 
 
 # -- issuance ------------------------------------------------------------------------------
-def biometric_reasons(cur: Cursor, guard: dict[str, Any]) -> list[dict[str, str]]:
-    """The capture part of eligibility: an enrolled face and at least two enrolled fingers."""
-    status = bio_repo.capture_status(cur, str(guard["biometric_subject"]))
-    reasons = []
-    if status["face"] != "enrolled":
-        reasons.append({"code": "no-face", "message": "no enrolled face photo"
-                        + (f" (capture is {status['face']})" if status["face"] else "")})
-    if status["fingers_enrolled"] < 2:
-        reasons.append({"code": "fingerprints-missing",
-                        "message": f"{status['fingers_enrolled']} enrolled fingerprints; "
-                        "at least 2 are needed"})
-    return reasons
-
-
 def certificate_view(cert: dict[str, Any], *, with_text: bool = True) -> dict[str, Any]:
     claims = cert["claims"]
     out = {
@@ -73,26 +59,11 @@ def certificate_view(cert: dict[str, Any], *, with_text: bool = True) -> dict[st
     return out
 
 
-def issue_for(db: Database, ctx: CertContext, principal: Principal, guard_id: int,
-              now: dt.datetime) -> tuple[bool, dict[str, Any]]:
-    """Two transactions: record the intent, then sign and record the result."""
-    with db.transaction() as cur:
-        guard = guard_for(cur, principal, guard_id, for_update=True)
-        prepared = issuance.prepare(cur, actor=actor_of(principal), now=now, guard_id=guard_id,
-                                    config=ctx.issuance,
-                                    extra_reasons=biometric_reasons(cur, guard))
-    with db.transaction() as cur:
-        cert = issuance.complete(cur, actor=actor_of(principal), now=now, prepared=prepared,
-                                 signer=ctx.signer("certificate"),
-                                 status_signer=ctx.signer("status-list"), config=ctx.issuance)
-    return not prepared.existing, certificate_view(cert)
-
-
 @router.post("/guards/{guard_id}/certificate", status_code=201,
              summary="Issue (or re-issue) the guard's certificate (regulator); idempotent")
 def issue_certificate(guard_id: int, request: Request, principal: Regulator, now: Now) -> Any:
-    created, body = issue_for(runtime(request).db, certs(request), principal, guard_id, now)
-    return JSONResponse(_jsonable(body), status_code=201 if created else 200)
+    created, cert = issue_for(runtime(request).db, certs(request), principal, guard_id, now)
+    return JSONResponse(_jsonable(certificate_view(cert)), status_code=201 if created else 200)
 
 
 class RequestIn(Input):
@@ -165,7 +136,14 @@ def decide_request(request_id: int, body: DecisionIn, request: Request, principa
         audit.record(cur, actor=actor_of(principal), action="certificate.request.decide",
                      target_type="guard", target_id=row["guard_id"],
                      data={"request_id": request_id, "approve": body.approve}, now=now)
-    return _jsonable({"request_id": request_id, "approved": body.approve, "certificate": cert})
+        notifications.notify_employer(
+            cur, guard_id=int(row["guard_id"]), kind="request.decided", now=now,
+            subject=f"签发申请 {request_id}: " + ("已批准 approved" if body.approve
+                                                 else "未批准 declined"),
+            data={"request_id": request_id, "approved": body.approve,
+                  "number": cert["number"] if cert else None})
+    return _jsonable({"request_id": request_id, "approved": body.approve,
+                      "certificate": certificate_view(cert) if cert else None})
 
 
 @router.get("/guards/{guard_id}/certificates", summary="A guard's certificates, newest last")
