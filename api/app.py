@@ -16,6 +16,7 @@ from api.routers import (
     accounts,
     admin,
     biometrics,
+    career,
     certificates,
     docs,
     notifications,
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(regulation.router)
     app.include_router(supervision.router)
     app.include_router(notifications.router)
+    app.include_router(career.router)
     app.include_router(transparency.router)
     app.include_router(web.router)
     app.include_router(docs.router)

@@ -32,6 +32,9 @@ class SupervisionPolicy(BaseModel):
     annual_report_reminder_days: int = Field(default=30, ge=0, le=365)
     complaint_retention_days: int = Field(default=3 * 365, ge=30, le=30 * 365,
                                           description="closed complaints are purged after")
+    rotation_training_months: int = Field(default=12, ge=1, le=60,
+                                          description="rotation training is due this long "
+                                          "after the last one (or the start of employment)")
 
     def due_date(self, year: int) -> dt.date:
         month, day = (int(x) for x in self.annual_report_due.split("-"))

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 
 R, O, C, G = "regulator", "company_operator", "checkpoint_officer", "guard"
+T, A = "training_unit", "skill_assessor"
 PUBLIC: frozenset[str] = frozenset()
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -133,6 +134,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/companies/{company_id}/webhooks"): frozenset({R, O}),
     ("DELETE", "/v1/companies/{company_id}/webhooks/{webhook_id}"): frozenset({R, O}),
     ("GET", "/v1/companies/{company_id}/webhooks/{webhook_id}/deliveries"): frozenset({R, O}),
+    ("GET", "/v1/training/courses"): PUBLIC,
+    ("POST", "/v1/training/sessions"): frozenset({R, T}),
+    ("GET", "/v1/training/sessions"): frozenset({R, T}),
+    ("POST", "/v1/training/sessions/{session_id}/attendance"): frozenset({R, T}),
+    ("GET", "/v1/guards/{guard_id}/training"): frozenset({R, O, G}),
+    ("GET", "/v1/training/rotation-due"): frozenset({R, O}),
+    ("POST", "/v1/skill-evaluations"): frozenset({R, A}),
+    ("GET", "/v1/guards/{guard_id}/skill-evaluations"): frozenset({R, O, G}),
     ("GET", "/v1/transparency/checkpoint"): PUBLIC,
     ("GET", "/v1/transparency/key"): PUBLIC,
     ("GET", "/v1/transparency/proof/inclusion"): PUBLIC,
