@@ -346,43 +346,28 @@ class Eligibility:
         self.reasons.append({"code": code, "message": message})
 
 
+BAR_MESSAGES = {
+    "under-age": f"the guard is under {MIN_AGE}",
+    "banned": "the person is under an industry ban",
+    "no-background-check": "no background check on record",
+    "background-check-failed": "the latest background check failed",
+    "criminal-record": "criminally punished for an intentional crime",
+    "administrative-detentions": "three or more administrative detentions",
+    "revoked-twice": "the certificate was revoked twice",
+    "recently-revoked": f"a certificate was revoked less than {REVOCATION_BAR_YEARS} years ago",
+    "no-employer": "no active employer",
+    "employer-not-active": "the employer's licence is not active",
+    "guard-inactive": "the guard is not active",
+}
+
+
 def guard_eligibility(cur: Cursor, *, guard_id: int, now: dt.datetime) -> Eligibility:
-    """The registry's part of certificate eligibility (biometrics are added by the caller)."""
-    guard = repository.get_guard(cur, guard_id)
-    if guard is None:
+    """The registry's part of certificate eligibility (biometrics are added by the caller),
+    from the one SQL function that the statistics use too (migration 0031)."""
+    bars = repository.guard_bars(cur, guard_id, _today(now))
+    if bars is None:
         raise NotFound("no such guard")
     result = Eligibility(True)
-    today = _today(now)
-    rid = parse_resident_id(guard["id_number"], today=today)
-    if rid.age_on(today) < MIN_AGE:
-        result.add("under-age", f"the guard is under {MIN_AGE}")
-    if repository.active_bans(cur, guard["id_number"], today):
-        result.add("banned", "the person is under an industry ban")
-    latest = repository.latest_background_check(cur, guard_id)
-    if latest is None:
-        result.add("no-background-check", "no background check on record")
-    elif latest["result"] != "clear":
-        result.add("background-check-failed", "the latest background check failed")
-    if guard["intentional_crime"]:
-        result.add("criminal-record", "criminally punished for an intentional crime")
-    if guard["administrative_detentions"] > MAX_ADMIN_DETENTIONS:
-        result.add("administrative-detentions", "three or more administrative detentions")
-    records = repository.revocation_records(cur, guard_id)
-    if len(records) >= 2:
-        result.add("revoked-twice", "the certificate was revoked twice")
-    elif records:
-        last = records[-1]["revoked_at"].astimezone(dt.UTC).date()
-        try:
-            bar_end = last.replace(year=last.year + REVOCATION_BAR_YEARS)
-        except ValueError:  # 29 February
-            bar_end = last.replace(year=last.year + REVOCATION_BAR_YEARS, day=28)
-        if today < bar_end:
-            result.add("recently-revoked",
-                       f"a certificate was revoked less than {REVOCATION_BAR_YEARS} years ago")
-    if guard["company_id"] is None:
-        result.add("no-employer", "no active employer")
-    elif guard["company_status"] != "active":
-        result.add("employer-not-active", f"the employer's licence is {guard['company_status']}")
-    if guard["status"] != "active":
-        result.add("guard-inactive", "the guard is not active")
+    for code in bars:
+        result.add(code, BAR_MESSAGES[code])
     return result
