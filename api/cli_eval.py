@@ -47,3 +47,8 @@ def eval_fingerprint(directory: str, as_json: bool) -> None:
     result = evaluate_folder(Path(directory))
     click.echo(format_report(result, as_json=as_json))
     sys.exit(0)
+
+
+from api.cli_eval_gate import eval_fingerprint_gate  # noqa: E402
+
+eval_group.add_command(eval_fingerprint_gate)
