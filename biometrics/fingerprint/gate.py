@@ -33,6 +33,7 @@ serves ``guardreg eval fingerprint-gate``.
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -271,9 +272,18 @@ ProgressFn = Callable[[int, int], None]
 
 
 def image_files(folder: Path) -> list[Path]:
-    """Every image file under ``folder`` (recursively), sorted."""
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """Every image file under ``folder``, recursively (following symbolic links to
+    folders, each real folder once), sorted."""
+    found: list[Path] = []
+    seen: set[str] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        found.extend(Path(root) / f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(found)
 
 
 def evaluate_folders(positives: Sequence[Path], negatives: Sequence[Path], *, dpi_for: DpiFn,

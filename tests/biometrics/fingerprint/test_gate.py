@@ -144,3 +144,16 @@ def test_evaluate_folders_counts_and_lists_failures(tmp_path: Path) -> None:
     assert by_kind["positive"]["false_rejects"] == 1
     assert result["margins"]["positives_worst"]["ridge-area"] < 0  # the face among them
     assert seen and seen[-1] == 4 + n_made + 2
+
+
+def test_image_files_follow_linked_folders_once(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "Person"
+    real.mkdir(parents=True)
+    shutil.copy(FACE_FILES[0], real / "a.jpg")
+    (real / "b.JPG").write_bytes(FACE_FILES[1].read_bytes())
+    (real / "readme.txt").write_text("x")
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "Person").symlink_to(real, target_is_directory=True)
+    (real / "loop").symlink_to(real.parent, target_is_directory=True)  # a cycle
+    assert [p.name for p in gate.image_files(top)] == ["a.jpg", "b.JPG"]
