@@ -158,6 +158,8 @@ def measure(gray: np.ndarray, dpi: float = TARGET_DPI, rgb: np.ndarray | None = 
     """Every measure of the gate for a grey-level image at ``dpi`` (``rgb``: the same
     image in colour when the upload was in colour). ``windows``, when given, receives
     the per-window measures (for tuning)."""
+    if not 0 < dpi < 100_000:
+        raise ValueError(f"resolution {dpi!r} dpi is not usable")
     out: dict[str, float] = {"chroma": _chroma(rgb), "ridge_area_mm2": 0.0,
                              "flow": 0.0, "straightness": 0.0, "ridge_windows": 0.0,
                              "textured_windows": 0.0, "period": 0.0}
@@ -166,8 +168,9 @@ def measure(gray: np.ndarray, dpi: float = TARGET_DPI, rgb: np.ndarray | None = 
         return out
     win = _windows(img)
     ny, nx = win.shape[:2]
-    std = _window_sums(img * img, ny, nx) / WIN ** 2 - (_window_sums(img, ny, nx) / WIN ** 2) ** 2
-    textured = std >= limits.flat_std ** 2
+    mean = _window_sums(img, ny, nx) / WIN ** 2
+    variance = _window_sums(img * img, ny, nx) / WIN ** 2 - mean ** 2
+    textured = variance >= limits.flat_std ** 2
 
     centred = (win - win.mean(axis=(2, 3), keepdims=True, dtype=np.float32)) * _HANN
     spectrum = scipy.fft.rfft2(centred, workers=1)
