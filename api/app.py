@@ -12,7 +12,19 @@ from fastapi import FastAPI
 
 from api import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.routers import admin, biometrics, certificates, regulation, web
+from api.routers import (
+    accounts,
+    admin,
+    biometrics,
+    career,
+    certificates,
+    docs,
+    notifications,
+    regulation,
+    supervision,
+    transparency,
+    web,
+)
 from api.routers import registry as registry_router
 from api.runtime import Runtime, open_runtime
 from registry.settings import Settings, get_settings
@@ -36,6 +48,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         if owned:
             app.state.runtime = open_runtime(settings, upgrade=upgrade)
         wire(app.state.runtime)
+        if owned and settings.jobs_enabled:
+            from api.jobs import make_runner
+
+            # Every host runs the runner; each job runs once per cluster (registry/jobs.py).
+            app.state.runtime.jobs = make_runner(app.state.runtime)
+            app.state.runtime.jobs.start()
         # Everything loaded so far lives as long as the process: keep it out of the
         # cyclic collector's full passes (shorter pauses in request latency tails).
         gc.collect()
@@ -52,6 +70,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         description="Registry of security companies and guards, their biometrics and signed "
         "electronic guard certificates. Authenticate with `Authorization: Bearer <API key>`.",
         lifespan=lifespan,
+        # Swagger UI from this service's own assets (api/routers/docs.py), never a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.clock = clock
     app.state.settings = settings
@@ -60,11 +81,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         wire(runtime)
     problems.install(app)
     app.include_router(admin.router)
+    app.include_router(accounts.router)
     app.include_router(registry_router.router)
     app.include_router(biometrics.router)
     app.include_router(certificates.router)
     app.include_router(regulation.router)
+    app.include_router(supervision.router)
+    app.include_router(notifications.router)
+    app.include_router(career.router)
+    app.include_router(transparency.router)
     app.include_router(web.router)
+    app.include_router(docs.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -87,8 +87,12 @@ def make_context(settings: Settings) -> CertContext:
                               + "; run `guardreg keys generate --purpose ...`")
         for purpose in missing:
             keyring.generate(purpose, settings.signature_algorithm)
+    if settings.mode != "production":
+        # Pre-rotation: the trust list announces the hash of the next trust-list key.
+        # (Production: `guardreg keys announce-successor`, see docs/OPERATIONS.md.)
+        keyring.ensure_successor("trust-list")
     status = StatusConfig(
-        base_uri=settings.public_base_url.rstrip("/") + "/v1/status-lists",
+        base_uri=settings.base_url + "/v1/status-lists",
         validity=dt.timedelta(seconds=settings.status_list_max_age_s),
         ttl=dt.timedelta(seconds=settings.status_list_ttl_s))
     issuance = IssuanceConfig(issuer=settings.issuer, city_code=settings.city_code,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ def eval_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def eval_face(pairs: str, images: str, subset: str | None, as_json: bool) -> None:
     """LFW protocol through guardreg's own face pipeline."""
+    from api.cli_eval_gate import strict_json
     from biometrics.face.evaluation import evaluate_lfw, format_report
 
     names = None
@@ -30,11 +30,11 @@ def eval_face(pairs: str, images: str, subset: str | None, as_json: bool) -> Non
                  if line.strip() and not line.startswith("#")}
 
     def progress(done: int, total: int) -> None:
-        if not as_json and (done % 200 == 0 or done == total):
+        if done % 200 == 0 or done == total:
             click.echo(f"  encoded {done}/{total} images", err=True)
 
     result = evaluate_lfw(pairs, images, subset_names=names, progress=progress)
-    click.echo(json.dumps(result, default=str, indent=2) if as_json else format_report(result))
+    click.echo(strict_json(result, indent=2) if as_json else format_report(result))
 
 
 @eval_group.command("fingerprint")
@@ -49,4 +49,7 @@ def eval_fingerprint(directory: str, as_json: bool) -> None:
     sys.exit(0)
 
 
+from api.cli_eval_gate import eval_fingerprint_gate  # noqa: E402
+
+eval_group.add_command(eval_fingerprint_gate)
 __import__("api.cli_eval_dedup", fromlist=["register"]).register(eval_group)

@@ -50,13 +50,14 @@ def capture_rate(by: str, as_csv: bool, plot: str | None) -> None:
         writer.writerows(rows)
         click.echo(out.getvalue(), nl=False)
     else:
-        click.echo(f"{'':24s} {'active':>7s} {'photo':>6s} {'2 fing':>6s} {'captured':>9s} "
-                   f"{'rate':>7s} {'eligible':>9s} {'w/ cert':>8s}")
-        for r in rows:
-            rate = "-" if r["capture_rate"] is None else f"{100 * r['capture_rate']:.1f}%"
-            click.echo(f"{str(r['label'])[:24]:24s} {r['active_guards']:7d} {r['with_photo']:6d} "
-                       f"{r['with_two_fingers']:6d} {r['captured']:9d} {rate:>7s} "
-                       f"{r['eligible']:9d} {r['eligible_with_certificate']:8d}")
+        from api.cli_text import table
+
+        headers = ["", "active", "photo", "2 fing", "captured", "rate", "eligible", "w/ cert"]
+        body = [[str(r["label"]), str(r["active_guards"]), str(r["with_photo"]),
+                 str(r["with_two_fingers"]), str(r["captured"]),
+                 "-" if r["capture_rate"] is None else f"{100 * r['capture_rate']:.1f}%",
+                 str(r["eligible"]), str(r["eligible_with_certificate"])] for r in rows]
+        click.echo(table(headers, body, right=[False] + [True] * 7))
     if plot:
         bars = [(str(r["label"]), float(r["capture_rate"] or 0.0),
                  f"{r['captured']}/{r['active_guards']}") for r in rows]
@@ -65,6 +66,9 @@ def capture_rate(by: str, as_csv: bool, plot: str | None) -> None:
 
 
 # -- bulk enrollment ------------------------------------------------------------------------
+# Exit status of enroll-batch: 0 every row enrolled (or held for review, or already done),
+# 1 the whole run failed, 3 the run finished but some rows were rejected (see the report).
+EXIT_ROWS_REJECTED = 3
 def _call(base: str, key: str, method: str, path: str, *, body: bytes | None = None,
           content_type: str | None = None, idem: str | None = None) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {key}"}
@@ -118,7 +122,9 @@ class _Media:
 @click.command("enroll-batch")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--media", help="folder or ZIP holding the photo and fingerprint files")
-@click.option("--server", default=None, help="base URL (default GUARDREG_PUBLIC_BASE_URL)")
+@click.option("--server", default=None,
+              help="base URL (default: GUARDREG_PUBLIC_BASE_URL, else the URL `guardreg "
+                   "serve` recorded for this user)")
 @click.option("--api-key", envvar="GUARDREG_API_KEY", required=True,
               help="company operator (or regulator) key; env GUARDREG_API_KEY")
 @click.option("--company", "company_id", type=int, default=None, help="for a regulator key")
@@ -126,9 +132,15 @@ class _Media:
               help="write the per-row report as CSV")
 def enroll_batch(csv_file: str, media: str | None, server: str | None, api_key: str,
                  company_id: int | None, report_path: str | None) -> None:
-    """Enroll staff from CSV (name,id_number[,phone,education,started_on,photo,
-    finger_<position>...]) with photos and fingerprint images; re-runs resume."""
-    base = (server or get_settings().public_base_url).rstrip("/")
+    """Enroll staff from a CSV file with their photos and fingerprint images.
+
+    Columns: name,id_number[,phone,education,started_on,photo,finger_<position>...]
+    (positions 1-10, ISO 19794-2: 1 right thumb ... 6 left thumb). Re-runs resume.
+    Exit status: 0 all rows done (enrolled, held for review or already done), 1 the run
+    failed, 3 some rows were rejected (listed on standard error and in --report)."""
+    from api.cli_config import base_url
+
+    base = base_url(server, get_settings())
     raw = Path(csv_file).read_bytes()
     text = raw.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
@@ -176,6 +188,8 @@ def enroll_batch(csv_file: str, media: str | None, server: str | None, api_key: 
     for r in results:
         if r["status"] == "rejected":
             click.echo(f"line {r['line']}: {r['detail']}", err=True)
+    if counts.get("rejected"):
+        sys.exit(EXIT_ROWS_REJECTED)
 
 
 def _capture(base: str, key: str, guard_id: int, row: dict[str, str],

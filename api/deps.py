@@ -76,6 +76,21 @@ def forget_cached_keys() -> None:
         _cache.clear()
 
 
+async def _from_session(request: Request) -> Principal:
+    """A person's session cookie (api/sessions.py), when no API key was sent."""
+    from api.sessions import SESSION_COOKIE, session_of
+
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthenticated("sign in, or send an API key (Authorization: Bearer <key>)")
+    info = await run_in_threadpool(session_of, request, runtime(request), token,
+                                   current_time(request))
+    if info.must_change_password:
+        raise Forbidden("change the one-time password first (POST /v1/session/password)",
+                        reason="password-change-required")
+    return info.principal
+
+
 def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     allowed = frozenset(roles)
 
@@ -83,11 +98,12 @@ def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
         # A coroutine, so that FastAPI does not hop to a worker thread for it: a cached
         # key costs a dict lookup; only a miss goes to the database (in a thread).
         key = _extract_key(request)
-        if not key:
-            raise Unauthenticated("an API key is required (Authorization: Bearer <key>)")
-        principal = _cached(key)
-        if principal is None:
-            principal = await run_in_threadpool(_look_up, request, key)
+        if key:
+            principal = _cached(key)
+            if principal is None:
+                principal = await run_in_threadpool(_look_up, request, key)
+        else:
+            principal = await _from_session(request)
         if principal.role not in allowed:
             raise Forbidden(f"this endpoint is not available to the {principal.role.value} role")
         request.state.principal = principal
@@ -110,6 +126,21 @@ def rate_limit(request: Request, principal: Principal, kind: str) -> None:
     if limiter is None:
         limiter = _limiters.setdefault((kind, per_minute), RateLimiter(per_minute))
     limiter.check(principal.id)
+
+
+def rate_limit_client(request: Request, kind: str) -> None:
+    """Per-client-address limits on public endpoints that cost work or invite guessing
+    (per worker process, like ``rate_limit``)."""
+    import zlib
+
+    settings = runtime(request).settings
+    per_minute = {"complaint": settings.rate_limit_complaint_per_min,
+                  "complaint-track": settings.rate_limit_public_per_min}[kind]
+    limiter = _limiters.get((kind, per_minute))
+    if limiter is None:
+        limiter = _limiters.setdefault((kind, per_minute), RateLimiter(per_minute))
+    host = request.client.host if request.client else "-"
+    limiter.check(zlib.crc32(host.encode()))
 
 
 class RateLimiter:

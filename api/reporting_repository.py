@@ -26,25 +26,15 @@ WITH active AS (
           WHERE f.subject = a.biometric_subject) IS TRUE AS has_face,
         (SELECT count(*) FROM biometrics_finger b
           WHERE b.subject = a.biometric_subject AND b.status = 'enrolled') AS fingers,
-        (SELECT bc.result FROM registry_background_check bc WHERE bc.guard_id = a.id
-          ORDER BY bc.checked_on DESC, bc.id DESC LIMIT 1) AS last_check,
-        EXISTS (SELECT 1 FROM registry_ban bn WHERE bn.id_number = a.id_number
-          AND bn.lifted_at IS NULL AND (bn.until_on IS NULL OR bn.until_on >= %(today)s))
-          AS banned,
-        (SELECT count(*) FROM registry_revocation_record r WHERE r.guard_id = a.id)
-          AS revocations,
-        (SELECT max(r.revoked_at) FROM registry_revocation_record r WHERE r.guard_id = a.id)
-          AS last_revocation,
+        -- The registry's rules, from their one source (migration 0031).
+        cardinality(registry_guard_bars(a.id, %(today)s)) = 0 AS registry_eligible,
         EXISTS (SELECT 1 FROM certificates_certificate cc WHERE cc.guard_id = a.id
           AND cc.status = 'valid' AND cc.expires_at > %(now)s) AS has_valid_certificate
     FROM active a
 ), judged AS (
     SELECT *,
         (has_face AND fingers >= 2) AS captured,
-        (has_face AND fingers >= 2 AND last_check = 'clear' AND NOT banned
-         AND NOT intentional_crime AND administrative_detentions <= 2 AND revocations < 2
-         AND (last_revocation IS NULL OR last_revocation < %(bar)s)
-         AND company_status = 'active') AS eligible
+        (has_face AND fingers >= 2 AND registry_eligible) AS eligible
     FROM facts
 )
 SELECT {key} AS key, {label} AS label,
@@ -68,13 +58,8 @@ def capture_rate(cur: Cursor, *, by: str, now: dt.datetime,
                  company_id: int | None = None) -> list[dict[str, Any]]:
     key, label = _GROUPINGS[by]
     scope = "AND c.id = %(company)s" if company_id is not None else ""
-    today = now.date()
-    try:
-        bar = now.replace(year=now.year - 3)
-    except ValueError:
-        bar = now.replace(year=now.year - 3, day=28)
     cur.execute(_CAPTURE_SQL.format(key=key, label=label, scope=scope),
-                {"today": today, "now": now, "bar": bar, "company": company_id})
+                {"today": now.astimezone(dt.UTC).date(), "now": now, "company": company_id})
     rows = [dict(r) for r in cur.fetchall()]
     for r in rows:
         n, e = r["active_guards"], r["eligible"]
@@ -117,7 +102,8 @@ def capture_summaries(cur: Cursor, guard_ids: list[int]) -> dict[int, dict[str, 
 
 
 _VERIFY_CONTEXT_SQL = """
-SELECT c.id AS certificate_id, c.number, c.status, c.status_reason,
+SELECT c.id AS certificate_id, c.number, c.status, c.status_reason, c.kid,
+       sha256(c.payload) AS payload_sha256,
        g.id AS guard_id, g.skill_level, g.birth_date, g.status AS guard_status,
        g.intentional_crime, g.administrative_detentions, g.biometric_subject::text AS subject,
        e.company_id, co.name AS company_name, co.status AS company_status,
@@ -144,8 +130,10 @@ def verification_context(cur: Cursor, shard: int, idx: int, *,
     """Everything online verification shows, in one prepared statement: the certificate's
     live status, the guard, the current employer and its licence, the face capture status
     (and the sealed photo when asked) and the qualifications that decide permitted
-    services."""
-    execute_prepared(cur, "guardreg_verify_ctx", _VERIFY_CONTEXT_SQL, (shard, idx, with_photo))
+    services. ``number``, ``kid`` and ``payload_sha256`` say whose entry (shard, idx)
+    is: the caller must check them against the certificate being verified
+    (``status-mismatch``) before showing anything else of the row."""
+    execute_prepared(cur, "guardreg_verify_ctx_v2", _VERIFY_CONTEXT_SQL, (shard, idx, with_photo))
     row = cur.fetchone()
     if row is None:
         return None

@@ -25,8 +25,11 @@ class Runtime:
     embedded: EmbeddedPostgres | None
     certs: Any = None  # api.cert_context.CertContext, made by api.app.wire
     verification_log: Any = None  # api.verification_log.VerificationLog, made by api.app.wire
+    jobs: Any = None  # registry.jobs.JobRunner, started by a serving app (api.app)
 
     def close(self) -> None:
+        if self.jobs is not None:
+            self.jobs.stop()
         if self.verification_log is not None:
             self.verification_log.close()
         self.db.close()

@@ -39,6 +39,7 @@ def register(dsn: str, ctx: CertContext) -> None:
         _contexts[_key_of_dsn(dsn)] = ctx
     events.subscribe(events.BACKGROUND_CHECK_FAILED, on_background_check_failed)
     events.subscribe(events.PERSON_BANNED, on_person_banned)
+    events.subscribe(events.CERTIFICATE_SUSPENSION_ORDERED, on_suspension_ordered)
 
 
 def _context(cur: Cursor) -> CertContext:
@@ -65,3 +66,17 @@ def on_background_check_failed(cur: Cursor, *, guard_id: int, actor: Actor, now:
 def on_person_banned(cur: Cursor, *, guard_id: int, actor: Actor, now: dt.datetime,
                      **_: Any) -> None:
     _revoke(cur, guard_id, revocation.RevocationReason.INDUSTRY_BAN, actor, now)
+
+
+def on_suspension_ordered(cur: Cursor, *, guard_id: int, actor: Actor, now: dt.datetime,
+                          **_: Any) -> None:
+    """Suspend the guard's valid certificate, if any (pending investigation)."""
+    from certificates import repository as cert_repo
+
+    live = cert_repo.live_certificate(cur, guard_id)
+    if live is None or live["status"] != "valid":
+        return
+    ctx = _context(cur)
+    revocation.suspend(cur, actor=Actor("system", actor.id, actor.company_id), now=now,
+                       number=live["number"], reason=revocation.SuspensionReason.INVESTIGATION,
+                       status_signer=ctx.signer("status-list"), config=ctx.issuance.status)

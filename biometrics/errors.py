@@ -34,3 +34,10 @@ class TemplateRejected(InvalidInput):
 
     code = "template-rejected"
     title = "Template rejected"
+
+
+class NotAFingerprint(QualityRejected):
+    """An image sent as a fingerprint does not look like a friction-ridge image."""
+
+    code = "not-a-fingerprint"
+    title = "Not a fingerprint"

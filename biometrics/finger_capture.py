@@ -1,7 +1,8 @@
 """One fingerprint capture, from a 500-dpi image or a scanner's minutiae template.
 
-Images are decoded with the shared intake, resampled to 500 dpi, quality-gated and
-reduced to minutiae; only an ISO/IEC 19794-2:2005 record is kept (national guidance:
+Images are decoded with the shared intake, checked to look like a friction-ridge image
+(the fingerprint-ness gate, before any extraction), resampled to 500 dpi, quality-gated
+and reduced to minutiae; only an ISO/IEC 19794-2:2005 record is kept (national guidance:
 keep templates, not raw samples). Templates from scanners are validated and kept as
 they came.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from biometrics.errors import QualityRejected
-from biometrics.fingerprint import matcher
+from biometrics.fingerprint import gate, matcher
 from biometrics.fingerprint.extraction import extract, image_dpi
 from biometrics.fingerprint.quality import ENROL_THRESHOLD, VERIFY_THRESHOLD, assess, check_quality
 from biometrics.fingerprint.templates import (
@@ -45,6 +46,8 @@ def from_image(data: bytes, *, dpi: float | None, purpose: str, position: int,
     if not 250 <= use_dpi <= 1200:
         raise QualityRejected(f"resolution {use_dpi:.0f} dpi is outside 250-1200",
                               check="resolution", value=use_dpi, limit=500)
+    gate.require_fingerprint(img.pixels, use_dpi, gate.colour_pixels(
+        data, max_bytes=max_bytes, max_pixels=max_pixels))
     result = extract(img.pixels, use_dpi)
     report = assess(result)
     check_quality(report, ENROL_THRESHOLD if purpose == "enroll" else VERIFY_THRESHOLD)

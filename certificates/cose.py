@@ -44,6 +44,23 @@ HDR_CTY = 3
 HDR_KID = 4
 HDR_TYP = 16
 MAX_KID_LEN = 64
+# Order of the P-256 group: an ECDSA signature (r, s) is also valid as (r, n - s), so a
+# signer emits the low half (s <= n/2) and guard-certificate verifiers refuse the high
+# half: one certificate, one text.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def es256_is_high_s(signature: bytes) -> bool:
+    """Whether a raw ``r || s`` ES256 signature has s in the upper half of the group."""
+    return len(signature) == 64 and int.from_bytes(signature[32:], "big") > P256_ORDER // 2
+
+
+def es256_low_s(signature: bytes) -> bytes:
+    """The low-s twin of a raw ``r || s`` ES256 signature (unchanged if already low)."""
+    if not es256_is_high_s(signature):
+        return signature
+    s = P256_ORDER - int.from_bytes(signature[32:], "big")
+    return signature[:32] + s.to_bytes(32, "big")
 
 
 @dataclass(frozen=True)

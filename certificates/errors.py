@@ -28,6 +28,10 @@ class Reason(StrEnum):
     STALE_TRUST_LIST = "stale-trust-list"
     STALE_STATUS_LIST = "stale-status-list"
     OVERSIZED = "oversized"
+    KEY_COMPROMISED = "key-compromised"
+    STATUS_MISMATCH = "status-mismatch"
+    WRONG_ISSUER = "wrong-issuer"
+    ROLLBACK = "rollback"
 
 
 class Malformed(StrEnum):

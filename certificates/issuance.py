@@ -87,13 +87,13 @@ def prepare(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
             # Idempotent: nothing changed, so the valid certificate is the answer.
             return Prepared(live["id"], guard_id, live["number"], bytes(live["payload"]),
                             None, existing=True)
-    shard, idx = publication.allocate(cur, config=config.status)
+    shard, idx, uri = publication.allocate(cur, config=config.status)
     number = make_number(config.city_code, now.year, repository.next_number_sequence(cur))
     issued = now.replace(microsecond=0)
     claims = GuardClaims(
         issuer=config.issuer, issued_at=issued, expires_at=issued + config.validity,
         certificate_number=number, guard_name=guard["name"], skill_level=guard["skill_level"],
-        status=StatusRef(uri=config.status.uri(shard), idx=idx),
+        status=StatusRef(uri=uri, idx=idx),
         employer_id=int(guard["company_id"]), employer_name=guard["company_name"])
     payload = claims.encode()
     cert_id = repository.insert_certificate(cur, {

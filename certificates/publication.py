@@ -66,8 +66,13 @@ def current_token(cur: Cursor, *, shard: int, signer: SigningKey, config: Status
     return bytes(row["token"]), published
 
 
-def allocate(cur: Cursor, *, config: StatusConfig) -> tuple[int, int]:
-    """A random free (shard, idx); opens a new shard when the open ones are full."""
+def allocate(cur: Cursor, *, config: StatusConfig) -> tuple[int, int, str]:
+    """A random free ``(shard, idx, uri)``; opens a new shard when the open ones are full.
+
+    The URI is the one the shard was created with, not one made from today's base URL:
+    every certificate of a shard names the same list, the list is signed under that
+    name, and a changed public base URL applies to new shards only (the old host name
+    must keep answering while certificates that name it live; see docs/OPERATIONS.md)."""
     import secrets
 
     row = repository.open_shard_for_allocation(cur, config.fill_limit)
@@ -76,12 +81,12 @@ def allocate(cur: Cursor, *, config: StatusConfig) -> tuple[int, int]:
         repository.ensure_shard(cur, shard, config.uri(shard), config.capacity)
         row = repository.lock_shard(cur, shard)
         assert row is not None
-    shard, capacity = int(row["shard"]), int(row["capacity"])
+    shard, capacity, uri = int(row["shard"]), int(row["capacity"]), str(row["uri"])
     for _ in range(256):
         idx = secrets.randbelow(capacity)
         if not repository.index_taken(cur, shard, idx):
             repository.bump_allocated(cur, shard)
-            return shard, idx
+            return shard, idx, uri
     raise RuntimeError("could not find a free status index")  # pragma: no cover
 
 
@@ -89,6 +94,9 @@ def online_status(cur: Cursor, *, config: StatusConfig, uri: str, idx: int,
                   now: dt.datetime) -> tuple[int, dt.datetime]:
     """Live status straight from the certificate table (used by online verification)."""
     shard = config.shard_of(uri)
+    if shard is None:
+        # A list named under an earlier public base URL: found by the name it was made with.
+        shard = repository.shard_by_uri(cur, uri)
     if shard is None:
         raise LookupError("unknown status list")
     row = repository.get_by_status_ref(cur, shard, idx)

@@ -138,6 +138,12 @@ def open_shard_for_allocation(cur: Cursor, fill_limit: float) -> Row | None:
     return fetch_one(cur)
 
 
+def shard_by_uri(cur: Cursor, uri: str) -> int | None:
+    cur.execute("SELECT shard FROM certificates_status_list WHERE uri = %s", (uri,))
+    row = fetch_one(cur)
+    return int(row["shard"]) if row else None
+
+
 def max_shard(cur: Cursor) -> int:
     cur.execute("SELECT coalesce(max(shard), -1) AS m FROM certificates_status_list")
     row = cur.fetchone()
@@ -266,3 +272,91 @@ def recent_revocations(cur: Cursor, *, limit: int) -> list[Row]:
         (limit,),
     )
     return fetch_all(cur)
+
+
+# -- key compromise ------------------------------------------------------------------------
+def live_signed_by(cur: Cursor, kid: bytes, *, now: dt.datetime, limit: int) -> list[Row]:
+    """Up to ``limit`` live (valid or suspended, unexpired) certificates signed with
+    ``kid``, locked (SKIP LOCKED: two re-issuing workers never take the same one)."""
+    cur.execute(
+        f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE kid = %s"
+        " AND status IN ('valid', 'suspended') AND expires_at > %s ORDER BY id LIMIT %s"
+        " FOR UPDATE SKIP LOCKED",
+        (kid, now, limit),
+    )
+    return fetch_all(cur)
+
+
+def count_live_signed_by(cur: Cursor, kid: bytes, *, now: dt.datetime) -> int:
+    cur.execute(
+        "SELECT count(*) AS n FROM certificates_certificate WHERE kid = %s"
+        " AND status IN ('valid', 'suspended') AND expires_at > %s",
+        (kid, now),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+def signed_by_since(cur: Cursor, kid: bytes, since: dt.datetime, *, limit: int) -> list[Row]:
+    """Certificates the registry signed with ``kid`` at or after ``since``."""
+    cur.execute(
+        "SELECT number, guard_id, status, status_reason, issued_at, expires_at, superseded_by"
+        " FROM certificates_certificate WHERE kid = %s AND issued_at >= %s ORDER BY issued_at,"
+        " id LIMIT %s",
+        (kid, since, limit),
+    )
+    return fetch_all(cur)
+
+
+def count_signed_by(cur: Cursor, kid: bytes, since: dt.datetime | None = None) -> int:
+    cur.execute(
+        "SELECT count(*) AS n FROM certificates_certificate WHERE kid = %s"
+        " AND (%s::timestamptz IS NULL OR issued_at >= %s)",
+        (kid, since, since),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+def suspicious_checks_since(cur: Cursor, since: dt.datetime) -> list[Row]:
+    """Online checks since ``since`` that a forgery would leave behind, by verdict."""
+    cur.execute(
+        "SELECT verdict, count(*) AS n, min(checked_at) AS first_at, max(checked_at) AS last_at"
+        " FROM certificates_verification_log WHERE checked_at >= %s AND verdict IN"
+        " ('key-compromised', 'status-mismatch', 'bad-signature', 'wrong-issuer')"
+        " GROUP BY verdict ORDER BY verdict",
+        (since,),
+    )
+    return fetch_all(cur)
+
+
+def replaced_by(cur: Cursor, cert_id: int) -> Row | None:
+    """The certificate that ``cert_id`` superseded, if any."""
+    cur.execute(
+        "SELECT number, status_reason, kid FROM certificates_certificate WHERE superseded_by = %s"
+        " ORDER BY id DESC LIMIT 1",
+        (cert_id,),
+    )
+    return fetch_one(cur)
+
+
+def live_signed_after(cur: Cursor, after_id: int, *, limit: int) -> list[Row]:
+    """Live signed certificates with ``id > after_id``, in id order (keyset pages)."""
+    cur.execute(
+        "SELECT id, number, text, alg FROM certificates_certificate WHERE id > %s"
+        " AND status IN ('valid', 'suspended') AND text IS NOT NULL ORDER BY id LIMIT %s",
+        (after_id, limit),
+    )
+    return fetch_all(cur)
+
+
+def replace_text(cur: Cursor, cert_id: int, *, old: str, new: str) -> bool:
+    """Swap the stored text for an equivalent one (conditional on the old text)."""
+    cur.execute(
+        "UPDATE certificates_certificate SET text = %s, version = version + 1"
+        " WHERE id = %s AND text = %s",
+        (new, cert_id, old),
+    )
+    return bool(cur.rowcount)

@@ -17,7 +17,7 @@ from typing import Any
 from certificates import publication, repository
 from certificates.cose import SigningKey
 from certificates.publication import StatusConfig
-from registry import audit, service
+from registry import audit, notifications, service
 from registry.audit import Actor
 from registry.db import Cursor
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -75,6 +75,13 @@ def _check_role(table: dict[str, frozenset[str]], actor: Actor, reason: str) -> 
                         reason="reason-not-allowed")
 
 
+_NOTICE = {"revoked": "certificate.revoked", "suspended": "certificate.suspended",
+           "valid": "certificate.reinstated"}
+_NOTICE_TEXT = {"revoked": "保安员证已吊销 certificate revoked",
+                "suspended": "保安员证已暂停 certificate suspended",
+                "valid": "保安员证已恢复 certificate reinstated"}
+
+
 def _change(cur: Cursor, *, actor: Actor, now: dt.datetime, cert: dict[str, Any], to: str,
             from_statuses: tuple[str, ...], reason: str, action: str, status_signer: SigningKey,
             config: StatusConfig) -> StatusChange:
@@ -91,6 +98,11 @@ def _change(cur: Cursor, *, actor: Actor, now: dt.datetime, cert: dict[str, Any]
     if changed and publication_row is not None:
         publication.publish(cur, shard=int(cert["status_shard"]), signer=status_signer,
                             config=config, now=now, locked=True)
+    if changed and to in _NOTICE:
+        notifications.notify_employer(
+            cur, guard_id=int(cert["guard_id"]), kind=_NOTICE[to], now=now,
+            subject=f"{cert['number']}: {_NOTICE_TEXT[to]} ({reason})",
+            data={"number": cert["number"], "reason": reason})
     return StatusChange(cert["number"], current["status"], changed, current["status_reason"])
 
 
@@ -110,6 +122,9 @@ def revoke(cur: Cursor, *, actor: Actor, now: dt.datetime, number: str, reason: 
     if result.changed and why in FOR_CAUSE:
         service.record_revocation(cur, guard_id=int(cert["guard_id"]), revoked_at=now,
                                   reason=why.value, certificate_number=number)
+        # Clearing out (notice §6): a revocation for cause ends the employment too.
+        service.clear_out(cur, actor=actor, now=now, guard_id=int(cert["guard_id"]),
+                          reason=why.value)
     return result
 
 

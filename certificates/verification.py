@@ -9,15 +9,22 @@ or raises :class:`~certificates.errors.VerificationError` whose ``reason`` is on
    ``policy.max_decompressed``), /cbor, /cose (strict COSE_Sign1 structure).
 3. ``algorithm-mismatch``: unsupported alg, alg not allowed by the policy.
 4. ``stale-trust-list``: trust list expired or older than ``policy.max_trust_list_age``.
-5. ``unknown-key``: no ``certificate`` key in the trust list with the header kid.
-6. ``algorithm-mismatch``: no candidate key fits the alg (type/curve, registered alg);
-   ``bad-signature``: a fitting candidate exists but no signature check passed.
-7. ``malformed``/claims: the signed payload is not valid guard claims.
-8. ``unknown-key``: the key was not valid when the certificate says it was issued
+5. ``bad-signature``: an ES256 signature with a high ``s`` (``policy.require_low_s``;
+   the issuer only emits low-s, so a high-s twin is a second text for one certificate).
+6. ``unknown-key``: no ``certificate`` key in the trust list with the header kid.
+7. ``algorithm-mismatch``: no candidate key fits the alg (type/curve, registered alg);
+   ``bad-signature``: a fitting candidate exists but no signature check passed;
+   ``key-compromised``: the key that verifies is flagged compromised in the trust list
+   (refused whatever the certificate's dates).
+8. ``malformed``/claims: the signed payload is not valid guard claims.
+9. ``wrong-issuer``: the ``iss`` claim is not the trust list's issuer.
+10. ``unknown-key``: the key was not valid when the certificate says it was issued
    (before the key's not_before, after its retirement, or past its verifiable_until).
-9. ``expired`` (now > exp + skew), ``not-yet-valid`` (now + skew < nbf or iat).
-10. status: ``stale-status-list`` (no provider while the policy requires one, no
+11. ``expired`` (now > exp + skew), ``not-yet-valid`` (now + skew < nbf or iat).
+12. status: ``stale-status-list`` (no provider while the policy requires one, no
     list for the uri, list expired or older than ``policy.max_status_list_age``),
+    ``status-mismatch`` (an online provider reports that the entry at that index
+    belongs to another certificate, another key or other claims),
     ``revoked`` (1, and the reserved 3), ``suspended`` (2).
 
 Public keys are parsed once per trust list entry (cached), and the cached status
@@ -41,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from certificates.cose import Sign1, decode_sign1
+from certificates.cose import Sign1, decode_sign1, es256_is_high_s
 from certificates.cwt import GuardClaims
 from certificates.envelope import GUARD_PREFIX, MAX_DECOMPRESSED, decode_text
 from certificates.errors import (
@@ -74,6 +81,8 @@ class VerificationPolicy:
     prefix: str = GUARD_PREFIX
     allowed_algs: frozenset[str] = frozenset({"ES256", "EdDSA"})
     purpose: str = "certificate"
+    require_low_s: bool = True
+    check_issuer: bool = True
 
     @classmethod
     def from_settings(cls, settings: Any = None, **overrides: Any) -> VerificationPolicy:
@@ -91,12 +100,26 @@ class VerificationPolicy:
 
 
 @dataclass(frozen=True)
+class StatusBinding:
+    """Whose entry a status row is (online status only): the certificate number, the
+    signing key and the SHA-256 of the exact signed payload the registry recorded."""
+
+    number: str
+    kid: bytes | None
+    payload_sha256: bytes | None
+
+
+@dataclass(frozen=True)
 class StatusLookup:
-    """A status value and the time the data it came from was issued."""
+    """A status value and the time the data it came from was issued; ``binding`` (online
+    only) says which certificate the entry belongs to, so that a certificate pointing at
+    another certificate's entry gets ``status-mismatch``."""
 
     value: int
     issued_at: datetime
     source: str = "online"
+    binding: StatusBinding | None = None
+    stale: str | None = None  # usable, but past its TTL: a "valid" becomes stale
 
 
 class StatusProvider(Protocol):
@@ -107,23 +130,32 @@ class StatusProvider(Protocol):
 
 
 class CallableStatusProvider:
-    """Online status: wraps ``fn(uri, idx) -> (value, issued_at)`` (e.g. a DB lookup).
-    ``fn`` raising ``LookupError`` means no such list/entry (``stale-status-list``)."""
+    """Online status: wraps ``fn(uri, idx) -> (value, issued_at)`` or ``(value,
+    issued_at, binding)`` (e.g. a DB lookup). ``fn`` raising ``LookupError`` means no
+    such list/entry (``stale-status-list``)."""
 
-    def __init__(self, fn: Callable[[str, int], tuple[int, datetime]]) -> None:
+    def __init__(
+        self,
+        fn: Callable[[str, int], tuple[int, datetime] | tuple[int, datetime, StatusBinding]],
+    ) -> None:
         self._fn = fn
 
     def lookup(self, uri: str, idx: int, *, now: datetime) -> StatusLookup:
         try:
-            value, issued_at = self._fn(uri, idx)
+            found = self._fn(uri, idx)
         except LookupError:
             raise VerificationError(Reason.STALE_STATUS_LIST, "no status for this entry") from None
-        return StatusLookup(value=value, issued_at=issued_at, source="online")
+        binding = found[2] if len(found) == 3 else None
+        return StatusLookup(value=found[0], issued_at=found[1], source="online",
+                            binding=binding)
 
 
 class CachedStatusProvider:
     """Offline status from signed status list tokens, verified with the trust list
-    (once per token; expiry re-checked at every lookup)."""
+    (once per token; expiry re-checked at every lookup). ``enforce_ttl``: a list past
+    ``iat + ttl`` still answers revoked/suspended, but a valid entry becomes
+    ``stale-status-list`` (the offline cache sets it; a just-fetched list does not need
+    it)."""
 
     def __init__(
         self,
@@ -131,10 +163,12 @@ class CachedStatusProvider:
         *,
         trust: TrustList,
         skew: timedelta = timedelta(minutes=5),
+        enforce_ttl: bool = False,
     ) -> None:
         self._tokens = dict(tokens)
         self._trust = trust
         self._skew = skew
+        self._enforce_ttl = enforce_ttl
         self._verified: dict[str, StatusListToken] = {}
 
     def token(self, uri: str, *, now: datetime) -> StatusListToken:
@@ -155,7 +189,11 @@ class CachedStatusProvider:
         tok = self.token(uri, now=now)
         if idx >= tok.status_list.size:
             raise VerificationError(Reason.STALE_STATUS_LIST, "index outside the status list")
-        return StatusLookup(tok.status_list.get(idx), tok.issued_at, source="cached")
+        stale = None
+        if self._enforce_ttl and tok.ttl is not None and now > tok.issued_at + tok.ttl + self._skew:
+            stale = "status list past its TTL"
+        return StatusLookup(tok.status_list.get(idx), tok.issued_at, source="cached",
+                            stale=stale)
 
 
 @dataclass(frozen=True)
@@ -191,6 +229,18 @@ def _malformed(exc: DecodeError) -> VerificationError:
     return VerificationError(Reason.MALFORMED, exc.detail, malformed=exc.stage)
 
 
+def check_binding(binding: StatusBinding, msg: Sign1, claims: GuardClaims) -> None:
+    """Refuse (``status-mismatch``) a certificate whose status entry is not its own."""
+    import hashlib
+
+    if (binding.number != claims.certificate_number
+            or (binding.kid is not None and binding.kid != msg.kid)
+            or (binding.payload_sha256 is not None
+                and binding.payload_sha256 != hashlib.sha256(msg.payload).digest())):
+        raise VerificationError(Reason.STATUS_MISMATCH,
+                                "the status entry belongs to another certificate")
+
+
 def parse(text: str, policy: VerificationPolicy) -> Sign1:
     """Steps 1-3: size cap, envelope and COSE structure (no signature check)."""
     if not isinstance(text, str):
@@ -218,6 +268,8 @@ def verify(
 ) -> VerifiedCertificate:
     """Verify guard certificate ``text`` at ``now`` (see the module doc for the order)."""
     msg = parse(text, policy)
+    if policy.require_low_s and msg.alg == "ES256" and es256_is_high_s(msg.signature):
+        raise VerificationError(Reason.BAD_SIGNATURE, "high-s ECDSA signature (not canonical)")
     skew = policy.clock_skew
     if now > trust.expires_at:
         raise VerificationError(Reason.STALE_TRUST_LIST, "trust list expired")
@@ -229,6 +281,8 @@ def verify(
         claims = GuardClaims.decode(msg.payload)
     except DecodeError as exc:
         raise _malformed(exc) from None
+    if policy.check_issuer and claims.issuer != trust.issuer:
+        raise VerificationError(Reason.WRONG_ISSUER, "issuer is not the trust list's issuer")
     if not key.usable_for(issued_at=claims.issued_at, now=now, skew=skew):
         raise VerificationError(Reason.UNKNOWN_KEY, "key not valid for this certificate")
     if now > claims.expires_at + skew:
@@ -241,6 +295,8 @@ def verify(
             raise VerificationError(Reason.STALE_STATUS_LIST, "no status data")
     else:
         found = status.lookup(claims.status.uri, claims.status.idx, now=now)
+        if found.binding is not None:
+            check_binding(found.binding, msg, claims)
         status_age, source = now - found.issued_at, found.source
         if policy.max_status_list_age is not None and status_age > policy.max_status_list_age:
             raise VerificationError(Reason.STALE_STATUS_LIST, "status data older than allowed")
@@ -251,6 +307,8 @@ def verify(
             raise VerificationError(
                 Reason.REVOKED, "certificate revoked" if value == REVOKED else "status 3"
             )
+        if found.stale:
+            raise VerificationError(Reason.STALE_STATUS_LIST, found.stale)
     assert msg.kid is not None
     return VerifiedCertificate(
         claims=claims, kid=msg.kid, alg=msg.alg, status=value, trust_list_age=trust_age,

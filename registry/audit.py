@@ -42,9 +42,13 @@ def _canonical(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def event_body(fields: dict[str, Any]) -> bytes:
+    """An event's canonical bytes: what its chain hash covers after the link."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def event_hash(prev: bytes, fields: dict[str, Any]) -> bytes:
-    body = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(prev + body.encode()).digest()
+    return hashlib.sha256(prev + event_body(fields)).digest()
 
 
 def _fields(seq: int, occurred_at: dt.datetime, actor: str, action: str, target_type: str,
@@ -174,6 +178,18 @@ def verify_chain(cur: Cursor, *, batch: int = 5000) -> ChainReport:
         return ChainReport(False, count, last_seq + 1,
                            f"events after {last_seq} are missing (head says {head['seq']})")
     return ChainReport(True, count)
+
+
+def event_digests(cur: Cursor, *, after_seq: int, limit: int) -> list[tuple[int, bytes]]:
+    """(seq, SHA-256 of the event's canonical bytes) of the events after ``after_seq``, in
+    order, recomputed from the stored fields (never the stored hash): what a
+    transparency log takes as its leaves, so that no personal data leaves the row."""
+    cur.execute(
+        "SELECT seq, occurred_at, actor, action, target_type, target_id, request_id, data"
+        " FROM registry_audit_event WHERE seq > %s ORDER BY seq LIMIT %s", (after_seq, limit))
+    return [(int(r["seq"]), hashlib.sha256(event_body(_fields(
+        int(r["seq"]), r["occurred_at"], r["actor"], r["action"], r["target_type"],
+        r["target_id"], r["request_id"], r["data"]))).digest()) for r in cur.fetchall()]
 
 
 def list_events(cur: Cursor, *, after_seq: int = 0, limit: int = 100,

@@ -20,6 +20,18 @@ class Role(enum.StrEnum):
     COMPANY_OPERATOR = "company_operator"
     CHECKPOINT_OFFICER = "checkpoint_officer"
     GUARD = "guard"
+    # Issue 15: the career's other actors. A training unit is bound to its training company.
+    TRAINING_UNIT = "training_unit"
+    SKILL_ASSESSOR = "skill_assessor"
+    EXAM_STAFF = "exam_staff"
+    # Issue 16: read-only shared data (field allow-lists per role).
+    ASSOCIATION = "association"
+    MARKET_REGULATION = "market_regulation"
+    HUMAN_RESOURCES = "human_resources"
+    TAX = "tax"
+
+
+COMPANY_BOUND = frozenset({Role.COMPANY_OPERATOR, Role.TRAINING_UNIT})
 
 
 @dataclass(frozen=True)
@@ -49,9 +61,9 @@ def create_api_key(
     guard_id: int | None = None,
 ) -> tuple[Principal, str]:
     """Create a principal and return it with its API key (the only time it is visible)."""
-    if (role is Role.COMPANY_OPERATOR) != (company_id is not None):
-        raise InvalidInput("a company operator key needs a company, and only it",
-                           field="company_id")
+    if (role in COMPANY_BOUND) != (company_id is not None):
+        raise InvalidInput("a company operator or training unit key needs a company, and only "
+                           "it", field="company_id")
     if (role is Role.GUARD) != (guard_id is not None):
         raise InvalidInput("a guard key needs a guard, and only it", field="guard_id")
     prefix = secrets.token_hex(6)

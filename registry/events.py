@@ -21,6 +21,9 @@ BACKGROUND_CHECK_FAILED = "background_check.failed"
 PERSON_BANNED = "person.banned"
 COMPANY_LICENCE_REVOKED = "company.licence_revoked"
 EMPLOYMENT_ENDED = "employment.ended"
+# An upheld complaint (or another supervision finding) orders the guard's live
+# certificate suspended pending investigation.
+CERTIFICATE_SUSPENSION_ORDERED = "certificate.suspension_ordered"
 
 
 def subscribe(event: str, handler: Handler) -> None:

@@ -291,6 +291,14 @@ def insert_revocation_record(cur: Cursor, guard_id: int, revoked_at: dt.datetime
     )
 
 
+def guard_bars(cur: Cursor, guard_id: int, today: dt.date) -> list[str] | None:
+    """The eligibility reason codes that bar the guard on ``today`` (migration 0031's
+    function: the one source of these rules); None for an unknown guard."""
+    cur.execute("SELECT registry_guard_bars(%s, %s) AS bars", (guard_id, today))
+    row = fetch_one(cur)
+    return None if row is None or row["bars"] is None else list(row["bars"])
+
+
 def revocation_records(cur: Cursor, guard_id: int) -> list[Row]:
     cur.execute(
         "SELECT revoked_at, reason, certificate_number FROM registry_revocation_record"

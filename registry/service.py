@@ -148,10 +148,19 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
         guard_id = int(existing["id"])
         if existing["company_id"] is not None:
             if existing["company_id"] == company_id:
+                if existing["name"] != name.strip():
+                    # Not "unchanged": the row names someone else, or the record is wrong.
+                    raise Conflict("this ID number is enrolled with this company under "
+                                   "another name; correct the name on the guard's record or "
+                                   "in the file", reason="name-mismatch", guard_id=guard_id)
                 raise Conflict("this person is already enrolled with this company",
                                reason="already-enrolled", guard_id=guard_id)
             raise Conflict("this person is employed by another company; that employment must "
                            "end first", reason="employed-elsewhere")
+        if _cleared_and_still_barred(cur, guard_id, now):
+            # The company is told no more than this; the reason stays with the regulator.
+            raise NotEligible("this person cannot be hired as a guard at present; the person "
+                              "may contact the public security bureau", reason="not-eligible")
         repository.update_guard(cur, guard_id, {"name": name.strip(), "phone": phone,
                                                 "status": "active"})
         action = "guard.rehire"
@@ -169,6 +178,16 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
     assert row is not None
     row["rehired"] = existing is not None
     return row
+
+
+def _cleared_and_still_barred(cur: Cursor, guard_id: int, now: dt.datetime) -> bool:
+    """A person cleared out stays out until eligible again: a later clear background
+    check lifts a failed one; bans are checked before this; revocation bars (Art. 17)
+    follow the certificate eligibility rules."""
+    result = guard_eligibility(cur, guard_id=guard_id, now=now)
+    barring = {"background-check-failed", "banned", "criminal-record",
+               "administrative-detentions", "revoked-twice", "recently-revoked"}
+    return any(r["code"] in barring for r in result.reasons)
 
 
 GUARD_EDITABLE_BY_COMPANY = frozenset({"name", "phone", "education"})
@@ -240,6 +259,8 @@ def record_background_check(cur: Cursor, *, actor: Actor, now: dt.datetime, guar
     if result == "failed" and latest is not None and latest["id"] == row["id"]:
         events.emit(cur, events.BACKGROUND_CHECK_FAILED, guard_id=guard_id, actor=actor, now=now,
                     reason=reason)
+        clear_out(cur, actor=actor, now=now, guard_id=guard_id,
+                  reason="background-check-failed")
     return row
 
 
@@ -260,6 +281,7 @@ def ban_person(cur: Cursor, *, actor: Actor, now: dt.datetime, id_number: str, r
     if guard is not None:
         events.emit(cur, events.PERSON_BANNED, guard_id=int(guard["id"]), actor=actor, now=now,
                     reason=reason)
+        clear_out(cur, actor=actor, now=now, guard_id=int(guard["id"]), reason="industry-ban")
     return row
 
 
@@ -270,6 +292,41 @@ def lift_ban(cur: Cursor, *, actor: Actor, now: dt.datetime, ban_id: int) -> dic
     audit.record(cur, actor=actor, action="ban.lift", target_type="ban", target_id=ban_id,
                  now=now)
     return row
+
+
+CLEAR_OUT_REASONS = {
+    "background-check-failed": "背景审查未通过 background check failed",
+    "industry-ban": "行业禁入 industry ban",
+    "misconduct": "证件因违规被吊销 certificate revoked for misconduct",
+    "deceased": "死亡 deceased",
+}
+
+
+def clear_out(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
+              reason: str) -> bool:
+    """Clearing out (清退, notice §6): end the person's employment in the caller's
+    transaction, keep the reason in the archive, and tell the company. Idempotent: a
+    person with no active employment is left as is (False)."""
+    from registry import notifications
+
+    if reason not in CLEAR_OUT_REASONS:
+        raise InvalidInput(f"unknown clearing-out reason {reason!r}", field="reason")
+    employment = repository.active_employment(cur, guard_id)
+    if employment is None:
+        return False
+    company_id = int(employment["company_id"])
+    repository.end_employment(cur, guard_id, _today(now), f"cleared-out:{reason}")
+    guard = repository.get_guard(cur, guard_id)
+    audit.record(cur, actor=actor, action="guard.clear_out", target_type="guard",
+                 target_id=guard_id, data={"company_id": company_id, "reason": reason},
+                 now=now)
+    notifications.notify(
+        cur, company_id=company_id, kind="guard.cleared-out", guard_id=guard_id, now=now,
+        subject=f"{guard['name'] if guard else guard_id}: 已清退 cleared out "
+                f"({CLEAR_OUT_REASONS[reason]})", data={"reason": reason})
+    events.emit(cur, events.EMPLOYMENT_ENDED, guard_id=guard_id, company_id=company_id,
+                actor=actor, now=now)
+    return True
 
 
 def record_revocation(cur: Cursor, *, guard_id: int, revoked_at: dt.datetime, reason: str,
@@ -289,43 +346,28 @@ class Eligibility:
         self.reasons.append({"code": code, "message": message})
 
 
+BAR_MESSAGES = {
+    "under-age": f"the guard is under {MIN_AGE}",
+    "banned": "the person is under an industry ban",
+    "no-background-check": "no background check on record",
+    "background-check-failed": "the latest background check failed",
+    "criminal-record": "criminally punished for an intentional crime",
+    "administrative-detentions": "three or more administrative detentions",
+    "revoked-twice": "the certificate was revoked twice",
+    "recently-revoked": f"a certificate was revoked less than {REVOCATION_BAR_YEARS} years ago",
+    "no-employer": "no active employer",
+    "employer-not-active": "the employer's licence is not active",
+    "guard-inactive": "the guard is not active",
+}
+
+
 def guard_eligibility(cur: Cursor, *, guard_id: int, now: dt.datetime) -> Eligibility:
-    """The registry's part of certificate eligibility (biometrics are added by the caller)."""
-    guard = repository.get_guard(cur, guard_id)
-    if guard is None:
+    """The registry's part of certificate eligibility (biometrics are added by the caller),
+    from the one SQL function that the statistics use too (migration 0031)."""
+    bars = repository.guard_bars(cur, guard_id, _today(now))
+    if bars is None:
         raise NotFound("no such guard")
     result = Eligibility(True)
-    today = _today(now)
-    rid = parse_resident_id(guard["id_number"], today=today)
-    if rid.age_on(today) < MIN_AGE:
-        result.add("under-age", f"the guard is under {MIN_AGE}")
-    if repository.active_bans(cur, guard["id_number"], today):
-        result.add("banned", "the person is under an industry ban")
-    latest = repository.latest_background_check(cur, guard_id)
-    if latest is None:
-        result.add("no-background-check", "no background check on record")
-    elif latest["result"] != "clear":
-        result.add("background-check-failed", "the latest background check failed")
-    if guard["intentional_crime"]:
-        result.add("criminal-record", "criminally punished for an intentional crime")
-    if guard["administrative_detentions"] > MAX_ADMIN_DETENTIONS:
-        result.add("administrative-detentions", "three or more administrative detentions")
-    records = repository.revocation_records(cur, guard_id)
-    if len(records) >= 2:
-        result.add("revoked-twice", "the certificate was revoked twice")
-    elif records:
-        last = records[-1]["revoked_at"].astimezone(dt.UTC).date()
-        try:
-            bar_end = last.replace(year=last.year + REVOCATION_BAR_YEARS)
-        except ValueError:  # 29 February
-            bar_end = last.replace(year=last.year + REVOCATION_BAR_YEARS, day=28)
-        if today < bar_end:
-            result.add("recently-revoked",
-                       f"a certificate was revoked less than {REVOCATION_BAR_YEARS} years ago")
-    if guard["company_id"] is None:
-        result.add("no-employer", "no active employer")
-    elif guard["company_status"] != "active":
-        result.add("employer-not-active", f"the employer's licence is {guard['company_status']}")
-    if guard["status"] != "active":
-        result.add("guard-inactive", "the guard is not active")
+    for code in bars:
+        result.add(code, BAR_MESSAGES[code])
     return result

@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_PREFIX = "dev-only-"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
 class SettingsError(RuntimeError):
@@ -49,13 +50,30 @@ class Settings(BaseSettings):
     # Certificates
     issuer: str = "guardreg-dev"
     city_code: str = "1201"
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The URL every certificate, list and page names. Unset, ``guardreg serve`` uses the
+    # host and port it actually serves (see api/cli.py); a bare app uses DEFAULT_BASE_URL.
+    public_base_url: str | None = None
     certificate_validity_days: int = 365
     signature_algorithm: Literal["ES256", "EdDSA"] = "ES256"
     status_list_ttl_s: int = 300
     status_list_max_age_s: int = 24 * 3600
     trust_list_validity_s: int = 7 * 24 * 3600
     clock_skew_s: int = 300
+    # Audit transparency log: a new checkpoint at most every interval (so a client polling
+    # the public endpoint cannot make one per request), and one at least every max age
+    # even without new events (so witnesses see the log is alive).
+    transparency_checkpoint_interval_s: int = Field(default=10, ge=0)
+    transparency_checkpoint_max_age_s: int = Field(default=3600, ge=1)
+
+    # Accounts and sessions (registry/accounts.py)
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
+    signin_max_failures: int = Field(default=5, ge=1, le=100)
+    signin_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    activation_code_hours: int = Field(default=72, ge=1, le=24 * 30)
+
+    # Scheduled jobs (registry/jobs.py): on by default on every serving host.
+    jobs_enabled: bool = True
 
     # Duplicate check (docs/dedup.md): hold when the fused score's false positive
     # identification rate against a gallery of this many identities is at most the target;
@@ -71,6 +89,13 @@ class Settings(BaseSettings):
     max_page_size: int = 200
     rate_limit_verify_per_min: int = 6000
     rate_limit_enroll_per_min: int = 600
+    rate_limit_complaint_per_min: int = 20     # per client address: filing complaints
+    rate_limit_public_per_min: int = 60        # per client address: tracking-code look-ups
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL without a trailing slash."""
+        return (self.public_base_url or DEFAULT_BASE_URL).rstrip("/")
 
     def check_secrets(self) -> None:
         if self.mode == "development" or self.mode == "test":

@@ -54,6 +54,22 @@ def _with_db(dsn: str, name: str) -> str:
     return f"{dsn} dbname={name}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_dirs() -> Iterator[None]:
+    """The command line keeps its offline cache and the served URL in per-user
+    directories (api/cli_config.py): tests get their own, never the developer's."""
+    base = Path(tempfile.mkdtemp(prefix="guardreg-test-home-"))
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "XDG_STATE_HOME")}
+    os.environ["XDG_CACHE_HOME"] = str(base / "cache")
+    os.environ["XDG_STATE_HOME"] = str(base / "state")
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """DSN of a maintenance database on the test server."""

@@ -81,6 +81,13 @@ def revoke_api_key(principal_id: int, request: Request, principal: Regulator, no
     forget_cached_keys()
 
 
+@router.get("/v1/jobs", summary="Scheduled jobs and their last runs (regulator)")
+def list_jobs(request: Request, principal: Regulator) -> Any:
+    from registry import jobs
+
+    return {"items": [dataclasses.asdict(j) for j in jobs.status(runtime(request).db)]}
+
+
 @router.get("/v1/audit/events", summary="Audit events (regulator)")
 def audit_events(request: Request, principal: Regulator,
                  target_type: Annotated[str | None, Query(max_length=40)] = None,

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -17,17 +17,17 @@ from api.biometric_context import read_upload, sealer
 from api.cert_context import CertContext
 from api.deps import clock, rate_limit, require, runtime
 from api.schemas import Input
+from api.usecases.issuing import issue_for
 from biometrics import enrollment
-from biometrics import repository as bio_repo
-from certificates import issuance, publication, qr, revocation
+from certificates import publication, qr, revocation
 from certificates import repository as cert_repo
 from certificates.credential import inspect
 from certificates.errors import CertificateError, Reason, VerificationError
-from certificates.verification import CallableStatusProvider, verify
-from registry import regulation
+from certificates.verification import CallableStatusProvider, StatusBinding, verify
+from registry import notifications, regulation
 from registry import repository as registry_repo
 from registry.auth import Principal, Role
-from registry.db import Cursor, Database
+from registry.db import Cursor
 from registry.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/v1", tags=["certificates"])
@@ -44,20 +44,6 @@ def certs(request: Request) -> CertContext:
 
 
 # -- issuance ------------------------------------------------------------------------------
-def biometric_reasons(cur: Cursor, guard: dict[str, Any]) -> list[dict[str, str]]:
-    """The capture part of eligibility: an enrolled face and at least two enrolled fingers."""
-    status = bio_repo.capture_status(cur, str(guard["biometric_subject"]))
-    reasons = []
-    if status["face"] != "enrolled":
-        reasons.append({"code": "no-face", "message": "no enrolled face photo"
-                        + (f" (capture is {status['face']})" if status["face"] else "")})
-    if status["fingers_enrolled"] < 2:
-        reasons.append({"code": "fingerprints-missing",
-                        "message": f"{status['fingers_enrolled']} enrolled fingerprints; "
-                        "at least 2 are needed"})
-    return reasons
-
-
 def certificate_view(cert: dict[str, Any], *, with_text: bool = True) -> dict[str, Any]:
     claims = cert["claims"]
     out = {
@@ -73,26 +59,11 @@ def certificate_view(cert: dict[str, Any], *, with_text: bool = True) -> dict[st
     return out
 
 
-def issue_for(db: Database, ctx: CertContext, principal: Principal, guard_id: int,
-              now: dt.datetime) -> tuple[bool, dict[str, Any]]:
-    """Two transactions: record the intent, then sign and record the result."""
-    with db.transaction() as cur:
-        guard = guard_for(cur, principal, guard_id, for_update=True)
-        prepared = issuance.prepare(cur, actor=actor_of(principal), now=now, guard_id=guard_id,
-                                    config=ctx.issuance,
-                                    extra_reasons=biometric_reasons(cur, guard))
-    with db.transaction() as cur:
-        cert = issuance.complete(cur, actor=actor_of(principal), now=now, prepared=prepared,
-                                 signer=ctx.signer("certificate"),
-                                 status_signer=ctx.signer("status-list"), config=ctx.issuance)
-    return not prepared.existing, certificate_view(cert)
-
-
 @router.post("/guards/{guard_id}/certificate", status_code=201,
              summary="Issue (or re-issue) the guard's certificate (regulator); idempotent")
 def issue_certificate(guard_id: int, request: Request, principal: Regulator, now: Now) -> Any:
-    created, body = issue_for(runtime(request).db, certs(request), principal, guard_id, now)
-    return JSONResponse(_jsonable(body), status_code=201 if created else 200)
+    created, cert = issue_for(runtime(request).db, certs(request), principal, guard_id, now)
+    return JSONResponse(_jsonable(certificate_view(cert)), status_code=201 if created else 200)
 
 
 class RequestIn(Input):
@@ -165,7 +136,14 @@ def decide_request(request_id: int, body: DecisionIn, request: Request, principa
         audit.record(cur, actor=actor_of(principal), action="certificate.request.decide",
                      target_type="guard", target_id=row["guard_id"],
                      data={"request_id": request_id, "approve": body.approve}, now=now)
-    return _jsonable({"request_id": request_id, "approved": body.approve, "certificate": cert})
+        notifications.notify_employer(
+            cur, guard_id=int(row["guard_id"]), kind="request.decided", now=now,
+            subject=f"签发申请 {request_id}: " + ("已批准 approved" if body.approve
+                                                 else "未批准 declined"),
+            data={"request_id": request_id, "approved": body.approve,
+                  "number": cert["number"] if cert else None})
+    return _jsonable({"request_id": request_id, "approved": body.approve,
+                      "certificate": certificate_view(cert) if cert else None})
 
 
 @router.get("/guards/{guard_id}/certificates", summary="A guard's certificates, newest last")
@@ -263,7 +241,15 @@ def _own_certificate(request: Request, principal: Principal) -> dict[str, Any]:
 
 @router.get("/me/certificate", summary="My current certificate (guard)")
 def my_certificate(request: Request, principal: GuardSelf) -> Any:
-    return _jsonable(certificate_view(_own_certificate(request, principal)))
+    cert = _own_certificate(request, principal)
+    out = certificate_view(cert)
+    with runtime(request).db.transaction(readonly=True) as cur:
+        old = cert_repo.replaced_by(cur, int(cert["id"]))
+    # A re-issued certificate (e.g. after a signing-key compromise) says what it replaced,
+    # so the holder knows the old QR no longer verifies.
+    out["replaces"] = ({"number": old["number"], "reason": old["status_reason"]}
+                       if old is not None else None)
+    return _jsonable(out)
 
 
 @router.get("/me/certificate/qr.{fmt}", summary="My certificate's QR (guard)",
@@ -271,6 +257,72 @@ def my_certificate(request: Request, principal: GuardSelf) -> Any:
 def my_certificate_qr(fmt: str, request: Request, principal: GuardSelf,
                       scale: Annotated[int, Query(ge=2, le=20)] = 8) -> Response:
     return _qr_response(_own_certificate(request, principal), fmt, scale)
+
+
+# -- key compromise (regulator) ------------------------------------------------------------
+KidPath = Annotated[str, Path(pattern="^[0-9a-fA-F]{16}$", description="key id (hex)")]
+
+
+class CompromiseIn(Input):
+    compromised_since: dt.datetime = Field(
+        description="from when the key may have leaked (ISO 8601 with a time zone)")
+
+
+@router.post("/keys/{kid}/compromise",
+             summary="Declare a signing key compromised (regulator, audited)")
+def declare_compromise(kid: KidPath, body: CompromiseIn, request: Request,
+                       principal: Regulator, now: Now) -> Any:
+    from certificates import compromise
+
+    ctx = certs(request)
+    raw = bytes.fromhex(kid)
+    with runtime(request).db.transaction() as cur:
+        declared = compromise.declare(cur, ring=ctx.keyring, actor=actor_of(principal),
+                                      kid=raw, since=body.compromised_since, now=now)
+    ctx.forget()  # the trust list is rebuilt at once (other workers: within a second)
+    out = declared.as_dict()
+    if declared.purpose == "status-list":
+        with runtime(request).db.transaction() as cur:
+            out["status_lists_resigned"] = compromise.republish_all(
+                cur, signer=ctx.signer("status-list"), config=ctx.issuance.status, now=now)
+    return _jsonable(out)
+
+
+@router.post("/keys/{kid}/reissue",
+             summary="Re-issue one batch of live certificates of a compromised key")
+def reissue_batch(kid: KidPath, request: Request, principal: Regulator, now: Now,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> Any:
+    from certificates import compromise
+    from certificates.errors import KeyringError
+
+    ctx = certs(request)
+    raw = bytes.fromhex(kid)
+    try:
+        rec = ctx.keyring.get(raw)
+    except KeyringError:
+        raise NotFound("no such key") from None
+    if rec.compromised_since is None or rec.purpose != "certificate":
+        raise BadRequest("only a compromised certificate key has certificates to re-issue",
+                         code="not-compromised")
+    with runtime(request).db.transaction() as cur:
+        result = compromise.reissue_batch(
+            cur, actor=actor_of(principal), now=now, kid=raw,
+            signer=ctx.signer("certificate"), status_signer=ctx.signer("status-list"),
+            config=ctx.issuance, limit=limit)
+    return result.as_dict()
+
+
+@router.get("/keys/{kid}/compromise-report",
+            summary="What a compromised key signed since it may have leaked (regulator)")
+def compromise_report(kid: KidPath, request: Request, principal: Regulator, now: Now,
+                      limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> Any:
+    from certificates import compromise
+
+    ctx = certs(request)
+    with runtime(request).db.transaction(readonly=True) as cur:
+        rep = compromise.report(cur, ring=ctx.keyring, kid=bytes.fromhex(kid), now=now,
+                                limit=limit)
+    return _jsonable(rep)
 
 
 # -- public lists --------------------------------------------------------------------------
@@ -288,7 +340,9 @@ def trust_list_json(request: Request, now: Now) -> Any:
     return {"issuer": tl.issuer, "issued_at": tl.issued_at, "expires_at": tl.expires_at,
             "keys": [{"kid": k.kid.hex(), "alg": k.alg, "purpose": k.purpose,
                       "spki": base64.b64encode(k.spki).decode(), "not_before": k.not_before,
-                      "not_after": k.not_after, "retired_at": k.retired_at} for k in tl.keys]}
+                      "not_after": k.not_after, "retired_at": k.retired_at,
+                      "compromised_since": k.compromised_since} for k in tl.keys],
+            "next_trust_list_key_sha256": [h.hex() for h in tl.successors]}
 
 
 @router.get("/status-lists", summary="Index of status list shards (public)")
@@ -344,14 +398,23 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
     live: dict[str, Any] = {}
 
     with rt.db.snapshot() as cur:
-        def status_of(uri: str, idx: int) -> tuple[int, dt.datetime]:
+        def status_of(uri: str, idx: int) -> tuple[int, dt.datetime, StatusBinding]:
             shard = ctx.issuance.status.shard_of(uri)
+            if shard is None:
+                # A list named under an earlier public base URL (OPERATIONS.md).
+                from certificates import repository as cert_repo
+
+                shard = cert_repo.shard_by_uri(cur, uri)
             row = None if shard is None else reporting_repository.verification_context(
                 cur, shard, idx, with_photo=include_photo)
             if row is None:
                 raise LookupError("no such status entry")
+            binding = StatusBinding(
+                number=row["number"], kid=bytes(row["kid"]) if row["kid"] else None,
+                payload_sha256=bytes(row["payload_sha256"]))
+            # Shown only once verify() has checked the binding (it raises otherwise).
             live.update(row)
-            return STATUS_VALUES.get(row["status"], REVOKED), now
+            return STATUS_VALUES.get(row["status"], REVOKED), now, binding
 
         verdict, claims, detail = "valid", None, None
         try:
@@ -360,6 +423,8 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
             claims = verified.claims
         except VerificationError as exc:
             verdict, detail = exc.reason.value, exc.detail
+            if exc.reason is Reason.STATUS_MISMATCH:
+                live.clear()  # another certificate's row: never show its data
             if exc.reason in (Reason.REVOKED, Reason.SUSPENDED, Reason.EXPIRED,
                               Reason.NOT_YET_VALID):
                 claims = inspect(text)[1]  # signature already verified at this point

@@ -92,7 +92,8 @@ def trust_anchors(request: Request) -> list[str]:
     now = current_time(request)
     keys: Any = certs.keyring.list_keys("trust-list")
     return [base64.b64encode(k.spki).decode() for k in keys
-            if k.verifiable_until is None or k.verifiable_until >= now]
+            if (k.verifiable_until is None or k.verifiable_until >= now)
+            and k.state != "next" and k.compromised_since is None]
 
 
 def _page(request: Request, name: str) -> Response:

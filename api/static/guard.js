@@ -25,6 +25,11 @@ function render(entry, offline) {
   else if (c.status === "suspended") { b.className = "banner amber"; b.textContent = t("guard.suspended"); }
   else { b.className = "banner green"; b.textContent = t("guard.valid"); }
   document.body.dataset.status = c.status;
+  const re = $("reissued");
+  if (re) {
+    re.hidden = !c.replaces;
+    re.textContent = c.replaces ? t("guard.reissued").replace("{n}", c.replaces.number) : "";
+  }
   const note = $("offline-note");
   if (offline) { note.hidden = false; note.textContent = `${t("guard.offline")} ${fmtTime(entry.fetched)}`; } else note.hidden = true;
 }

@@ -20,6 +20,9 @@ function renderDataAge() {
   for (const s of data.statusTokens) {
     parts.push(`${t("data.status")} ${fmtAge(nowS() - s.iat)} ${t("data.ago")}${s.stale ? " – " + t("data.stale") : ""}`);
   }
+  // Data the network offered and this device refused (older, forged): the stored data
+  // was kept; say so.
+  if (data.refused && data.refused.length) parts.push(`${t("data.rollback")}: ${data.refused.map((x) => x.list + " (" + x.reason + ")").join(", ")}`);
   const stale = data.trust.stale || data.statusTokens.some((s) => s.stale) || !data.statusTokens.length;
   p.className = "data-age " + (stale ? "stale" : "fresh");
   parts.forEach((x, i) => { if (i) p.append(h("br")); p.append(x); });

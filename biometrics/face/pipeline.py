@@ -254,6 +254,7 @@ class _ResNetEncoder:
     def __init__(self, path: str) -> None:
         with open(path, "rb") as fh:
             self._buf = fh.read()
+        check_model_file(path, self._buf)  # the layer walk below trusts the file's layout
         layers = self._layers()
         self._stem, self._blocks, self._fc = self._program(layers)
         del self._buf
@@ -428,8 +429,47 @@ def _check_encoder(enc: _ResNetEncoder, dlib_model_path: str) -> None:
         raise RuntimeError(f"numpy face encoder differs from dlib's by {err:.2e}")
 
 
+# SHA-256 of every model file the pipeline loads (face_recognition_models 0.3.0). The
+# model id stored with each template names these weights, so a different file must not
+# load silently: templates made from it would be compared with ours as if they matched.
+MODEL_FILES_SHA256 = {
+    "dlib_face_recognition_resnet_model_v1.dat":
+        "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    "mmod_human_face_detector.dat":
+        "4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6",
+    "shape_predictor_5_face_landmarks.dat":
+        "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+    "shape_predictor_68_face_landmarks.dat":
+        "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
+}
+
+
+class ModelIntegrityError(RuntimeError):
+    """A model file is not the one the stored templates were made with."""
+
+
+def check_model_file(path: str, data: bytes | None = None) -> None:
+    """Raise :class:`ModelIntegrityError` unless ``path`` holds the pinned weights."""
+    import hashlib
+    import os
+
+    name = os.path.basename(path)
+    expected = MODEL_FILES_SHA256.get(name)
+    if expected is None:
+        raise ModelIntegrityError(f"no pinned checksum for model file {name}")
+    if data is None:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    got = hashlib.sha256(data).hexdigest()
+    if got != expected:
+        raise ModelIntegrityError(
+            f"model file {name} has SHA-256 {got}, expected {expected}: reinstall "
+            "face_recognition_models==0.3.0 (templates are tied to these exact weights)")
+
+
 class _Models:
-    """dlib models, loaded once per process on first use."""
+    """dlib models, loaded once per process on first use; each file's SHA-256 is
+    checked against :data:`MODEL_FILES_SHA256` first."""
 
     def __init__(self) -> None:
         import dlib
@@ -438,6 +478,10 @@ class _Models:
             warnings.simplefilter("ignore")  # face_recognition_models imports pkg_resources
             import face_recognition_models as frm
 
+        for path in (frm.pose_predictor_model_location(),
+                     frm.pose_predictor_five_point_model_location(),
+                     frm.cnn_face_detector_model_location()):
+            check_model_file(path)
         self.hog = dlib.get_frontal_face_detector()
         self.shape68 = dlib.shape_predictor(frm.pose_predictor_model_location())
         self.shape5 = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())

@@ -7,7 +7,8 @@ Layout of the directory (default ``<settings.data_dir>/keys``)::
     <kid hex>.key.pem   PKCS#8 private key, encrypted with the passphrase (mode 0600)
 
 Purposes: ``certificate`` (guard certificates), ``status-list`` (status list tokens),
-``trust-list`` (the trust list; its public key is the verifiers' pinned anchor).
+``trust-list`` (the trust list; its public key is the verifiers' pinned anchor),
+``log`` (the audit transparency log's checkpoints; witnesses pin its public key).
 At most one key per purpose is ``active``. ``rotate`` makes a new active key and
 retires the old one; a retired key stays in the trust list, verifiable until
 ``verifiable_until`` = retired_at + certificate validity (for certificate keys; the
@@ -42,9 +43,9 @@ from certificates.fileio import atomic_write
 from certificates.keys import SIGNING_ALGS, kid_from_spki, spki_der
 from certificates.signing.signer import PrivateKey, Signer
 
-Purpose = Literal["certificate", "status-list", "trust-list"]
-PURPOSES: tuple[str, ...] = ("certificate", "status-list", "trust-list")
-State = Literal["active", "retired"]
+Purpose = Literal["certificate", "status-list", "trust-list", "log"]
+PURPOSES: tuple[str, ...] = ("certificate", "status-list", "trust-list", "log")
+State = Literal["active", "retired", "next"]
 
 
 def _utcnow() -> datetime:
@@ -72,12 +73,17 @@ class KeyRecord:
     not_before: datetime
     retired_at: datetime | None = None
     verifiable_until: datetime | None = None
+    # Key compromise (see mark_compromised): from when the key may have leaked, and when
+    # that was declared. A compromised key is refused by verifiers whatever the dates.
+    compromised_since: datetime | None = None
+    compromised_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["kid"] = self.kid.hex()
         d["spki"] = base64.b64encode(self.spki).decode()
-        for k in ("created_at", "not_before", "retired_at", "verifiable_until"):
+        for k in ("created_at", "not_before", "retired_at", "verifiable_until",
+                  "compromised_since", "compromised_at"):
             d[k] = _iso(d[k])
         return d
 
@@ -97,6 +103,8 @@ class KeyRecord:
             not_before=not_before,
             retired_at=_parse(d.get("retired_at")),
             verifiable_until=_parse(d.get("verifiable_until")),
+            compromised_since=_parse(d.get("compromised_since")),
+            compromised_at=_parse(d.get("compromised_at")),
         )
 
 
@@ -176,16 +184,20 @@ class Keyring:
         atomic_write(self._meta_path(rec.kid), data)
 
     def generate(
-        self, purpose: str, alg: str = "ES256", *, now: datetime | None = None
+        self, purpose: str, alg: str = "ES256", *, now: datetime | None = None,
+        successor: bool = False,
     ) -> KeyRecord:
         """Create a key; it becomes the active key of ``purpose`` (the previous active
-        one, if any, is retired as by :meth:`rotate`)."""
+        one, if any, is retired as by :meth:`rotate`). ``successor=True`` (trust-list
+        keys): create the pre-announced next key instead (state ``next``); nothing is
+        retired and the trust list publishes only its hash."""
         if purpose not in PURPOSES:
             raise KeyringError(f"unknown purpose {purpose!r}")
         if alg not in SIGNING_ALGS:
             raise KeyringError(f"unsupported signing algorithm {alg!r}")
         now = now or self._clock()
-        previous = [r for r in self.list_keys(purpose) if r.state == "active"]
+        previous = [] if successor else [r for r in self.list_keys(purpose)
+                                         if r.state == "active"]
         key: PrivateKey = (
             ec.generate_private_key(ec.SECP256R1())
             if alg == "ES256"
@@ -200,8 +212,8 @@ class Keyring:
         )
         atomic_write(self._key_path(kid), pem, mode=0o600)
         rec = KeyRecord(
-            kid=kid, purpose=purpose, alg=alg, spki=spki, state="active",
-            created_at=now, not_before=now,
+            kid=kid, purpose=purpose, alg=alg, spki=spki,
+            state="next" if successor else "active", created_at=now, not_before=now,
         )
         self._save(rec)
         for old in previous:
@@ -212,7 +224,11 @@ class Keyring:
         self, purpose: str, alg: str | None = None, *, now: datetime | None = None
     ) -> KeyRecord:
         """New active key for ``purpose`` (same algorithm unless given); the old active
-        key is retired and stays verifiable until its certificates expire."""
+        key is retired and stays verifiable until its certificates expire. For the
+        trust-list key the pre-announced successor is promoted (verifiers pinned to the
+        old key roll forward to it) and a new successor is announced."""
+        if purpose == "trust-list" and self.successor(purpose) is not None:
+            return self.promote_successor(purpose, now=now)
         if alg is None:
             try:
                 alg = self.active(purpose).alg
@@ -233,6 +249,57 @@ class Keyring:
             rec, state="retired", retired_at=now,
             verifiable_until=verifiable_until or now + self._certificate_validity(),
         )
+        self._save(rec)
+        return rec
+
+    def successor(self, purpose: str) -> KeyRecord | None:
+        """The pre-announced next key of ``purpose`` (trust-list), if any."""
+        nxt = [r for r in self.list_keys(purpose) if r.state == "next"]
+        return nxt[-1] if nxt else None
+
+    def ensure_successor(self, purpose: str = "trust-list", *,
+                         now: datetime | None = None) -> KeyRecord:
+        """The next key of ``purpose``, generated (same alg as the active one) if none."""
+        found = self.successor(purpose)
+        if found is not None:
+            return found
+        try:
+            alg = self.active(purpose).alg
+        except KeyringError:
+            alg = "ES256"
+        return self.generate(purpose, alg, now=now, successor=True)
+
+    def promote_successor(self, purpose: str = "trust-list", *,
+                          now: datetime | None = None) -> KeyRecord:
+        """Make the pre-announced next key active (retiring the active one) and announce
+        a new successor. Raises ``KeyringError`` when no successor was announced."""
+        nxt = self.successor(purpose)
+        if nxt is None:
+            raise KeyringError(f"no pre-announced {purpose} key to roll forward to")
+        now = now or self._clock()
+        for old in [r for r in self.list_keys(purpose) if r.state == "active"]:
+            self.retire(old.kid, now=now)
+        rec = replace(nxt, state="active", not_before=now)
+        self._save(rec)
+        self.ensure_successor(purpose, now=now)
+        return rec
+
+    def mark_compromised(self, kid: bytes, *, since: datetime,
+                         now: datetime | None = None) -> KeyRecord:
+        """Declare ``kid`` compromised from ``since`` on: it stops signing at once (it is
+        retired if it was active) and stays in the trust list flagged compromised, so
+        that verifiers refuse everything under it whatever its dates. Idempotent (the
+        earliest ``since`` wins)."""
+        rec = self.get(kid)
+        now = now or self._clock()
+        if rec.state in ("next", "active"):
+            # A stolen successor (state next) is listed too, flagged, so that verifiers
+            # holding its announced hash drop it; it can no longer be promoted.
+            rec = replace(rec, state="retired", retired_at=now,
+                          verifiable_until=now + self._certificate_validity())
+        earliest = since if rec.compromised_since is None else min(since,
+                                                                    rec.compromised_since)
+        rec = replace(rec, compromised_since=earliest, compromised_at=rec.compromised_at or now)
         self._save(rec)
         return rec
 

@@ -6,6 +6,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from certificates.cose import es256_low_s
 from certificates.keys import spki_der
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -15,7 +16,8 @@ class Signer:
     """Signs with one private key.
 
     Exposes ``kid`` (8 bytes), ``alg`` ("ES256" | "EdDSA"), ``purpose``,
-    ``sign(data) -> signature`` in COSE form (ES256: raw ``r || s``, 64 bytes) and
+    ``sign(data) -> signature`` in COSE form (ES256: raw ``r || s``, 64 bytes, always
+    low-s so that one message has one signature) and
     ``public_key_spki()``. It decides nothing: callers decide what to sign.
     """
 
@@ -33,7 +35,7 @@ class Signer:
         if self.alg == "ES256":
             assert isinstance(key, ec.EllipticCurvePrivateKey)
             r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
-            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+            return es256_low_s(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
         assert isinstance(key, ed25519.Ed25519PrivateKey)
         return key.sign(data)
 

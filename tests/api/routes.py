@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 
 R, O, C, G = "regulator", "company_operator", "checkpoint_officer", "guard"
+T, A = "training_unit", "skill_assessor"
 PUBLIC: frozenset[str] = frozenset()
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -19,6 +20,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/apikeys"): frozenset({R}),
     ("DELETE", "/v1/apikeys/{principal_id}"): frozenset({R}),
     ("GET", "/v1/audit/events"): frozenset({R}),
+    ("GET", "/v1/jobs"): frozenset({R}),
     ("GET", "/v1/audit/verify"): frozenset({R}),
     ("POST", "/v1/companies"): frozenset({R}),
     ("GET", "/v1/companies"): frozenset({R, O}),
@@ -56,6 +58,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/certificates/{number}/reinstate"): frozenset({R}),
     ("GET", "/v1/me/certificate"): frozenset({G}),
     ("GET", "/v1/me/certificate/qr.{fmt}"): frozenset({G}),
+    ("POST", "/v1/keys/{kid}/compromise"): frozenset({R}),
+    ("POST", "/v1/keys/{kid}/reissue"): frozenset({R}),
+    ("GET", "/v1/keys/{kid}/compromise-report"): frozenset({R}),
     ("GET", "/v1/trust-list"): PUBLIC,
     ("GET", "/v1/trust-list.json"): PUBLIC,
     ("GET", "/v1/status-lists"): PUBLIC,
@@ -84,6 +89,64 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/public/certificates/{number}"): PUBLIC,
     ("GET", "/v1/me/card.pdf"): frozenset({G}),
     ("GET", "/v1/guards/{guard_id}/card.pdf"): frozenset({R, O}),
+    # Accounts for people. Sign-in and activation are public (they are how one gets in);
+    # the session endpoints take the session cookie only: 401 without it, whatever key
+    # is sent (tests/api/test_accounts.py).
+    ("POST", "/v1/session"): PUBLIC,
+    ("GET", "/v1/session"): PUBLIC,
+    ("DELETE", "/v1/session"): PUBLIC,
+    ("POST", "/v1/session/password"): PUBLIC,
+    ("GET", "/v1/sessions"): PUBLIC,
+    ("DELETE", "/v1/sessions/{public_id}"): PUBLIC,
+    ("POST", "/v1/accounts"): frozenset({R, O}),
+    ("GET", "/v1/accounts"): frozenset({R, O}),
+    ("POST", "/v1/accounts/{account_id}/reset"): frozenset({R, O}),
+    ("POST", "/v1/accounts/{account_id}/disable"): frozenset({R, O}),
+    ("POST", "/v1/guards/{guard_id}/activation-codes"): frozenset({R, O}),
+    ("POST", "/v1/accounts/activate"): PUBLIC,
+    # Supervision (notice §2): the published plan and results are public on purpose.
+    ("POST", "/v1/inspectors"): frozenset({R}),
+    ("GET", "/v1/inspectors"): frozenset({R}),
+    ("POST", "/v1/inspection-plans"): frozenset({R}),
+    ("POST", "/v1/inspection-plans/{plan_id}/commitments"): frozenset({R}),
+    ("POST", "/v1/inspection-plans/{plan_id}/reveals"): frozenset({R}),
+    ("GET", "/v1/public/inspection-plans/{plan_id}"): PUBLIC,
+    ("POST", "/v1/inspections/{inspection_id}/result"): frozenset({R}),
+    ("GET", "/v1/public/inspections"): PUBLIC,
+    ("GET", "/v1/supervision-policy"): PUBLIC,
+    ("PUT", "/v1/supervision-policy"): frozenset({R}),
+    ("POST", "/v1/companies/{company_id}/annual-reports"): frozenset({R, O}),
+    ("GET", "/v1/companies/{company_id}/annual-reports"): frozenset({R, O}),
+    ("POST", "/v1/annual-reports/{report_id}/review"): frozenset({R}),
+    ("GET", "/v1/annual-reports/missing"): frozenset({R}),
+    ("POST", "/v1/public/complaints"): PUBLIC,
+    ("GET", "/v1/public/complaints/{tracking_code}"): PUBLIC,
+    ("GET", "/v1/complaints"): frozenset({R}),
+    ("GET", "/v1/complaints/{complaint_id}"): frozenset({R}),
+    ("GET", "/v1/complaints/{complaint_id}/attachments/{attachment_id}"): frozenset({R}),
+    ("POST", "/v1/complaints/{complaint_id}/triage"): frozenset({R}),
+    ("POST", "/v1/complaints/{complaint_id}/assign"): frozenset({R}),
+    ("POST", "/v1/complaints/{complaint_id}/notes"): frozenset({R}),
+    ("POST", "/v1/complaints/{complaint_id}/close"): frozenset({R}),
+    ("GET", "/v1/companies/{company_id}/notifications"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/notifications/{notification_id}/read"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/webhooks"): frozenset({R, O}),
+    ("GET", "/v1/companies/{company_id}/webhooks"): frozenset({R, O}),
+    ("DELETE", "/v1/companies/{company_id}/webhooks/{webhook_id}"): frozenset({R, O}),
+    ("GET", "/v1/companies/{company_id}/webhooks/{webhook_id}/deliveries"): frozenset({R, O}),
+    ("GET", "/v1/training/courses"): PUBLIC,
+    ("POST", "/v1/training/sessions"): frozenset({R, T}),
+    ("GET", "/v1/training/sessions"): frozenset({R, T}),
+    ("POST", "/v1/training/sessions/{session_id}/attendance"): frozenset({R, T}),
+    ("GET", "/v1/guards/{guard_id}/training"): frozenset({R, O, G}),
+    ("GET", "/v1/training/rotation-due"): frozenset({R, O}),
+    ("POST", "/v1/skill-evaluations"): frozenset({R, A}),
+    ("GET", "/v1/guards/{guard_id}/skill-evaluations"): frozenset({R, O, G}),
+    ("GET", "/v1/transparency/checkpoint"): PUBLIC,
+    ("GET", "/v1/transparency/key"): PUBLIC,
+    ("GET", "/v1/transparency/proof/inclusion"): PUBLIC,
+    ("GET", "/v1/transparency/proof/consistency"): PUBLIC,
+    ("GET", "/v1/transparency/leaves"): PUBLIC,
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.
@@ -113,6 +176,12 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "name": "p", "service": "ordinary-patrol", "client": "c", "starts_on": "2026-01-01"}},
     ("POST", "/v1/guards/{guard_id}/face/verify"): {
         "files": {"photo": ("p.jpg", _JPEG, "image/jpeg")}},
+    ("POST", "/v1/guards/{guard_id}/activation-codes"): {"json": {"note": "none needed"}},
+    ("POST", "/v1/companies/{company_id}/notifications/{notification_id}/read"): {"json": {}},
+    ("POST", "/v1/companies/{company_id}/webhooks"): {"json": {"url": "https://example.org/h"}},
+    ("POST", "/v1/companies/{company_id}/annual-reports"): {"json": {
+        "year": 2025, "headcount": 10, "labour_contracts": 10, "insured": 9,
+        "training_hours": 400, "incidents": 0}},
 }
 
 

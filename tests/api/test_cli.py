@@ -76,7 +76,7 @@ def test_enroll_batch_enrolls_reports_and_resumes(env: None, app: Any, runtime: 
         args = ["enroll-batch", str(sheet), "--media", str(media), "--server", base,
                 "--api-key", operator.key, "--report", str(report)]
         first = CliRunner().invoke(main, args)
-        assert first.exit_code == 0, first.output
+        assert first.exit_code == 3, first.output  # finished, with a rejected row
         rows = {int(r["line"]): r for r in csv.DictReader(report.open(encoding="utf-8"))}
         assert rows[2]["status"] in ("enrolled", "held")
         assert rows[3]["status"] == "rejected"
@@ -84,9 +84,18 @@ def test_enroll_batch_enrolls_reports_and_resumes(env: None, app: Any, runtime: 
         assert rows[4]["status"] == "unchanged"
         assert "********" in rows[2]["id_number"]  # the report does not repeat ID numbers
         second = CliRunner().invoke(main, args)
-        assert second.exit_code == 0
+        assert second.exit_code == 3
         again = {int(r["line"]): r for r in csv.DictReader(report.open(encoding="utf-8"))}
         assert again[2]["status"] == "unchanged"
+        # The same ID number under another name is not "unchanged": it is a conflict.
+        lines = sheet.read_text(encoding="utf-8").splitlines()
+        sheet.write_text("\n".join([lines[0], lines[1].replace("章子", "章小"), lines[3]]) + "\n",
+                         encoding="utf-8")
+        third = CliRunner().invoke(main, args)
+        assert third.exit_code == 3, third.output
+        renamed = {int(r["line"]): r for r in csv.DictReader(report.open(encoding="utf-8"))}
+        assert renamed[2]["status"] == "rejected" and "another name" in renamed[2]["detail"]
+        assert renamed[3]["status"] == "unchanged"
     guards = operator.get("/v1/guards").json()["items"]
     assert len(guards) == 2  # no duplicates after the re-run
     status = operator.get(f"/v1/guards/{guards[0]['id']}/biometrics").json()

@@ -109,17 +109,17 @@ def _png(arr: np.ndarray) -> bytes:
     lambda: np.full((388, 374), 255, np.uint8),
     lambda: np.random.default_rng(3).integers(0, 256, (388, 374), dtype=np.uint8),
 ])
-def test_blank_and_noise_images_are_rejected_for_quality(regulator: Api, make: Any) -> None:
+def test_blank_and_noise_images_are_not_fingerprints(regulator: Api, make: Any) -> None:
     company = regulator.make_company()
     guard = regulator.make_guard(company["id"])
     resp = regulator.post(f"/v1/guards/{guard['id']}/fingers/2",
                           files={"image": ("x.png", _png(make()), "image/png")})
     assert resp.status_code == 422, resp.text
     body = resp.json()
-    assert body["type"] == "/problems/quality-rejected"
-    assert body["check"] == "quality"
+    assert body["type"] == "/problems/not-a-fingerprint"
+    assert body["reason"] == "not-a-fingerprint"
+    assert body["check"] == "ridge-area"
     assert body["value"] < body["limit"]
-    assert body["reasons"]
 
 
 def test_position_out_of_range_and_templates_sealed(regulator: Api, stack: Any) -> None:

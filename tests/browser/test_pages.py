@@ -123,6 +123,35 @@ def test_pages_are_served_with_security_headers(http: Any, issued: dict[str, Any
     assert http.get("/static/scan.html").status_code == 404
 
 
+def test_api_docs_render_their_operations_with_no_network(browser: Any, live: str,
+                                                           http: Any) -> None:
+    """A police intranet has no internet: /docs must not need a CDN."""
+    from urllib.parse import urlsplit
+
+    own = urlsplit(live).netloc
+    page = new_page(browser, live)
+    outside: list[str] = []
+
+    def only_this_service(route: Any) -> None:
+        if urlsplit(route.request.url).netloc == own:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.context.route("**/*", only_this_service)
+    page.goto("/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+    paths = page.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.textContent)")
+    assert any("/v1/verifications" in p for p in paths), paths[:5]
+    assert len(paths) >= 50
+    assert outside == [], f"/docs asked the network for {outside}"
+    icon = http.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg")
+    assert http.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert http.get("/docs/assets/index.html").status_code == 404
+
+
 # -- guard page --------------------------------------------------------------------------
 def test_guard_page_shows_a_scannable_qr_offline_and_the_status(
         browser: Any, live: str, issued: dict[str, Any], reg: Api, shots: Path) -> None:
@@ -271,7 +300,10 @@ def test_scanner_valid_offline_and_revoked(browser: Any, live: str, issued: dict
 
     # Revoked: online it is red at once.
     page.context.set_offline(False)
-    resp = reg.post(f"/v1/certificates/{cert['number']}/revoke", json={"reason": "misconduct"})
+    # Not for cause: a revocation for misconduct would clear the guard out (notice §6),
+    # and the company page test below needs them still employed.
+    resp = reg.post(f"/v1/certificates/{cert['number']}/revoke",
+                    json={"reason": "issued-in-error"})
     assert resp.status_code == 200, resp.text
     page.click("#next")
     wait_verdict(page, "revoked", "online")

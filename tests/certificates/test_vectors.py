@@ -57,3 +57,44 @@ def test_golden_qr_version() -> None:
     golden = INDEX["vectors"][0]
     assert golden["name"] == "golden-valid"
     assert qr_version(golden["text"]) == golden["qr_version"] <= 18
+
+
+def test_trust_list_rolls_forward_only_to_the_announced_successor() -> None:
+    """The files the browser verifier's test reads too (tests/js)."""
+    from certificates.errors import Reason
+    from certificates.trustlist import TrustPins, verify_trust_list_pinned
+
+    first, pins = verify_trust_list_pinned((DIR / "trust-list.cose").read_bytes(),
+                                           pins=TrustPins((ANCHOR,)), now=NOW)
+    assert len(pins.successors) == 1 and pins.anchors == (ANCHOR,)
+    rolled, new = verify_trust_list_pinned((DIR / "trust-list-rolled.cose").read_bytes(),
+                                           pins=pins, now=NOW)
+    assert new.anchors != (ANCHOR,) and len(new.anchors) == 1
+    assert rolled.issued_at > first.issued_at
+    # The old key is refused once the verifier has rolled forward.
+    with pytest.raises(VerificationError) as info:
+        verify_trust_list_pinned((DIR / "trust-list.cose").read_bytes(), pins=new, now=NOW)
+    assert info.value.reason is Reason.UNKNOWN_KEY
+    # A key that lists itself as a trust-list key but was never announced is refused,
+    # and without the announcement even the real successor is refused.
+    for name, held in (("trust-list-rogue.cose", pins),
+                       ("trust-list-rolled.cose", TrustPins((ANCHOR,)))):
+        with pytest.raises(VerificationError) as info:
+            verify_trust_list_pinned((DIR / name).read_bytes(), pins=held, now=NOW)
+        assert info.value.reason is Reason.UNKNOWN_KEY, name
+
+
+def test_a_successor_flagged_compromised_is_no_longer_rolled_forward_to() -> None:
+    from certificates.errors import Reason
+    from certificates.trustlist import TrustPins, verify_trust_list_pinned
+
+    _, pins = verify_trust_list_pinned((DIR / "trust-list.cose").read_bytes(),
+                                       pins=TrustPins((ANCHOR,)), now=NOW)
+    _, after = verify_trust_list_pinned((DIR / "trust-list-successor-burnt.cose").read_bytes(),
+                                        pins=pins, now=NOW)
+    assert after.anchors == (ANCHOR,) and len(after.successors) == 1
+    assert after.successors != pins.successors
+    with pytest.raises(VerificationError) as info:
+        verify_trust_list_pinned((DIR / "trust-list-rolled.cose").read_bytes(), pins=after,
+                                 now=NOW)
+    assert info.value.reason is Reason.UNKNOWN_KEY

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from certificates import base45  # noqa: E402
-from certificates.cose import encode_sign1  # noqa: E402
+from certificates.cose import P256_ORDER, encode_sign1  # noqa: E402
 from certificates.credential import seal_cose  # noqa: E402
 from certificates.cwt import GuardClaims, StatusRef  # noqa: E402
 from certificates.envelope import encode_text, looks_like_zlib  # noqa: E402
@@ -37,6 +38,7 @@ from certificates.trustlist import (  # noqa: E402
     TrustedKey,
     build_trust_list,
     sign_trust_list,
+    spki_digest,
 )
 
 PASSPHRASE = b"guardreg-test-vectors-only-not-a-secret"
@@ -67,7 +69,14 @@ def keyring() -> Keyring:
     for purpose in ("certificate", "status-list", "trust-list"):
         if not [r for r in ring.list_keys(purpose) if r.state == "active"]:
             ring.generate(purpose, "ES256", now=start)
+    ring.ensure_successor("trust-list", now=start)  # announced (by hash) in trust-list.cose
     return ring
+
+
+def es256_high_s_twin(sig: bytes) -> bytes:
+    """The other valid ES256 signature of the same message: (r, n - s)."""
+    s = int.from_bytes(sig[32:], "big")
+    return sig[:32] + (P256_ORDER - s).to_bytes(32, "big")
 
 
 def flip(data: bytes, offset: int, bit: int = 0x01) -> bytes:
@@ -91,8 +100,7 @@ def main() -> None:
                           validity=timedelta(days=7))
     extra = TrustedKey(kid=p384_kid, alg="ES256", purpose="certificate", spki=spki_der(p384),
                        not_before=NOW - timedelta(days=30))
-    tl = type(tl)(issuer=tl.issuer, issued_at=tl.issued_at, expires_at=tl.expires_at,
-                  keys=(*tl.keys, extra))
+    tl = replace(tl, keys=(*tl.keys, extra))
     (HERE / "trust-list.cose").write_bytes(sign_trust_list(tl, ring.signer("trust-list")))
     stale_tl = build_trust_list(ring.list_keys(), issuer="guardreg-test",
                                 now=NOW - timedelta(days=10), validity=timedelta(days=7))
@@ -105,7 +113,14 @@ def main() -> None:
     sls = ring.signer("status-list")
     (HERE / "status-list.cose").write_bytes(sign_status_list(
         sl, uri=URI, signer=sls, now=NOW - timedelta(minutes=10), validity=timedelta(days=1),
-        ttl=timedelta(minutes=5)))
+        ttl=timedelta(hours=1)))
+    # A newer list that revokes the golden certificate: a verifier holding it must refuse
+    # status-list.cose (older) when a man in the middle replays it (rollback).
+    newer = StatusList(1 << 16, sl.raw())
+    newer.set(IDX_VALID, REVOKED)
+    (HERE / "status-list-newer-revoked.cose").write_bytes(sign_status_list(
+        newer, uri=URI, signer=sls, now=NOW - timedelta(minutes=5), validity=timedelta(days=1),
+        ttl=timedelta(hours=1)))
     (HERE / "status-list-stale.cose").write_bytes(sign_status_list(
         sl, uri=URI, signer=sls, now=NOW - timedelta(days=3), validity=timedelta(days=7),
         ttl=timedelta(minutes=5)))
@@ -158,6 +173,62 @@ def main() -> None:
         "revoked")
     add("suspended", encode_text(seal_cose(claims(status=StatusRef(URI, IDX_SUSPENDED)), cert)),
         "suspended")
+
+    # Signature hygiene and key compromise (issue 14).
+    high_s = golden_cose[:-64] + es256_high_s_twin(golden_cose[-64:])
+    add("high-s-signature", encode_text(high_s), "bad-signature")
+    add("wrong-issuer", encode_text(seal_cose(claims(issuer="someone-else"), cert)),
+        "wrong-issuer")
+    def with_idx(idx: Any) -> str:  # claims the issuer would never sign: raw CBOR
+        m = claims().to_cbor_map()
+        m[65535] = {"status_list": {"idx": idx, "uri": URI}}
+        return encode_text(encode_sign1(cbor2.dumps(m, canonical=True), alg="ES256",
+                                        kid=cert.kid, sign=cert.sign))
+
+    add("status-idx-negative", with_idx(-1), "malformed", "claims")
+    add("status-idx-text", with_idx("7"), "malformed", "claims")
+    add("status-idx-fraction", with_idx(7.5), "malformed", "claims")
+    add("status-idx-too-big", with_idx(2**32), "malformed", "claims")
+    compromised_keys = tuple(
+        replace(k, compromised_since=NOW - timedelta(days=3)) if k.purpose == "certificate"
+        else k for k in tl.keys)
+    cmp_tl = replace(tl, keys=compromised_keys)
+    (HERE / "trust-list-compromised.cose").write_bytes(
+        sign_trust_list(cmp_tl, ring.signer("trust-list")))
+    vectors.append({**vectors[0], "name": "key-compromised", "expected": "key-compromised",
+                    "trust_list": "trust-list-compromised.cose", "claims": None})
+
+    # Pre-rotation: the list signed by the announced successor (what the service
+    # publishes after `keys rotate --purpose trust-list`), and one signed by a key that
+    # lists itself as a trust-list key but was never announced.
+    successor = ring.successor("trust-list")
+    assert successor is not None and tl.successors == (spki_digest(successor.spki),)
+    nxt = ring.load_signer(successor.kid)
+    rolled = replace(tl, issued_at=NOW - timedelta(minutes=30), successors=(), keys=(
+        *tl.keys, TrustedKey(kid=successor.kid, alg="ES256", purpose="trust-list",
+                             spki=successor.spki, not_before=NOW - timedelta(minutes=30))))
+    (HERE / "trust-list-rolled.cose").write_bytes(sign_trust_list(rolled, nxt))
+    rogue_key = ec.generate_private_key(ec.SECP256R1())
+    rogue = Signer(rogue_key, kid=kid_of(rogue_key.public_key()), alg="ES256",
+                   purpose="trust-list")
+    rogue_tl = replace(rolled, keys=(*tl.keys, TrustedKey(
+        kid=rogue.kid, alg="ES256", purpose="trust-list", spki=rogue.public_key_spki(),
+        not_before=NOW - timedelta(minutes=30))))
+    (HERE / "trust-list-rogue.cose").write_bytes(sign_trust_list(rogue_tl, rogue))
+
+    # The successor leaked before it was used: the current key's next list flags it and
+    # announces another; a verifier must then refuse trust-list-rolled.cose.
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    burnt = replace(tl, issued_at=NOW - timedelta(minutes=20),
+                    successors=(spki_digest(spki_der(other)),), keys=(
+                        *tl.keys, TrustedKey(kid=successor.kid, alg="ES256",
+                                             purpose="trust-list", spki=successor.spki,
+                                             not_before=NOW - timedelta(days=30),
+                                             not_after=NOW + timedelta(days=365),
+                                             retired_at=NOW - timedelta(minutes=20),
+                                             compromised_since=NOW - timedelta(hours=2))))
+    (HERE / "trust-list-successor-burnt.cose").write_bytes(
+        sign_trust_list(burnt, ring.signer("trust-list")))
 
     from certificates.qr import qr_version
 

@@ -12,6 +12,15 @@ export const POLICY = {
 };
 
 const ALGS = { [-7]: "ES256", [-8]: "EdDSA", [-37]: "PS256" };
+// Order of the P-256 group: (r, s) and (r, n - s) both verify, so the issuer signs low-s
+// and the verifier refuses high-s (one certificate, one text), as the Python one does.
+const P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551n;
+export function isHighS(signature) {
+  if (signature.length !== 64) return false;
+  let s = 0n;
+  for (const x of signature.subarray(32)) s = (s << 8n) | BigInt(x);
+  return s > P256_N / 2n;
+}
 const TRUST_LIST_TYP = "application/guardreg-trustlist+cbor";
 const STATUS_LIST_TYP = "application/statuslist+cwt";
 
@@ -98,13 +107,18 @@ async function checkSig(alg, spki, msg) {
   throw new VerifyError("algorithm-mismatch", "unsupported alg " + alg);
 }
 
-// Try every candidate (the kid is only a hint). Returns the key that verified.
+// Try every candidate (the kid is only a hint). Returns the key that verified; a key the
+// trust list flags compromised is refused whatever the dates ("key-compromised").
 async function verifyWith(msg, candidates) {
   if (!candidates.length) throw new VerifyError("unknown-key", "no trusted key with this kid");
   let bad = 0;
   for (const c of candidates) {
     if (c.alg !== msg.alg) continue;
-    try { if (await checkSig(msg.alg, c.spki, msg)) return c; bad++; } catch (e) { /* mismatch */ }
+    let ok = false;
+    try { ok = await checkSig(msg.alg, c.spki, msg); } catch (e) { continue; /* mismatch */ }
+    if (!ok) { bad++; continue; }
+    if (c.cmp != null) throw new VerifyError("key-compromised", "signed with a key declared compromised");
+    return c;
   }
   if (bad) throw new VerifyError("bad-signature", "signature does not verify");
   throw new VerifyError("algorithm-mismatch", "algorithm does not match the key");
@@ -116,24 +130,66 @@ function usableFor(key, iat, now, skew) {
   return key.naf == null || now <= key.naf + skew;
 }
 
-// anchors: array of SPKI Uint8Array (pinned trust-list keys). now: epoch seconds.
-export async function verifyTrustList(token, anchors, now, policy = POLICY) {
-  const msg = parseSign1(token);
-  if (msg.protected.get(16) !== TRUST_LIST_TYP) throw new VerifyError("malformed", "not a trust list");
-  const kh = hex(msg.kid); const cands = [];
-  for (const a of anchors) if (hex(await kidOf(a)) === kh) cands.push({ alg: msg.alg, spki: a });
-  if (!cands.length) throw new VerifyError("unknown-key", "trust list not signed by the pinned key");
-  await verifyWith(msg, cands);
+export async function sha256Hex(bytes) {
+  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+}
+
+function decodeTrustPayload(msg) {
   let d;
   try { d = decodeCbor(msg.payload); } catch (e) { throw new VerifyError("malformed", "trust list payload"); }
-  if (!(d instanceof Map) || !Array.isArray(d.get("keys"))) throw new VerifyError("malformed", "trust list payload");
-  const keys = d.get("keys").map((k) => ({
-    kid: hex(k.get("kid")), alg: k.get("alg"), use: k.get("use"), spki: k.get("spki"),
-    nbf: k.get("nbf"), naf: k.get("naf") ?? null, ret: k.get("ret") ?? null,
-  }));
-  const tl = { issuer: d.get("iss"), iat: d.get("iat"), exp: d.get("exp"), keys };
+  if (!(d instanceof Map) || !Array.isArray(d.get("keys")) || typeof d.get("iss") !== "string") throw new VerifyError("malformed", "trust list payload");
+  const keys = d.get("keys").map((k) => {
+    if (!(k instanceof Map) || !(k.get("kid") instanceof Uint8Array) || !(k.get("spki") instanceof Uint8Array)) throw new VerifyError("malformed", "trust list entry");
+    return { kid: hex(k.get("kid")), alg: k.get("alg"), use: k.get("use"), spki: k.get("spki"),
+      nbf: k.get("nbf"), naf: k.get("naf") ?? null, ret: k.get("ret") ?? null, cmp: k.get("cmp") ?? null };
+  });
+  const next = d.get("next") ?? [];
+  if (!Array.isArray(next) || !next.every((x) => x instanceof Uint8Array && x.length === 32)) throw new VerifyError("malformed", "trust list next");
+  return { issuer: d.get("iss"), iat: d.get("iat"), exp: d.get("exp"), keys, next: next.map(hex) };
+}
+
+// pins: {anchors: [SPKI Uint8Array], successors: [hex SHA-256 of SPKI]}. A list signed by
+// a pinned anchor is verified as usual; one signed by another key only when the list
+// names that key (use trust-list) and its SPKI digest was announced in advance (pins.
+// successors, from a list verified earlier): then that key becomes the only anchor.
+// Returns {trust, pins} (the new pins). Successor digests are sticky (see trustlist.py).
+export async function verifyTrustListPinned(token, pins, now, policy = POLICY) {
+  const msg = parseSign1(token);
+  if (msg.protected.get(16) !== TRUST_LIST_TYP) throw new VerifyError("malformed", "not a trust list");
+  const kh = hex(msg.kid);
+  let cands = [];
+  for (const a of pins.anchors) if (hex(await kidOf(a)) === kh) cands.push({ alg: msg.alg, spki: a, kid: kh });
+  let tl = null, rolled = false;
+  if (!cands.length && (pins.successors || []).length) {
+    tl = decodeTrustPayload(msg);
+    for (const k of tl.keys) {
+      if (k.use === "trust-list" && k.kid === kh && pins.successors.includes(await sha256Hex(k.spki))) cands.push({ alg: msg.alg, spki: k.spki, kid: kh });
+    }
+    rolled = cands.length > 0;
+  }
+  if (!cands.length) throw new VerifyError("unknown-key", "trust list not signed by the pinned or announced key");
+  const signer = await verifyWith(msg, cands);
+  if (!tl) tl = decodeTrustPayload(msg);
+  const bad = new Set(tl.keys.filter((k) => k.use === "trust-list" && k.cmp != null).map((k) => k.kid));
+  if (bad.has(signer.kid)) throw new VerifyError("key-compromised", "trust list signed by a compromised key");
   tl.stale = now > tl.exp ? "trust list expired" : now - tl.iat > policy.maxTrustListAgeS ? "trust list too old" : null;
-  return tl;
+  let newPins;
+  if (rolled) newPins = { anchors: [signer.spki], successors: tl.next };
+  else {
+    const kept = [];
+    for (const a of pins.anchors) if (!bad.has(hex(await kidOf(a)))) kept.push(a);
+    // A successor the list flags compromised is dropped; then the list's announcement is taken.
+    const burnt = new Set();
+    for (const k of tl.keys) if (k.use === "trust-list" && k.cmp != null) burnt.add(await sha256Hex(k.spki));
+    const held = (pins.successors || []).filter((h) => !burnt.has(h));
+    newPins = { anchors: kept, successors: held.length ? held : tl.next.filter((h) => !burnt.has(h)) };
+  }
+  return { trust: tl, pins: newPins };
+}
+
+// anchors: array of SPKI Uint8Array (pinned trust-list keys). now: epoch seconds.
+export async function verifyTrustList(token, anchors, now, policy = POLICY) {
+  return (await verifyTrustListPinned(token, { anchors, successors: [] }, now, policy)).trust;
 }
 
 export async function verifyStatusToken(token, trust, now, policy = POLICY) {
@@ -150,11 +206,15 @@ export async function verifyStatusToken(token, trust, now, policy = POLICY) {
   const bits = sl.get("bits");
   if (![1, 2, 4, 8].includes(bits)) throw new VerifyError("malformed", "status list bits");
   const lst = await inflateZlib(sl.get("lst"), 4 << 20);
-  const stale = now > exp + policy.skewS ? "status list expired" : now - iat > policy.maxStatusAgeS ? "status list too old" : null;
-  return { uri: c.get(2), iat, exp, ttl: c.get(65534) ?? null, bits, lst, stale };
+  const ttl = c.get(65534) ?? null;
+  const stale = now > exp + policy.skewS ? "status list expired"
+    : now - iat > policy.maxStatusAgeS ? "status list too old"
+    : ttl != null && now > iat + ttl + policy.skewS ? "status list past its TTL" : null;
+  return { uri: c.get(2), iat, exp, ttl, bits, lst, stale };
 }
 
 export function statusAt(token, idx) {
+  if (!Number.isInteger(idx) || idx < 0) return null;
   const perByte = 8 / token.bits;
   const byte = Math.floor(idx / perByte);
   if (byte >= token.lst.length) return null;
@@ -170,9 +230,15 @@ function parseClaims(payload) {
   const num = (v) => (typeof v === "number" && v >= 0 ? v : null);
   if (!(g instanceof Map) || num(c.get(4)) == null || num(c.get(6)) == null)
     throw new VerifyError("malformed", "claims: missing exp/iat/guard");
+  if (typeof c.get(1) !== "string" || !c.get(1)) throw new VerifyError("malformed", "claims: iss");
+  if (!(sr instanceof Map)) throw new VerifyError("malformed", "claims: status claim must hold a status_list map");
+  const idx = sr.get("idx");
+  // The same rule as certificates/cwt.py: a uint32, nothing else (not -1, "7" or 7.5).
+  if (!Number.isInteger(idx) || idx < 0 || idx >= 2 ** 32) throw new VerifyError("malformed", "claims: status idx must be a uint32");
+  if (typeof sr.get("uri") !== "string" || !sr.get("uri")) throw new VerifyError("malformed", "claims: status uri");
   return {
     iss: c.get(1), exp: c.get(4), nbf: num(c.get(5)), iat: c.get(6),
-    status: sr instanceof Map ? { idx: sr.get("idx"), uri: sr.get("uri") } : null,
+    status: { idx, uri: sr.get("uri") },
     number: g.get(1), guard_name: g.get(2), skill_level: g.get(3),
     employer_id: g.get(4) ?? null, employer_name: g.get(5) ?? null,
   };
@@ -197,10 +263,12 @@ export async function verifyCertificate(text, { trust, statusTokens, now, policy
     out.trustAgeS = now - trust.iat;
     if (trust.stale) out.stale.push(trust.stale);
     const msg = parseSign1(await decodeText(text));
+    if (msg.alg === "ES256" && isHighS(msg.signature)) throw new VerifyError("bad-signature", "high-s ECDSA signature (not canonical)");
     const kh = hex(msg.kid);
     const key = await verifyWith(msg, trust.keys.filter((k) => k.kid === kh && k.use === "certificate"));
     const claims = parseClaims(msg.payload);
     out.claims = claims;
+    if (claims.iss !== trust.issuer) throw new VerifyError("wrong-issuer", "issuer is not the trust list's issuer");
     if (!usableFor(key, claims.iat, now, policy.skewS)) throw new VerifyError("unknown-key", "key not valid for this certificate");
     if (now > claims.exp + policy.skewS) throw new VerifyError("expired", "certificate expired");
     if ((claims.nbf != null && now + policy.skewS < claims.nbf) || now + policy.skewS < claims.iat)
@@ -224,6 +292,6 @@ export async function verifyCertificate(text, { trust, statusTokens, now, policy
 
 export function colourOf(verdict) {
   if (verdict === "valid") return "green";
-  if (["suspended", "stale", "stale-trust-list", "stale-status-list"].includes(verdict)) return "amber";
+  if (["suspended", "stale", "stale-trust-list", "stale-status-list", "rollback"].includes(verdict)) return "amber";
   return "red";
 }

@@ -283,3 +283,23 @@ def test_read_pairs_rejects_bad_file(tmp_path: Path) -> None:
     p.write_text("1\t2\nA\t1\t2\n")
     with pytest.raises(ValueError):
         evaluation.read_pairs(p)
+
+
+def test_model_files_are_checked_against_their_pinned_sha256(tmp_path: Path) -> None:
+    """The model id stored with templates names exact weights: another file must not load."""
+    import face_recognition_models as frm
+
+    from biometrics.face.pipeline import ModelIntegrityError, _ResNetEncoder, check_model_file
+
+    real = Path(frm.face_recognition_model_location())
+    check_model_file(str(real))  # the installed weights pass
+    tampered = tmp_path / real.name
+    data = bytearray(real.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit of one weight
+    tampered.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match="SHA-256"):
+        _ResNetEncoder(str(tampered))
+    unknown = tmp_path / "some_other_model.dat"
+    unknown.write_bytes(b"x")
+    with pytest.raises(ModelIntegrityError, match="no pinned checksum"):
+        check_model_file(str(unknown))
