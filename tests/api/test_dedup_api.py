@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from api.biometric_context import sealer, vector_key
-from biometrics import enrollment, fusion
+from biometrics import enrollment, finger_capture, fusion
 from biometrics.face.pipeline import FaceAnalyzer
 from biometrics.imaging import decode_image
 from registry import repository as registry_repo
@@ -153,7 +153,7 @@ def test_two_enrollments_of_one_person_at_the_same_time_do_not_both_pass(
                     pixels=pixels, sealer=sealer(rt.settings),
                     vector_key=vector_key(rt.settings),
                     transform_kid=vector_key(rt.settings).key_id, policy=policy,
-                    finger_model="guardreg-mcc@1")
+                    finger_model=finger_capture.MODEL_ID)
                 if k == 0:
                     assert may_commit.wait(60)
         except BaseException as exc:  # reported below
@@ -184,3 +184,28 @@ def test_two_enrollments_of_one_person_at_the_same_time_do_not_both_pass(
     assert outcomes[0].status == "enrolled"
     assert outcomes[1].status == "held"
     assert outcomes[1].candidates[0].guard_id == first["id"]
+
+
+def test_fingers_stored_by_an_earlier_extractor_stay_searchable(regulator: Api,
+                                                              stack: Any) -> None:
+    """A template whose model id is not the current one is still matched (the ISO
+    record is what is stored) and scored with the current calibration; the evidence
+    says which model the template came from."""
+    rt = stack[0]
+    company = regulator.make_company()
+    old, new = regulator.make_guard(company["id"]), regulator.make_guard(company["id"])
+    for position, name in ((3, "107_1.png"), (4, "108_1.png")):
+        assert finger(regulator, old["id"], position, MORE_FINGERS / name).status_code == 201
+    with rt.db.transaction() as cur:
+        subject = str(registry_repo.get_guard(cur, old["id"])["biometric_subject"])
+        cur.execute("UPDATE biometrics_finger SET model = 'guardreg-mcc@0' WHERE subject = %s",
+                    (subject,))
+    codes = [finger(regulator, new["id"], position, MORE_FINGERS / name).status_code
+             for position, name in ((3, "107_2.png"), (4, "108_2.png"))]
+    assert 202 in codes, codes
+    review = review_of(regulator, new["id"])
+    assert review is not None
+    top = review["candidates"][0]
+    assert top["guard_id"] == old["id"]
+    assert {c["template_model"] for c in top["comparisons"]} == {"guardreg-mcc@0"}
+    assert {c["calibrated_for"] for c in top["comparisons"]} == {finger_capture.MODEL_ID}
