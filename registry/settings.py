@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # host and port it actually serves (see api/cli.py); a bare app uses DEFAULT_BASE_URL.
     public_base_url: str | None = None
     certificate_validity_days: int = 365
+    # The printed card: "id1" (85.6 x 54 mm, a bank card's size) or "a6" (enlarged on A6).
+    card_format: Literal["id1", "a6"] = "id1"
     signature_algorithm: Literal["ES256", "EdDSA"] = "ES256"
     status_list_ttl_s: int = 300
     status_list_max_age_s: int = 24 * 3600

@@ -454,13 +454,14 @@ def _card(request: Request, cur: Cursor, guard: dict[str, Any]) -> Response:
     if not rows:
         raise NotFound("no current certificate to print")
     cert = rows[-1]
-    photo = enrollment.load_photo(cur, subject=str(guard["biometric_subject"]),
-                                  sealer=sealer(runtime(request).settings))
+    photo = enrollment.load_portrait(cur, subject=str(guard["biometric_subject"]),
+                                     sealer=sealer(runtime(request).settings))
     view = {"number": cert["number"], "guard_name": cert["claims"].get("guard_name"),
             "skill_level": cert["skill_level"],
             "employer_name": cert["claims"].get("employer_name"), "issued_at": cert["issued_at"],
-            "expires_at": cert["expires_at"], "text": cert["text"], "status": cert["status"]}
-    pdf = render_card(cert=view, photo=photo, issuer=runtime(request).settings.issuer)
+            "expires_at": cert["expires_at"], "text": cert["text"]}
+    settings = runtime(request).settings
+    pdf = render_card(cert=view, photo=photo, issuer=settings.issuer, fmt=settings.card_format)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="guard-card-{cert["number"]}.pdf"',
         "Cache-Control": "no-store"})
