@@ -20,6 +20,7 @@ from api.routers import (
     docs,
     regulation,
     supervision,
+    supervision2,
     transparency,
     web,
 )
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(certificates.router)
     app.include_router(regulation.router)
     app.include_router(supervision.router)
+    app.include_router(supervision2.router)
     app.include_router(transparency.router)
     app.include_router(web.router)
     app.include_router(docs.router)

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry import audit, events, repository
+from registry import audit, events, holds, holds_repository, repository
 from registry.audit import Actor
 from registry.db import Cursor
 from registry.errors import Conflict, InvalidInput, NotEligible, NotFound
@@ -170,9 +170,13 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
     repository.insert_employment(cur, guard_id, company_id, start)
     audit.record(cur, actor=actor, action=action, target_type="guard", target_id=guard_id,
                  data={"company_id": company_id}, now=now)
+    # Notice §12: a black-listed employer's new enrollments wait for the regulator.
+    hold_id = holds.hold_if_black_listed(cur, actor=actor, now=now, company=company,
+                                         guard_id=guard_id)
     row = repository.get_guard(cur, guard_id)
     assert row is not None
     row["rehired"] = existing is not None
+    row["enrollment_hold_id"] = hold_id
     return row
 
 
@@ -333,4 +337,7 @@ def guard_eligibility(cur: Cursor, *, guard_id: int, now: dt.datetime) -> Eligib
         result.add("employer-not-active", f"the employer's licence is {guard['company_status']}")
     if guard["status"] != "active":
         result.add("guard-inactive", "the guard is not active")
+    if holds_repository.pending_for_guard(cur, guard_id) is not None:
+        result.add("enrollment-held", "the enrollment awaits the regulator's approval "
+                   "(black-listed employer)")
     return result
