@@ -639,6 +639,7 @@ class StatementKeysOut(BaseModel):
 
 
 @router.post("/v1/procurement/credit-statements", response_model=StatementOut,
+             response_model_exclude_unset=True,
              summary="Credit standing of up to 100 companies by credit code, as a signed "
                      "statement usable as evidence (public)")
 def credit_statement(body: ProcurementIn, request: Request, now: Now) -> dict[str, Any]:
