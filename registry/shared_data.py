@@ -34,7 +34,8 @@ SHARED_FIELDS: dict[str, tuple[str, ...]] = {
 SHARED_FIELDS["regulator"] = tuple(dict.fromkeys(
     f for fields in list(SHARED_FIELDS.values()) for f in fields))
 MAX_BATCH = 100
-_DIGITS = re.compile(r"\+?\d[\d\- ]{5,}\d[Xx]?")
+# 7+ digits in a row (ID numbers, phones), or a phone written in groups (139-1234-5678).
+_DIGITS = re.compile(r"\+?\d{7,}[Xx]?|\d{3,4}[- ]\d{3,4}[- ]\d{4}")
 
 
 def redact(text: str) -> str:

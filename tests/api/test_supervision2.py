@@ -365,6 +365,14 @@ def test_credit_export_escapes_formulas(regulator: Api, runtime: Any, client: An
     assert shared_data.csv_cell(-5) == "-5" and shared_data.csv_cell("a=1") == "a=1"
 
 
+def test_reasons_lose_id_and_phone_numbers_but_keep_dates_and_amounts() -> None:
+    text = "电话 139-1234-5678 或 13912345678 身份证 12010119900101123X 于 2026-01-01 罚款 5000"
+    out = shared_data.redact(text)
+    for secret in ("139-1234-5678", "13912345678", "12010119900101123X"):
+        assert secret not in out
+    assert "2026-01-01" in out and "5000" in out and out.count("[redacted]") == 3
+
+
 # -- §11: labour rights ---------------------------------------------------------------------
 def test_labour_report_lists_guards_without_contract_or_insurance(
         regulator: Api, runtime: Any, client: Any) -> None:
