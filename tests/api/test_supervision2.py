@@ -522,3 +522,24 @@ def test_a_call_up_reaches_the_reserve_of_a_district_and_counts_acknowledgements
     assert officer.post(f"/v1/incidents/{iid}/acknowledge").status_code == 200
     assert officer.post(f"/v1/incidents/{iid}/acknowledge").status_code == 409
     assert me[0].get("/v1/incidents").status_code == 403
+
+
+def test_the_new_public_endpoints_leak_nothing_personal(regulator: Api, client: Any) -> None:
+    from tests.api.test_regulation_api import FORBIDDEN_PUBLIC
+
+    company = regulator.make_company()
+    guard = regulator.make_guard(company["id"])
+    for lst in ("red", "black"):
+        assert regulator.post(f"/v1/companies/{company['id']}/lists", json={
+            "list": lst, "reason": f"涉及 {guard['name']} {guard['id_number']} "
+                                   f"电话 {guard['phone']}"}).status_code == 201
+    texts = [client.get(f"/v1/public/lists/{lst}?limit=500").text for lst in ("red", "black")]
+    statement = client.post("/v1/procurement/credit-statements",
+                            json={"credit_codes": [company["credit_code"]]})
+    assert statement.status_code == 200
+    texts += [statement.text, client.get("/v1/procurement/statement-keys").text]
+    assert company["credit_code"] in texts[0] and company["credit_code"] in texts[1]
+    for text in texts:
+        assert guard["id_number"] not in text and guard["phone"] not in text
+        for word in FORBIDDEN_PUBLIC:
+            assert f'"{word}"' not in text
