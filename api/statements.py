@@ -73,9 +73,12 @@ def sign(*, issuer: str, now: dt.datetime, query: list[str], items: list[dict[st
                "query": query, "items": items}
     body = body_of(content)
     sig = signer.sign(body)
-    name = issuer.replace(" ", "_") or "guardreg"
     return (body.decode() + "\n"
-            + f"{DASH} {name} {base64.b64encode(signer.kid + sig).decode()}\n")
+            + f"{DASH} {_signer_name(issuer)} {base64.b64encode(signer.kid + sig).decode()}\n")
+
+
+def _signer_name(issuer: str) -> str:
+    return issuer.replace(" ", "_") or "guardreg"
 
 
 def _malformed(detail: str) -> StatementError:
@@ -112,12 +115,14 @@ def parse(text: str | bytes) -> tuple[dict[str, Any], bytes, list[tuple[bytes, b
         parts = line.split(" ")
         if len(parts) != 3 or parts[0] != DASH:
             raise _malformed("bad signature line")
+        if parts[1] != _signer_name(str(content.get("issuer", ""))):
+            raise _malformed("the signature line does not name the statement's issuer")
         try:
             raw = base64.b64decode(parts[2], validate=True)
         except (binascii.Error, ValueError):
             raise _malformed("bad signature encoding") from None
-        if len(raw) < 9:
-            raise _malformed("signature too short")
+        if len(raw) < 9 or base64.b64encode(raw).decode() != parts[2]:
+            raise _malformed("signature too short or not in canonical base64")
         pairs.append((raw[:8], raw[8:]))
     return content, (body + "\n").encode(), pairs
 
