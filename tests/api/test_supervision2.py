@@ -543,3 +543,27 @@ def test_the_new_public_endpoints_leak_nothing_personal(regulator: Api, client: 
         assert guard["id_number"] not in text and guard["phone"] not in text
         for word in FORBIDDEN_PUBLIC:
             assert f'"{word}"' not in text
+
+
+def test_read_only_roles_are_refused_everywhere_they_are_not_declared(
+        app: Any, runtime: Any, client: Any) -> None:
+    """The role matrix of test_foundation.py covers the four original roles; the shared-data
+    roles get the same check: 403 on every authenticated route not declared for them."""
+    from tests.api.routes import api_routes, declared_roles
+    from tests.api.test_foundation import _fill
+
+    readers = {role: make_principal(runtime, client, role)
+               for role in ("association", "market_regulation", "human_resources", "tax")}
+    reached = 0
+    for method, path, route in api_routes(app):
+        allowed = declared_roles(route)
+        if allowed is None or method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            continue
+        for role, api in readers.items():
+            resp = api.request(method, _fill(path))
+            if role in allowed:
+                assert resp.status_code != 403, (method, path, role)
+                reached += 1
+            else:
+                assert resp.status_code == 403, (method, path, role, resp.status_code)
+    assert reached >= 6  # shared companies x4, export json/csv x2 (association, market)
