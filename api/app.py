@@ -22,6 +22,7 @@ from api.routers import (
     notifications,
     regulation,
     supervision,
+    supervision2,
     transparency,
     web,
 )
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(supervision.router)
     app.include_router(notifications.router)
     app.include_router(career.router)
+    app.include_router(supervision2.router)
     app.include_router(transparency.router)
     app.include_router(web.router)
     app.include_router(docs.router)

@@ -24,7 +24,7 @@ GUARD_COLUMNS = (
 CHECK_COLUMNS = "id, guard_id, result, reason, checked_on, recorded_by, source, created_at"
 BAN_COLUMNS = "id, id_number, reason, until_on, company_id, created_by, created_at, lifted_at"
 PROJECT_COLUMNS = ("id, company_id, name, service, client, starts_on, ends_on, created_by,"
-                   " created_at")
+                   " created_at, client_id")
 QUALIFICATION_COLUMNS = ("id, guard_id, kind, reference, valid_from, valid_until, recorded_by,"
                          " created_at")
 _GUARD_FROM = (

@@ -8,7 +8,8 @@ Layout of the directory (default ``<settings.data_dir>/keys``)::
 
 Purposes: ``certificate`` (guard certificates), ``status-list`` (status list tokens),
 ``trust-list`` (the trust list; its public key is the verifiers' pinned anchor),
-``log`` (the audit transparency log's checkpoints; witnesses pin its public key).
+``log`` (the audit transparency log's checkpoints; witnesses pin its public key),
+``statement`` (signed credit statements answered to procurement queries, evidence).
 At most one key per purpose is ``active``. ``rotate`` makes a new active key and
 retires the old one; a retired key stays in the trust list, verifiable until
 ``verifiable_until`` = retired_at + certificate validity (for certificate keys; the
@@ -43,8 +44,8 @@ from certificates.fileio import atomic_write
 from certificates.keys import SIGNING_ALGS, kid_from_spki, spki_der
 from certificates.signing.signer import PrivateKey, Signer
 
-Purpose = Literal["certificate", "status-list", "trust-list", "log"]
-PURPOSES: tuple[str, ...] = ("certificate", "status-list", "trust-list", "log")
+Purpose = Literal["certificate", "status-list", "trust-list", "log", "statement"]
+PURPOSES: tuple[str, ...] = ("certificate", "status-list", "trust-list", "log", "statement")
 State = Literal["active", "retired", "next"]
 
 
