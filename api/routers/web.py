@@ -124,6 +124,11 @@ def company_page(request: Request) -> Response:
     return _page(request, "company")
 
 
+@router.get("/public", summary="Public page: complaints, red and black lists, inspections")
+def public_page(request: Request) -> Response:
+    return _page(request, "public")
+
+
 @router.get("/dashboard", summary="Regulator dashboard")
 def dashboard_page(request: Request) -> Response:
     return _page(request, "dashboard")
