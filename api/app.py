@@ -65,7 +65,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(certificates.router)
     app.include_router(regulation.router)
     app.include_router(web.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       max_json_bytes=settings.max_json_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -105,6 +105,7 @@ def rate_limit(request: Request, principal: Principal, kind: str) -> None:
     """Per-principal limits (per worker process) on the costly or abusable endpoints."""
     settings = runtime(request).settings
     per_minute = {"verify": settings.rate_limit_verify_per_min,
+                  "verify-image": settings.rate_limit_verify_image_per_min,
                   "enroll": settings.rate_limit_enroll_per_min}[kind]
     limiter = _limiters.get((kind, per_minute))
     if limiter is None:

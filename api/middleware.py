@@ -70,11 +70,16 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``max_bytes`` by Content-Length or while streaming (chunked)."""
+    """Refuse bodies over ``max_bytes`` by Content-Length or while streaming (chunked).
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    JSON bodies have their own, smaller cap (``max_json_bytes``): they are parsed and
+    validated on the event loop, so their size bounds how long one request can hold it.
+    Files go as multipart and keep the larger cap."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_json_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_json_bytes = min(max_json_bytes or max_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,6 +87,10 @@ class BodyLimitMiddleware:
             return
         from registry.context import current_request_id
 
+        limit = self.max_bytes
+        for name, value in scope.get("headers", ()):
+            if name == b"content-type" and b"json" in value.lower():
+                limit = self.max_json_bytes
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -90,9 +99,9 @@ class BodyLimitMiddleware:
                     await _send_problem(send, 400, "bad-request", "Bad request",
                                         "invalid Content-Length", current_request_id())
                     return
-                if declared > self.max_bytes:
+                if declared > limit:
                     await _send_problem(send, 413, "payload-too-large", "Payload too large",
-                                        f"the body limit is {self.max_bytes} bytes",
+                                        f"the body limit is {limit} bytes",
                                         current_request_id())
                     return
         received = 0
@@ -103,7 +112,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _BodyTooLarge()
             return message
 
@@ -118,7 +127,7 @@ class BodyLimitMiddleware:
         except _BodyTooLarge:
             if not started:
                 await _send_problem(send, 413, "payload-too-large", "Payload too large",
-                                    f"the body limit is {self.max_bytes} bytes",
+                                    f"the body limit is {limit} bytes",
                                     current_request_id())
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api.workpool import WorkPool
 from registry import migrate
 from registry.db import Database, EmbeddedPostgres
 from registry.settings import Settings
@@ -25,8 +26,25 @@ class Runtime:
     embedded: EmbeddedPostgres | None
     certs: Any = None  # api.cert_context.CertContext, made by api.app.wire
     verification_log: Any = None  # api.verification_log.VerificationLog, made by api.app.wire
+    work: WorkPool | None = None  # image workers, started on first use
+    _work_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def image_pool(self) -> WorkPool:
+        """The pool that runs image work (QR, face, finger) under the CPU budget."""
+        with self._work_lock:
+            if self.work is None:
+                from api import image_work
+
+                self.work = WorkPool(workers=self.settings.image_workers,
+                                     cpu_budget_s=self.settings.image_cpu_budget_s,
+                                     warm=image_work.warm, preload=("api.image_work",))
+            return self.work
 
     def close(self) -> None:
+        with self._work_lock:
+            if self.work is not None:
+                self.work.close()
+                self.work = None
         if self.verification_log is not None:
             self.verification_log.close()
         self.db.close()

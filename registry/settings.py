@@ -59,11 +59,20 @@ class Settings(BaseSettings):
 
     # Request limits
     max_body_bytes: int = 12 * 1024 * 1024
+    max_json_body_bytes: int = 1024 * 1024  # parsed on the event loop: keep it small
     max_image_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 16_000_000
+    # A fingerprint is about 1 x 1.5 inch: 2 MP holds one at 1000 dpi. Extraction costs
+    # grow with the pixels (a 4000x4000 mosaic cost 32 CPU-seconds before this limit).
+    max_finger_image_pixels: int = 2_000_000
+    # Image work (QR decoding, face analysis, fingerprint extraction) runs in worker
+    # processes; a task that spends more CPU time than this is killed (422).
+    image_cpu_budget_s: float = Field(default=2.0, gt=0, le=60)
+    image_workers: int = Field(default=2, ge=1, le=64)
     max_page_size: int = 200
     rate_limit_verify_per_min: int = 6000
     rate_limit_enroll_per_min: int = 600
+    rate_limit_verify_image_per_min: int = 120  # photos of QR codes: image work per call
 
     def check_secrets(self) -> None:
         if self.mode == "development" or self.mode == "test":
