@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.middleware import BodyLimitMiddleware, ContainErrorsMiddleware, RequestContextMiddleware
 from api.routers import admin, biometrics, certificates, regulation, web
 from api.routers import registry as registry_router
 from api.runtime import Runtime, open_runtime
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(certificates.router)
     app.include_router(regulation.router)
     app.include_router(web.router)
+    app.add_middleware(ContainErrorsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        max_json_bytes=settings.max_json_body_bytes)
     app.add_middleware(RequestContextMiddleware)

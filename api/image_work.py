@@ -21,7 +21,12 @@ class FaceWork:
 
 
 def warm() -> None:
-    """Load the face models once per worker, outside any task's budget."""
+    """Load the face models once per worker, outside any task's budget. OpenCV runs
+    single-threaded here: the pool is the parallelism, and the budget counts the CPU
+    time of every thread."""
+    import cv2
+
+    cv2.setNumThreads(1)
     from api.biometric_context import face_analyzer
     from biometrics.errors import QualityRejected
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import re
+import traceback
 from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -13,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.context import reset_request_id, set_request_id
 
+log = logging.getLogger("guardreg.api")
 _RID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Request ids must be unique, not secret: a random per-process prefix and a counter
 # (uuid4 per request showed up in the verification profile).
@@ -26,8 +29,9 @@ def _new_request_id() -> str:
 
 async def _send_problem(send: Send, status: int, code: str, title: str, detail: str,
                         rid: str | None) -> None:
-    body: dict[str, Any] = {"type": "/problems/" + code, "title": title, "status": status,
-                            "detail": detail}
+    body: dict[str, Any] = {"type": "/problems/" + code, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
     if rid:
         body["request_id"] = rid
     raw = json.dumps(body).encode()
@@ -136,3 +140,40 @@ class _BodyTooLarge(StarletteHTTPException):
     # instead of wrapping it into a generic 400.
     def __init__(self) -> None:
         super().__init__(status_code=413, detail="Payload too large")
+
+
+class ContainErrorsMiddleware:
+    """The last net for unexpected exceptions: a bare 500 problem, and a log line with the
+    exception's type and stack but never its message.
+
+    Without it Starlette's outermost middleware re-raises after answering, and the
+    server logs the full traceback: a database error's message quotes the values it
+    refused (an ID number in a unique-key violation)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from registry.context import current_request_id
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except StarletteHTTPException:
+            raise  # an answer already decided (the body cap's 413), not a failure
+        except Exception as exc:
+            stack = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("unexpected %s (message withheld)\n%s", type(exc).__name__, stack)
+            if not started:
+                await _send_problem(send, 500, "internal", "Internal error", "",
+                                    current_request_id())

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg2.errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -91,6 +92,17 @@ def install(app: FastAPI) -> None:
         if exc.headers:
             resp.headers.update(exc.headers)
         return resp
+
+    @app.exception_handler(psycopg2.errors.UniqueViolation)
+    async def _duplicate(_: Request, exc: psycopg2.errors.UniqueViolation) -> JSONResponse:
+        # Two requests created the same thing at once (two companies enrolling one ID
+        # number): the loser is a conflict, not a bug. Only the constraint's name is
+        # logged: the error's own text quotes the duplicate value (an ID number).
+        constraint = getattr(getattr(exc, "diag", None), "constraint_name", None)
+        log.warning("concurrent duplicate refused (constraint %s)", constraint)
+        return problem(409, "concurrent-duplicate", "Conflict with a concurrent request",
+                       "another request created the same record at the same time; "
+                       "retry to see the current state")
 
     @app.exception_handler(ValueError)
     async def _value(_: Request, exc: ValueError) -> JSONResponse:

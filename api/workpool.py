@@ -179,6 +179,7 @@ class WorkPool:
         self._lock = threading.Lock()
         self._closed = False
         self.killed = 0  # workers ended for their budget (for tests and metrics)
+        self.submitted = 0  # tasks handed to a worker
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in a worker within the CPU budget."""
@@ -219,6 +220,7 @@ class WorkPool:
         return worker
 
     def _exchange(self, worker: _Worker, message: Any) -> tuple[str, Any]:
+        self.submitted += 1
         try:
             worker.conn.send(message)
             if not worker.conn.poll(self.wall_limit_s):

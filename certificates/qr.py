@@ -102,6 +102,9 @@ def check_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES,
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as im:
             width, height = im.size
+    except Image.DecompressionBombError:  # Pillow's own, far larger, limit
+        raise QrImageTooLarge(f"image has too many pixels; the limit is {max_pixels}",
+                              reason="too-many-pixels", limit=max_pixels) from None
     except Exception:  # Pillow raises many types on corrupt headers
         raise QrError("not a readable image", reason="corrupt") from None
     if width * height > max_pixels:
