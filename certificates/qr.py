@@ -78,12 +78,16 @@ def render_svg(text: str, *, box_size: int = 10, border: int = 4) -> str:
 _QR_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"))
 
 
-class QrImageTooLarge(PayloadTooLarge):
+class QrImageTooLarge(QrError):
+    """A limit checked before decoding (still a ``QrError`` for callers of decode_image)."""
+
+    status = PayloadTooLarge.status
     code = "image-too-large"
     title = "Image too large"
 
 
-class QrImageTypeUnsupported(UnsupportedMediaType):
+class QrImageTypeUnsupported(QrError):
+    status = UnsupportedMediaType.status
     code = "image-type-unsupported"
     title = "Image type not supported"
 

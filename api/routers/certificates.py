@@ -454,6 +454,8 @@ def verify_image(request: Request, principal: Officer, now: Now,
                                    max_bytes=rt.settings.max_image_bytes,
                                    max_pixels=rt.settings.max_image_pixels)
     except CertificateError as exc:
+        if exc.status in (413, 415):  # a limit before decoding: answered as it is
+            raise
         raise BadRequest(f"no readable QR code in the image: {exc.detail}",
                          code="qr-unreadable", **exc.extra) from exc
     return _jsonable(_verify_text(request, principal, text, location, True, now,
