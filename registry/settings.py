@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     image_cpu_budget_s: float = Field(default=2.0, gt=0, le=60)
     image_workers: int = Field(default=2, ge=1, le=64)
     max_page_size: int = 200
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)  # stored responses expire
     rate_limit_verify_per_min: int = 6000
     rate_limit_enroll_per_min: int = 600
     rate_limit_verify_image_per_min: int = 120  # photos of QR codes: image work per call
