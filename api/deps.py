@@ -19,10 +19,6 @@ from registry import auth
 from registry.auth import Principal, Role
 from registry.errors import Forbidden, RateLimited, Unauthenticated
 
-_CACHE_TTL_S = 10.0
-_cache: dict[str, tuple[Principal, float]] = {}
-_cache_lock = threading.Lock()
-
 
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
@@ -49,31 +45,19 @@ def _extract_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def _cached(key: str) -> Principal | None:
-    with _cache_lock:
-        hit = _cache.get(key)
-    return hit[0] if hit is not None and hit[1] > time.monotonic() else None
-
-
 def _look_up(request: Request, key: str) -> Principal:
-    """The key's principal from the database (blocking), cached for a few seconds."""
-    now = time.monotonic()
+    """The key's principal from the database (blocking); cached until the database
+    announces a change to it (api/principal_cache.py)."""
     rt = runtime(request)
+    cache = rt.principal_cache()
+    token = cache.token()
     pepper = rt.settings.derive_key("apikey_pepper", "apikey-hmac")
     with rt.db.transaction(readonly=True) as cur:
         principal = auth.authenticate(cur, key, pepper=pepper)
     if principal is None:
         raise Unauthenticated("the API key is unknown or revoked")
-    with _cache_lock:
-        if len(_cache) > 10_000:
-            _cache.clear()
-        _cache[key] = (principal, now + _CACHE_TTL_S)
+    cache.put(key, principal, token)
     return principal
-
-
-def forget_cached_keys() -> None:
-    with _cache_lock:
-        _cache.clear()
 
 
 def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
@@ -85,7 +69,7 @@ def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
         key = _extract_key(request)
         if not key:
             raise Unauthenticated("an API key is required (Authorization: Bearer <key>)")
-        principal = _cached(key)
+        principal = runtime(request).principal_cache().get(key)
         if principal is None:
             principal = await run_in_threadpool(_look_up, request, key)
         if principal.role not in allowed:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api.principal_cache import PrincipalCache
 from api.workpool import WorkPool
 from registry import migrate
 from registry.db import Database, EmbeddedPostgres
@@ -27,6 +28,7 @@ class Runtime:
     certs: Any = None  # api.cert_context.CertContext, made by api.app.wire
     verification_log: Any = None  # api.verification_log.VerificationLog, made by api.app.wire
     work: WorkPool | None = None  # image workers, started on first use
+    principals: PrincipalCache | None = None  # authenticated keys, LISTENing for changes
     _work_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def image_pool(self) -> WorkPool:
@@ -40,7 +42,19 @@ class Runtime:
                                      warm=image_work.warm, preload=("api.image_work",))
             return self.work
 
+    def principal_cache(self) -> PrincipalCache:
+        cache = self.principals
+        if cache is None:
+            with self._work_lock:
+                if self.principals is None:
+                    self.principals = PrincipalCache(self.db.dsn)
+                cache = self.principals
+        return cache
+
     def close(self) -> None:
+        if self.principals is not None:
+            self.principals.close()
+            self.principals = None
         with self._work_lock:
             if self.work is not None:
                 self.work.close()

@@ -546,3 +546,17 @@ def public_companies(cur: Cursor, *, query: str, limit: int) -> list[Row]:
         (q.upper(), "%" + q.lower().replace("%", "").replace("_", "") + "%", limit),
     )
     return fetch_all(cur)
+
+
+# -- principal change notifications (migration 0008) -------------------------------------
+PRINCIPAL_CHANNEL = "guardreg_principal"
+
+
+def listen_principal_changes(cur: Cursor) -> None:
+    """Subscribe this (autocommit) connection to principal changes."""
+    cur.execute(f"LISTEN {PRINCIPAL_CHANNEL}")
+
+
+def ping(cur: Cursor) -> None:
+    """A round trip that fails on a dropped connection."""
+    cur.execute("SELECT 1")
