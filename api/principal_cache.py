@@ -119,12 +119,17 @@ class PrincipalCache:
             self._changed.notify_all()
 
     def _run(self) -> None:
+        delay = self.reconnect_s
         while not self._stop.is_set():
+            was_listening = False
             try:
                 self._listen()
             except Exception as exc:  # the connection dropped or could not be made
-                log.warning("principal change listener down (%s); caching paused",
-                            type(exc).__name__)
+                was_listening = self.listening
+                # Once per outage, not once per retry.
+                (log.warning if was_listening or delay == self.reconnect_s else log.debug)(
+                    "principal change listener down (%s); caching paused",
+                    type(exc).__name__)
             finally:
                 if self.listening:
                     self._set_listening(False)
@@ -132,7 +137,9 @@ class PrincipalCache:
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         conn.close()
-            self._stop.wait(self.reconnect_s)
+            # Retry at once after a drop, then back off while the database stays away.
+            delay = self.reconnect_s if was_listening else min(delay * 2, 30.0)
+            self._stop.wait(self.reconnect_s if was_listening else delay)
 
     def _listen(self) -> None:
         conn = psycopg2.connect(self.dsn, connect_timeout=3, keepalives=1, keepalives_idle=5,
