@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.middleware import BodyLimitMiddleware, ContainErrorsMiddleware, RequestContextMiddleware
 from api.routers import (
     accounts,
     admin,
@@ -94,7 +94,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(transparency.router)
     app.include_router(web.router)
     app.include_router(docs.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ContainErrorsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       max_json_bytes=settings.max_json_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -24,7 +24,7 @@ from registry import repository as registry_repo
 from registry.auth import Principal, Role
 from registry.db import Cursor, savepoint
 from registry.errors import GuardregError, InvalidInput, NotFound
-from registry.validation import parse_resident_id
+from registry.validation import normalise_name, parse_resident_id
 
 router = APIRouter(prefix="/v1", tags=["regulation"])
 Now = Annotated[dt.datetime, Depends(clock)]
@@ -383,10 +383,11 @@ def _import_guard_row(cur: Cursor, actor: Any, now: dt.datetime, company_id: int
     phone = v.get("phone") or None
     if phone is not None and not (phone.lstrip("+").isdigit() and 5 <= len(phone) <= 21):
         raise InvalidInput("phone must be digits", field="phone")
-    if not v["name"] or len(v["name"]) > 100:
+    name = normalise_name(v["name"] or "")
+    if len(name) > 100:
         raise InvalidInput("name must be 1-100 characters", field="name")
     guard = service.enroll_guard(cur, actor=actor, now=now, company_id=company_id,
-                                 name=v["name"], id_number=v["id_number"], phone=phone,
+                                 name=name, id_number=v["id_number"], phone=phone,
                                  education=(v.get("education") or "unknown")[:50],
                                  started_on=started)
     return int(guard["id"])
