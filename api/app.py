@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.middleware import BodyLimitMiddleware, ContainErrorsMiddleware, RequestContextMiddleware
 from api.routers import (
     accounts,
     admin,
@@ -22,6 +22,7 @@ from api.routers import (
     notifications,
     regulation,
     supervision,
+    supervision2,
     transparency,
     web,
 )
@@ -89,10 +90,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(supervision.router)
     app.include_router(notifications.router)
     app.include_router(career.router)
+    app.include_router(supervision2.router)
     app.include_router(transparency.router)
     app.include_router(web.router)
     app.include_router(docs.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ContainErrorsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       max_json_bytes=settings.max_json_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
 

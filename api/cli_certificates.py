@@ -46,7 +46,7 @@ PURPOSE = click.Choice(list(PURPOSES))
               help="default: every purpose that has no active key")
 @click.option("--alg", type=click.Choice(["ES256", "EdDSA"]), default="ES256", show_default=True)
 def keys_generate(purpose: tuple[str, ...], alg: str) -> None:
-    """Generate a key (PKCS#8, encrypted with GUARDREG_KEY_PASSPHRASE)."""
+    """Generate a key (PKCS#8 sealed with GUARDREG_KEY_PASSPHRASE: scrypt + AES-GCM)."""
     ring = _keyring()
     wanted = purpose or tuple(p for p in PURPOSES
                               if not [k for k in ring.list_keys(p) if k.state == "active"])
@@ -95,6 +95,16 @@ def keys_retire(kid: str) -> None:
         raise click.BadParameter("KID must be hex") from exc
     rec = _keyring().retire(raw)
     click.echo(f"{rec.kid.hex()} retired; verifiable until {_fmt(rec.verifiable_until)}")
+
+
+@keys.command("migrate")
+def keys_migrate() -> None:
+    """Rewrite key files still in the old PBKDF2 format sealed with scrypt (loading a key
+    also does it, one key at a time)."""
+    done = _keyring().migrate_key_files()
+    for kid in done:
+        click.echo(f"{kid.hex()}  rewritten (scrypt + AES-GCM)")
+    click.echo(f"{len(done)} key file(s) migrated")
 
 
 @keys.command("export-anchor")

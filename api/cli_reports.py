@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from api import csv_export
 from api.runtime import open_runtime
 from registry.settings import get_settings
 
@@ -45,7 +46,7 @@ def capture_rate(by: str, as_csv: bool, plot: str | None) -> None:
               "capture_rate", "eligible", "eligible_with_certificate", "certificate_rate"]
     if as_csv:
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+        writer = csv_export.dict_writer(out, fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         click.echo(out.getvalue(), nl=False)
@@ -182,7 +183,7 @@ def enroll_batch(csv_file: str, media: str | None, server: str | None, api_key: 
     click.echo(" ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     if report_path:
         with open(report_path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=["line", "id_number", "status", "detail"])
+            w = csv_export.dict_writer(fh, ["line", "id_number", "status", "detail"])
             w.writeheader()
             w.writerows(results)
     for r in results:

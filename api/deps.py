@@ -19,10 +19,6 @@ from registry import auth
 from registry.auth import Principal, Role
 from registry.errors import Forbidden, RateLimited, Unauthenticated
 
-_CACHE_TTL_S = 10.0
-_cache: dict[str, tuple[Principal, float]] = {}
-_cache_lock = threading.Lock()
-
 
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
@@ -49,31 +45,19 @@ def _extract_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def _cached(key: str) -> Principal | None:
-    with _cache_lock:
-        hit = _cache.get(key)
-    return hit[0] if hit is not None and hit[1] > time.monotonic() else None
-
-
 def _look_up(request: Request, key: str) -> Principal:
-    """The key's principal from the database (blocking), cached for a few seconds."""
-    now = time.monotonic()
+    """The key's principal from the database (blocking); cached until the database
+    announces a change to it (api/principal_cache.py)."""
     rt = runtime(request)
+    cache = rt.principal_cache()
+    token = cache.token()
     pepper = rt.settings.derive_key("apikey_pepper", "apikey-hmac")
     with rt.db.transaction(readonly=True) as cur:
         principal = auth.authenticate(cur, key, pepper=pepper)
     if principal is None:
         raise Unauthenticated("the API key is unknown or revoked")
-    with _cache_lock:
-        if len(_cache) > 10_000:
-            _cache.clear()
-        _cache[key] = (principal, now + _CACHE_TTL_S)
+    cache.put(key, principal, token)
     return principal
-
-
-def forget_cached_keys() -> None:
-    with _cache_lock:
-        _cache.clear()
 
 
 async def _from_session(request: Request) -> Principal:
@@ -99,7 +83,7 @@ def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
         # key costs a dict lookup; only a miss goes to the database (in a thread).
         key = _extract_key(request)
         if key:
-            principal = _cached(key)
+            principal = runtime(request).principal_cache().get(key)
             if principal is None:
                 principal = await run_in_threadpool(_look_up, request, key)
         else:
@@ -121,6 +105,7 @@ def rate_limit(request: Request, principal: Principal, kind: str) -> None:
     """Per-principal limits (per worker process) on the costly or abusable endpoints."""
     settings = runtime(request).settings
     per_minute = {"verify": settings.rate_limit_verify_per_min,
+                  "verify-image": settings.rate_limit_verify_image_per_min,
                   "enroll": settings.rate_limit_enroll_per_min}[kind]
     limiter = _limiters.get((kind, per_minute))
     if limiter is None:
@@ -135,7 +120,8 @@ def rate_limit_client(request: Request, kind: str) -> None:
 
     settings = runtime(request).settings
     per_minute = {"complaint": settings.rate_limit_complaint_per_min,
-                  "complaint-track": settings.rate_limit_public_per_min}[kind]
+                  "complaint-track": settings.rate_limit_public_per_min,
+                  "procurement": settings.rate_limit_public_per_min}[kind]
     limiter = _limiters.get((kind, per_minute))
     if limiter is None:
         limiter = _limiters.setdefault((kind, per_minute), RateLimiter(per_minute))

@@ -5,10 +5,16 @@ lock on (caller, key): if another request holds it, that one is still running (4
 A stored result with the same request hash is replayed; a different hash is 422. The
 result is stored in the same transaction as the change, so it exists exactly when the
 change committed.
+
+Records expire after ``settings.idempotency_ttl_s`` (default 24 h): an expired record is
+ignored (the key may be used afresh) and each stored result purges up to
+:data:`PURGE_BATCH` expired ones, so the table holds about a day of responses, not all
+of them forever.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
@@ -18,12 +24,14 @@ from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from api.deps import current_time, runtime
 from registry import repository
 from registry.auth import Principal
 from registry.db import Cursor
 from registry.errors import BadRequest, Conflict, InvalidInput
 
 MAX_KEY_LENGTH = 200
+PURGE_BATCH = 100
 
 
 def request_hash(request: Request, body: Any) -> bytes:
@@ -41,10 +49,12 @@ def run(cur: Cursor, request: Request, principal: Principal, body: Any,
         raise BadRequest("Idempotency-Key must be 1-200 printable characters",
                          code="bad-idempotency-key")
     digest = request_hash(request, body)
+    now = current_time(request)
+    expired_before = now - dt.timedelta(seconds=runtime(request).settings.idempotency_ttl_s)
     if not repository.try_idempotency_lock(cur, principal.id, key):
         raise Conflict("a request with this Idempotency-Key is still in progress",
                        code="idempotency-in-progress")
-    stored = repository.get_idempotency(cur, principal.id, key)
+    stored = repository.get_idempotency(cur, principal.id, key, newer_than=expired_before)
     if stored is not None:
         if bytes(stored["request_hash"]) != digest:
             raise InvalidInput("this Idempotency-Key was used with a different request",
@@ -53,5 +63,6 @@ def run(cur: Cursor, request: Request, principal: Principal, body: Any,
                             headers={"Idempotent-Replayed": "true"})
     status, result = action()
     encoded = jsonable_encoder(result)
-    repository.insert_idempotency(cur, principal.id, key, digest, status, encoded)
+    repository.insert_idempotency(cur, principal.id, key, digest, status, encoded, now=now)
+    repository.purge_idempotency(cur, older_than=expired_before, limit=PURGE_BATCH)
     return JSONResponse(encoded, status_code=status)

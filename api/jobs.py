@@ -89,6 +89,11 @@ def _webhooks(rt: Runtime) -> Any:
         return dict(deliver_due(db, now, rt.settings))
 
     return run
+def _psych_assessments(db: Database, now: dt.datetime) -> dict[str, Any]:
+    from registry import armed_escort
+
+    with db.transaction() as cur:
+        return armed_escort.psych_alerts(cur, now=now)
 
 
 def cluster_jobs(rt: Runtime) -> list[Job]:
@@ -102,6 +107,7 @@ def cluster_jobs(rt: Runtime) -> list[Job]:
         Job("accounts.purge-sessions", dt.timedelta(hours=1), _purge_sessions),
         Job("supervision.annual-reports", dt.timedelta(hours=6), _annual_reports),
         Job("supervision.purge-complaints", dt.timedelta(hours=12), _purge_complaints),
+        Job("supervision.psych-assessments", dt.timedelta(hours=12), _psych_assessments),
     ]
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
+import psycopg2.errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -34,6 +36,26 @@ def problem(status: int, code: str, title: str, detail: str | None = None,
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+MAX_VALIDATION_ERRORS = 20
+MAX_ERROR_TEXT = 200
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT - 1] + "\u2026"
+
+
+def capped_errors(raw: Sequence[Any]) -> list[dict[str, str]]:
+    """At most :data:`MAX_VALIDATION_ERRORS` errors, each field path and message clipped,
+    never the offending input: a hostile body must not get a response (or a log line)
+    larger than itself."""
+    out = []
+    for err in raw[:MAX_VALIDATION_ERRORS]:
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        out.append({"field": _clip(loc), "message": _clip(str(err.get("msg", ""))),
+                    "type": _clip(str(err.get("type", "")))})
+    return out
+
+
 def _safe_extra(extra: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in extra.items():
@@ -52,19 +74,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = []
-        malformed = False
-        for err in exc.errors():
-            if err.get("type") == "json_invalid":
-                malformed = True
-            loc = [str(p) for p in err.get("loc", ())]
-            errors.append({"field": ".".join(loc), "message": str(err.get("msg", "")),
-                           "type": str(err.get("type", ""))})
-        if malformed:
+        raw = exc.errors()
+        if any(err.get("type") == "json_invalid" for err in raw):
             return problem(400, "malformed-json", "Malformed JSON",
                            "the request body is not valid JSON")
         return problem(422, "validation", "Request validation failed",
-                       f"{len(errors)} field(s) failed validation", errors=errors)
+                       f"{len(raw)} field(s) failed validation", errors=capped_errors(raw),
+                       errors_total=len(raw))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -76,6 +92,17 @@ def install(app: FastAPI) -> None:
         if exc.headers:
             resp.headers.update(exc.headers)
         return resp
+
+    @app.exception_handler(psycopg2.errors.UniqueViolation)
+    async def _duplicate(_: Request, exc: psycopg2.errors.UniqueViolation) -> JSONResponse:
+        # Two requests created the same thing at once (two companies enrolling one ID
+        # number): the loser is a conflict, not a bug. Only the constraint's name is
+        # logged: the error's own text quotes the duplicate value (an ID number).
+        constraint = getattr(getattr(exc, "diag", None), "constraint_name", None)
+        log.warning("concurrent duplicate refused (constraint %s)", constraint)
+        return problem(409, "concurrent-duplicate", "Conflict with a concurrent request",
+                       "another request created the same record at the same time; "
+                       "retry to see the current state")
 
     @app.exception_handler(ValueError)
     async def _value(_: Request, exc: ValueError) -> JSONResponse:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api.principal_cache import PrincipalCache
+from api.workpool import WorkPool
 from registry import migrate
 from registry.db import Database, EmbeddedPostgres
 from registry.settings import Settings
@@ -26,10 +28,40 @@ class Runtime:
     certs: Any = None  # api.cert_context.CertContext, made by api.app.wire
     verification_log: Any = None  # api.verification_log.VerificationLog, made by api.app.wire
     jobs: Any = None  # registry.jobs.JobRunner, started by a serving app (api.app)
+    work: WorkPool | None = None  # image workers, started on first use
+    principals: PrincipalCache | None = None  # authenticated keys, LISTENing for changes
+    _work_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def image_pool(self) -> WorkPool:
+        """The pool that runs image work (QR, face, finger) under the CPU budget."""
+        with self._work_lock:
+            if self.work is None:
+                from api import image_work
+
+                self.work = WorkPool(workers=self.settings.image_workers,
+                                     cpu_budget_s=self.settings.image_cpu_budget_s,
+                                     warm=image_work.warm, preload=("api.image_work",))
+            return self.work
+
+    def principal_cache(self) -> PrincipalCache:
+        cache = self.principals
+        if cache is None:
+            with self._work_lock:
+                if self.principals is None:
+                    self.principals = PrincipalCache(self.db.dsn)
+                cache = self.principals
+        return cache
 
     def close(self) -> None:
         if self.jobs is not None:
             self.jobs.stop()
+        if self.principals is not None:
+            self.principals.close()
+            self.principals = None
+        with self._work_lock:
+            if self.work is not None:
+                self.work.close()
+                self.work = None
         if self.verification_log is not None:
             self.verification_log.close()
         self.db.close()

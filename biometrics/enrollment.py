@@ -271,6 +271,16 @@ def load_photo(cur: Cursor, *, subject: str, sealer: Sealer) -> bytes | None:
     return open_photo(row["photo_sealed"], subject=subject, sealer=sealer)
 
 
+def load_portrait(cur: Cursor, *, subject: str, sealer: Sealer) -> bytes | None:
+    """The upright portrait cropped around the face (migration 0102), else the photo."""
+    row = repository.get_portrait(cur, subject)
+    if row is None:
+        return None
+    if row["display_sealed"] is not None:
+        return open_photo(row["display_sealed"], subject=subject, sealer=sealer, display=True)
+    return open_photo(row["photo_sealed"], subject=subject, sealer=sealer)
+
+
 def open_photo(sealed: bytes | memoryview, *, subject: str, sealer: Sealer,
                display: bool = False) -> bytes:
     """Decrypt a sealed photo (or, with ``display``, the checkpoint portrait) read by

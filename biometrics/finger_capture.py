@@ -23,7 +23,7 @@ from biometrics.fingerprint.templates import (
     minutiae_array,
     parse_template,
 )
-from biometrics.imaging import decode_image
+from biometrics.imaging import FINGER_FORMATS, decode_image
 
 MODEL_ID = "guardreg-mcc@1"
 MIN_TEMPLATE_MINUTIAE = 8
@@ -41,7 +41,8 @@ class Capture:
 
 def from_image(data: bytes, *, dpi: float | None, purpose: str, position: int,
                max_bytes: int, max_pixels: int) -> Capture:
-    img = decode_image(data, mode="L", max_bytes=max_bytes, max_pixels=max_pixels)
+    img = decode_image(data, mode="L", formats=FINGER_FORMATS, max_bytes=max_bytes,
+                       max_pixels=max_pixels)
     use_dpi = dpi or image_dpi(img.width, img.height, img.dpi)
     if not 250 <= use_dpi <= 1200:
         raise QualityRejected(f"resolution {use_dpi:.0f} dpi is outside 250-1200",

@@ -1,9 +1,11 @@
 """Image intake shared by every biometric upload.
 
 Decodes JPEG, PNG, BMP, TIFF and WebP with hard limits on bytes and pixels, checks the
-declared dimensions *before* decoding (decompression bombs), applies EXIF orientation
-and returns a numpy array. Anything wrong becomes an :class:`ImageRejected` (422),
-:class:`ImageTooLarge` (413) or :class:`ImageTypeUnsupported` (415), never a crash.
+format (magic number against the caller's allow-list) and the declared dimensions
+*before* decoding (:func:`inspect_image`: decompression bombs, oversized uploads),
+applies EXIF orientation and returns a numpy array. Anything wrong becomes an
+:class:`ImageRejected` (422), :class:`ImageTooLarge` (413) or
+:class:`ImageTypeUnsupported` (415), never a crash.
 """
 
 from __future__ import annotations
@@ -57,14 +59,27 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def decode_image(
+FACE_FORMATS = frozenset({"JPEG", "PNG"})
+FINGER_FORMATS = frozenset({"PNG", "TIFF", "BMP", "JPEG"})
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    format: str
+    width: int
+    height: int
+
+
+def inspect_image(
     data: bytes,
     *,
-    mode: Literal["RGB", "L"] = "RGB",
+    formats: frozenset[str] = ALLOWED_FORMATS,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> DecodedImage:
-    """Decode ``data`` into a numpy array, refusing anything hostile or malformed."""
+) -> ImageHeader:
+    """Every check that needs no decoding: size in bytes, format by its magic number
+    (against ``formats``), polyglots, PNG chunk sizes and the dimensions the header
+    declares. Cheap enough to run before a request takes an image worker."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ImageRejected("image must be bytes", reason="not-bytes")
     data = bytes(data)
@@ -78,9 +93,12 @@ def decode_image(
             limit=max_bytes,
         )
     fmt = sniff_format(data)
-    if fmt is None:
+    if fmt is None or fmt not in formats:
+        names = ", ".join(sorted(formats))
         raise ImageTypeUnsupported(
-            "not a supported image (JPEG, PNG, BMP, TIFF or WebP expected)", reason="unknown-type"
+            f"not a supported image ({names} expected)",
+            reason="unknown-type" if fmt is None else "format-not-allowed",
+            allowed=sorted(formats),
         )
     if any(marker in data for marker in _ARCHIVE_MARKERS):
         raise ImageRejected("the file also contains an archive (polyglot); send a plain image",
@@ -90,28 +108,56 @@ def decode_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[fmt]) as img:
+                width, height = img.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge("image would decompress to too many pixels",
+                            reason="decompression-bomb") from exc
+    except Exception as exc:  # Pillow raises many types for corrupt headers
+        raise ImageRejected(
+            f"the {fmt} data is corrupt or truncated", reason="corrupt", format=fmt
+        ) from exc
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ImageRejected(
+            f"image is {width}x{height}; at least {MIN_SIDE}x{MIN_SIDE} is needed",
+            reason="too-small",
+            value=[width, height],
+        )
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"image declares {width}x{height} = {width * height} pixels; "
+            f"the limit is {max_pixels}",
+            reason="too-many-pixels",
+            value=width * height,
+            limit=max_pixels,
+        )
+    return ImageHeader(format=fmt, width=width, height=height)
+
+
+def decode_image(
+    data: bytes,
+    *,
+    mode: Literal["RGB", "L"] = "RGB",
+    formats: frozenset[str] = ALLOWED_FORMATS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> DecodedImage:
+    """Decode ``data`` into a numpy array, refusing anything hostile or malformed."""
+    fmt = inspect_image(data, formats=formats, max_bytes=max_bytes,
+                        max_pixels=max_pixels).format
+    data = bytes(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=[fmt])
-            width, height = img.size
-            if width < MIN_SIDE or height < MIN_SIDE:
-                raise ImageRejected(
-                    f"image is {width}x{height}; at least {MIN_SIDE}x{MIN_SIDE} is needed",
-                    reason="too-small",
-                    value=[width, height],
-                )
-            if width * height > max_pixels:
-                raise ImageTooLarge(
-                    f"image declares {width}x{height} = {width * height} pixels; "
-                    f"the limit is {max_pixels}",
-                    reason="too-many-pixels",
-                    value=width * height,
-                    limit=max_pixels,
-                )
             if getattr(img, "n_frames", 1) > 1 and fmt != "TIFF":
                 raise ImageRejected("animated or multi-frame images are not accepted",
                                     reason="multi-frame")
             dpi_info = img.info.get("dpi")
             img.load()
             oriented: Image.Image = ImageOps.exif_transpose(img) or img
+            if oriented.width * oriented.height > max_pixels:  # pragma: no cover - defensive
+                raise ImageTooLarge("image has too many pixels", reason="too-many-pixels")
             converted = oriented.convert(mode)
     except (ImageRejected, ImageTooLarge):
         raise

@@ -32,6 +32,12 @@ def get_face(cur: Cursor, subject: str) -> Row | None:
     return fetch_one(cur)
 
 
+def get_portrait(cur: Cursor, subject: str) -> Row | None:
+    cur.execute("SELECT display_sealed, photo_sealed FROM biometrics_face WHERE subject = %s",
+                (subject,))
+    return fetch_one(cur)
+
+
 def get_face_status(cur: Cursor, subject: str) -> Row | None:
     cur.execute(
         "SELECT status, model, quality, updated_at FROM biometrics_face WHERE subject = %s",

@@ -22,9 +22,10 @@ import qrcode.util
 from PIL import Image
 
 from certificates.errors import QrError
+from registry.errors import PayloadTooLarge, UnsupportedMediaType
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
-MAX_IMAGE_PIXELS = 40_000_000
+MAX_IMAGE_PIXELS = 16_000_000
 
 
 def _build(text: str, *, border: int = 4, box_size: int = 4) -> qrcode.QRCode:
@@ -71,18 +72,59 @@ def render_svg(text: str, *, box_size: int = 10, border: int = 4) -> str:
     return buf.getvalue().decode()
 
 
-def _load_gray(data: bytes) -> Image.Image:
-    if len(data) > MAX_IMAGE_BYTES:
-        raise QrError("image too large")
+# Photos of a QR code arrive as JPEG (phone cameras) or PNG (screenshots, renders).
+# Checked by magic number before any decoder sees the bytes: the old loader let Pillow
+# pick among every format it knows.
+_QR_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"))
+
+
+class QrImageTooLarge(QrError):
+    """A limit checked before decoding (still a ``QrError`` for callers of decode_image)."""
+
+    status = PayloadTooLarge.status
+    code = "image-too-large"
+    title = "Image too large"
+
+
+class QrImageTypeUnsupported(QrError):
+    status = UnsupportedMediaType.status
+    code = "image-type-unsupported"
+    title = "Image type not supported"
+
+
+def check_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES,
+                max_pixels: int = MAX_IMAGE_PIXELS) -> str:
+    """The limits that need no decoding: bytes, format by magic number (PNG or JPEG),
+    the pixels the header declares. Returns the format. Raises 413, 415 or ``QrError``."""
+    if len(data) > max_bytes:
+        raise QrImageTooLarge(f"image is {len(data)} bytes; the limit is {max_bytes}",
+                              reason="too-many-bytes", limit=max_bytes)
+    fmt = next((name for magic, name in _QR_MAGIC if data.startswith(magic)), None)
+    if fmt is None:
+        raise QrImageTypeUnsupported("send the QR code as a PNG or JPEG image",
+                                     reason="format-not-allowed", allowed=["JPEG", "PNG"])
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > MAX_IMAGE_PIXELS:
-                raise QrError("image has too many pixels")
+        with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+            width, height = im.size
+    except Image.DecompressionBombError:  # Pillow's own, far larger, limit
+        raise QrImageTooLarge(f"image has too many pixels; the limit is {max_pixels}",
+                              reason="too-many-pixels", limit=max_pixels) from None
+    except Exception:  # Pillow raises many types on corrupt headers
+        raise QrError("not a readable image", reason="corrupt") from None
+    if width * height > max_pixels:
+        raise QrImageTooLarge(f"image has {width}x{height} pixels; the limit is {max_pixels}",
+                              reason="too-many-pixels", limit=max_pixels)
+    return fmt
+
+
+def _load_gray(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES,
+               max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    fmt = check_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    try:
+        with Image.open(io.BytesIO(data), formats=[fmt]) as im:
             return im.convert("L")
-    except QrError:
-        raise
     except Exception:  # Pillow raises many types on corrupt images
-        raise QrError("not a readable image") from None
+        raise QrError("not a readable image", reason="corrupt") from None
 
 
 def decode_gray(img: Image.Image) -> str:
@@ -108,6 +150,9 @@ def decode_gray(img: Image.Image) -> str:
     raise QrError("no QR code found")
 
 
-def decode_image(data: bytes) -> str:
-    """Text of the QR code in an image file (PNG, JPEG...). Raises ``QrError``."""
-    return decode_gray(_load_gray(data))
+def decode_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES,
+                 max_pixels: int = MAX_IMAGE_PIXELS) -> str:
+    """Text of the QR code in a PNG or JPEG image. Raises ``QrError``. The decoder's
+    cost grows with the pixels and the finder-like patterns in them: a server runs this
+    under a CPU budget (api/workpool.py)."""
+    return decode_gray(_load_gray(data, max_bytes=max_bytes, max_pixels=max_pixels))

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from registry import audit, regulation, repository
 from registry import supervision_repository as repo
@@ -22,6 +22,23 @@ from registry.db import Cursor
 from registry.errors import Conflict, InvalidInput, NotFound
 
 _MONTH_DAY = r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+_GRADE = r"^[A-E]$"
+CLIENT_KINDS = ("school", "hospital", "bank", "entertainment_venue", "property_management",
+                "public_transport", "large_event", "key_unit", "other")
+
+
+class EventGradeRule(BaseModel):
+    """Events expecting at least ``min_attendance`` people need a company graded
+    ``lowest_grade`` or better (A is best)."""
+
+    min_attendance: int = Field(ge=0, le=10_000_000)
+    lowest_grade: str = Field(pattern=_GRADE)
+
+
+def _default_event_rules() -> list[EventGradeRule]:
+    return [EventGradeRule(min_attendance=10_000, lowest_grade="A"),
+            EventGradeRule(min_attendance=1_000, lowest_grade="B"),
+            EventGradeRule(min_attendance=0, lowest_grade="C")]
 
 
 class SupervisionPolicy(BaseModel):
@@ -35,6 +52,50 @@ class SupervisionPolicy(BaseModel):
     rotation_training_months: int = Field(default=12, ge=1, le=60,
                                           description="rotation training is due this long "
                                           "after the last one (or the start of employment)")
+    # Credit consequences and clients (§3 §12).
+    large_event_grades: list[EventGradeRule] = Field(
+        default_factory=_default_event_rules, max_length=20,
+        description="grade a large event needs by expected attendance (largest rule that "
+                    "applies wins)")
+    high_grade_client_kinds: list[str] = Field(
+        default_factory=lambda: ["key_unit", "school", "hospital", "bank"], max_length=9,
+        description="client kinds that prefer (or require) a high-grade company")
+    high_grade_lowest: str = Field(default="B", pattern=_GRADE,
+                                   description="the lowest grade that counts as high")
+    high_grade_required: bool = Field(
+        default=False, description="refuse (true) or only warn (false) below high grade")
+    service_lowest_grade: dict[str, str] = Field(
+        default_factory=lambda: {"armed-escort": "B", "key-target-protection": "B"},
+        max_length=50, description="the lowest company grade allowed per kind of work")
+    venue_m2_per_guard: int = Field(
+        default=200, ge=1, le=100_000,
+        description="an entertainment venue needs one deployed guard per this floor area")
+    psych_assessment_interval_days: int = Field(
+        default=365, ge=30, le=3 * 365,
+        description="armed-escort guards are reassessed this often; later is overdue")
+
+    @field_validator("high_grade_client_kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(CLIENT_KINDS))
+        if unknown:
+            raise ValueError(f"unknown client kinds: {', '.join(unknown)}")
+        return value
+
+    @field_validator("service_lowest_grade")
+    @classmethod
+    def _grades(cls, value: dict[str, str]) -> dict[str, str]:
+        for service_name, grade in value.items():
+            if grade not in ("A", "B", "C", "D", "E") or not 0 < len(service_name) <= 60:
+                raise ValueError(f"bad grade threshold {service_name!r}: {grade!r}")
+        return value
+
+    def event_grade(self, attendance: int) -> str | None:
+        """The lowest grade a large event of ``attendance`` people allows (None: any)."""
+        rules = [r for r in self.large_event_grades if attendance >= r.min_attendance]
+        if not rules:
+            return None
+        return max(rules, key=lambda r: r.min_attendance).lowest_grade
 
     def due_date(self, year: int) -> dt.date:
         month, day = (int(x) for x in self.annual_report_due.split("-"))

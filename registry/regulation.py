@@ -134,7 +134,8 @@ def credit_summary(cur: Cursor, company_id: int, year: int) -> dict[str, Any]:
 # -- service projects -------------------------------------------------------------------------
 def register_service_project(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int,
                              name: str, service_name: str, client: str, starts_on: dt.date,
-                             ends_on: dt.date | None) -> dict[str, Any]:
+                             ends_on: dt.date | None,
+                             client_id: int | None = None) -> dict[str, Any]:
     company = repository.get_company(cur, company_id, for_update=True)
     if company is None:
         raise NotFound("no such company")
@@ -154,9 +155,16 @@ def register_service_project(cur: Cursor, *, actor: Actor, now: dt.datetime, com
     if service_name == "armed-escort" and not company["armed_escort"]:
         raise NotEligible("the company holds no armed-escort endorsement",
                           reason="no-armed-escort-endorsement")
+    from registry import annual_reports  # the policy's module imports this one
+
+    lowest = annual_reports.policy(cur)[1].service_lowest_grade.get(service_name)
+    if lowest is not None and company["credit_grade"] > lowest:
+        raise NotEligible(f"{service_name} needs credit grade {lowest} or better (the company "
+                          f"is {company['credit_grade']})", reason="credit-grade-for-service")
     row = repository.insert_service_project(cur, {
         "company_id": company_id, "name": name, "service": service_name, "client": client,
-        "starts_on": starts_on, "ends_on": ends_on, "created_by": actor.label})
+        "starts_on": starts_on, "ends_on": ends_on, "created_by": actor.label,
+        "client_id": client_id})
     audit.record(cur, actor=actor, action="company.service_project", target_type="company",
                  target_id=company_id, data={"project_id": row["id"], "service": service_name},
                  now=now)

@@ -24,7 +24,7 @@ GUARD_COLUMNS = (
 CHECK_COLUMNS = "id, guard_id, result, reason, checked_on, recorded_by, source, created_at"
 BAN_COLUMNS = "id, id_number, reason, until_on, company_id, created_by, created_at, lifted_at"
 PROJECT_COLUMNS = ("id, company_id, name, service, client, starts_on, ends_on, created_by,"
-                   " created_at")
+                   " created_at, client_id")
 QUALIFICATION_COLUMNS = ("id, guard_id, kind, reference, valid_from, valid_until, recorded_by,"
                          " created_at")
 _GUARD_FROM = (
@@ -356,22 +356,39 @@ def try_idempotency_lock(cur: Cursor, principal_id: int, key: str) -> bool:
     return bool(row and row["locked"])
 
 
-def get_idempotency(cur: Cursor, principal_id: int, key: str) -> Row | None:
+def get_idempotency(cur: Cursor, principal_id: int, key: str, *,
+                    newer_than: dt.datetime) -> Row | None:
+    """The stored result of (principal, key), unless it expired (created before
+    ``newer_than``)."""
     cur.execute(
         "SELECT request_hash, response_status, response_body FROM registry_idempotency"
-        " WHERE principal_id = %s AND key = %s",
-        (principal_id, key),
+        " WHERE principal_id = %s AND key = %s AND created_at >= %s",
+        (principal_id, key, newer_than),
     )
     return fetch_one(cur)
 
 
 def insert_idempotency(cur: Cursor, principal_id: int, key: str, request_hash: bytes,
-                       status: int, body: Any) -> None:
+                       status: int, body: Any, *, now: dt.datetime) -> None:
+    # An expired record of the same key is replaced (the caller holds the key's lock).
     cur.execute(
         "INSERT INTO registry_idempotency (principal_id, key, request_hash, response_status,"
-        " response_body) VALUES (%s, %s, %s, %s, %s)",
-        (principal_id, key, request_hash, status, json.dumps(body, default=str)),
+        " response_body, created_at) VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (principal_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash,"
+        " response_status = EXCLUDED.response_status,"
+        " response_body = EXCLUDED.response_body, created_at = EXCLUDED.created_at",
+        (principal_id, key, request_hash, status, json.dumps(body, default=str), now),
     )
+
+
+def purge_idempotency(cur: Cursor, *, older_than: dt.datetime, limit: int) -> int:
+    """Delete up to ``limit`` expired records; how many went."""
+    cur.execute(
+        "DELETE FROM registry_idempotency WHERE ctid = ANY(ARRAY(SELECT ctid FROM"
+        " registry_idempotency WHERE created_at < %s LIMIT %s))",
+        (older_than, limit),
+    )
+    return int(cur.rowcount)
 
 
 # -- company lists -----------------------------------------------------------------------
@@ -537,3 +554,17 @@ def public_companies(cur: Cursor, *, query: str, limit: int) -> list[Row]:
         (q.upper(), "%" + q.lower().replace("%", "").replace("_", "") + "%", limit),
     )
     return fetch_all(cur)
+
+
+# -- principal change notifications (migration 0008) -------------------------------------
+PRINCIPAL_CHANNEL = "guardreg_principal"
+
+
+def listen_principal_changes(cur: Cursor) -> None:
+    """Subscribe this (autocommit) connection to principal changes."""
+    cur.execute(f"LISTEN {PRINCIPAL_CHANNEL}")
+
+
+def ping(cur: Cursor) -> None:
+    """A round trip that fails on a dropped connection."""
+    cur.execute("SELECT 1")

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry import audit, events, repository
+from registry import audit, events, holds, repository
 from registry.audit import Actor
 from registry.db import Cursor
 from registry.errors import Conflict, InvalidInput, NotEligible, NotFound
@@ -174,9 +174,13 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
     repository.insert_employment(cur, guard_id, company_id, start)
     audit.record(cur, actor=actor, action=action, target_type="guard", target_id=guard_id,
                  data={"company_id": company_id}, now=now)
+    # Notice §12: a black-listed employer's new enrollments wait for the regulator.
+    hold_id = holds.hold_if_black_listed(cur, actor=actor, now=now, company=company,
+                                         guard_id=guard_id)
     row = repository.get_guard(cur, guard_id)
     assert row is not None
     row["rehired"] = existing is not None
+    row["enrollment_hold_id"] = hold_id
     return row
 
 
@@ -358,6 +362,7 @@ BAR_MESSAGES = {
     "no-employer": "no active employer",
     "employer-not-active": "the employer's licence is not active",
     "guard-inactive": "the guard is not active",
+    "enrollment-held": "the enrollment awaits the regulator's approval (black-listed employer)",
 }
 
 

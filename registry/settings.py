@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import math
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +21,44 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_PREFIX = "dev-only-"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+MIN_SECRET_CHARS = 32
+MIN_SECRET_BITS = 90.0
+MAX_REPEAT = 8
+
+
+def _shannon_bits(text: str) -> float:
+    """Characters x the Shannon entropy of the text's own character frequencies: an
+    optimistic estimate for a chosen string, a fair one for a random string."""
+    counts = Counter(text)
+    n = len(text)
+    return -n * sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def secret_problem(raw: str) -> str | None:
+    """Why ``raw`` is not acceptable as a production secret, or None.
+
+    The rule (docs/SECURITY.md): not a ``dev-only-`` placeholder; at least 32
+    characters; at least 90 bits by the Shannon estimate of its characters (32 random hex
+    characters, 128 bits, estimate 93 or more in 200,000 draws; ``"a" * 32`` estimates 0,
+    ``"abcd" * 8`` 64); and no run of 8 characters that appears twice (a repeated
+    word or block). A random 32-byte token in hex or base64 always passes."""
+    if raw.startswith(PLACEHOLDER_PREFIX):
+        return "is the development placeholder"
+    if len(raw) < MIN_SECRET_CHARS:
+        return f"is shorter than {MIN_SECRET_CHARS} characters"
+    bits = _shannon_bits(raw)
+    if bits < MIN_SECRET_BITS:
+        return (f"has too little entropy (about {bits:.0f} bits by its character "
+                f"frequencies; at least {MIN_SECRET_BITS:.0f} needed)")
+    seen: set[str] = set()
+    for i in range(len(raw) - MAX_REPEAT + 1):
+        piece = raw[i:i + MAX_REPEAT]
+        if piece in seen:
+            return f"repeats a block of {MAX_REPEAT} or more characters"
+        seen.add(piece)
+    return None
 
 
 class SettingsError(RuntimeError):
@@ -54,6 +94,8 @@ class Settings(BaseSettings):
     # host and port it actually serves (see api/cli.py); a bare app uses DEFAULT_BASE_URL.
     public_base_url: str | None = None
     certificate_validity_days: int = 365
+    # The printed card: "id1" (85.6 x 54 mm, a bank card's size) or "a6" (enlarged on A6).
+    card_format: Literal["id1", "a6"] = "id1"
     signature_algorithm: Literal["ES256", "EdDSA"] = "ES256"
     status_list_ttl_s: int = 300
     status_list_max_age_s: int = 24 * 3600
@@ -84,13 +126,23 @@ class Settings(BaseSettings):
 
     # Request limits
     max_body_bytes: int = 12 * 1024 * 1024
+    max_json_body_bytes: int = 1024 * 1024  # parsed on the event loop: keep it small
     max_image_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 16_000_000
+    # A fingerprint is about 1 x 1.5 inch: 2 MP holds one at 1000 dpi. Extraction costs
+    # grow with the pixels (a 4000x4000 mosaic cost 32 CPU-seconds before this limit).
+    max_finger_image_pixels: int = 2_000_000
+    # Image work (QR decoding, face analysis, fingerprint extraction) runs in worker
+    # processes; a task that spends more CPU time than this is killed (422).
+    image_cpu_budget_s: float = Field(default=2.0, gt=0, le=60)
+    image_workers: int = Field(default=2, ge=1, le=64)
     max_page_size: int = 200
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)  # stored responses expire
     rate_limit_verify_per_min: int = 6000
     rate_limit_enroll_per_min: int = 600
     rate_limit_complaint_per_min: int = 20     # per client address: filing complaints
     rate_limit_public_per_min: int = 60        # per client address: tracking-code look-ups
+    rate_limit_verify_image_per_min: int = 120  # photos of QR codes: image work per call
 
     @property
     def base_url(self) -> str:
@@ -98,16 +150,27 @@ class Settings(BaseSettings):
         return (self.public_base_url or DEFAULT_BASE_URL).rstrip("/")
 
     def check_secrets(self) -> None:
+        """Outside development and test: every master secret must pass
+        :func:`secret_problem`, and the database must be a real server
+        (``DATABASE_URL``), never the embedded one (trust authentication, data in a local
+        directory). Raises :class:`SettingsError` naming what to fix, never the value."""
         if self.mode == "development" or self.mode == "test":
             return
         for name in ("biometric_secret", "key_passphrase", "apikey_pepper"):
             value: SecretStr = getattr(self, name)
-            raw = value.get_secret_value()
-            if raw.startswith(PLACEHOLDER_PREFIX) or len(raw) < 32:
+            problem = secret_problem(value.get_secret_value())
+            if problem:
                 raise SettingsError(
-                    f"GUARDREG_{name.upper()} is a placeholder or shorter than 32 characters; "
-                    f"set a real secret (mode={self.mode})"
+                    f"GUARDREG_{name.upper()} {problem}; set a random secret, e.g. the "
+                    f"output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                    f" (mode={self.mode})"
                 )
+        if not self.database_url:
+            raise SettingsError(
+                f"DATABASE_URL is not set: mode={self.mode} does not start the embedded "
+                "PostgreSQL (it trusts every local connection and keeps the data in "
+                f"{self.data_dir}); point DATABASE_URL at a PostgreSQL server with pgvector"
+            )
 
     def derive_key(self, secret_name: str, purpose: str, length: int = 32) -> bytes:
         """A purpose-bound key derived from one of the master secrets."""

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from registry.errors import InvalidInput
@@ -147,3 +149,34 @@ def make_credit_code(division: str, org8: str, *, authority: str = "9", kind: st
     org = org8 + org_code_check_character(org8)
     first17 = f"{authority}{kind}{division}{org}"
     return first17 + uscc_check_character(first17)
+
+
+# -- names ------------------------------------------------------------------------------
+class InvalidName(InvalidInput):
+    code = "invalid-name"
+    title = "Invalid name"
+
+
+_WHITESPACE_RUN = re.compile(r"\s+")
+
+
+def normalise_name(value: object, *, field: str = "name") -> str:
+    """A person's or company's name as stored: Unicode NFC, trimmed, every inner run of
+    whitespace one space. Refused (422 ``invalid-name``) when, once trimmed, it holds a
+    control character (category Cc: tab, newline, escape...) or a format character (Cf):
+    the bidi embeddings and overrides U+202A-202E, the isolates U+2066-2069, the marks
+    U+200E/U+200F, zero-width characters and the like, which make a name display
+    differently from what it is (reversed text on a certificate, a look-alike of another
+    name, a broken CSV or log line)."""
+    if not isinstance(value, str):
+        raise InvalidName("the name must be a string", field=field)
+    text = unicodedata.normalize("NFC", value).strip()
+    bad = sorted({c for c in text if unicodedata.category(c) in ("Cc", "Cf")})
+    if bad:
+        shown = ", ".join(f"U+{ord(c):04X}" for c in bad[:5])
+        raise InvalidName(f"the {field} contains control or formatting characters ({shown})",
+                          field=field)
+    text = _WHITESPACE_RUN.sub(" ", text)
+    if not text:
+        raise InvalidName(f"the {field} is empty", field=field)
+    return text

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api import idempotency
 from api.access import actor_of, guard_for
-from api.deps import clock, forget_cached_keys, require, runtime
+from api.deps import clock, require, runtime
 from api.schemas import ApiKeyIn
 from registry import audit, auth, repository
 from registry.auth import Principal, Role
@@ -78,7 +78,8 @@ def revoke_api_key(principal_id: int, request: Request, principal: Regulator, no
             raise NotFound("no such active key")
         audit.record(cur, actor=actor_of(principal), action="apikey.revoke",
                      target_type="principal", target_id=principal_id, now=now)
-    forget_cached_keys()
+    # This worker at once; the others when the database's notification reaches them.
+    runtime(request).principal_cache().invalidate(principal_id)
 
 
 @router.get("/v1/jobs", summary="Scheduled jobs and their last runs (regulator)")

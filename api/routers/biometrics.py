@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
+from api import image_work
 from api.access import actor_of, guard_for
-from api.biometric_context import face_analyzer, read_upload, sealer, vector_key
+from api.biometric_context import read_upload, sealer, vector_key
 from api.deps import clock, rate_limit, require, runtime
 from api.schemas import Input, mask_id_number
 from biometrics import enrollment, fusion
 from biometrics import repository as bio_repo
 from biometrics.face.pipeline import THRESHOLDS
-from biometrics.imaging import decode_image
+from biometrics.imaging import FACE_FORMATS, FINGER_FORMATS, inspect_image
 from registry import repository as registry_repo
 from registry.auth import Principal, Role
 from registry.errors import NotFound
@@ -35,16 +36,23 @@ def dedup_policy(request: Request) -> fusion.Policy:
                          gallery=s.dedup_gallery_size)
 
 
-def _decode(request: Request, data: bytes) -> Any:
-    s = runtime(request).settings
-    return decode_image(data, mode="RGB", max_bytes=s.max_image_bytes,
-                        max_pixels=s.max_image_pixels)
+def _analyse_face(request: Request, data: bytes, *, purpose: Literal["enroll", "verify"]
+                  ) -> image_work.FaceWork:
+    """Header limits here (cheap, no worker taken), then decoding and analysis in the
+    image pool under the CPU budget."""
+    rt = runtime(request)
+    s = rt.settings
+    inspect_image(data, formats=FACE_FORMATS, max_bytes=s.max_image_bytes,
+                  max_pixels=s.max_image_pixels)
+    return rt.image_pool().run(image_work.analyse_face, data, purpose=purpose,
+                               max_bytes=s.max_image_bytes, max_pixels=s.max_image_pixels,
+                               keep_pixels=purpose == "enroll")
 
 
 @router.post("/guards/{guard_id}/face", status_code=201,
              summary="Capture (or replace) a guard's face photo; 1:N duplicate search")
 def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
-                photo: Annotated[UploadFile, File(description="JPEG, PNG, BMP, TIFF or WebP")],
+                photo: Annotated[UploadFile, File(description="JPEG or PNG")],
                 ) -> Any:
     rt = runtime(request)
     # Check access before reading anything, and again under lock when storing.
@@ -52,8 +60,9 @@ def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
         guard_for(cur, principal, guard_id)
     rate_limit(request, principal, "enroll")
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
-    image = _decode(request, data)
-    result = face_analyzer().analyse(image.pixels, purpose="enroll")
+    work = _analyse_face(request, data, purpose="enroll")
+    result = work.result
+    assert work.pixels is not None
     from biometrics import finger_capture
 
     with rt.db.transaction() as cur:
@@ -61,7 +70,7 @@ def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
         outcome = enrollment.enroll_face(
             cur, actor=actor_of(principal), now=now, subject=str(guard["biometric_subject"]),
             guard_id=guard_id, encoding=result.encoding, model=result.model_id,
-            quality=result.quality, pixels=image.pixels, sealer=sealer(rt.settings),
+            quality=result.quality, pixels=work.pixels, sealer=sealer(rt.settings),
             vector_key=vector_key(rt.settings), transform_kid=vector_key(rt.settings).key_id,
             policy=dedup_policy(request), finger_model=finger_capture.MODEL_ID,
             face_box=result.box.as_tuple(), db=rt.db)
@@ -109,8 +118,7 @@ def verify_face(guard_id: int, request: Request, principal: Verifier,
         if bio_repo.get_face_status(cur, subject) is None:
             raise NotFound("no face enrolled for this guard", code="no-face-enrolled")
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
-    image = _decode(request, data)
-    result = face_analyzer().analyse(image.pixels, purpose="verify")
+    result = _analyse_face(request, data, purpose="verify").result
     with rt.db.transaction(readonly=True) as cur:
         dist = enrollment.face_distance(cur, subject=subject, encoding=result.encoding,
                                         vector_key=vector_key(rt.settings),
@@ -211,9 +219,11 @@ def _finger_capture(request: Request, image: UploadFile | None, template: Upload
                            "(ISO 19794-2 / ANSI 378)", field="image")
     if image is not None:
         data = read_upload(image, max_bytes=s.max_image_bytes, field="image")
-        return finger_capture.from_image(data, dpi=dpi, purpose=purpose, position=position,
-                                         max_bytes=s.max_image_bytes,
-                                         max_pixels=s.max_image_pixels)
+        inspect_image(data, formats=FINGER_FORMATS, max_bytes=s.max_image_bytes,
+                      max_pixels=s.max_finger_image_pixels)
+        return runtime(request).image_pool().run(
+            image_work.capture_finger, data, dpi=dpi, purpose=purpose, position=position,
+            max_bytes=s.max_image_bytes, max_pixels=s.max_finger_image_pixels)
     data = read_upload(template, max_bytes=64 * 1024, field="template")
     return finger_capture.from_template(data, purpose=purpose)
 

@@ -506,12 +506,23 @@ async def verify_online(body: VerificationIn, request: Request, principal: Offic
 def verify_image(request: Request, principal: Officer, now: Now,
                  image: Annotated[UploadFile, File()],
                  location: Annotated[str | None, Form(max_length=200)] = None) -> Any:
-    data = read_upload(image, max_bytes=runtime(request).settings.max_image_bytes, field="image")
+    from api import image_work
+
+    rt = runtime(request)
+    # The limit is taken before any decoding: a refused caller costs no image work.
+    rate_limit(request, principal, "verify-image")
+    data = read_upload(image, max_bytes=rt.settings.max_image_bytes, field="image")
     try:
-        text = qr.decode_image(data)
+        qr.check_image(data, max_bytes=rt.settings.max_image_bytes,
+                       max_pixels=rt.settings.max_image_pixels)
+        text = rt.image_pool().run(image_work.read_qr, data,
+                                   max_bytes=rt.settings.max_image_bytes,
+                                   max_pixels=rt.settings.max_image_pixels)
     except CertificateError as exc:
+        if exc.status in (413, 415):  # a limit before decoding: answered as it is
+            raise
         raise BadRequest(f"no readable QR code in the image: {exc.detail}",
-                         code="qr-unreadable") from exc
+                         code="qr-unreadable", **exc.extra) from exc
     return _jsonable(_verify_text(request, principal, text, location, True, now,
                                   "online-image"))
 

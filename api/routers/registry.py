@@ -102,6 +102,7 @@ def enroll_guard(body: GuardIn, request: Request, principal: Staff, now: Now) ->
                 **body.model_dump(exclude={"company_id"}))
             view = guard_view(row, principal, today=now.date())
             view["rehired"] = row["rehired"]
+            view["enrollment_held"] = row["enrollment_hold_id"] is not None
             return 201, view
         return idempotency.run(cur, request, principal, body, action)
 

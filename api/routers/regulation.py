@@ -24,7 +24,7 @@ from registry import repository as registry_repo
 from registry.auth import Principal, Role
 from registry.db import Cursor, savepoint
 from registry.errors import GuardregError, InvalidInput, NotFound
-from registry.validation import parse_resident_id
+from registry.validation import normalise_name, parse_resident_id
 
 router = APIRouter(prefix="/v1", tags=["regulation"])
 Now = Annotated[dt.datetime, Depends(clock)]
@@ -383,10 +383,11 @@ def _import_guard_row(cur: Cursor, actor: Any, now: dt.datetime, company_id: int
     phone = v.get("phone") or None
     if phone is not None and not (phone.lstrip("+").isdigit() and 5 <= len(phone) <= 21):
         raise InvalidInput("phone must be digits", field="phone")
-    if not v["name"] or len(v["name"]) > 100:
+    name = normalise_name(v["name"] or "")
+    if len(name) > 100:
         raise InvalidInput("name must be 1-100 characters", field="name")
     guard = service.enroll_guard(cur, actor=actor, now=now, company_id=company_id,
-                                 name=v["name"], id_number=v["id_number"], phone=phone,
+                                 name=name, id_number=v["id_number"], phone=phone,
                                  education=(v.get("education") or "unknown")[:50],
                                  started_on=started)
     return int(guard["id"])
@@ -454,13 +455,14 @@ def _card(request: Request, cur: Cursor, guard: dict[str, Any]) -> Response:
     if not rows:
         raise NotFound("no current certificate to print")
     cert = rows[-1]
-    photo = enrollment.load_photo(cur, subject=str(guard["biometric_subject"]),
-                                  sealer=sealer(runtime(request).settings))
+    photo = enrollment.load_portrait(cur, subject=str(guard["biometric_subject"]),
+                                     sealer=sealer(runtime(request).settings))
     view = {"number": cert["number"], "guard_name": cert["claims"].get("guard_name"),
             "skill_level": cert["skill_level"],
             "employer_name": cert["claims"].get("employer_name"), "issued_at": cert["issued_at"],
-            "expires_at": cert["expires_at"], "text": cert["text"], "status": cert["status"]}
-    pdf = render_card(cert=view, photo=photo, issuer=runtime(request).settings.issuer)
+            "expires_at": cert["expires_at"], "text": cert["text"]}
+    settings = runtime(request).settings
+    pdf = render_card(cert=view, photo=photo, issuer=settings.issuer, fmt=settings.card_format)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="guard-card-{cert["number"]}.pdf"',
         "Cache-Control": "no-store"})

@@ -124,6 +124,11 @@ def company_page(request: Request) -> Response:
     return _page(request, "company")
 
 
+@router.get("/public", summary="Public page: complaints, red and black lists, inspections")
+def public_page(request: Request) -> Response:
+    return _page(request, "public")
+
+
 @router.get("/dashboard", summary="Regulator dashboard")
 def dashboard_page(request: Request) -> Response:
     return _page(request, "dashboard")
@@ -151,7 +156,14 @@ def service_worker() -> Response:
 
 @router.get("/static/{path:path}", summary="Static files of the pages")
 def static_file(path: str) -> Response:
-    if path.endswith(".html"):
-        raise NotFound("no such file")  # pages are served at their own paths
+    # Only a file's exact name: no trailing slash, empty or dot segments, which the
+    # file system would resolve to a page anyway ("scan.html/" is scan.html). Pages are
+    # served at their own paths, filled in: their raw template (an empty trust anchor)
+    # must never be served, or a scanner could pin it.
+    parts = path.split("/")
+    if any(p in ("", ".", "..") for p in parts) or "\\" in path:
+        raise NotFound("no such file")
+    if (STATIC_DIR / path).resolve().suffix == ".html" or path.endswith(".html"):
+        raise NotFound("no such file")
     body, media = _file(path)
     return Response(body, media_type=media, headers=_headers())

@@ -4,11 +4,13 @@ Layout of the directory (default ``<settings.data_dir>/keys``)::
 
     <kid hex>.json      metadata: kid, purpose, alg, spki (base64 DER), state,
                         created_at, not_before, retired_at, verifiable_until
-    <kid hex>.key.pem   PKCS#8 private key, encrypted with the passphrase (mode 0600)
+    <kid hex>.key.pem   PKCS#8 private key sealed with the passphrase: scrypt + AES-GCM
+                        (certificates/signing/keyfile.py; mode 0600)
 
 Purposes: ``certificate`` (guard certificates), ``status-list`` (status list tokens),
 ``trust-list`` (the trust list; its public key is the verifiers' pinned anchor),
-``log`` (the audit transparency log's checkpoints; witnesses pin its public key).
+``log`` (the audit transparency log's checkpoints; witnesses pin its public key),
+``statement`` (signed credit statements answered to procurement queries, evidence).
 At most one key per purpose is ``active``. ``rotate`` makes a new active key and
 retires the old one; a retired key stays in the trust list, verifiable until
 ``verifiable_until`` = retired_at + certificate validity (for certificate keys; the
@@ -35,16 +37,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from certificates.errors import KeyringError
 from certificates.fileio import atomic_write
 from certificates.keys import SIGNING_ALGS, kid_from_spki, spki_der
+from certificates.signing import keyfile
 from certificates.signing.signer import PrivateKey, Signer
 
-Purpose = Literal["certificate", "status-list", "trust-list", "log"]
-PURPOSES: tuple[str, ...] = ("certificate", "status-list", "trust-list", "log")
+Purpose = Literal["certificate", "status-list", "trust-list", "log", "statement"]
+PURPOSES: tuple[str, ...] = ("certificate", "status-list", "trust-list", "log", "statement")
 State = Literal["active", "retired", "next"]
 
 
@@ -205,12 +207,8 @@ class Keyring:
         )
         spki = spki_der(key.public_key())
         kid = kid_from_spki(spki)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(self._get_passphrase()),
-        )
-        atomic_write(self._key_path(kid), pem, mode=0o600)
+        atomic_write(self._key_path(kid), keyfile.seal_key(key, self._get_passphrase()),
+                     mode=0o600)
         rec = KeyRecord(
             kid=kid, purpose=purpose, alg=alg, spki=spki,
             state="next" if successor else "active", created_at=now, not_before=now,
@@ -313,16 +311,7 @@ class Keyring:
     def load_signer(self, kid: bytes) -> Signer:
         """Decrypt the private key of ``kid`` and check it against its metadata."""
         rec = self.get(kid)
-        try:
-            key = serialization.load_pem_private_key(
-                self._key_path(kid).read_bytes(), password=self._get_passphrase()
-            )
-        except FileNotFoundError:
-            raise KeyringError(f"private key of {kid.hex()} missing") from None
-        except (ValueError, TypeError):
-            raise KeyringError(f"cannot decrypt private key {kid.hex()}") from None
-        if not isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
-            raise KeyringError("unsupported private key type")
+        key = self._open_key_file(kid)
         spki = spki_der(key.public_key())
         if spki != rec.spki or kid_from_spki(spki) != rec.kid:
             raise KeyringError(f"private key {kid.hex()} does not match its recorded public key")
@@ -337,6 +326,34 @@ class Keyring:
     def signer(self, purpose: str) -> Signer:
         """Signer for the active key of ``purpose``."""
         return self.load_signer(self.active(purpose).kid)
+
+    # -- key files (certificates/signing/keyfile.py) -----------------------------------
+    def _open_key_file(self, kid: bytes) -> PrivateKey:
+        """The private key of ``kid``; a file in the old PBKDF2 format is rewritten
+        sealed with scrypt once it has opened (and matched its recorded public key)."""
+        path = self._key_path(kid)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise KeyringError(f"private key of {kid.hex()} missing") from None
+        passphrase = self._get_passphrase()
+        try:
+            key, legacy = keyfile.open_key(data, passphrase)
+        except KeyringError:
+            raise KeyringError(f"cannot decrypt private key {kid.hex()}") from None
+        if legacy and spki_der(key.public_key()) == self.get(kid).spki:
+            atomic_write(path, keyfile.seal_key(key, passphrase), mode=0o600)
+        return key
+
+    def migrate_key_files(self) -> list[bytes]:
+        """Rewrite every key file still in the old format; the kids rewritten."""
+        done = []
+        for rec in self.list_keys():
+            path = self._key_path(rec.kid)
+            if path.exists() and not keyfile.is_sealed(path.read_bytes()):
+                self._open_key_file(rec.kid)
+                done.append(rec.kid)
+        return done
 
 
 def default_keyring() -> Keyring:

@@ -19,7 +19,9 @@ SELECT array_remove(ARRAY[
          THEN 'recently-revoked' END,
     CASE WHEN e.company_id IS NULL THEN 'no-employer'
          WHEN c.status <> 'active' THEN 'employer-not-active' END,
-    CASE WHEN g.status <> 'active' THEN 'guard-inactive' END
+    CASE WHEN g.status <> 'active' THEN 'guard-inactive' END,
+    CASE WHEN EXISTS (SELECT 1 FROM registry_enrollment_hold h WHERE h.guard_id = g.id
+                      AND h.status = 'pending') THEN 'enrollment-held' END
 ], NULL)
 FROM registry_guard g
 LEFT JOIN registry_employment e ON e.guard_id = g.id AND e.ended_on IS NULL

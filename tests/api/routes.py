@@ -147,6 +147,43 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/transparency/proof/inclusion"): PUBLIC,
     ("GET", "/v1/transparency/proof/consistency"): PUBLIC,
     ("GET", "/v1/transparency/leaves"): PUBLIC,
+    # Supervision, second part (issue 16): api/routers/supervision2.py.
+    ("GET", "/v1/reviews"): frozenset({R}),
+    ("POST", "/v1/enrollment-holds/{hold_id}/decision"): frozenset({R}),
+    ("POST", "/v1/clients"): frozenset({R, O}),
+    ("GET", "/v1/clients"): frozenset({R}),
+    ("POST", "/v1/companies/{company_id}/contracts"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/deployments"): frozenset({R, O}),
+    ("GET", "/v1/companies/{company_id}/deployments"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/deployments/{deployment_id}/end"): frozenset({R, O}),
+    ("GET", "/v1/coverage"): frozenset({R}),
+    ("POST", "/v1/companies/{company_id}/firearms"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/firearms/{firearm_id}/events"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/ammunition"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/vault-records"): frozenset({R, O}),
+    ("POST", "/v1/companies/{company_id}/drills"): frozenset({R, O}),
+    ("GET", "/v1/companies/{company_id}/armed-escort"): frozenset({R, O}),
+    ("GET", "/v1/armed-escort/candidates"): frozenset({R}),
+    ("GET", "/v1/supervision-alerts"): frozenset({R}),
+    ("PUT", "/v1/guards/{guard_id}/labour"): frozenset({R, O}),
+    ("GET", "/v1/companies/{company_id}/labour-report"): frozenset({R, O}),
+    ("GET", "/v1/shared/companies"): frozenset({R, "association", "market_regulation",
+                                                "human_resources", "tax"}),
+    ("POST", "/v1/procurement/credit-statements"): PUBLIC,
+    ("GET", "/v1/procurement/statement-keys"): PUBLIC,
+    ("GET", "/v1/public/lists/{list_name}"): PUBLIC,
+    ("GET", "/v1/credit-export.json"): frozenset({R, "association", "market_regulation"}),
+    ("GET", "/v1/credit-export.csv"): frozenset({R, "association", "market_regulation"}),
+    ("PUT", "/v1/reserve/members/{guard_id}"): frozenset({R}),
+    ("GET", "/v1/reserve/members"): frozenset({R}),
+    ("POST", "/v1/reserve/call-ups"): frozenset({R}),
+    ("GET", "/v1/reserve/call-ups/{callup_id}"): frozenset({R}),
+    ("POST", "/v1/reserve/call-ups/{callup_id}/close"): frozenset({R}),
+    ("GET", "/v1/me/call-ups"): frozenset({G}),
+    ("POST", "/v1/me/call-ups/{callup_id}/acknowledge"): frozenset({G}),
+    ("POST", "/v1/me/incidents"): frozenset({G}),
+    ("GET", "/v1/incidents"): frozenset({R, C}),
+    ("POST", "/v1/incidents/{incident_id}/acknowledge"): frozenset({R, C}),
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.
@@ -182,6 +219,23 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/companies/{company_id}/annual-reports"): {"json": {
         "year": 2025, "headcount": 10, "labour_contracts": 10, "insured": 9,
         "training_hours": 400, "incidents": 0}},
+    ("POST", "/v1/companies/{company_id}/contracts"): {"json": {
+        "client_id": 1, "service": "ordinary-patrol", "name": "c", "starts_on": "2026-01-01"}},
+    ("POST", "/v1/companies/{company_id}/deployments"): {"json": {
+        "project_id": 1, "guard_id": 1, "post": "gate", "starts_on": "2026-01-01"}},
+    ("POST", "/v1/companies/{company_id}/deployments/{deployment_id}/end"): {"json": None},
+    ("POST", "/v1/companies/{company_id}/firearms"): {"json": {
+        "serial": "X1", "model": "m"}},
+    ("POST", "/v1/companies/{company_id}/firearms/{firearm_id}/events"): {"json": {
+        "kind": "inspection", "detail": "ok"}},
+    ("POST", "/v1/companies/{company_id}/ammunition"): {"json": {
+        "calibre": "9mm", "delta": 10, "reason": "delivery"}},
+    ("POST", "/v1/companies/{company_id}/vault-records"): {"json": {
+        "vault": "v", "kind": "check", "detail": "ok"}},
+    ("POST", "/v1/companies/{company_id}/drills"): {"json": {
+        "held_on": "2026-01-01", "scenario": "robbery", "participants": 5}},
+    ("PUT", "/v1/guards/{guard_id}/labour"): {"json": {
+        "labour_contract": "none", "social_insurance": "none"}},
 }
 
 

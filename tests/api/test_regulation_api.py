@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import secrets
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from certificates import qr
@@ -332,26 +334,60 @@ def test_public_endpoints_leak_nothing_personal(regulator: Api, client: Any) -> 
     assert client.get("/v1/public/certificates/1201299999999990").status_code in (404, 422)
 
 
-def test_card_pdf_renders_and_its_qr_decodes_to_a_valid_certificate(
-        regulator: Api, officer: Api, runtime: Any, client: Any, tmp_path: Path) -> None:
-    company = regulator.make_company()
+def _pdf_words(pdf: Path) -> list[tuple[str, float, float, float, float]]:
+    """Word boxes from the PDF's own text layout (poppler's pdftotext -bbox), in points
+    with the origin at the top left."""
+    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True,
+                          text=True, check=True, timeout=60).stdout
+    words = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" '
+                       r'yMax="([\d.]+)">([^<]*)</word>', html)
+    return [(w, float(a), float(b), float(c), float(d)) for a, b, c, d, w in words]
+
+
+@pytest.mark.parametrize("employer", ["天津市保安服务总公司",
+                                      "天津市滨海新区某某某某某某物业管理及安全技术防范服务有限公司"])
+def test_card_pdf_prints_every_element_apart_with_fonts_embedded_and_a_valid_qr(
+        regulator: Api, officer: Api, runtime: Any, client: Any, tmp_path: Path,
+        employer: str) -> None:
+    from api.card import CARD_H, layout
+
+    boxes = layout()
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    company = regulator.make_company(name=employer)
     guard = make_issuable_guard(regulator, company["id"])
     cert = regulator.post(f"/v1/guards/{guard['id']}/certificate").json()
     me = make_principal(runtime, client, "guard", guard_id=guard["id"])
     pdf = me.get("/v1/me/card.pdf")
     assert pdf.status_code == 200
     assert pdf.headers["content-type"] == "application/pdf"
-    (tmp_path / "card.pdf").write_bytes(pdf.content)
-    subprocess.run(["pdftoppm", "-r", "200", "-png", str(tmp_path / "card.pdf"),
-                    str(tmp_path / "page")], check=True, timeout=60)
-    page = next(tmp_path.glob("page*.png"))
-    img = Image.open(page)
-    assert img.size[0] > 800
+    path = tmp_path / "card.pdf"
+    path.write_bytes(pdf.content)
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True,
+                           check=True, timeout=60).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts  # emb column
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(path), str(tmp_path / "page")],
+                   check=True, timeout=60)
+    img = Image.open(next(tmp_path.glob("page*.png")))
+    assert abs(img.size[0] - 85.6 / 25.4 * 150) < 3  # ID-1: 85.6 mm wide
     buf = io.BytesIO()
     img.save(buf, "PNG")
     text = qr.decode_image(buf.getvalue())
     assert text == cert["text"]
     assert officer.post("/v1/verifications", json={"text": text}).json()["verdict"] == "valid"
+    # No word of the PDF's own text layout touches the QR or the photo.
+    by_name = {b.name: b for b in boxes}
+    words = _pdf_words(path)
+    joined = "".join(w for w, *_ in words)
+    assert cert["number"] in joined and guard["name"] in joined
+    assert "status" not in joined.lower()  # a card cannot know its status
+    for name in ("qr", "photo"):
+        b = by_name[name]
+        top, bottom = CARD_H - (b.y + b.h), CARD_H - b.y  # to the top-left origin
+        for word, x0, y0, x1, y1 in words:
+            clear = x1 <= b.x or x0 >= b.x + b.w or y1 <= top or y0 >= bottom
+            assert clear, (name, word, (x0, y0, x1, y1))
     staff = regulator.get(f"/v1/guards/{guard['id']}/card.pdf")
     assert staff.status_code == 200
 

@@ -31,7 +31,7 @@ def test_generate_sign_verify(tmp_path: Path, alg: str) -> None:
     msg = decode_sign1(encode_sign1(b"x", alg=alg, kid=signer.kid, sign=signer.sign))
     verify_sign1(msg, load_spki(rec.spki))
     pem = tmp_path / f"{rec.kid.hex()}.key.pem"
-    assert b"ENCRYPTED PRIVATE KEY" in pem.read_bytes()
+    assert pem.read_bytes().startswith(b"-----BEGIN GUARDREG SEALED PRIVATE KEY-----")
     assert stat.S_IMODE(pem.stat().st_mode) == 0o600
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 

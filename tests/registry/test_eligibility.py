@@ -13,7 +13,7 @@ import pytest
 
 from api import reporting_repository
 from biometrics import repository as bio_repo
-from registry import regulation, repository, service
+from registry import holds_repository, regulation, repository, service
 from registry.audit import Actor
 from tests.conftest import Api, random_id_number
 
@@ -83,6 +83,9 @@ CASES: list[tuple[str, Callable[[Any, dict[str, Any]], None], list[str]]] = [
      ["employer-not-active"]),
     ("inactive", _then(_clear, lambda cur, g: repository.update_guard(
         cur, g["id"], {"status": "inactive"})), ["guard-inactive"]),
+    ("enrollment held", _then(_clear, lambda cur, g: holds_repository.insert_hold(cur, {
+        "guard_id": g["id"], "company_id": g["company_id"], "reason": "black-list",
+        "created_at": NOW})), ["enrollment-held"]),
 ]
 
 

@@ -44,6 +44,11 @@ def main() -> None:
             out[path.name] = [resp.status_code, body.get("type"),
                               body.get("reason") or body.get("check"),
                               resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024]
+        # Decoding happens in the image workers: their peak counts as much as ours.
+        out["__workers__"] = [0, None, None,
+                              round(rt.work.peak_rss_mb()) if rt.work is not None else 0]
+        if rt.work is not None:
+            rt.work.close()
     db.close()
     print(json.dumps(out))
 

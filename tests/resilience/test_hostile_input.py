@@ -277,6 +277,8 @@ def test_peak_memory_of_the_upload_process_stays_bounded(corpus_results: dict[st
               if isinstance(v, list) and len(v) == 4]
     assert corpus_results["__maxrss_mb__"] < RSS_LIMIT_MB, (
         corpus_results["__maxrss_mb__"], " ".join(growth))
+    workers_peak = corpus_results["__workers__"][3]
+    assert 0 < workers_peak < RSS_LIMIT_MB, workers_peak  # > 0: the workers did decode
 
 
 def test_errors_are_guardreg_errors() -> None:
