@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from biometrics.finger_search import TemplateCache
 from registry import migrate
 from registry.db import Database, EmbeddedPostgres
 from registry.settings import Settings
@@ -25,6 +26,9 @@ class Runtime:
     embedded: EmbeddedPostgres | None
     certs: Any = None  # api.cert_context.CertContext, made by api.app.wire
     verification_log: Any = None  # api.verification_log.VerificationLog, made by api.app.wire
+    # Prepared fingerprint templates of recent 1:N shortlists, per process and bounded
+    # (about 150 KB each); the gallery itself stays in the database.
+    finger_cache: TemplateCache = field(default_factory=lambda: TemplateCache(1024))
 
     def close(self) -> None:
         if self.verification_log is not None:

@@ -285,23 +285,25 @@ def face_shortlist(cur: Cursor, subject: str, *, k: int = 20, db: Database | Non
 def enroll_finger(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, guard_id: int,
                   position: int, record: bytes, prepared: Any, model: str, quality: int,
                   minutiae: int, sealer: Sealer, shortlist_threshold: float,
-                  full_threshold: float, db: Database | None = None) -> EnrollmentOutcome:
-    """Store one finger (sealed ISO record); search the face shortlist, then everyone."""
-    from biometrics.finger_search import finger_aad, finger_key, search_for
+                  full_threshold: float, db: Database | None = None,
+                  cache: Any = None) -> EnrollmentOutcome:
+    """Store one finger (sealed ISO record) and index it; search the face shortlist's
+    fingers, then everyone (``cache``: a ``finger_search.TemplateCache``)."""
+    from biometrics.finger_search import finger_aad, index_finger, search_fingers
+    from biometrics.fingerprint.matcher import prepare
 
-    search = search_for(cur)
-    search.sync(cur, sealer)
-    own = {finger_key(subject, p) for p in range(1, 11)}
-    shortlist = [finger_key(s, p) for s in face_shortlist(cur, subject, db=db)
-                 for p in range(1, 11)]
+    probe = prepare(prepared)
     hits: dict[str, float] = {}
+    shortlist = face_shortlist(cur, subject, db=db)
     if shortlist:
-        for key, score in search.search(prepared, top_k=10, candidates=shortlist):
-            if key not in own and score >= shortlist_threshold:
-                hits[key.split("/")[0]] = max(score, hits.get(key.split("/")[0], 0.0))
-    for key, score in search.search(prepared, top_k=10):
-        if key not in own and score >= full_threshold:
-            hits[key.split("/")[0]] = max(score, hits.get(key.split("/")[0], 0.0))
+        for hit in search_fingers(cur, probe, sealer=sealer, exclude_subject=subject,
+                                  subjects=shortlist, cache=cache):
+            if hit.score >= shortlist_threshold:
+                hits[hit.subject] = max(hit.score, hits.get(hit.subject, 0.0))
+    for hit in search_fingers(cur, probe, sealer=sealer, exclude_subject=subject, db=db,
+                              cache=cache):
+        if hit.score >= full_threshold:
+            hits[hit.subject] = max(hit.score, hits.get(hit.subject, 0.0))
     ranked = sorted(hits.items(), key=lambda kv: -kv[1])
     candidates = describe_candidates(cur, ranked, now.date(), metric="similarity",
                                      threshold=full_threshold)
@@ -310,6 +312,8 @@ def enroll_finger(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, 
         cur, subject=subject, position=position, status=status, model=model,
         template_sealed=sealer.seal(record, aad=finger_aad(subject, position)),
         quality=quality, minutiae=minutiae)
+    # indexed from the stored record, as `guardreg biometrics finger-index` does
+    index_finger(cur, subject=subject, position=position, prepared=prepare(record))
     outcome = EnrollmentOutcome(status, replaced, candidates)
     if candidates:
         outcome.review_id = repository.open_review(
