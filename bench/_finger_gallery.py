@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from biometrics.fingerprint import index, matcher, synthetic
 
 CACHE = Path(os.environ.get("FPINDEX_CACHE", "/tmp/fpindex-cache"))
-CHUNK = 10_000
+CHUNK = int(os.environ.get("FPINDEX_CHUNK", "10000"))
 SEED0 = 7_000_000
 
 
@@ -38,8 +38,15 @@ def build_chunk(c: int) -> Path:
         return path
     templates: list[bytes] = []
     codes: list[np.ndarray] = []
+    # the same fingers under another index scheme: reuse their templates
+    made = sorted(CACHE.glob(f"gallery-*-{c:03d}.npz"))
+    old = list(np.load(made[0], allow_pickle=True)["templates"]) if made else []
     for i in range(c * CHUNK, (c + 1) * CHUNK):
-        prep = matcher.prepare_minutiae(synthetic.impression(synthetic.master_finger(SEED0 + i), 0))
+        if old:
+            prep = matcher.prepare(old[i - c * CHUNK])
+        else:
+            prep = matcher.prepare_minutiae(
+                synthetic.impression(synthetic.master_finger(SEED0 + i), 0))
         templates.append(matcher.serialize(prep))
         codes.append(index.finger_codes(prep))
     tmp = path.with_suffix(".tmp.npz")

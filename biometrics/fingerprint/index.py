@@ -59,7 +59,7 @@ def code_histogram(prep: PreparedTemplate) -> np.ndarray:
 # --------------------------------------------------------------------- MCC indexing (LSH)
 SCHEME = 1  # bump when TABLES, BITS, INNER or the seed change: stored codes go stale
 TABLES = 32
-BITS = 20
+BITS = 16
 INNER = 0.8  # cells whose centre lies within INNER * RADIUS of the minutia
 _LSH_SEED = 0x1DE7_C0DE
 # A code whose posting list holds this many fingers is *saturated*: it stops growing
