@@ -183,3 +183,57 @@ def face_index(shards: int, m: int, ef_construction: int, sample: int,
                f"{100 * done.projection.variance_kept:.1f}% of the variance); {shards} "
                f"shard(s), m={m}, ef_construction={ef_construction}: built in "
                f"{done.build_seconds:.1f} s, {done.index_bytes / 2**20:.1f} MiB")
+
+
+@biometrics.command("finger-index")
+@click.option("--batch", type=click.IntRange(1, 5000), default=500, show_default=True,
+              help="fingers per transaction")
+@click.option("--rebuild", is_flag=True,
+              help="drop the whole index first (compacts the postings re-enrollments left "
+              "behind); without it, only fingers not yet indexed are indexed")
+def finger_index(batch: int, rebuild: bool) -> None:
+    """Index enrolled fingers for 1:N search (MCC codes in PostgreSQL).
+
+    Run it once after upgrading to migration 0110 (fingers enrolled before it are not
+    searchable until then), after a change of the index scheme, and with --rebuild from
+    time to time to compact. Each batch is one transaction; an interrupted run resumes
+    where it stopped. Enrollment keeps working meanwhile (it indexes its own fingers)."""
+    import datetime as dt
+
+    from api.biometric_context import sealer
+    from biometrics.finger_repository import clear_finger_index, finger_index_status
+    from biometrics.finger_search import index_fingers
+    from biometrics.fingerprint.index import SCHEME
+    from registry import audit
+
+    settings = get_settings()
+    with closing(open_runtime(settings)) as rt:
+        if rebuild:
+            with rt.db.transaction() as cur:
+                clear_finger_index(cur)
+        with rt.db.transaction(readonly=True) as cur:
+            todo = finger_index_status(cur, scheme=SCHEME)
+        total = int(todo["fingers"]) - int(todo["indexed"])
+        done, failed = 0, 0
+        after: tuple[str, int] | None = None
+        while True:
+            with rt.db.transaction() as cur:
+                report = index_fingers(cur, sealer=sealer(settings), after=after, limit=batch)
+            done += report.indexed
+            failed += len(report.failed)
+            for subject, position in report.failed:
+                click.echo(f"  unreadable template: subject {subject} position {position}",
+                           err=True)
+            click.echo(f"{done}/{total} fingers indexed", err=True)
+            after = report.last
+            if after is None:
+                break
+        with rt.db.transaction() as cur:
+            status = finger_index_status(cur, scheme=SCHEME)
+            audit.record(cur, actor=audit.Actor("cli"), action="biometrics.finger-index",
+                         target_type="biometrics", data={
+                             "scheme": SCHEME, "rebuild": rebuild, "indexed": done,
+                             "failed": failed}, now=dt.datetime.now(dt.UTC))
+    click.echo(f"{done} fingers indexed ({failed} unreadable); index: {status['indexed']} of "
+               f"{status['fingers']} fingers, {status['codes']} codes, "
+               f"{int(status['bytes']) / 2**20:.1f} MiB")

@@ -10,6 +10,7 @@ from typing import Any
 
 from api.principal_cache import PrincipalCache
 from api.workpool import WorkPool
+from biometrics.finger_search import TemplateCache
 from registry import migrate
 from registry.db import Database, EmbeddedPostgres
 from registry.settings import Settings
@@ -30,6 +31,9 @@ class Runtime:
     jobs: Any = None  # registry.jobs.JobRunner, started by a serving app (api.app)
     work: WorkPool | None = None  # image workers, started on first use
     principals: PrincipalCache | None = None  # authenticated keys, LISTENing for changes
+    # Prepared fingerprint templates of recent 1:N shortlists, per process and bounded
+    # (about 150 KB each); the gallery itself stays in the database.
+    finger_cache: TemplateCache = field(default_factory=lambda: TemplateCache(1024))
     _work_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def image_pool(self) -> WorkPool:

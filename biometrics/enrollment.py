@@ -150,7 +150,7 @@ def stored_probe(cur: Cursor, subject: str, *, sealer: Sealer,
 
 def find_duplicates(cur: Cursor, *, subject: str, probe: Probe, today: dt.date,
                     sealer: Sealer, policy: fusion.Policy, finger_model: str,
-                    db: Database | None = None) -> list[Candidate]:
+                    db: Database | None = None, cache: Any = None) -> list[Candidate]:
     """Gather candidates from the face and finger indexes, score each on every modality
     both identities have, fuse, and return those that pass the hold threshold (the
     banned ones at the more sensitive one), most alike first. Call under
@@ -168,7 +168,7 @@ def find_duplicates(cur: Cursor, *, subject: str, probe: Probe, today: dt.date,
     subjects = dict.fromkeys(distances)
     for prepared in probe.fingers.values():
         for hit in search_fingers(cur, prepared, sealer=sealer, exclude_subject=subject,
-                                  limit=FINGER_CANDIDATES, db=db):
+                                  limit=FINGER_CANDIDATES, db=db, cache=cache):
             subjects.setdefault(hit.subject)
     if not subjects:
         return []
@@ -386,23 +386,26 @@ def _jsonable(value: Any) -> Any:
 def enroll_finger(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, guard_id: int,
                   position: int, record: bytes, prepared: Any, model: str, quality: int,
                   minutiae: int, sealer: Sealer, policy: fusion.Policy,
-                  db: Database | None = None) -> EnrollmentOutcome:
+                  db: Database | None = None, cache: Any = None) -> EnrollmentOutcome:
     """Store one finger (sealed ISO record); decide again on everything the identity has
     now (its face, the fingers captured before and this one) against the candidates of
     the face and finger indexes."""
     from biometrics.finger_search import finger_aad, index_finger
+    from biometrics.fingerprint.matcher import prepare
 
     dedup_repository.lock_dedup(cur)
     probe = stored_probe(cur, subject, sealer=sealer, skip_position=position)
     probe.fingers[position] = prepared
     candidates = find_duplicates(cur, subject=subject, probe=probe, today=now.date(),
-                                 sealer=sealer, policy=policy, finger_model=model, db=db)
+                                 sealer=sealer, policy=policy, finger_model=model, db=db,
+                                 cache=cache)
     status = "held" if candidates else "enrolled"
     replaced = repository.upsert_finger(
         cur, subject=subject, position=position, status=status, model=model,
         template_sealed=sealer.seal(record, aad=finger_aad(subject, position)),
         quality=quality, minutiae=minutiae)
-    index_finger(cur, subject=subject, position=position, prepared=prepared)
+    # indexed from the stored record, as `guardreg biometrics finger-index` does
+    index_finger(cur, subject=subject, position=position, prepared=prepare(record))
     outcome = EnrollmentOutcome(status, replaced, candidates)
     if candidates:
         outcome.review_id = repository.open_review(

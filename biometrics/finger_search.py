@@ -1,113 +1,195 @@
-"""Process-wide 1:N fingerprint search kept in step with ``biometrics_finger``.
+"""1:N fingerprint search from PostgreSQL (docs/fingerprint.md, "1:N search").
 
-Templates are sealed at rest; this cache holds their prepared (decrypted) form in
-memory for matching, keyed by ``subject/position``. Each search first pulls the rows
-changed since the last sync (``change_seq``), so every API process sees enrollments
-made by the others. The scalable search itself is ``FingerprintIndex``.
+The gallery lives in the database only: each enrolled finger is indexed by its MCC
+codes (:mod:`biometrics.fingerprint.index`, tables of migration 0110) when it is
+enrolled (:func:`index_finger`, in the enrollment's transaction). :func:`search_fingers`
+reads the posting lists of the probe's codes, ranks fingers by the codes they share,
+decrypts the templates of the best ``shortlist`` and scores them with the full matcher.
+Every search reads committed data, so a finger enrolled through one API process is
+found by every other one at once; no process holds the gallery. Prepared templates may
+be kept in a bounded :class:`TemplateCache` that the caller owns (the API runtime has
+one per process) and passes in.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from biometrics import repository
-from biometrics.fingerprint.index import FingerprintIndex
-from biometrics.fingerprint.matcher import PreparedTemplate, prepare
+from biometrics import finger_repository
+from biometrics.fingerprint import index
+from biometrics.fingerprint.matcher import PreparedTemplate, match_many, prepare
 from biometrics.sealing import Sealer
 from registry.db import Cursor, Database
+
+DEFAULT_SHORTLIST = 100  # fingers scored with the full matcher (bench/bench_finger_index.py)
+# Ranked ids read beyond the shortlist, so that stale (re-enrolled), rejected and
+# excluded fingers do not leave the shortlist short.
+_SPARE = 32
 
 
 def finger_aad(subject: str, position: int) -> bytes:
     return f"finger-template:{subject}:{position}".encode()
 
 
-def finger_key(subject: str, position: int) -> str:
-    return f"{subject}/{position}"
-
-
-class FingerSearch:
-    def __init__(self) -> None:
-        self._index = FingerprintIndex()
-        self._seq = 0
-        self._keys: set[str] = set()
-        self._lock = threading.Lock()
-        self._dsn_key: str | None = None
-
-    def sync(self, cur: Cursor, sealer: Sealer) -> None:
-        with self._lock:
-            while True:
-                rows = repository.fingers_changed_since(cur, self._seq)
-                if not rows:
-                    return
-                for row in rows:
-                    key = finger_key(row["subject"], int(row["position"]))
-                    if key in self._keys:
-                        self._index.remove(key)
-                        self._keys.discard(key)
-                    if row["status"] != "rejected":
-                        record = sealer.open(bytes(row["template_sealed"]),
-                                             aad=finger_aad(row["subject"], int(row["position"])))
-                        self._index.add(key, prepare(record))
-                        self._keys.add(key)
-                    self._seq = max(self._seq, int(row["change_seq"]))
-
-    def search(self, probe: PreparedTemplate, *, top_k: int = 10,
-               candidates: list[str] | None = None) -> list[tuple[str, float]]:
-        with self._lock:
-            hits = self._index.search(probe, top_k=top_k, candidates=candidates,
-                                      full_search=candidates is None)
-            return [(str(key), float(score)) for key, score in hits]
-
-    @property
-    def size(self) -> int:
-        return len(self._keys)
-
-
-_searches: dict[str, FingerSearch] = {}
-_lock = threading.Lock()
-
-
-def search_for(cur: Cursor) -> FingerSearch:
-    """The process's search for the database this cursor is on."""
-    info: Any = cur.connection.info
-    key = f"{info.host}|{info.port}|{info.dbname}"
-    with _lock:
-        found = _searches.get(key)
-        if found is None:
-            found = _searches[key] = FingerSearch()
-        return found
-
-
-# -- the 1:N interface enrollment uses (helper fpindex replaces this adapter with the
-# search in PostgreSQL; same signatures) ----------------------------------------------
 @dataclass(frozen=True)
 class FingerHit:
     subject: str
     position: int
-    score: float  # full matcher score
+    score: float  # full matcher score, matcher.match(probe, enrolled)
 
 
-def search_fingers(cur: Cursor, probe: PreparedTemplate, *, sealer: Sealer,
-                   exclude_subject: str | None = None, subjects: Sequence[str] | None = None,
-                   limit: int = 10, shortlist: int | None = None,
-                   db: Database | None = None) -> list[FingerHit]:
-    """Best ``limit`` enrolled fingers for ``probe`` (all of them, or those of
-    ``subjects``), best first; ``exclude_subject``'s own fingers are left out."""
-    search = search_for(cur)
-    search.sync(cur, sealer)
-    keys = None if subjects is None else [finger_key(s, p) for s in subjects
-                                          for p in range(0, 11)]
-    hits = []
-    for key, score in search.search(probe, top_k=limit + 10, candidates=keys):
-        subject, position = key.rsplit("/", 1)
-        if subject != exclude_subject:
-            hits.append(FingerHit(subject, int(position), score))
+class TemplateCache:
+    """A bounded, thread-safe LRU of prepared (decrypted) templates keyed by
+    ``(subject, position, change_seq)``: a re-enrolled or re-reviewed finger has a new
+    ``change_seq``, so an entry never outlives the template it was made from. About
+    150 KB per entry (the cylinders)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[tuple[str, int, int], PreparedTemplate] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: tuple[str, int, int]) -> PreparedTemplate | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: tuple[str, int, int], prepared: PreparedTemplate) -> None:
+        if self.capacity <= 0:
+            return
+        with self._lock:
+            self._items[key] = prepared
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+
+def _prepared(row: dict[str, Any], sealer: Sealer, cache: TemplateCache | None,
+              ) -> PreparedTemplate:
+    subject, position = str(row["subject"]), int(row["position"])
+    key = (subject, position, int(row["change_seq"]))
+    found = cache.get(key) if cache is not None else None
+    if found is None:
+        found = prepare(sealer.open(bytes(row["template_sealed"]),
+                                    aad=finger_aad(subject, position)))
+        if cache is not None:
+            cache.put(key, found)
+    return found
+
+
+def _score(probe: PreparedTemplate, rows: list[dict[str, Any]], sealer: Sealer,
+           cache: TemplateCache | None, limit: int) -> list[FingerHit]:
+    if not rows:
+        return []
+    scores = match_many(probe, [_prepared(r, sealer, cache) for r in rows])
+    hits = [FingerHit(str(r["subject"]), int(r["position"]), float(s))
+            for r, s in zip(rows, scores, strict=True)]
+    hits.sort(key=lambda h: (-h.score, h.subject, h.position))
     return hits[:limit]
 
 
-def index_finger(cur: Cursor, *, subject: str, position: int,
-                 prepared: PreparedTemplate) -> None:
-    """Nothing to do here: the in-memory search picks new rows up by ``change_seq``."""
+def shortlist_ids(cur: Cursor, probe: PreparedTemplate, *, k: int,
+                  db: Database | None = None) -> list[tuple[int, float]]:
+    """The ``k`` best ``(finger_id, index score)`` for ``probe`` from the database index,
+    best first (stale, rejected and excluded fingers not yet removed). With ``db``, the
+    posting lists are read in two halves at the same time (:meth:`Database.fan_out`)."""
+    codes, mult = index.probe_codes(probe)
+    if codes.size == 0:
+        return []
+    parts = [codes] if db is None else [codes[: codes.size // 2], codes[codes.size // 2:]]
+
+    def read(part: Any) -> Any:
+        return lambda c: finger_repository.posting_lists(
+            c, part.tolist(), max_postings=index.MAX_POSTINGS)
+
+    found: dict[int, Any] = {}
+    for lists in (db.fan_out(cur, [read(p) for p in parts]) if db is not None
+                  else [read(parts[0])(cur)]):
+        found.update(lists)
+    if not found:
+        return []
+    keep = [i for i, c in enumerate(codes.tolist()) if c in found]
+    return index.rank_postings(codes[keep], mult[keep], [found[int(codes[i])] for i in keep],
+                               gallery_size=finger_repository.gallery_size(cur), top=k)
+
+
+def search_fingers(cur: Cursor, probe: PreparedTemplate, *, sealer: Sealer,
+                   exclude_subject: str | None = None,
+                   subjects: Sequence[str] | None = None,
+                   limit: int = 10, shortlist: int | None = None,
+                   db: Database | None = None,
+                   cache: TemplateCache | None = None) -> list[FingerHit]:
+    """subjects=None: the whole gallery through the database shortlist then the full matcher;
+    subjects given: every enrolled (non-rejected) finger of those subjects scored in full.
+    Best first, at most `limit` hits.
+
+    ``shortlist`` (default ``DEFAULT_SHORTLIST``) is how many fingers the full matcher
+    scores; ``db`` lets the index read use two connections; ``cache`` keeps prepared
+    templates between searches. Fingers that ``cur``'s own transaction indexed are
+    searched only without ``db`` (the other connections see committed data only)."""
+    if subjects is not None:
+        rows = finger_repository.fingers_of(cur, list(subjects), exclude_subject=exclude_subject)
+        return _score(probe, rows, sealer, cache, limit)
+    k = shortlist if shortlist is not None else DEFAULT_SHORTLIST
+    ranked = shortlist_ids(cur, probe, k=k + _SPARE, db=db)
+    if not ranked:
+        return []
+    rows = finger_repository.indexed_fingers(cur, [i for i, _ in ranked],
+                                             exclude_subject=exclude_subject)
+    order = {fid: n for n, (fid, _) in enumerate(ranked)}
+    rows.sort(key=lambda r: order[int(r["finger_id"])])
+    return _score(probe, rows[:k], sealer, cache, limit)
+
+
+def index_finger(cur: Cursor, *, subject: str, position: int, prepared: PreparedTemplate,
+                 ) -> None:
+    """Write the finger's index rows (called in the same transaction as the upsert)."""
+    finger_repository.index_finger(
+        cur, subject=subject, position=position, scheme=index.SCHEME,
+        codes=index.finger_codes(prepared), max_postings=index.MAX_POSTINGS)
+
+
+@dataclass
+class IndexReport:
+    indexed: int
+    failed: list[tuple[str, int]]  # templates that no longer parse (left unindexed)
+    last: tuple[str, int] | None  # where the next batch starts; None when done
+
+
+def index_fingers(cur: Cursor, *, sealer: Sealer, after: tuple[str, int] | None,
+                  limit: int) -> IndexReport:
+    """Index up to ``limit`` not yet indexed fingers after ``after`` in (subject,
+    position) order, in one bulk write (``guardreg biometrics finger-index``)."""
+    from biometrics.errors import TemplateRejected
+
+    rows = finger_repository.fingers_to_index(cur, scheme=index.SCHEME, after=after,
+                                              limit=limit)
+    items: list[tuple[str, int, Any]] = []
+    failed: list[tuple[str, int]] = []
+    for row in rows:
+        subject, position = str(row["subject"]), int(row["position"])
+        try:
+            prep = prepare(sealer.open(bytes(row["template_sealed"]),
+                                       aad=finger_aad(subject, position)))
+        except TemplateRejected:
+            failed.append((subject, position))
+            continue
+        items.append((subject, position, index.finger_codes(prep)))
+    finger_repository.index_fingers_bulk(cur, items, scheme=index.SCHEME,
+                                         max_postings=index.MAX_POSTINGS)
+    last = (str(rows[-1]["subject"]), int(rows[-1]["position"])) if len(rows) == limit else None
+    return IndexReport(len(items), failed, last)

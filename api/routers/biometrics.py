@@ -276,7 +276,7 @@ def enroll_finger(guard_id: int, request: Request, principal: Staff, now: Now,
             guard_id=guard_id, position=position, record=capture.record,
             prepared=capture.prepared, model=finger_capture.MODEL_ID, quality=capture.quality,
             minutiae=capture.minutiae, sealer=sealer(rt.settings),
-            policy=dedup_policy(request), db=rt.db)
+            policy=dedup_policy(request), db=rt.db, cache=rt.finger_cache)
     body: dict[str, Any] = {"guard_id": guard_id, "position": position,
                             "status": outcome.status, "replaced": outcome.replaced,
                             "quality": capture.quality, "minutiae": capture.minutiae,

@@ -6,7 +6,8 @@
 * :mod:`.quality`    0-100 capture quality with reasons; ``QualityRejected`` below a threshold.
 * :mod:`.matcher`    MCC + LSS-R matcher, ``prepare`` / ``match`` / ``match_many``,
   calibrated thresholds ``THRESHOLD_FMR_1`` / ``_01`` / ``_001``, compact serialisation.
-* :mod:`.index`      ``FingerprintIndex`` for 1:N search with a vectorised prefilter.
+* :mod:`.index`      MCC codes for the 1:N index in PostgreSQL (locality-sensitive hashing);
+  ``FingerprintIndex``, the earlier in-memory index (a benchmark baseline).
 * :mod:`.evaluation` FVC-style accuracy report of a folder.
 
 See ``docs/fingerprint.md``.

@@ -1,24 +1,28 @@
-"""1:N fingerprint search over many enrolled fingers.
+"""1:N fingerprint search: MCC locality-sensitive hashing, and an in-memory baseline.
 
-Every enrolled finger is kept as (a) its minutiae (float32, about 0.5 KB) and (b) a
-fixed-length *cylinder-code histogram* (``TABLES x 2**BITS`` uint8 counts, 1 KB): each
-MCC cylinder is hashed by ``TABLES`` random-hyperplane sign codes of ``BITS`` bits and the
-codes are counted. Similar fingers share many cylinder codes, whatever their position and
-rotation, so the cosine between TF-IDF weighted histograms (codes common in the gallery
-count less) is a cheap, vectorised prefilter (two matrix-vector products over all
-enrolled fingers). The best ``shortlist`` fingers are then scored with
-the full matcher (:func:`biometrics.fingerprint.matcher.match_many`); their prepared
-templates are kept in a small LRU cache.
+**MCC indexing** (after Cappelli, Ferrara, Maltoni, "Fingerprint indexing based on
+Minutia Cylinder-Code", IEEE TPAMI 2011). Each valid MCC cylinder of a finger is
+binarised (a cell is 1 when its value is above 0.5) and hashed by ``TABLES`` hash
+functions, each reading ``BITS`` fixed cells chosen at random (fixed seed) among the
+cells of the inner ``INNER`` part of the cylinder disk. A finger is the set of its
+``(table, bits)`` *codes* (:func:`finger_codes`): a fixed-length, indexable
+representation that PostgreSQL stores as posting lists ``code -> fingers``
+(``biometrics/finger_repository.py``). Corresponding minutiae of two impressions of a
+finger have nearly the same cylinder, so they share many codes whatever the finger's
+position and rotation; :func:`rank_postings` scores every finger by the codes it
+shares with the probe, each weighted by its inverse document frequency
+(``log(N / list length)``: a code most fingers have says little), and the best few are
+then scored with the full matcher. Nothing here touches a database.
 
-A ``candidates`` subset (e.g. a face shortlist) is always scored in full first; the
-prefilter then searches everything else unless ``full_search=False``.
-Memory: about 1.6 KB per finger, i.e. ~160 MB for 100,000 fingers.
+``FingerprintIndex`` is the earlier in-memory index (cylinder-code histograms and a
+cosine prefilter). It is kept as a library class and as the baseline of
+``bench/bench_finger_index.py``; the service searches the database index.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,19 +30,19 @@ import numpy as np
 from biometrics.fingerprint import matcher
 from biometrics.fingerprint.matcher import PreparedTemplate
 
-TABLES = 64
-BITS = 4
-HIST_DIM = TABLES * (1 << BITS)
+HIST_TABLES = 64
+HIST_BITS = 4
+HIST_DIM = HIST_TABLES * (1 << HIST_BITS)
 _SEED = 0x5EED_F1
 
 
 def _projections() -> np.ndarray:
     rng = np.random.default_rng(_SEED)
-    return rng.standard_normal((matcher.DIM, TABLES * BITS)).astype(np.float32)
+    return rng.standard_normal((matcher.DIM, HIST_TABLES * HIST_BITS)).astype(np.float32)
 
 
 _PROJ = _projections()
-_POW = (1 << np.arange(BITS)).astype(np.int64)
+_POW = (1 << np.arange(HIST_BITS)).astype(np.int64)
 
 
 def code_histogram(prep: PreparedTemplate) -> np.ndarray:
@@ -46,10 +50,81 @@ def code_histogram(prep: PreparedTemplate) -> np.ndarray:
     h = np.zeros(HIST_DIM, np.int64)
     if prep.size:
         centred = prep.cylinders - 0.5 * (prep.cylinders > 0)  # sign relative to mid-level
-        bits = (centred @ _PROJ > 0).reshape(prep.size, TABLES, BITS)
-        codes = (bits * _POW).sum(axis=2) + np.arange(TABLES) * (1 << BITS)
+        bits = (centred @ _PROJ > 0).reshape(prep.size, HIST_TABLES, HIST_BITS)
+        codes = (bits * _POW).sum(axis=2) + np.arange(HIST_TABLES) * (1 << HIST_BITS)
         h = np.bincount(codes.ravel(), minlength=HIST_DIM)
     return np.minimum(h, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------- MCC indexing (LSH)
+SCHEME = 1  # bump when TABLES, BITS, INNER or the seed change: stored codes go stale
+TABLES = 32
+BITS = 16
+INNER = 0.8  # cells whose centre lies within INNER * RADIUS of the minutia
+_LSH_SEED = 0x1DE7_C0DE
+# A code whose posting list holds this many fingers is *saturated*: it stops growing
+# and is ignored by searches (it is on so many fingers that it says little; see
+# docs/fingerprint.md, "1:N search").
+MAX_POSTINGS = 4096
+
+
+def _lsh_cells() -> np.ndarray:
+    c = (np.arange(matcher.NS) - (matcher.NS - 1) / 2.0) * (2.0 * matcher.RADIUS / matcher.NS)
+    inner = (c[:, None] ** 2 + c[None, :] ** 2) <= (INNER * matcher.RADIUS) ** 2
+    cells = np.flatnonzero(np.repeat(inner[:, :, None], matcher.ND, axis=2).ravel())
+    rng = np.random.default_rng(_LSH_SEED)
+    return np.stack([rng.choice(cells, BITS, replace=False) for _ in range(TABLES)])
+
+
+_CELLS = _lsh_cells()  # (TABLES, BITS) cylinder cells read by each hash function
+_BIT_WEIGHTS = (1 << np.arange(BITS)).astype(np.int64)
+_TABLE_BASE = np.arange(TABLES, dtype=np.int64) << BITS
+
+
+def minutia_codes(prep: PreparedTemplate) -> np.ndarray:
+    """The ``size x TABLES`` codes (int64, all below ``TABLES << BITS``) of every valid
+    cylinder: code ``t << BITS | bits`` for hash function ``t``."""
+    if prep.size == 0:
+        return np.zeros((0, TABLES), np.int64)
+    bits = prep.cylinders[:, _CELLS] > 0.5  # (n, TABLES, BITS)
+    return (bits @ _BIT_WEIGHTS) + _TABLE_BASE
+
+
+def finger_codes(prep: PreparedTemplate) -> np.ndarray:
+    """The distinct codes of an enrolled finger (sorted int32): what gets indexed."""
+    return np.unique(minutia_codes(prep)).astype(np.int32)
+
+
+def probe_codes(prep: PreparedTemplate) -> tuple[np.ndarray, np.ndarray]:
+    """A probe's distinct codes (sorted int32) and how many of its cylinders have each."""
+    codes, counts = np.unique(minutia_codes(prep), return_counts=True)
+    return codes.astype(np.int32), counts.astype(np.float64)
+
+
+def rank_postings(codes: np.ndarray, multiplicity: np.ndarray, lists: Sequence[np.ndarray],
+                  *, gallery_size: int, top: int) -> list[tuple[int, float]]:
+    """Rank the fingers of the posting lists ``lists[i]`` (finger ids holding
+    ``codes[i]``) for a probe with ``multiplicity[i]`` cylinders of that code: a finger
+    scores the sum, over the probe's codes it holds, of ``multiplicity * log(N / len)``.
+    Saturated lists (``MAX_POSTINGS`` or more) are ignored. Returns the ``top``
+    ``(finger id, score)`` pairs, best first (ties: lower id first)."""
+    n = max(int(gallery_size), 1)
+    lengths = np.array([len(x) for x in lists], np.int64)
+    use = (lengths > 0) & (lengths < MAX_POSTINGS)
+    if not use.any():
+        return []
+    ids = np.concatenate([x for x, u in zip(lists, use, strict=True) if u]).astype(np.int64)
+    weight = np.asarray(multiplicity, np.float64)[use] * np.log(
+        np.maximum(n / lengths[use], 1.0))
+    scores = np.bincount(ids, weights=np.repeat(weight, lengths[use]))
+    hit = np.flatnonzero(scores > 0)
+    if hit.size == 0:
+        return []
+    k = min(top, hit.size)
+    best = hit[np.argpartition(-scores[hit], k - 1)[:k]] if k < hit.size else hit
+    best = best[np.lexsort((best, -scores[best]))]
+    return [(int(i), float(scores[i])) for i in best]
+
 
 
 class FingerprintIndex:

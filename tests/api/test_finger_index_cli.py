@@ -1,0 +1,62 @@
+"""`guardreg biometrics finger-index`: indexes fingers enrolled before migration 0110."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from api.biometric_context import sealer
+from api.cli import main
+from biometrics.finger_search import search_fingers
+from biometrics.fingerprint import matcher
+from biometrics.fingerprint.extraction import extract_from_bytes
+from registry.settings import reset_settings_cache
+from tests.conftest import FINGERS, isolated_stack, make_principal
+
+
+def test_finger_index_makes_older_fingers_searchable_in_resumable_batches(
+        pg_server: str, template_db: str, data_dir: Path, clock: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with isolated_stack(pg_server, template_db, data_dir, clock) as (rt, client):
+        reg = make_principal(rt, client, "regulator")
+        company = reg.make_company()
+        for position, name in ((2, "101_1.png"), (3, "102_1.png"), (4, "103_1.png")):
+            guard = reg.make_guard(company["id"])
+            resp = reg.post(f"/v1/guards/{guard['id']}/fingers/{position}",
+                            files={"image": (name, (FINGERS / name).read_bytes(), "image/png")})
+            assert resp.status_code == 201, resp.text
+        probe = matcher.prepare(extract_from_bytes((FINGERS / "101_2.png").read_bytes()))
+
+        def best() -> float:
+            with rt.db.transaction(readonly=True) as cur:
+                hits = search_fingers(cur, probe, sealer=sealer(rt.settings), limit=1)
+            return hits[0].score if hits else 0.0
+
+        assert best() >= matcher.THRESHOLD_FMR_01
+        with rt.db.transaction() as cur:  # as enrolled before migration 0110
+            cur.execute("TRUNCATE biometrics_finger_posting, biometrics_finger_index")
+        assert best() == 0.0
+        monkeypatch.setenv("DATABASE_URL", rt.db.dsn)
+        monkeypatch.setenv("GUARDREG_MODE", "test")
+        monkeypatch.setenv("GUARDREG_DATA_DIR", str(rt.settings.data_dir))
+        reset_settings_cache()
+        try:
+            result = CliRunner().invoke(main, ["biometrics", "finger-index", "--batch", "2"])
+            assert result.exit_code == 0, result.output
+            assert "3 fingers indexed (0 unreadable)" in result.output
+            assert "3 of 3 fingers" in result.output
+            assert best() >= matcher.THRESHOLD_FMR_01
+            again = CliRunner().invoke(main, ["biometrics", "finger-index"])
+            assert "0 fingers indexed" in again.output
+            rebuilt = CliRunner().invoke(main, ["biometrics", "finger-index", "--rebuild"])
+            assert "3 fingers indexed" in rebuilt.output
+            assert best() >= matcher.THRESHOLD_FMR_01
+        finally:
+            reset_settings_cache()
+        with rt.db.transaction(readonly=True) as cur:
+            cur.execute("SELECT count(*) AS n FROM registry_audit_event"
+                        " WHERE action = 'biometrics.finger-index'")
+            assert cur.fetchone()["n"] == 3
