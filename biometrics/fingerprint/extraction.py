@@ -21,6 +21,8 @@ No Python loop runs over pixels: loops are over filters, thinning passes, or min
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import cv2
@@ -44,6 +46,32 @@ ORIENT_SMOOTH = 2.0  # extra smoothing of the doubled-angle field (pixels)
 BROKEN_GAP = 2.0  # two endings facing each other closer than this: a broken ridge
 BROKEN_COS = 0.8  # cosine tolerance of 'facing' (about 37 degrees)
 FIT_MIN = 0.07  # share of the local energy the oriented filters must explain (mask)
+
+# parameters that evaluation/tuning may override temporarily (see :func:`parameters`)
+TUNABLE = ("BORDER_MARGIN", "CLUSTER_DISTANCE", "SPUR_LENGTH", "SHORT_RIDGE", "GABOR_SX",
+           "GABOR_SY", "ORIENT_SIGMA", "ORIENT_SMOOTH", "BROKEN_GAP", "FIT_MIN")
+
+
+def current_parameters() -> dict[str, float]:
+    """The tunable extraction parameters in force (name -> value)."""
+    return {k: globals()[k] for k in TUNABLE}
+
+
+@contextmanager
+def parameters(**overrides: float) -> Iterator[dict[str, float]]:
+    """Temporarily override tunable extraction parameters (evaluation and tuning only:
+    process-wide, not thread-safe)."""
+    unknown = set(overrides) - set(TUNABLE)
+    if unknown:
+        raise ValueError(f"not tunable: {sorted(unknown)}")
+    g = globals()
+    saved = {k: g[k] for k in overrides}
+    try:
+        for k, v in overrides.items():
+            g[k] = type(saved[k])(v)
+        yield current_parameters()
+    finally:
+        g.update(saved)
 
 
 @dataclass

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +65,10 @@ MU_P = 20.0
 TAU_P = 0.4
 MAX_NR = 40
 MU1, TAU1 = 5.0, -1.6
+# distance-proportional slack of the distance compatibility: skin stretches, so the
+# allowed difference of two inter-minutia distances grows with the distance
+# (|d_a - d_b| is compared with MU1 + DIST_TOL * (d_a + d_b) / 2)
+DIST_TOL = 0.0
 MU2, TAU2 = math.pi / 12, -30.0
 MU3, TAU3 = math.pi / 12, -30.0
 
@@ -85,6 +91,34 @@ DIM = NS * NS * ND
 
 _MAGIC = b"GRMC"
 _VERSION = 1
+
+
+# parameters that evaluation/tuning may override temporarily (see :func:`parameters`)
+TUNABLE = ("SIGMA_S", "SIGMA_D", "DIST_TOL", "MU1", "MIN_NP", "MAX_NP", "W_R", "MAX_NR",
+           "PAIR_POOL", "N_REL")
+
+
+def current_parameters() -> dict[str, float]:
+    """The tunable parameters in force (name -> value)."""
+    return {k: globals()[k] for k in TUNABLE}
+
+
+@contextmanager
+def parameters(**overrides: float) -> Iterator[dict[str, float]]:
+    """Temporarily override tunable matcher parameters (evaluation and tuning only: the
+    change is process-wide and not thread-safe). Templates prepared inside the block
+    must be used inside it when ``SIGMA_S``/``SIGMA_D`` change."""
+    unknown = set(overrides) - set(TUNABLE)
+    if unknown:
+        raise ValueError(f"not tunable: {sorted(unknown)}")
+    g = globals()
+    saved = {k: g[k] for k in overrides}
+    try:
+        for k, v in overrides.items():
+            g[k] = type(saved[k])(v)
+        yield current_parameters()
+    finally:
+        g.update(saved)
 
 
 def _dphi(a: np.ndarray | float, b: np.ndarray | float) -> Any:
@@ -276,6 +310,8 @@ def _consolidate(
     da = pt.distances[ia[:, :, None], ia[:, None, :]]
     db = cdist[bidx, ib[:, :, None], ib[:, None, :]]
     d1 = np.abs(da - db)
+    if DIST_TOL > 0:
+        d1 = d1 - np.float32(DIST_TOL * 0.5) * (da + db)
     delta = pa[:, :, 2] - pb[:, :, 2]  # rotation implied by each pair
     d2 = np.abs(_wrap(delta[:, :, None] - delta[:, None, :]))
     ra = pt.radial[ia[:, :, None], ia[:, None, :]]
