@@ -23,6 +23,7 @@ Minutiae are cached under ``--cache`` (default /tmp/fpmatch-cache), so reruns ar
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import zlib
@@ -36,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from biometrics.fingerprint import evaluation
+from biometrics.fingerprint import evaluation, matcher
 
 DATA = Path("/work/shared/data/fingerprints/fvc2002")
 KINDS = ("distortion", "dry", "wet", "partial", "lowcontrast")
@@ -59,7 +60,9 @@ def degrade(img: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     elif kind == "dry":
         blot = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 3)
         blot = (blot - blot.mean()) / (blot.std() + 1e-6)
-        broken = blot > 0.3
+        # only ridge pixels (darker than their surroundings) are lightened
+        ridge = f < cv2.GaussianBlur(f, (0, 0), 4) - 4
+        broken = (blot > 0.3) & ridge
         out = np.where(broken, 255 - 0.35 * (255 - f), f)
         out = 255 - 0.7 * (255 - out)
     elif kind == "wet":
@@ -108,7 +111,10 @@ def main() -> None:
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--cache", default="/tmp/fpmatch-cache")
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--params", default="{}",
+                    help='matcher parameter overrides as JSON, e.g. {"DIST_TOL": 0.05}')
     args = ap.parse_args()
+    overrides = json.loads(args.params)
     cache = Path(args.cache)
     sets = sorted(DATA.glob("DB?_B"))
     peer = not args.no_peer
@@ -122,7 +128,8 @@ def main() -> None:
             make_set(s, cache / "stress" / kind / s.name, kind) for s in sets]
         ours = []
         for d in folders:
-            r = evaluation.evaluate_folder(d, cache_dir=cache / "minutiae")
+            with matcher.parameters(**overrides):
+                r = evaluation.evaluate_folder(d, cache_dir=cache / "minutiae")
             ours.append((r["fvc"]["eer"], r["extended"]["eer"]))
         line = (f"{kind:<12} ours FVC EER " + " ".join(f"{100 * o[0]:5.2f}" for o in ours)
                 + f" mean {100 * np.mean([o[0] for o in ours]):5.2f}% | ext. mean "
@@ -131,7 +138,7 @@ def main() -> None:
             b = evaluation.evaluate_nbis(folders)
             line += (f" || NBIS FVC mean {100 * b['mean']['fvc']['eer']:5.2f}%, ext. mean "
                      f"{100 * b['mean']['extended']['eer']:5.2f}%")
-        print(line, flush=True)
+        print(line + (f" (matcher {overrides})" if overrides else ""), flush=True)
         rows.append(line)
 
 

@@ -111,7 +111,12 @@ def _segment(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     std = np.sqrt(np.maximum(sq - mean * mean, 0))
     # normalised image (zero mean, unit local contrast) for later stages
     norm = (f - cv2.GaussianBlur(f, (0, 0), 8)) / (cv2.GaussianBlur(std, (0, 0), 8) + 8.0)
-    thr = max(0.1 * float(np.percentile(std, 95)), 6.0)
+    # foreground: local contrast above 10% of the strongest, and above an absolute floor
+    # of 6 grey levels, except on low-contrast sensors (strong contrast < 20 grey
+    # levels) where the floor follows the image: 30% of the strong contrast, but at least
+    # 1.2 x the background noise (5th percentile)
+    p5, p95 = (float(v) for v in np.percentile(std, [5, 95]))
+    thr = max(0.1 * p95, min(6.0, max(0.3 * p95, 1.2 * p5)))
     # local variance alone lets smooth smudges through; gradient energy helps too
     mask = (cv2.GaussianBlur(std, (0, 0), 6) > thr).astype(np.uint8)
     return _clean_mask(mask, 15), norm
