@@ -20,7 +20,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +175,7 @@ def _pair_scores(
 
 
 def evaluate_templates(
-    items: dict[tuple[str, int], PreparedTemplate | None],
+    items: Mapping[tuple[str, int], PreparedTemplate | None],
     *,
     extraction_ms: list[float] | None = None,
 ) -> dict[str, Any]:
