@@ -386,6 +386,11 @@ def evaluate_loso(
         files[name] = groups[SOURCE_IMAGE]
     ext_keys = [k for k in grid if k.startswith(EXTRACT_PREFIX)]
     m_keys = [k for k in grid if not k.startswith(EXTRACT_PREFIX)]
+    unknown = ([k for k in ext_keys if k[len(EXTRACT_PREFIX):] not in extraction.TUNABLE]
+               + [k for k in m_keys if k not in matcher.TUNABLE])
+    if unknown or not all(grid.values()):
+        raise ValueError(f"grid: unknown parameters {unknown} or an empty value list "
+                         f"(tunable: {list(matcher.TUNABLE)}, extract.{list(extraction.TUNABLE)})")
     ext_combos = [dict(zip(ext_keys, v, strict=True))
                   for v in itertools.product(*(grid[k] for k in ext_keys))]
     m_combos = [dict(zip(m_keys, v, strict=True))

@@ -113,6 +113,11 @@ def test_leave_one_set_out_chooses_parameters_without_the_held_out_set(
     assert matcher.current_parameters() == before
     _strict_loads(evaluation.dumps(r))
     assert "LOSO mean" in evaluation.format_loso(r)
+    with pytest.raises(ValueError, match="unknown parameters"):
+        evaluation.evaluate_loso(sets, grid={"RADIUS": [60.0]})
+    res = CliRunner().invoke(eval_group, ["fingerprint", "--loso", "--grid", "[1]",
+                                          *map(str, sets)])
+    assert res.exit_code == 2 and "--grid" in res.output
 
 
 def test_parameters_override_is_scoped_and_checked() -> None:
