@@ -50,6 +50,19 @@ def test_images_and_templates_of_the_same_finger_are_evaluated_apart(mixed: Path
     assert "[image]" in text and "[template]" in text
 
 
+def test_cached_minutiae_give_the_same_scores_and_are_not_timed(
+    mixed: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    first = evaluation.evaluate_folder(mixed, source="image", cache_dir=cache)
+    again = evaluation.evaluate_folder(mixed, source="image", cache_dir=cache)
+    assert len(list(cache.glob("*.npy"))) == 3
+    assert first["genuine_scores"] == again["genuine_scores"]
+    assert first["mean_extraction_ms"] > 0 and math.isnan(again["mean_extraction_ms"])
+    assert "n/a ms" not in evaluation.format_report(again)
+    assert "Mean extraction: n/a" in evaluation.format_report(again)
+
+
 def test_two_images_of_one_impression_are_refused(tmp_path: Path) -> None:
     shutil.copy(FIX / "db1_101_1.png", tmp_path / "101_1.png")
     shutil.copy(FIX / "db1_101_2.png", tmp_path / "101_1.tif")
