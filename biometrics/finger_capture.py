@@ -25,7 +25,10 @@ from biometrics.fingerprint.templates import (
 )
 from biometrics.imaging import FINGER_FORMATS, decode_image
 
-MODEL_ID = "guardreg-mcc@1"
+# extractor + matcher version stored with every finger record. @1: first extractor;
+# @2 (2026-12-01): segmentation floor follows low-contrast sensors, parameters chosen by
+# leave-one-set-out. Records of @1 stay matchable (same minutiae format and matcher).
+MODEL_ID = "guardreg-mcc@2"
 MIN_TEMPLATE_MINUTIAE = 8
 
 
