@@ -47,3 +47,4 @@ def eval_fingerprint(directory: str, as_json: bool) -> None:
     result = evaluate_folder(Path(directory))
     click.echo(format_report(result, as_json=as_json))
     sys.exit(0)
+import api.cli_eval_synth  # noqa: E402, F401  (registers `eval synth-fingers`; imports eval_group above)
