@@ -82,6 +82,8 @@ POSITION_NOISE = 0.9  # px
 ANGLE_NOISE = math.radians(4.0)
 SENSE_FLIP = 0.04
 TYPE_FLIP = 0.12
+MIN_MINUTIAE = 12  # drawn impressions with fewer minutiae are captured again
+RECAPTURES = 4  # at most this many times
 PLACEMENT_ROTATION = math.radians(10.0)  # sd of the rotation on the sensor
 PLACEMENT_SHIFT = (14.0, 18.0)  # sd of the contact centre's offset in the window (px)
 DISTORTION_ROTATION = math.radians(3.0)  # sd of the skin rotation at distortion=1
@@ -258,10 +260,33 @@ def impression(
     the size of the contact region (1 = typical; smaller = more partial), ``dropout`` is
     the share of minutiae missed inside the region, ``spurious`` the number of false
     minutiae per visible genuine one. ``None`` draws each from its usual spread, so the
-    impressions of a gallery vary as captures do.
+    impressions of a gallery vary as captures do; when ``contact`` and ``dropout`` are
+    both drawn, a capture with fewer than ``MIN_MINUTIAE`` minutiae is taken again (up to
+    ``RECAPTURES`` times), as an enrolment quality gate would ask.
     """
     seed = _check_seed(seed, "impression seed")
-    rng = np.random.default_rng([master.seed, seed, 0x1A9E55])
+    drawn = contact is None and dropout is None
+    out = np.zeros((0, 5))
+    for attempt in range(RECAPTURES + 1):
+        # a capture with too few minutiae is refused at enrolment and taken again: so are
+        # drawn impressions (the real sets hold no capture with fewer than 11)
+        out = _impression(master, [master.seed, seed, 0x1A9E55, attempt][: 3 + (attempt > 0)],
+                          distortion, contact, dropout, spurious, window)
+        if not drawn or len(out) >= MIN_MINUTIAE:
+            break
+    return out
+
+
+def _impression(
+    master: MasterFinger,
+    entropy: list[int],
+    distortion: float | None,
+    contact: float | None,
+    dropout: float | None,
+    spurious: float | None,
+    window: tuple[int, int],
+) -> np.ndarray:
+    rng = np.random.default_rng(entropy)
     w, h = window
     if distortion is None:
         distortion = float(rng.gamma(4.0, 0.25))

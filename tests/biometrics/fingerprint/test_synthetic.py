@@ -47,7 +47,7 @@ def test_impressions_are_plausible_matcher_input() -> None:
         assert ((mins[:, 4] >= 1) & (mins[:, 4] <= 100)).all()
     # the project's extractor finds 27-50 minutiae on average on FVC2002 DB1-3
     assert 25 <= float(np.mean(counts)) <= 60
-    assert min(counts) >= 5 and max(counts) <= 120
+    assert min(counts) >= synthetic.MIN_MINUTIAE and max(counts) <= 120
 
 
 def test_contact_controls_the_number_of_minutiae() -> None:
