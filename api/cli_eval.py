@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -111,3 +112,4 @@ from api.cli_eval_gate import eval_fingerprint_gate  # noqa: E402
 
 eval_group.add_command(eval_fingerprint_gate)
 __import__("api.cli_eval_dedup", fromlist=["register"]).register(eval_group)
+import api.cli_eval_synth  # noqa: E402, F401  (registers `eval synth-fingers`; imports eval_group above)

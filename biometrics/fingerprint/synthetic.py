@@ -62,7 +62,7 @@ PATTERN_FREQUENCIES = (0.037, 0.029, 0.338, 0.317, 0.279)
 # --- master finger (pixels at 500 dpi; master frame: origin at the fingertip centre, y down)
 FINGER_AXES = (165.0, 215.0)  # mean semi-axes of the fingertip ellipse (x, y)
 MEAN_PERIOD = 9.2  # mean ridge period
-MINUTIAE_DENSITY = 0.70  # master minutiae per 1000 px^2 away from singular points
+MINUTIAE_DENSITY = 0.55  # master minutiae per 1000 px^2 away from singular points
 SINGULAR_BOOST = 0.9  # extra relative density at a singular point
 SINGULAR_SIGMA = 55.0  # reach of that extra density (px)
 MIN_SPACING = 0.8  # minimum distance between master minutiae (ridge periods)
@@ -73,14 +73,19 @@ SENSE_LEAN = 0.68  # probability that a minutia points away from its nearest cor
 WINDOW = (320, 416)  # default sensor window (w, h) at 500 dpi
 CONTACT_AXES = (128.0, 165.0)  # mean semi-axes of the contact region at contact=1
 BORDER_MARGIN = 1.6  # minutiae closer than this to the region border are lost (periods)
-DROPOUT = 0.20  # default share of minutiae missed inside the region
+DROPOUT = 0.14  # default share of minutiae missed inside the region
+DROPOUT_SPREAD = 0.10  # its spread over impressions (sd)
+CONTACT_SPREAD = 0.18  # spread of the contact size over impressions (sd)
+NOISE_SPREAD = 0.5  # log-sd over impressions of a factor on position and angle noise
 SPURIOUS = 0.06  # default spurious minutiae per genuine visible minutia
-POSITION_NOISE = 1.4  # px
+POSITION_NOISE = 0.9  # px
 ANGLE_NOISE = math.radians(4.0)
 SENSE_FLIP = 0.04
 TYPE_FLIP = 0.12
+MIN_MINUTIAE = 12  # drawn impressions with fewer minutiae are captured again
+RECAPTURES = 4  # at most this many times
 PLACEMENT_ROTATION = math.radians(10.0)  # sd of the rotation on the sensor
-PLACEMENT_SHIFT = (18.0, 24.0)  # sd of the contact centre's offset in the window (px)
+PLACEMENT_SHIFT = (14.0, 18.0)  # sd of the contact centre's offset in the window (px)
 DISTORTION_ROTATION = math.radians(3.0)  # sd of the skin rotation at distortion=1
 DISTORTION_SHIFT = 3.0  # sd of the skin translation at distortion=1 (px)
 
@@ -255,20 +260,44 @@ def impression(
     the size of the contact region (1 = typical; smaller = more partial), ``dropout`` is
     the share of minutiae missed inside the region, ``spurious`` the number of false
     minutiae per visible genuine one. ``None`` draws each from its usual spread, so the
-    impressions of a gallery vary as captures do.
+    impressions of a gallery vary as captures do; when ``contact`` and ``dropout`` are
+    both drawn, a capture with fewer than ``MIN_MINUTIAE`` minutiae is taken again (up to
+    ``RECAPTURES`` times), as an enrolment quality gate would ask.
     """
     seed = _check_seed(seed, "impression seed")
-    rng = np.random.default_rng([master.seed, seed, 0x1A9E55])
+    drawn = contact is None and dropout is None
+    out = np.zeros((0, 5))
+    for attempt in range(RECAPTURES + 1):
+        # a capture with too few minutiae is refused at enrolment and taken again: so are
+        # drawn impressions (the real sets hold no capture with fewer than 11)
+        out = _impression(master, [master.seed, seed, 0x1A9E55, attempt][: 3 + (attempt > 0)],
+                          distortion, contact, dropout, spurious, window)
+        if not drawn or len(out) >= MIN_MINUTIAE:
+            break
+    return out
+
+
+def _impression(
+    master: MasterFinger,
+    entropy: list[int],
+    distortion: float | None,
+    contact: float | None,
+    dropout: float | None,
+    spurious: float | None,
+    window: tuple[int, int],
+) -> np.ndarray:
+    rng = np.random.default_rng(entropy)
     w, h = window
     if distortion is None:
         distortion = float(rng.gamma(4.0, 0.25))
     if contact is None:
-        contact = float(np.clip(rng.normal(1.0, 0.13), 0.55, 1.35))
+        contact = float(np.clip(rng.normal(1.0, CONTACT_SPREAD), 0.7, 1.4))
     if dropout is None:
-        dropout = float(np.clip(rng.normal(DROPOUT, 0.07), 0.02, 0.6))
+        dropout = float(np.clip(rng.normal(DROPOUT, DROPOUT_SPREAD), 0.02, 0.4))
     if spurious is None:
         spurious = float(np.clip(rng.normal(SPURIOUS, 0.05), 0.0, 0.5))
     period = master.period
+    noise = float(np.exp(rng.normal(0, NOISE_SPREAD)))
 
     # contact region on the skin: an irregular ellipse somewhere on the fingertip
     cc = np.array([rng.normal(0, 20), rng.normal(5, 30)])
@@ -342,9 +371,9 @@ def impression(
     border = border[keep]
 
     # measurement noise
-    ux = ux + rng.normal(0, POSITION_NOISE, n)
-    uy = uy + rng.normal(0, POSITION_NOISE, n)
-    ang_img = ang_img + rng.normal(0, ANGLE_NOISE, n)
+    ux = ux + rng.normal(0, POSITION_NOISE * noise, n)
+    uy = uy + rng.normal(0, POSITION_NOISE * noise, n)
+    ang_img = ang_img + rng.normal(0, ANGLE_NOISE * noise, n)
     ang_img = ang_img + np.where(rng.random(n) < SENSE_FLIP, math.pi, 0.0)
     flip = rng.random(n) < TYPE_FLIP
     kinds = np.where(flip, 3 - kinds, kinds)
