@@ -1,0 +1,257 @@
+"""Fused 1:N deduplication through the production path at city scale (issue #13).
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/bench_dedup_production.py [--identities 100000] [--mated 300]
+        [--non-mated 300] [--faces-cache /tmp/fusion-cache/faces-*.npz]
+
+What runs is what enrollment runs: a PostgreSQL 18 + pgvector server in a temporary
+directory, every guardreg migration, ``identities`` guards each with a face row (vectors
+drawn from ``bench_face.FaceLikeModel``, the Gaussian model of our LFW encodings used
+for the face-index benchmark) and two fingers (positions 2 and 7; distinct synthetic
+fingers from ``biometrics.fingerprint.synthetic``, first impressions, prepared and cached
+by ``bench/_finger_gallery.py``), sealed as enrollment seals them and indexed with the
+production index (``finger_repository.index_fingers_bulk``, as `guardreg biometrics
+finger-index` does); the face index installed by ``biometrics.face.projection.install``.
+Then ``biometrics.enrollment.find_duplicates`` (face and finger indexes -> candidates ->
+every modality scored -> calibrated LLRs fused -> hold threshold for FPIR 1% at the
+configured gallery of 500,000) inside a ``Database.transaction``:
+
+- mated probes: an enrolled identity presented again (a new face capture from its
+  centre, a second impression of each of its two fingers): FNIR = the mate not held;
+- non-mated probes: new people (new face centre, new fingers): false candidates per
+  search (an estimate of FPIR at this gallery size);
+- the same probes with the face alone and with the fingers alone.
+
+Latency is the whole ``find_duplicates`` call (BEGIN to COMMIT), per mode: p50 / p95.
+The baseline in the same run is the face-only search (one index, no fingers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import glob
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+for p in (str(ROOT), str(ROOT / "bench")):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+import _finger_gallery as gallery  # noqa: E402
+from bench_face import FaceLikeModel, _copy_binary, _start_server, fit_model  # noqa: E402
+
+CHUNK = 50_000
+
+
+def _stamp() -> str:
+    return f"{time.strftime('%H:%M:%S UTC', time.gmtime())}, load {os.getloadavg()[0]:.2f}"
+
+
+def _pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else float("nan")
+
+
+def _face_model(path: str | None, n_fit: int) -> FaceLikeModel:
+    files = [path] if path else sorted(glob.glob("/tmp/fusion-cache/faces-*.npz"))
+    for f in files:
+        if f and Path(f).exists():
+            with np.load(f, allow_pickle=True) as z:
+                key = "enc" if "enc" in z.files else "encodings"
+                print(f"face-like vector model from {f} ({len(z[key])} LFW encodings)")
+                return FaceLikeModel(np.asarray(z[key], dtype=np.float64))
+    print(f"fitting the face-like vector model on {n_fit} LFW photos (no cache)")
+    return fit_model(n_fit)
+
+
+def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_model: str,
+         sealer: Any) -> tuple[list[str], float]:
+    """Guards, faces, sealed fingers and the finger index; returns the subjects."""
+    import psycopg2
+
+    from biometrics import finger_repository
+    from biometrics.finger_search import finger_aad
+    from biometrics.fingerprint import index
+
+    t = time.perf_counter()
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("CREATE UNLOGGED TABLE bench_stage (id int4 PRIMARY KEY, embedding vector(128))")
+    for s in range(0, n, CHUNK):
+        cur.copy_expert("COPY bench_stage (id, embedding) FROM STDIN WITH (FORMAT binary)",
+                        io.BytesIO(_copy_binary(faces[s: s + CHUNK], s)))
+    cur.execute("INSERT INTO registry_guard (name, id_number, birth_date, sex, biometric_subject)"
+                " SELECT 'bench', lpad((100000000000 + id)::text, 18, '0'), '1990-01-01', 'M',"
+                " md5(id::text)::uuid FROM bench_stage")
+    cur.execute("INSERT INTO biometrics_face (subject, status, model, embedding, photo_sealed,"
+                " photo_sha256, quality, transform_kid, display_sealed)"
+                " SELECT md5(id::text)::uuid, 'enrolled', %s, embedding,"
+                " decode(md5(id::text), 'hex'), sha256(id::text::bytea), '{}'::jsonb, 'bench',"
+                " NULL FROM bench_stage ORDER BY id", (face_model,))
+    cur.execute("SELECT id, md5(id::text)::uuid::text AS s FROM bench_stage ORDER BY id")
+    subjects = [r[1] for r in cur.fetchall()]
+    cur.execute("DROP TABLE bench_stage")
+    print(f"  guards and faces: {time.perf_counter() - t:.0f} s ({_stamp()})", flush=True)
+    per_chunk = gallery.CHUNK
+    done = 0
+    for c in range((2 * n + per_chunk - 1) // per_chunk):
+        templates, codes = gallery.load_chunk(c)
+        rows: list[tuple[str, int, bytes]] = []
+        items: list[tuple[str, int, np.ndarray]] = []
+        for j, (tpl, cds) in enumerate(zip(templates, codes, strict=True)):
+            finger = c * per_chunk + j
+            if finger >= 2 * n:
+                break
+            subject, position = subjects[finger // 2], (2 if finger % 2 == 0 else 7)
+            rows.append((subject, position, sealer.seal(bytes(tpl),
+                                                        aad=finger_aad(subject, position))))
+            items.append((subject, position, np.asarray(cds)))
+        buf = io.StringIO()
+        for subject, position, sealed in rows:
+            buf.write(f"{subject}\t{position}\tenrolled\t{finger_model}\t"
+                      f"\\\\x{sealed.hex()}\t80\t40\n")
+        buf.seek(0)
+        cur.copy_expert("COPY biometrics_finger (subject, position, status, model,"
+                        " template_sealed, quality, minutiae) FROM STDIN", buf)
+        with db.transaction() as icur:
+            finger_repository.index_fingers_bulk(icur, items, scheme=index.SCHEME,
+                                                 max_postings=index.MAX_POSTINGS)
+        done += len(rows)
+        print(f"  fingers: {done:,} sealed and indexed ({_stamp()})", flush=True)
+    cur.execute("VACUUM ANALYZE")
+    conn.close()
+    return subjects, time.perf_counter() - t
+
+
+def run(a: argparse.Namespace) -> None:
+    from biometrics import enrollment, fusion
+    from biometrics.face import projection
+    from biometrics.face.pipeline import MODEL_ID as FACE_MODEL
+    from biometrics.finger_capture import MODEL_ID as FINGER_MODEL
+    from biometrics.finger_search import TemplateCache
+    from biometrics.fingerprint import matcher, synthetic
+    from biometrics.sealing import Sealer
+    from registry import migrate
+    from registry.db import Database
+
+    model = _face_model(a.faces_cache, 2000)
+    n = a.identities
+    need = (2 * n + gallery.CHUNK - 1) // gallery.CHUNK
+    print(f"finger gallery: {need} chunk(s) of {gallery.CHUNK:,} from {gallery.CACHE} "
+          "(made on first use)", flush=True)
+    tmp = tempfile.mkdtemp(prefix="bench_dedup_prod_")
+    server = _start_server(tmp, {"shared_buffers": a.shared_buffers})
+    try:
+        dsn = server.get_uri()
+        db = Database(dsn, max_size=4)  # the service's statement timeout, for the searches
+        bulk = Database(dsn, max_size=1, statement_timeout_ms=0)  # loading and index builds
+        migrate.upgrade(bulk, ["registry", "biometrics", "certificates"])
+        rng = np.random.default_rng(n)
+        centres = model.centres(n, rng)
+        faces = model.samples(centres, rng)
+        sealer = Sealer(b"\x07" * 32)
+        subjects, seconds = load(dsn, bulk, n, faces, FACE_MODEL, FINGER_MODEL, sealer)
+        print(f"N={n:,} identities ({2 * n:,} fingers): load {seconds:.0f} s ({_stamp()})",
+              flush=True)
+        with bulk.transaction() as cur:
+            done = projection.install(cur, model=FACE_MODEL, shards=2, sample=200_000)
+        print(f"face index: build {done.build_seconds:.0f} s ({_stamp()})", flush=True)
+
+        policy = fusion.Policy()  # FPIR 1% (10% for banned) at N = 500,000
+        cache = TemplateCache(1024)
+        mated = rng.choice(n, a.mated, replace=False)
+        probes: list[tuple[str, str | None, enrollment.Probe]] = []
+        for i in mated:
+            f2 = matcher.prepare_minutiae(synthetic.impression(
+                synthetic.master_finger(gallery.SEED0 + 2 * int(i)), 1))
+            f7 = matcher.prepare_minutiae(synthetic.impression(
+                synthetic.master_finger(gallery.SEED0 + 2 * int(i) + 1), 1))
+            face = model.samples(centres[[i]], rng)[0].astype(np.float64)
+            probes.append(("mated", subjects[int(i)], enrollment.Probe(
+                face=face, face_model=FACE_MODEL, fingers={2: f2, 7: f7})))
+        new_centres = model.centres(a.non_mated, rng)
+        for k in range(a.non_mated):
+            seed = 90_000_000 + 2 * k
+            probes.append(("non-mated", None, enrollment.Probe(
+                face=model.samples(new_centres[[k]], rng)[0].astype(np.float64),
+                face_model=FACE_MODEL, fingers={
+                    2: matcher.prepare_minutiae(synthetic.impression(
+                        synthetic.master_finger(seed), 1)),
+                    7: matcher.prepare_minutiae(synthetic.impression(
+                        synthetic.master_finger(seed + 1), 1))})))
+
+        def variant(p: enrollment.Probe, mode: str) -> enrollment.Probe:
+            if mode == "face":
+                return enrollment.Probe(face=p.face, face_model=p.face_model)
+            if mode == "fingers":
+                return enrollment.Probe(fingers=p.fingers)
+            return p
+
+        results: dict[str, dict[str, Any]] = {}
+        for mode in ("face", "fingers", "fused"):
+            times: list[float] = []
+            misses = hits = 0
+            false_cands: list[int] = []
+            for kind, mate, p in probes:
+                t = time.perf_counter()
+                with db.transaction() as cur:
+                    held = enrollment.find_duplicates(
+                        cur, subject=str(uuid.uuid4()), probe=variant(p, mode),
+                        today=dt.date.today(),
+                        sealer=sealer, policy=policy, finger_model=FINGER_MODEL, db=db,
+                        cache=cache)
+                times.append(1000 * (time.perf_counter() - t))
+                names = {c.subject for c in held}
+                if kind == "mated":
+                    hits += mate in names
+                    misses += mate not in names
+                false_cands.append(len(names - {mate}))
+            res = {"p50_ms": _pct(times, 0.5), "p95_ms": _pct(times, 0.95),
+                   "fnir": misses / max(1, misses + hits),
+                   "false_candidates_per_search": statistics.mean(false_cands),
+                   "searches_with_a_false_candidate": sum(1 for x in false_cands if x) /
+                   len(false_cands)}
+            results[mode] = res
+            print(f"{mode:8s}: FNIR {res['fnir']:.4f} ({misses} of {misses + hits} mates "
+                  f"missed); false candidates per search {res['false_candidates_per_search']:.4f}"
+                  f" (searches with one: {res['searches_with_a_false_candidate']:.4f}); "
+                  f"p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms ({_stamp()})",
+                  flush=True)
+        base = results["face"]["p95_ms"]
+        print(f"fused p95 / face-only p95 in the same run: "
+              f"{results['fused']['p95_ms'] / base:.2f}x")
+    finally:
+        server.cleanup()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--identities", type=int, default=100_000)
+    ap.add_argument("--mated", type=int, default=300)
+    ap.add_argument("--non-mated", type=int, default=300)
+    ap.add_argument("--faces-cache", default=None)
+    ap.add_argument("--shared-buffers", default="2GB")
+    run(ap.parse_args())
+
+
+if __name__ == "__main__":
+    main()
