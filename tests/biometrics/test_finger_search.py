@@ -221,11 +221,18 @@ def test_a_second_api_process_sees_a_finger_enrolled_by_the_first(
     second = make_principal(rt, second_process, "regulator")
     company = first.make_company()
     g1, g2, g3 = (first.make_guard(company["id"]) for _ in range(3))
-    # the second process searches (and caches) before the finger exists
+    # the second process searches (and caches) before the fingers exist
     assert enroll(second, g3["id"], 4, "104_1.png").status_code == 201
     assert enroll(first, g1["id"], 5, "106_1.png").status_code == 201
-    held = enroll(second, g2["id"], 5, "106_1.png")
+    assert enroll(first, g1["id"], 6, "104_1.png").status_code == 201
+    # One finger alone never holds under the fused rule (docs/dedup.md); the second does.
+    assert enroll(second, g2["id"], 5, "106_1.png").status_code == 201
+    held = enroll(second, g2["id"], 6, "104_1.png")
     assert held.status_code == 202, held.text
     assert held.json()["candidates"][0]["guard_id"] == g1["id"]
-    # and the other way round
-    assert enroll(first, g1["id"], 6, "104_1.png").status_code == 202
+    # and the other way round: the first process sees what the second enrolled
+    g4 = first.make_guard(company["id"])
+    assert enroll(first, g4["id"], 5, "106_1.png").status_code == 201
+    back = enroll(first, g4["id"], 6, "104_1.png")
+    assert back.status_code == 202, back.text
+    assert g2["id"] in {c["guard_id"] for c in back.json()["candidates"]}
