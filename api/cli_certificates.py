@@ -459,6 +459,7 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
     cache_path = _cache_dir(cache_dir)
     result: dict[str, Any]
     oldest: int | None = None
+    floor: dt.datetime | None = None
     try:
         text = _text_from(text_or_image, policy.prefix)
         parse(text, policy)  # garbage is refused as such, before any data is needed
@@ -467,7 +468,9 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
             oldest = cache.oldest_issued_at()
             trust, status = cache.load_verifier_inputs(
                 now=now, anchors=None if cache.pins() else _pins(cache_path).anchors,
-                max_trust_list_age=policy.max_trust_list_age, skew=policy.clock_skew)
+                max_trust_list_age=policy.max_trust_list_age, skew=policy.clock_skew,
+                max_clock_ahead=policy.max_clock_ahead)
+            floor = cache.clock_floor()
         else:
             base = _base(server)
             trust, _ = verify_trust_list_pinned(_fetch(base + "/v1/trust-list"),
@@ -477,7 +480,8 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
                       for i in index["items"]}
             status = CachedStatusProvider(tokens, trust=trust)
             oldest = int(trust.issued_at.timestamp())
-        verified = verify_text(text, now=now, trust=trust, status=status, policy=policy)
+        verified = verify_text(text, now=now, trust=trust, status=status, policy=policy,
+                               clock_floor=floor)
         result = verified.to_json()
         result["verdict"] = "valid"
         if verified.status_list_age is not None:

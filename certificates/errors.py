@@ -32,6 +32,7 @@ class Reason(StrEnum):
     STATUS_MISMATCH = "status-mismatch"
     WRONG_ISSUER = "wrong-issuer"
     ROLLBACK = "rollback"
+    CLOCK_WRONG = "clock-wrong"
 
 
 class Malformed(StrEnum):

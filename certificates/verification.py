@@ -8,6 +8,11 @@ or raises :class:`~certificates.errors.VerificationError` whose ``reason`` is on
 2. ``malformed``/prefix, /base45, /compression (zlib, capped at
    ``policy.max_decompressed``), /cbor, /cose (strict COSE_Sign1 structure).
 3. ``algorithm-mismatch``: unsupported alg, alg not allowed by the policy.
+3b. ``clock-wrong`` (the trusted clock): ``now + skew`` is before the floor (the newest
+   signed time the verifier has seen: the trust list's ``iat`` and the ``clock_floor``
+   the caller keeps, e.g. :meth:`OfflineCache.clock_floor`), or ``now`` is more than
+   ``policy.max_clock_ahead`` past it. A device clock set back (to make an expired
+   certificate valid) or far forward gives this verdict, never valid or expired.
 4. ``stale-trust-list``: trust list expired or older than ``policy.max_trust_list_age``.
 5. ``bad-signature``: an ES256 signature with a high ``s`` (``policy.require_low_s``;
    the issuer only emits low-s, so a high-s twin is a second text for one certificate).
@@ -48,7 +53,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from certificates.cose import Sign1, decode_sign1, es256_is_high_s
+from certificates.cose import Sign1, decode_guard_sign1, es256_is_high_s
 from certificates.cwt import GuardClaims
 from certificates.envelope import GUARD_PREFIX, MAX_DECOMPRESSED, decode_text
 from certificates.errors import (
@@ -83,6 +88,7 @@ class VerificationPolicy:
     purpose: str = "certificate"
     require_low_s: bool = True
     check_issuer: bool = True
+    max_clock_ahead: timedelta | None = timedelta(days=30)
 
     @classmethod
     def from_settings(cls, settings: Any = None, **overrides: Any) -> VerificationPolicy:
@@ -94,6 +100,7 @@ class VerificationPolicy:
             "clock_skew": timedelta(seconds=settings.clock_skew_s),
             "max_trust_list_age": timedelta(seconds=settings.trust_list_validity_s),
             "max_status_list_age": timedelta(seconds=settings.status_list_max_age_s),
+            "max_clock_ahead": timedelta(seconds=settings.clock_max_ahead_s),
         }
         values.update(overrides)
         return cls(**values)
@@ -248,7 +255,7 @@ def parse(text: str, policy: VerificationPolicy) -> Sign1:
     if len(text) > policy.max_text_chars:
         raise VerificationError(Reason.OVERSIZED, f"longer than {policy.max_text_chars} chars")
     try:
-        msg = decode_sign1(decode_text(text, policy.prefix, limit=policy.max_decompressed))
+        msg = decode_guard_sign1(decode_text(text, policy.prefix, limit=policy.max_decompressed))
     except DecodeError as exc:
         raise _malformed(exc) from None
     except AlgorithmMismatch as exc:
@@ -258,6 +265,19 @@ def parse(text: str, policy: VerificationPolicy) -> Sign1:
     return msg
 
 
+def check_clock(now: datetime, floor: datetime, policy: VerificationPolicy) -> None:
+    """``clock-wrong`` when ``now`` is behind ``floor`` (the newest signed time seen)
+    by more than the skew, or more than ``policy.max_clock_ahead`` past it."""
+    if now + policy.clock_skew < floor:
+        raise VerificationError(
+            Reason.CLOCK_WRONG, f"this device's clock is behind signed data seen "
+            f"({floor.isoformat()}): set the clock")
+    if policy.max_clock_ahead is not None and now > floor + policy.max_clock_ahead:
+        raise VerificationError(
+            Reason.CLOCK_WRONG, f"this device's clock is far ahead of the newest signed "
+            f"data ({floor.isoformat()}): set the clock or sync")
+
+
 def verify(
     text: str,
     *,
@@ -265,9 +285,13 @@ def verify(
     trust: TrustList,
     status: StatusProvider | None,
     policy: VerificationPolicy,
+    clock_floor: datetime | None = None,
 ) -> VerifiedCertificate:
-    """Verify guard certificate ``text`` at ``now`` (see the module doc for the order)."""
+    """Verify guard certificate ``text`` at ``now`` (see the module doc for the order).
+    ``clock_floor``: the newest signed time the caller has seen (offline stores)."""
     msg = parse(text, policy)
+    floor = trust.issued_at if clock_floor is None else max(clock_floor, trust.issued_at)
+    check_clock(now, floor, policy)
     if policy.require_low_s and msg.alg == "ES256" and es256_is_high_s(msg.signature):
         raise VerificationError(Reason.BAD_SIGNATURE, "high-s ECDSA signature (not canonical)")
     skew = policy.clock_skew

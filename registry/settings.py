@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     status_list_max_age_s: int = 24 * 3600
     trust_list_validity_s: int = 7 * 24 * 3600
     clock_skew_s: int = 300
+    # A verifier's clock more than this far past the newest signed time it has seen (list
+    # iat) is taken as wrong ("clock-wrong"), not as making certificates expire.
+    clock_max_ahead_s: int = 30 * 24 * 3600
     # Audit transparency log: a new checkpoint at most every interval (so a client polling
     # the public endpoint cannot make one per request), and one at least every max age
     # even without new events (so witnesses see the log is alive).

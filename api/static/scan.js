@@ -66,7 +66,7 @@ function showVerdict(r) {
 async function verifyOffline(text) {
   data = await store.load();
   renderDataAge();
-  const r = await verifyCertificate(text, { trust: data.trust, statusTokens: data.statusTokens, now: nowS() });
+  const r = await verifyCertificate(text, { trust: data.trust, statusTokens: data.statusTokens, clockFloor: data.clockFloor, now: nowS() });
   const cl = r.claims;
   return { mode: "offline", verdict: r.verdict, detail: r.detail, trustAgeS: r.trustAgeS, statusAgeS: r.statusAgeS,
     cert: cl && { number: cl.number, guard_name: cl.guard_name, skill_level: cl.skill_level, employer_name: cl.employer_name, expires_at: cl.exp } };

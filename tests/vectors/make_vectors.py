@@ -6,7 +6,11 @@ Uses the committed TEST keyring in ``keys/`` (passphrase below; test-only keys t
 sign nothing real), creating it on first run. Writes ``trust-list*.cose``,
 ``status-list*.cose`` and ``index.json``: one entry per vector with the text, the
 trust/status files to verify it with, and the expected verdict (``valid`` or a
-``certificates.errors.Reason`` value, plus the ``Malformed`` layer when relevant).
+``certificates.errors.Reason`` value, plus the ``Malformed`` layer when relevant);
+optional ``now`` (the verifier's clock, default the index's ``now``) and
+``clock_floor`` (the newest signed time the verifier's store has seen).
+Both verifiers run every vector: tests/certificates/test_vectors.py (Python) and
+tests/js/verifier.test.mjs (the browser's, under ``node --test``).
 Re-running produces new signatures (ECDSA is randomised) but the same verdicts.
 """
 
@@ -229,6 +233,44 @@ def main() -> None:
                                              compromised_since=NOW - timedelta(hours=2))))
     (HERE / "trust-list-successor-burnt.cose").write_bytes(
         sign_trust_list(burnt, ring.signer("trust-list")))
+
+    # The guard profile's COSE rules (docs/credential-format.md): no CWT tag 61, no
+    # header in the unprotected bucket, claims a bare map. Each is signed correctly, so
+    # only the profile rule can refuse it, in both verifiers alike.
+    add("cwt-tag-61", encode_text(cbor2.dumps(cbor2.CBORTag(61, cbor2.loads(golden_cose)))),
+        "malformed", "cose")
+    add("kid-unprotected", encode_text(encode_sign1(
+        claims().encode(), alg="ES256", kid=cert.kid, sign=cert.sign, kid_in_protected=False)),
+        "malformed", "cose")
+    prot_kid_only = cbor2.dumps({4: cert.kid})
+    payload = claims().encode()
+    from certificates.cose import sig_structure
+
+    add("alg-unprotected", encode_text(cbor2.dumps(cbor2.CBORTag(18, [
+        prot_kid_only, {1: -7}, payload, cert.sign(sig_structure(prot_kid_only, payload))]))),
+        "malformed", "cose")
+    prot = cbor2.dumps({1: -7, 4: cert.kid})
+    add("unprotected-extra-header", encode_text(cbor2.dumps(cbor2.CBORTag(18, [
+        prot, {16: "text/plain"}, payload, cert.sign(sig_structure(prot, payload))]))),
+        "malformed", "cose")
+    tagged = cbor2.dumps(cbor2.CBORTag(61, claims().to_cbor_map()), canonical=True)
+    add("claims-in-tag-61", encode_text(encode_sign1(tagged, alg="ES256", kid=cert.kid,
+                                                     sign=cert.sign)), "malformed", "claims")
+    add("status-idx-outside-list",
+        encode_text(seal_cose(claims(status=StatusRef(URI, (1 << 16) + 5)), cert)),
+        "stale-status-list")
+
+    # The trusted clock: ``now`` is the device's clock, ``clock_floor`` the newest signed
+    # time its store has seen (a list iat). Set back before the floor (to make an
+    # expired certificate valid) or far ahead: clock-wrong, never valid or expired.
+    expired_text = next(v["text"] for v in vectors if v["name"] == "expired")
+    add("clock-set-back-before-trust-list", expired_text, "clock-wrong",
+        now=(NOW - timedelta(days=2)).isoformat())
+    add("clock-set-back-before-floor", golden, "clock-wrong",
+        clock_floor=(NOW + timedelta(hours=2)).isoformat())
+    add("clock-within-skew-of-floor", golden, "valid",
+        clock_floor=(NOW + timedelta(minutes=4)).isoformat())
+    add("clock-far-ahead", golden, "clock-wrong", now=(NOW + timedelta(days=31)).isoformat())
 
     from certificates.qr import qr_version
 

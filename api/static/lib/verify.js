@@ -9,7 +9,12 @@ export const POLICY = {
   maxTrustListAgeS: 7 * 86400, // trust list older than this = stale
   maxStatusAgeS: 24 * 3600,    // status data older than this = stale
   maxTextChars: 4096,
+  // The trusted clock: a clock more than this far past the newest signed time seen (the
+  // floor) is wrong (clock-wrong), as is one behind the floor by more than skewS.
+  maxClockAheadS: 30 * 86400,
 };
+// Algorithms a guard certificate may use (the Python VerificationPolicy.allowed_algs).
+const CERT_ALGS = ["ES256", "EdDSA"];
 
 const ALGS = { [-7]: "ES256", [-8]: "EdDSA", [-37]: "PS256" };
 // Order of the P-256 group: (r, s) and (r, n - s) both verify, so the issuer signs low-s
@@ -59,11 +64,17 @@ export async function inflateZlib(bytes, cap) {
   return out;
 }
 
-function untag(v, tag) { return v && typeof v === "object" && "tag" in v && v.tag === tag ? v.value : v; }
-
+// The guard-certificate profile (certificates/cose.py decode_guard_sign1, and
+// docs/credential-format.md): tag 18 optional, NO CWT tag 61, the unprotected header an
+// empty map (alg, kid and every other header protected), alg present and an integer.
 export function parseSign1(bytes) {
   let msg;
-  try { msg = untag(decodeCbor(bytes), 18); } catch (e) { throw new VerifyError("malformed", "cbor: " + e.message); }
+  try { msg = decodeCbor(bytes); } catch (e) { throw new VerifyError("malformed", "cbor: " + e.message); }
+  if (msg && typeof msg === "object" && "tag" in msg) {
+    if (msg.tag === 61) throw new VerifyError("malformed", "cose: CWT tag 61 is not part of this profile");
+    if (msg.tag !== 18) throw new VerifyError("malformed", "cose: unexpected CBOR tag " + msg.tag);
+    msg = msg.value;
+  }
   if (!Array.isArray(msg) || msg.length !== 4) throw new VerifyError("malformed", "cose: not a COSE_Sign1");
   const [pb, unprot, payload, signature] = msg;
   if (!(pb instanceof Uint8Array) || !(unprot instanceof Map) || !(payload instanceof Uint8Array) || !(signature instanceof Uint8Array))
@@ -73,9 +84,12 @@ export function parseSign1(bytes) {
     try { prot = decodeCbor(pb); } catch (e) { throw new VerifyError("malformed", "cose: protected header"); }
     if (!(prot instanceof Map)) throw new VerifyError("malformed", "cose: protected header is not a map");
   }
+  if (unprot.size) throw new VerifyError("malformed", "cose: headers must be protected (unprotected map not empty)");
+  if (!prot.has(1)) throw new VerifyError("malformed", "cose: no alg header");
+  if (!Number.isInteger(prot.get(1))) throw new VerifyError("malformed", "cose: alg must be an integer");
   const alg = ALGS[prot.get(1)];
-  if (!alg) throw new VerifyError("algorithm-mismatch", "unsupported or unprotected alg");
-  const kid = prot.has(4) ? prot.get(4) : unprot.get(4);
+  if (!alg) throw new VerifyError("algorithm-mismatch", "unsupported COSE algorithm " + prot.get(1));
+  const kid = prot.get(4);
   if (!(kid instanceof Uint8Array) || !kid.length || kid.length > 64) throw new VerifyError("malformed", "cose: kid");
   if (alg !== "PS256" && signature.length !== 64) throw new VerifyError("malformed", "cose: signature length");
   return { protectedBytes: pb, protected: prot, payload, signature, alg, kid };
@@ -196,7 +210,7 @@ export async function verifyStatusToken(token, trust, now, policy = POLICY) {
   const msg = parseSign1(token);
   if (msg.protected.get(16) !== STATUS_LIST_TYP) throw new VerifyError("malformed", "not a status list token");
   let c;
-  try { c = untag(decodeCbor(msg.payload), 61); } catch (e) { throw new VerifyError("malformed", "status list claims"); }
+  try { c = decodeCbor(msg.payload); } catch (e) { throw new VerifyError("malformed", "claims: status list claims"); }
   const sl = c instanceof Map ? c.get(65533) : null;
   if (!sl || typeof c.get(2) !== "string" || !(sl.get("lst") instanceof Uint8Array)) throw new VerifyError("malformed", "status list claims");
   const kh = hex(msg.kid);
@@ -223,7 +237,7 @@ export function statusAt(token, idx) {
 
 function parseClaims(payload) {
   let c;
-  try { c = untag(decodeCbor(payload), 61); } catch (e) { throw new VerifyError("malformed", "claims: " + e.message); }
+  try { c = decodeCbor(payload); } catch (e) { throw new VerifyError("malformed", "claims: " + e.message); }
   if (!(c instanceof Map)) throw new VerifyError("malformed", "claims: not a map");
   const g = c.get(-65537);
   const sr = c.get(65535) instanceof Map ? c.get(65535).get("status_list") : null;
@@ -248,21 +262,34 @@ export async function decodeText(text) {
   if (text.length > POLICY.maxTextChars) throw new VerifyError("oversized", "text too long");
   if (!text.startsWith("SG1:")) throw new VerifyError("malformed", "prefix: not an SG1 certificate");
   let raw;
-  try { raw = decodeBase45(text.slice(4)); } catch (e) { throw new VerifyError("malformed", e.message); }
+  try { raw = decodeBase45(text.slice(4)); } catch (e) { throw new VerifyError("malformed", e.message.startsWith("base45:") ? e.message : "base45: " + e.message); }
   if (raw.length >= 2 && raw[0] === 0x78 && ((raw[0] << 8) | raw[1]) % 31 === 0) raw = await inflateZlib(raw, 64 * 1024);
   return raw;
 }
 
+// The trusted clock (certificates/verification.py check_clock): clock-wrong when now is
+// behind the floor (newest signed time seen) by more than the skew, or far ahead of it.
+export function checkClock(now, floor, policy = POLICY) {
+  if (now + policy.skewS < floor) throw new VerifyError("clock-wrong", "this device's clock is behind signed data seen: set the clock");
+  if (policy.maxClockAheadS != null && now > floor + policy.maxClockAheadS)
+    throw new VerifyError("clock-wrong", "this device's clock is far ahead of the newest signed data: set the clock or sync");
+}
+
 // Verify a certificate text offline.
-// trust: result of verifyTrustList; statusTokens: array of verifyStatusToken results.
-// Returns {verdict, detail, claims, stale: [..reasons], trustAgeS, statusAgeS}.
-export async function verifyCertificate(text, { trust, statusTokens, now, policy = POLICY }) {
-  const out = { verdict: "valid", detail: null, claims: null, stale: [], trustAgeS: null, statusAgeS: null };
+// trust: result of verifyTrustList; statusTokens: array of verifyStatusToken results;
+// clockFloor: the newest signed time (epoch s) the store has seen (datastore.load()).
+// Returns {verdict, reason, detail, claims, stale: [..reasons], trustAgeS, statusAgeS}:
+// `reason` is the Python verifier's reason (certificates.errors.Reason, or "valid"),
+// `verdict` what the page shows (every staleness folded into one amber "stale").
+export async function verifyCertificate(text, { trust, statusTokens, now, clockFloor = null, policy = POLICY }) {
+  const out = { verdict: "valid", reason: "valid", detail: null, claims: null, stale: [], staleReason: null, trustAgeS: null, statusAgeS: null };
   try {
     if (!trust) throw new VerifyError("stale-trust-list", "no trust list on this device yet: go online once");
     out.trustAgeS = now - trust.iat;
-    if (trust.stale) out.stale.push(trust.stale);
     const msg = parseSign1(await decodeText(text));
+    if (!CERT_ALGS.includes(msg.alg)) throw new VerifyError("algorithm-mismatch", msg.alg + " not allowed");
+    checkClock(now, Math.max(trust.iat, clockFloor ?? trust.iat), policy);
+    if (trust.stale) { out.stale.push(trust.stale); out.staleReason = "stale-trust-list"; }
     if (msg.alg === "ES256" && isHighS(msg.signature)) throw new VerifyError("bad-signature", "high-s ECDSA signature (not canonical)");
     const kh = hex(msg.kid);
     const key = await verifyWith(msg, trust.keys.filter((k) => k.kid === kh && k.use === "certificate"));
@@ -277,21 +304,27 @@ export async function verifyCertificate(text, { trust, statusTokens, now, policy
     const tok = statusTokens.find((t) => t.uri === claims.status.uri);
     if (!tok) throw new VerifyError("stale-status-list", "no status list on this device for " + claims.status.uri);
     out.statusAgeS = now - tok.iat;
-    if (tok.stale) out.stale.push(tok.stale);
     const v = statusAt(tok, claims.status.idx);
     if (v == null) throw new VerifyError("stale-status-list", "index outside the status list");
+    if (tok.stale) { out.stale.push(tok.stale); out.staleReason ??= "stale-status-list"; }
     if (v === 2) throw new VerifyError("suspended", "suspended (status list)");
     if (v !== 0) throw new VerifyError("revoked", "revoked (status list)");
-    if (out.stale.length) { out.verdict = "stale"; out.detail = out.stale.join("; "); }
+    if (out.stale.length) { out.verdict = "stale"; out.reason = out.staleReason; out.detail = out.stale.join("; "); }
   } catch (e) {
-    if (!(e instanceof VerifyError)) { out.verdict = "malformed"; out.detail = String(e && e.message || e); return out; }
-    out.verdict = e.reason; out.detail = e.detail;
+    if (!(e instanceof VerifyError)) { out.verdict = out.reason = "malformed"; out.detail = String(e && e.message || e); return out; }
+    out.verdict = out.reason = e.reason; out.detail = e.detail;
   }
   return out;
 }
 
+// The layer a "malformed" detail names (prefix, base45, compression, cbor, cose, claims).
+export function malformedLayer(detail) {
+  const m = /^(prefix|base45|compression|cbor|cose|claims):/.exec(detail || "");
+  return m ? m[1] : null;
+}
+
 export function colourOf(verdict) {
   if (verdict === "valid") return "green";
-  if (["suspended", "stale", "stale-trust-list", "stale-status-list", "rollback"].includes(verdict)) return "amber";
+  if (["suspended", "stale", "stale-trust-list", "stale-status-list", "rollback", "clock-wrong"].includes(verdict)) return "amber";
   return "red";
 }
