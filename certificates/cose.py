@@ -6,7 +6,8 @@ Encoding::
         payload: bstr, signature: bstr])
 
 The signature covers ``Sig_structure = ["Signature1", protected, b"", payload]``.
-ES256 signatures are raw ``r || s`` (64 bytes), EdDSA 64 bytes, PS256 the RSA size.
+ES256 signatures are raw ``r || s`` (64 bytes), EdDSA 64 bytes, SM2SM3 raw ``r || s``
+(64 bytes, SM2 with SM3, ``certificates.sm2``), PS256 the RSA size.
 
 Decoding is strict: one CBOR item and nothing after it, optional tag 18 (optionally
 inside the CWT tag 61, as EU DCCs do), an array of exactly 4, a protected bstr that
@@ -34,8 +35,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from certificates import sm2
 from certificates.errors import AlgorithmMismatch, BadSignature, DecodeError, Malformed
 from certificates.keys import ALG_IDS, ALG_NAMES, PublicKey, check_alg_key
+from certificates.sm2 import Sm2PublicKey
 
 TAG_SIGN1 = 18
 TAG_CWT = 61
@@ -159,7 +162,7 @@ _BREAK: Any = cbor2.loads(b"\xff")  # cbor2's break_marker singleton
 
 
 def _sig_len(alg: str) -> int | None:
-    return 64 if alg in ("ES256", "EdDSA") else None
+    return 64 if alg in ("ES256", "EdDSA", "SM2SM3") else None
 
 
 def encode_sign1(
@@ -305,6 +308,11 @@ def verify_signature(
         elif alg == "EdDSA":
             assert isinstance(key, ed25519.Ed25519PublicKey)
             key.verify(signature, to_be_signed)
+        elif alg == "SM2SM3":
+            assert isinstance(key, Sm2PublicKey)
+            if not sm2.verify(key, to_be_signed, signature):
+                raise InvalidSignature
+
         else:
             assert isinstance(key, rsa.RSAPublicKey)
             key.verify(signature, to_be_signed, _PSS_SHA256, hashes.SHA256())

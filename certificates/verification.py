@@ -84,7 +84,7 @@ class VerificationPolicy:
     max_text_chars: int = 4096
     max_decompressed: int = MAX_DECOMPRESSED
     prefix: str = GUARD_PREFIX
-    allowed_algs: frozenset[str] = frozenset({"ES256", "EdDSA"})
+    allowed_algs: frozenset[str] = frozenset({"ES256", "EdDSA", "SM2SM3"})
     purpose: str = "certificate"
     require_low_s: bool = True
     check_issuer: bool = True

@@ -379,7 +379,7 @@ def _dcc_signed(tmp_path: Path) -> tuple[bytes, str]:
 
     from certificates import base45
     from certificates.cose import encode_sign1
-    from certificates.signing import Signer
+    from certificates.signing import SoftwareSigner
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "DSC test " + "x" * 40)])
@@ -391,7 +391,7 @@ def _dcc_signed(tmp_path: Path) -> tuple[bytes, str]:
             .sign(key, hashes.SHA256()))
     der = cert.public_bytes(serialization.Encoding.DER)
     kid = hashlib.sha256(der).digest()[:8]
-    signer = Signer(key, kid=kid, alg="ES256", purpose="certificate")
+    signer = SoftwareSigner(key, kid=kid, alg="ES256", purpose="certificate")
     claims = {1: "CN", 6: int(now.timestamp()) - 60, 4: int(now.timestamp()) + 86400,
               -260: {1: {"ver": "1.3.0", "v": [{"dn": 1}]}}}
     cose = encode_sign1(cbor2.dumps(claims), alg="ES256", kid=kid, sign=signer.sign)

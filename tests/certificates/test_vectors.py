@@ -27,7 +27,8 @@ def run(vector: dict[str, Any]) -> tuple[str, str | None, Any]:
     now = datetime.fromisoformat(vector["now"]) if vector.get("now") else NOW
     floor = datetime.fromisoformat(vector["clock_floor"]) if vector.get("clock_floor") else None
     try:
-        trust = verify_trust_list((DIR / vector["trust_list"]).read_bytes(), anchors=[ANCHOR],
+        anchor = base64.b64decode(vector.get("anchor_spki_b64") or INDEX["anchor_spki_b64"])
+        trust = verify_trust_list((DIR / vector["trust_list"]).read_bytes(), anchors=[anchor],
                                   now=NOW)
         tokens = {uri: (DIR / f).read_bytes() for uri, f in vector["status_lists"].items()}
         result = verify(vector["text"], now=now, trust=trust,
@@ -44,6 +45,8 @@ def test_index_covers_every_required_case() -> None:
                         "bad-signature", "unknown-key", "malformed", "algorithm-mismatch",
                         "stale-trust-list", "stale-status-list", "oversized",
                         "clock-wrong", "key-compromised", "wrong-issuer"}
+    algs = {v["name"].split("-")[0] for v in INDEX["vectors"]}
+    assert "sm2" in algs  # both signature profiles
 
 
 @pytest.mark.parametrize("vector", INDEX["vectors"], ids=lambda v: v["name"])

@@ -14,9 +14,31 @@ export const POLICY = {
   maxClockAheadS: 30 * 86400,
 };
 // Algorithms a guard certificate may use (the Python VerificationPolicy.allowed_algs).
-const CERT_ALGS = ["ES256", "EdDSA"];
+const CERT_ALGS = ["ES256", "EdDSA", "SM2SM3"];
 
-const ALGS = { [-7]: "ES256", [-8]: "EdDSA", [-37]: "PS256" };
+// SM2SM3: SubjectPublicKeyInfo id-ecPublicKey + sm2p256v1 (1.2.156.10197.1.301), the
+// group order, and the verifier of the vendored sm-crypto (loaded on first use). The
+// signer identity is the GM/T 0009 default "1234567812345678" (sm-crypto's default).
+const SM2_SPKI_PREFIX = "3059301306072a8648ce3d020106082a811ccf5501822d034200";
+const SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123n;
+let sm2lib = null;
+const bigOf = (u8) => { let v = 0n; for (const x of u8) v = (v << 8n) | BigInt(x); return v; };
+
+async function sm2Verify(spki, tbs, signature) {
+  if (spki.length !== 91 || hex(spki.subarray(0, 26)) !== SM2_SPKI_PREFIX || spki[26] !== 4)
+    throw new VerifyError("algorithm-mismatch", "not an SM2 key");
+  if (!sm2lib) sm2lib = (await import("../vendor/sm2.js")).default;
+  const pub = hex(spki.subarray(26));
+  if (!sm2lib.verifyPublicKey(pub)) throw new VerifyError("algorithm-mismatch", "SM2 key not on the curve");
+  if (signature.length !== 64) return false;
+  // The range checks sm-crypto leaves to its caller (as certificates/sm2.py does for gmssl).
+  const r = bigOf(signature.subarray(0, 32)), s = bigOf(signature.subarray(32));
+  if (r < 1n || r >= SM2_N || s < 1n || s >= SM2_N || (r + s) % SM2_N === 0n) return false;
+  return sm2lib.doVerifySignature(Array.from(tbs), hex(signature), pub, { hash: true });
+}
+
+// -65540: SM2 with SM3 (private use, see docs/credential-format.md; certificates/sm2.py).
+const ALGS = { [-7]: "ES256", [-8]: "EdDSA", [-37]: "PS256", [-65540]: "SM2SM3" };
 // Order of the P-256 group: (r, s) and (r, n - s) both verify, so the issuer signs low-s
 // and the verifier refuses high-s (one certificate, one text), as the Python one does.
 const P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551n;
@@ -91,7 +113,7 @@ export function parseSign1(bytes) {
   if (!alg) throw new VerifyError("algorithm-mismatch", "unsupported COSE algorithm " + prot.get(1));
   const kid = prot.get(4);
   if (!(kid instanceof Uint8Array) || !kid.length || kid.length > 64) throw new VerifyError("malformed", "cose: kid");
-  if (alg !== "PS256" && signature.length !== 64) throw new VerifyError("malformed", "cose: signature length");
+  if (alg !== "PS256" && signature.length !== 64) throw new VerifyError("malformed", "cose: signature length");  // ES256, EdDSA, SM2SM3
   return { protectedBytes: pb, protected: prot, payload, signature, alg, kid };
 }
 
@@ -111,6 +133,7 @@ async function checkSig(alg, spki, msg) {
       key = await crypto.subtle.importKey("spki", spki, { name: "Ed25519" }, false, ["verify"]);
       return await crypto.subtle.verify({ name: "Ed25519" }, key, msg.signature, tbs);
     }
+    if (alg === "SM2SM3") return await sm2Verify(spki, tbs, msg.signature);
     if (alg === "PS256") {
       key = await crypto.subtle.importKey("spki", spki, { name: "RSA-PSS", hash: "SHA-256" }, false, ["verify"]);
       return await crypto.subtle.verify({ name: "RSA-PSS", saltLength: 32 }, key, msg.signature, tbs);
