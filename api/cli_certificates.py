@@ -44,7 +44,8 @@ PURPOSE = click.Choice(list(PURPOSES))
 @keys.command("generate")
 @click.option("--purpose", type=PURPOSE, multiple=True,
               help="default: every purpose that has no active key")
-@click.option("--alg", type=click.Choice(["ES256", "EdDSA"]), default="ES256", show_default=True)
+@click.option("--alg", type=click.Choice(["ES256", "EdDSA", "SM2SM3"]), default="ES256",
+              show_default=True)
 def keys_generate(purpose: tuple[str, ...], alg: str) -> None:
     """Generate a key (PKCS#8, encrypted with GUARDREG_KEY_PASSPHRASE)."""
     ring = _keyring()
@@ -78,7 +79,7 @@ def keys_list(as_json: bool) -> None:
 
 @keys.command("rotate")
 @click.option("--purpose", type=PURPOSE, required=True)
-@click.option("--alg", type=click.Choice(["ES256", "EdDSA"]), default=None)
+@click.option("--alg", type=click.Choice(["ES256", "EdDSA", "SM2SM3"]), default=None)
 def keys_rotate(purpose: str, alg: str | None) -> None:
     """New active key; the old one stays verifiable until its certificates expire."""
     rec = _keyring().rotate(purpose, alg)

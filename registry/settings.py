@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # host and port it actually serves (see api/cli.py); a bare app uses DEFAULT_BASE_URL.
     public_base_url: str | None = None
     certificate_validity_days: int = 365
-    signature_algorithm: Literal["ES256", "EdDSA"] = "ES256"
+    signature_algorithm: Literal["ES256", "EdDSA", "SM2SM3"] = "ES256"
     status_list_ttl_s: int = 300
     status_list_max_age_s: int = 24 * 3600
     trust_list_validity_s: int = 7 * 24 * 3600
