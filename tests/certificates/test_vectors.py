@@ -33,7 +33,8 @@ def run(vector: dict[str, Any]) -> tuple[str, str | None, Any]:
         tokens = {uri: (DIR / f).read_bytes() for uri, f in vector["status_lists"].items()}
         result = verify(vector["text"], now=now, trust=trust,
                         status=CachedStatusProvider(tokens, trust=trust),
-                        policy=VerificationPolicy(), clock_floor=floor)
+                        policy=VerificationPolicy(), clock_floor=floor,
+                        challenge=vector["challenge"].encode() if vector.get("challenge") else None)
     except VerificationError as exc:
         return exc.reason.value, exc.malformed.value if exc.malformed else None, None
     return "valid", None, result

@@ -40,7 +40,8 @@ async function runVector(v) {
   const tokens = [];
   for (const f of Object.values(v.status_lists)) tokens.push(await verifyStatusToken(bytes(f), trust, NOW));
   return verifyCertificate(v.text, { trust, statusTokens: tokens, now: v.now ? epoch(v.now) : NOW,
-    clockFloor: v.clock_floor ? epoch(v.clock_floor) : null });
+    clockFloor: v.clock_floor ? epoch(v.clock_floor) : null,
+    challenge: v.challenge ? new TextEncoder().encode(v.challenge) : null });
 }
 
 // Verdict for verdict with the Python verifier: the same reason, and for "malformed"

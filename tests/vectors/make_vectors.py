@@ -347,7 +347,75 @@ def main() -> None:
                     "expected": "bad-signature", "trust_list": "trust-list-sm2-forged.cose",
                     "anchor_spki_b64": sm2_anchor, "claims": None})
 
+    # Device binding (certificates/presentation.py): a certificate bound to a phone's
+    # P-256 key (cnf) and the rotating presentation that phone signs per 30 s window.
+    from certificates.presentation import DeviceKey, encode_presentation, proof_input
+
+    device = ec.generate_private_key(ec.SECP256R1())
+    other_device = ec.generate_private_key(ec.SECP256R1())
+
+    def device_sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        r, s_ = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s_.to_bytes(32, "big")
+
+    def present(cose: bytes, t: datetime, challenge: bytes = b"",
+                key: ec.EllipticCurvePrivateKey = device) -> str:
+        ts = int(t.timestamp())
+        return encode_presentation(cose, ts, challenge,
+                                   device_sign(key, proof_input(cose, ts, challenge)))
+
+    bound_claims = claims(certificate_number="120120260000125X",
+                          device_key=DeviceKey.from_public_key(device.public_key()))
+    bound = seal_cose(bound_claims, cert)
+    window = NOW - timedelta(seconds=10)
+    add("device-bound-static-copy", encode_text(bound), "no-device-proof")
+    live = present(bound, window)
+    add("device-live-valid", live, "valid", claims=bound_claims.to_json(), kid=cert.kid.hex(),
+        qr_version=None)
+    add("device-live-with-challenge", present(bound, window, b"K7Q2"), "valid",
+        challenge="K7Q2")
+    add("device-live-challenge-mismatch", present(bound, window, b"K7Q2"),
+        "challenge-mismatch", challenge="ZZ99")
+    add("device-live-no-challenge-when-asked", present(bound, window), "challenge-mismatch",
+        challenge="K7Q2")
+    add("device-replayed-after-window", present(bound, NOW - timedelta(seconds=46)),
+        "proof-expired")
+    add("device-window-end-within-skew", present(bound, NOW - timedelta(seconds=45)), "valid")
+    add("device-dated-ahead", present(bound, NOW + timedelta(seconds=16)), "proof-expired")
+    add("device-other-device", present(bound, window, key=other_device), "device-mismatch")
+    proof_text = present(bound, window)
+    add("device-unbound-certificate-presented", present(golden_cose, window), "device-mismatch")
+    from certificates.envelope import maybe_decompress
+
+    tampered = bytearray(maybe_decompress(base45.decode(proof_text[5:])))
+    tampered[-1] ^= 1  # the last byte of the device signature
+    add("device-proof-bitflip", "SGP1:" + base45.encode(bytes(tampered)), "device-mismatch")
+    add("device-presentation-not-array", "SGP1:" + base45.encode(cbor2.dumps([bound, 1, b""])),
+        "malformed", "cose")
+    add("device-presentation-bad-base45", "SGP1:" + proof_text[5:40].lower() + proof_text[40:],
+        "malformed", "base45")
+    add("device-bound-revoked", present(seal_cose(claims(
+        certificate_number="120120260000125X", status=StatusRef(URI, IDX_REVOKED),
+        device_key=DeviceKey.from_public_key(device.public_key())), cert), window), "revoked")
+    bad_cnf = claims().to_cbor_map()
+    bad_cnf[8] = {1: {1: 2, -1: 2, -2: b"\x01" * 32, -3: b"\x02" * 32}}  # crv P-384
+    add("device-cnf-not-p256", encode_text(encode_sign1(
+        cbor2.dumps(bad_cnf, canonical=True), alg="ES256", kid=cert.kid, sign=cert.sign)),
+        "malformed", "claims")
+    off_curve = claims().to_cbor_map()
+    off_curve[8] = {1: {1: 2, -1: 1, -2: b"\x01" * 32, -3: b"\x02" * 32}}
+    add("device-cnf-off-curve", encode_text(encode_sign1(
+        cbor2.dumps(off_curve, canonical=True), alg="ES256", kid=cert.kid, sign=cert.sign)),
+        "malformed", "claims")
+
     from certificates.qr import qr_version
+
+    for v in vectors:
+        if v["name"] == "device-live-valid":
+            v["qr_version"] = qr_version(v["text"])
 
     vectors[0]["qr_version"] = qr_version(golden)
     index = {

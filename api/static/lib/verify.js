@@ -12,7 +12,14 @@ export const POLICY = {
   // The trusted clock: a clock more than this far past the newest signed time seen (the
   // floor) is wrong (clock-wrong), as is one behind the floor by more than skewS.
   maxClockAheadS: 30 * 86400,
+  // Device binding (certificates/presentation.py): the rotating presentation's window
+  // and the skew allowed around it; a device-bound certificate needs a live proof.
+  proofWindowS: 30,
+  proofSkewS: 15,
+  requireDeviceProof: true,
 };
+export const PRESENTATION_PREFIX = "SGP1:";
+const PROOF_CONTEXT = "SG1-device-proof";
 // Algorithms a guard certificate may use (the Python VerificationPolicy.allowed_algs).
 const CERT_ALGS = ["ES256", "EdDSA", "SM2SM3"];
 
@@ -273,7 +280,18 @@ function parseClaims(payload) {
   // The same rule as certificates/cwt.py: a uint32, nothing else (not -1, "7" or 7.5).
   if (!Number.isInteger(idx) || idx < 0 || idx >= 2 ** 32) throw new VerifyError("malformed", "claims: status idx must be a uint32");
   if (typeof sr.get("uri") !== "string" || !sr.get("uri")) throw new VerifyError("malformed", "claims: status uri");
+  let cnf = null;
+  if (c.has(8)) {
+    // The same rule as certificates/presentation.py DeviceKey.from_cnf: {1: EC2 P-256 COSE_Key}.
+    const m = c.get(8), k = m instanceof Map && m.size === 1 ? m.get(1) : null;
+    if (!(k instanceof Map) || k.get(1) !== 2 || k.get(-1) !== 1 || [...k.keys()].some((x) => ![1, -1, -2, -3, 2].includes(x)))
+      throw new VerifyError("malformed", "claims: cnf must hold one EC2 P-256 COSE_Key");
+    if (!(k.get(-2) instanceof Uint8Array) || !(k.get(-3) instanceof Uint8Array)) throw new VerifyError("malformed", "claims: cnf key needs x and y");
+    if (k.get(-2).length !== 32 || k.get(-3).length !== 32) throw new VerifyError("malformed", "claims: cnf key is not a P-256 point");
+    cnf = { x: k.get(-2), y: k.get(-3) };
+  }
   return {
+    cnf,
     iss: c.get(1), exp: c.get(4), nbf: num(c.get(5)), iat: c.get(6),
     status: { idx, uri: sr.get("uri") },
     number: g.get(1), guard_name: g.get(2), skill_level: g.get(3),
@@ -281,13 +299,61 @@ function parseClaims(payload) {
   };
 }
 
+async function unpack(body) {
+  let raw;
+  try { raw = decodeBase45(body); } catch (e) { throw new VerifyError("malformed", e.message.startsWith("base45:") ? e.message : "base45: " + e.message); }
+  if (raw.length >= 2 && (raw[0] & 0x0f) === 8 && ((raw[0] << 8) | raw[1]) % 31 === 0) raw = await inflateZlib(raw, 64 * 1024);
+  return raw;
+}
+
 export async function decodeText(text) {
   if (text.length > POLICY.maxTextChars) throw new VerifyError("oversized", "text too long");
   if (!text.startsWith("SG1:")) throw new VerifyError("malformed", "prefix: not an SG1 certificate");
-  let raw;
-  try { raw = decodeBase45(text.slice(4)); } catch (e) { throw new VerifyError("malformed", e.message.startsWith("base45:") ? e.message : "base45: " + e.message); }
-  if (raw.length >= 2 && raw[0] === 0x78 && ((raw[0] << 8) | raw[1]) % 31 === 0) raw = await inflateZlib(raw, 64 * 1024);
-  return raw;
+  return unpack(text.slice(4));
+}
+
+// A certificate (SG1:) or a rotating presentation (SGP1:, certificates/presentation.py):
+// {cose, proof} with proof = {cert, t, challenge, sig} or null.
+export async function decodeAny(text) {
+  if (text.length > POLICY.maxTextChars) throw new VerifyError("oversized", "text too long");
+  if (!text.startsWith(PRESENTATION_PREFIX)) return { cose: await decodeText(text), proof: null };
+  const raw = await unpack(text.slice(PRESENTATION_PREFIX.length));
+  let arr;
+  try { arr = decodeCbor(raw); } catch (e) { throw new VerifyError("malformed", "cbor: " + e.message); }
+  if (!Array.isArray(arr) || arr.length !== 4) throw new VerifyError("malformed", "cose: presentation must be an array of 4");
+  const [cert, t, challenge, sig] = arr;
+  if (!(cert instanceof Uint8Array) || !(challenge instanceof Uint8Array) || !(sig instanceof Uint8Array))
+    throw new VerifyError("malformed", "cose: presentation: cert, challenge, sig must be bstr");
+  if (!Number.isInteger(t) || t < 0 || t >= 2 ** 32) throw new VerifyError("malformed", "cose: presentation: t must be an epoch uint");
+  if (challenge.length > 32 || sig.length !== 64) throw new VerifyError("malformed", "cose: presentation: challenge or signature size");
+  return { cose: cert, proof: { cert, t, challenge, sig } };
+}
+
+export const proofInput = (cert, t, challenge) => encodeCbor([PROOF_CONTEXT, cert, t, challenge]);
+
+async function deviceKey(cnf) {
+  const raw = new Uint8Array(65); raw[0] = 4; raw.set(cnf.x, 1); raw.set(cnf.y, 33);
+  try { return await crypto.subtle.importKey("raw", raw, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]); }
+  catch (e) { throw new VerifyError("malformed", "claims: cnf key is not a P-256 point"); }
+}
+
+// Step 13 of certificates/verification.py: returns "live" or "static".
+async function checkDeviceProof(claims, key, proof, now, policy, challenge) {
+  if (!claims.cnf) {
+    if (proof) throw new VerifyError("device-mismatch", "presentation of a certificate bound to no device");
+    return "static";
+  }
+  if (!proof) {
+    if (policy.requireDeviceProof) throw new VerifyError("no-device-proof", "copy: no live device proof");
+    return "static";
+  }
+  const ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, proof.sig, proofInput(proof.cert, proof.t, proof.challenge));
+  if (!ok) throw new VerifyError("device-mismatch", "not signed by the device this certificate is bound to");
+  if (!(proof.t - policy.proofSkewS <= now && now <= proof.t + policy.proofWindowS + policy.proofSkewS))
+    throw new VerifyError("proof-expired", "device proof outside its time window");
+  if (challenge && challenge.length && hex(proof.challenge) !== hex(challenge))
+    throw new VerifyError("challenge-mismatch", "the device answered another challenge");
+  return "live";
 }
 
 // The trusted clock (certificates/verification.py check_clock): clock-wrong when now is
@@ -304,12 +370,14 @@ export function checkClock(now, floor, policy = POLICY) {
 // Returns {verdict, reason, detail, claims, stale: [..reasons], trustAgeS, statusAgeS}:
 // `reason` is the Python verifier's reason (certificates.errors.Reason, or "valid"),
 // `verdict` what the page shows (every staleness folded into one amber "stale").
-export async function verifyCertificate(text, { trust, statusTokens, now, clockFloor = null, policy = POLICY }) {
-  const out = { verdict: "valid", reason: "valid", detail: null, claims: null, stale: [], staleReason: null, trustAgeS: null, statusAgeS: null };
+// challenge: the bytes this verifier showed the guard's phone (Uint8Array), if any.
+export async function verifyCertificate(text, { trust, statusTokens, now, clockFloor = null, challenge = null, policy = POLICY }) {
+  const out = { verdict: "valid", reason: "valid", detail: null, claims: null, stale: [], staleReason: null, trustAgeS: null, statusAgeS: null, presentation: null };
   try {
     if (!trust) throw new VerifyError("stale-trust-list", "no trust list on this device yet: go online once");
     out.trustAgeS = now - trust.iat;
-    const msg = parseSign1(await decodeText(text));
+    const { cose, proof } = await decodeAny(text);
+    const msg = parseSign1(cose);
     if (!CERT_ALGS.includes(msg.alg)) throw new VerifyError("algorithm-mismatch", msg.alg + " not allowed");
     checkClock(now, Math.max(trust.iat, clockFloor ?? trust.iat), policy);
     if (trust.stale) { out.stale.push(trust.stale); out.staleReason = "stale-trust-list"; }
@@ -317,6 +385,7 @@ export async function verifyCertificate(text, { trust, statusTokens, now, clockF
     const kh = hex(msg.kid);
     const key = await verifyWith(msg, trust.keys.filter((k) => k.kid === kh && k.use === "certificate"));
     const claims = parseClaims(msg.payload);
+    const devKey = claims.cnf ? await deviceKey(claims.cnf) : null;
     out.claims = claims;
     if (claims.iss !== trust.issuer) throw new VerifyError("wrong-issuer", "issuer is not the trust list's issuer");
     if (!usableFor(key, claims.iat, now, policy.skewS)) throw new VerifyError("unknown-key", "key not valid for this certificate");
@@ -330,6 +399,7 @@ export async function verifyCertificate(text, { trust, statusTokens, now, clockF
     const v = statusAt(tok, claims.status.idx);
     if (v == null) throw new VerifyError("stale-status-list", "index outside the status list");
     if (tok.stale) { out.stale.push(tok.stale); out.staleReason ??= "stale-status-list"; }
+    out.presentation = await checkDeviceProof(claims, devKey, proof, now, policy, challenge);
     if (v === 2) throw new VerifyError("suspended", "suspended (status list)");
     if (v !== 0) throw new VerifyError("revoked", "revoked (status list)");
     if (out.stale.length) { out.verdict = "stale"; out.reason = out.staleReason; out.detail = out.stale.join("; "); }
@@ -348,6 +418,6 @@ export function malformedLayer(detail) {
 
 export function colourOf(verdict) {
   if (verdict === "valid") return "green";
-  if (["suspended", "stale", "stale-trust-list", "stale-status-list", "rollback", "clock-wrong"].includes(verdict)) return "amber";
+  if (["suspended", "stale", "stale-trust-list", "stale-status-list", "rollback", "clock-wrong", "no-device-proof"].includes(verdict)) return "amber";
   return "red";
 }
