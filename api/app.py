@@ -17,6 +17,7 @@ from api.routers import (
     admin,
     biometrics,
     certificates,
+    devices,
     docs,
     notifications,
     regulation,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(registry_router.router)
     app.include_router(biometrics.router)
     app.include_router(certificates.router)
+    app.include_router(devices.router)
     app.include_router(regulation.router)
     app.include_router(supervision.router)
     app.include_router(notifications.router)

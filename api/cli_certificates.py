@@ -444,10 +444,13 @@ def _text_from(arg: str, prefix: str) -> str:
 @click.option("--server", default=None)
 @click.option("--cache", "cache_dir", default=None)
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--challenge", default=None,
+              help="the challenge shown to the guard's phone (rotating presentations)")
 def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str | None,
-           as_json: bool) -> None:
-    """Verify a certificate (QR text or an image of the QR); print verdict and the age of
-    the signed data used (from the lists' own issue times)."""
+           as_json: bool, challenge: str | None) -> None:
+    """Verify a certificate or a guard phone's rotating presentation (QR text or an image
+    of the QR); print verdict and the age of the signed data used (from the lists' own
+    issue times)."""
     from certificates.cache import OfflineCache
     from certificates.errors import CertificateError, Reason, VerificationError
     from certificates.trustlist import verify_trust_list_pinned
@@ -482,7 +485,8 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
             status = CachedStatusProvider(tokens, trust=trust)
             oldest = int(trust.issued_at.timestamp())
         verified = verify_text(text, now=now, trust=trust, status=status, policy=policy,
-                               clock_floor=floor)
+                               clock_floor=floor,
+                               challenge=challenge.encode() if challenge else None)
         result = verified.to_json()
         result["verdict"] = "valid"
         if verified.status_list_age is not None:
