@@ -1,7 +1,7 @@
 // The pages live in ../api/static (the sources the Python package serves as they are).
-// The only build step: vendor the jsQR UMD bundle and sm-crypto's SM2 bundle (SM2/SM3
-// signature verification for the optional SM2SM3 profile) from node_modules into
-// ../api/static/vendor. The service worker's cache name is stamped by api/routers/web.py
+// The only build step: vendor the jsQR UMD bundle, sm-crypto's SM2 bundle (SM2/SM3
+// signature verification for the optional SM2SM3 profile) and qrcode-generator (the
+// guard page draws its rotating QR itself) from node_modules into ../api/static/vendor. The service worker's cache name is stamped by api/routers/web.py
 // at run time from a hash of the static files.
 //   cd web && npm install --no-package-lock && npm run build
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -33,3 +33,13 @@ writeFileSync(join(out, "sm2.js"),
   + "\nexport default module.exports;\n");
 cpSync(join(smDir, "LICENCE_MIT"), join(out, "sm2.LICENSE"));
 console.log(`vendored sm-crypto ${smVersion} (SM2) into ${out}`);
+
+// qrcode-generator (MIT, licence in its header): the guard page's rotating QR code.
+const qgDir = join(here, "node_modules", "qrcode-generator");
+const qgVersion = JSON.parse(readFileSync(join(qgDir, "package.json"), "utf8")).version;
+writeFileSync(join(out, "qrcode.js"),
+  `/*! qrcode-generator ${qgVersion} (qrcode.js), MIT License (see its header below) */\n`
+  + "const module = { exports: {} };\nconst exports = module.exports;\n"
+  + readFileSync(join(qgDir, "qrcode.js"), "utf8")
+  + "\nexport default module.exports;\n");
+console.log(`vendored qrcode-generator ${qgVersion} into ${out}`);

@@ -192,3 +192,31 @@ test("the clock floor is kept with the lists and a device clock set back gets cl
   r = await verifyCertificate(golden, { trust: loaded.trust, statusTokens: loaded.statusTokens, clockFloor: NOW - 300, now: NOW + 31 * 86400 });
   assert.equal(r.reason, "clock-wrong");
 });
+
+test("the guard page's presentation (lib/device.js) verifies, and is refused after its window", async () => {
+  const { presentation } = await import(join(LIB, "device.js"));
+  const jwk = INDEX.device_private_jwk;
+  const privateKey = await crypto.subtle.importKey("jwk", jwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  const trust = await verifyTrustList(bytes("trust-list.cose"), [ANCHOR], NOW);
+  const statusTokens = [await verifyStatusToken(bytes("status-list.cose"), trust, NOW)];
+  const text = INDEX.device_bound_text;
+  const p = await presentation(text, { privateKey }, NOW, "K7Q2");
+  assert.ok(p.text.startsWith("SGP1:"));
+  assert.equal(p.windowStart % 30, 0);
+  let r = await verifyCertificate(p.text, { trust, statusTokens, now: NOW, challenge: new TextEncoder().encode("K7Q2") });
+  assert.equal(r.reason, "valid", r.detail);
+  assert.equal(r.presentation, "live");
+  r = await verifyCertificate(p.text, { trust, statusTokens, now: p.windowStart + 30 + 15 + 1 });
+  assert.equal(r.reason, "proof-expired");
+  r = await verifyCertificate(text, { trust, statusTokens, now: NOW });
+  assert.equal(r.reason, "no-device-proof");
+  assert.equal(r.verdict, "no-device-proof");
+  const other = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  const forged = await presentation(text, { privateKey: other.privateKey }, NOW);
+  r = await verifyCertificate(forged.text, { trust, statusTokens, now: NOW });
+  assert.equal(r.reason, "device-mismatch");
+  // its QR stays at version 20 or lower at EC M
+  const qrcode = (await import(join(LIB, "..", "vendor", "qrcode.js"))).default;
+  const q = qrcode(0, "M"); q.addData(p.text, "Alphanumeric"); q.make();
+  assert.ok((q.getModuleCount() - 17) / 4 <= 20);
+});

@@ -418,8 +418,19 @@ def main() -> None:
             v["qr_version"] = qr_version(v["text"])
 
     vectors[0]["qr_version"] = qr_version(golden)
+    dn = device.private_numbers()
+    jwk_b64 = base64.urlsafe_b64encode
+
+    def _b(v: int) -> str:
+        return jwk_b64(v.to_bytes(32, "big")).decode().rstrip("=")
+
     index = {
         "now": NOW.isoformat(),
+        # TEST-ONLY device key of the device-* vectors (so that the browser's own signing
+        # code, api/static/lib/device.js, can make presentations of that certificate).
+        "device_private_jwk": {"kty": "EC", "crv": "P-256", "d": _b(dn.private_value),
+                               "x": _b(dn.public_numbers.x), "y": _b(dn.public_numbers.y)},
+        "device_bound_text": encode_text(bound),
         "policy": "VerificationPolicy() defaults: skew 5 min, trust list 7 d, status list 1 d",
         "anchor_spki_b64": base64.b64encode(ring.active("trust-list").spki).decode(),
         "vectors": vectors,
