@@ -18,6 +18,7 @@ from api.routers import (
     biometrics,
     career,
     certificates,
+    devices,
     docs,
     notifications,
     regulation,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(registry_router.router)
     app.include_router(biometrics.router)
     app.include_router(certificates.router)
+    app.include_router(devices.router)
     app.include_router(regulation.router)
     app.include_router(supervision.router)
     app.include_router(notifications.router)

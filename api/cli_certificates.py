@@ -44,7 +44,8 @@ PURPOSE = click.Choice(list(PURPOSES))
 @keys.command("generate")
 @click.option("--purpose", type=PURPOSE, multiple=True,
               help="default: every purpose that has no active key")
-@click.option("--alg", type=click.Choice(["ES256", "EdDSA"]), default="ES256", show_default=True)
+@click.option("--alg", type=click.Choice(["ES256", "EdDSA", "SM2SM3"]), default="ES256",
+              show_default=True)
 def keys_generate(purpose: tuple[str, ...], alg: str) -> None:
     """Generate a key (PKCS#8 sealed with GUARDREG_KEY_PASSPHRASE: scrypt + AES-GCM)."""
     ring = _keyring()
@@ -78,7 +79,7 @@ def keys_list(as_json: bool) -> None:
 
 @keys.command("rotate")
 @click.option("--purpose", type=PURPOSE, required=True)
-@click.option("--alg", type=click.Choice(["ES256", "EdDSA"]), default=None)
+@click.option("--alg", type=click.Choice(["ES256", "EdDSA", "SM2SM3"]), default=None)
 def keys_rotate(purpose: str, alg: str | None) -> None:
     """New active key; the old one stays verifiable until its certificates expire."""
     rec = _keyring().rotate(purpose, alg)
@@ -453,10 +454,13 @@ def _text_from(arg: str, prefix: str) -> str:
 @click.option("--server", default=None)
 @click.option("--cache", "cache_dir", default=None)
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--challenge", default=None,
+              help="the challenge shown to the guard's phone (rotating presentations)")
 def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str | None,
-           as_json: bool) -> None:
-    """Verify a certificate (QR text or an image of the QR); print verdict and the age of
-    the signed data used (from the lists' own issue times)."""
+           as_json: bool, challenge: str | None) -> None:
+    """Verify a certificate or a guard phone's rotating presentation (QR text or an image
+    of the QR); print verdict and the age of the signed data used (from the lists' own
+    issue times)."""
     from certificates.cache import OfflineCache
     from certificates.errors import CertificateError, Reason, VerificationError
     from certificates.trustlist import verify_trust_list_pinned
@@ -469,6 +473,7 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
     cache_path = _cache_dir(cache_dir)
     result: dict[str, Any]
     oldest: int | None = None
+    floor: dt.datetime | None = None
     try:
         text = _text_from(text_or_image, policy.prefix)
         parse(text, policy)  # garbage is refused as such, before any data is needed
@@ -477,7 +482,9 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
             oldest = cache.oldest_issued_at()
             trust, status = cache.load_verifier_inputs(
                 now=now, anchors=None if cache.pins() else _pins(cache_path).anchors,
-                max_trust_list_age=policy.max_trust_list_age, skew=policy.clock_skew)
+                max_trust_list_age=policy.max_trust_list_age, skew=policy.clock_skew,
+                max_clock_ahead=policy.max_clock_ahead)
+            floor = cache.clock_floor()
         else:
             base = _base(server)
             trust, _ = verify_trust_list_pinned(_fetch(base + "/v1/trust-list"),
@@ -487,7 +494,9 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
                       for i in index["items"]}
             status = CachedStatusProvider(tokens, trust=trust)
             oldest = int(trust.issued_at.timestamp())
-        verified = verify_text(text, now=now, trust=trust, status=status, policy=policy)
+        verified = verify_text(text, now=now, trust=trust, status=status, policy=policy,
+                               clock_floor=floor,
+                               challenge=challenge.encode() if challenge else None)
         result = verified.to_json()
         result["verdict"] = "valid"
         if verified.status_list_age is not None:

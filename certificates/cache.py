@@ -9,7 +9,8 @@ Directory layout::
     <dir>/index.json                 {"trust_list": {"fetched_at": iso, "iat": epoch},
                                       "status_lists": {uri: {"file": name,
                                                              "fetched_at": iso,
-                                                             "iat": epoch}}}
+                                                             "iat": epoch}},
+                                      "clock_floor": epoch}
 
 Nothing enters the cache unverified: :meth:`OfflineCache.accept_trust_list` checks the
 trust list against the pins (signature, role, expiry, roll-forward to an announced
@@ -25,6 +26,12 @@ every load (the cache directory is not trusted), and a status list past its own 
 (``iat + ttl``) makes a "valid" answer ``stale-status-list``: the age an offline
 verifier reports is the list's own ``iat``, never the time it was fetched.
 
+The trusted clock: ``clock_floor`` is the newest ``iat`` of any list ever accepted
+(never lowered, kept in the same index that refuses rollbacks). A verifier whose
+clock is behind it (beyond the skew) or far ahead of it gets ``clock-wrong`` (see
+``verification.check_clock``): :meth:`load_verifier_inputs` checks it first, and
+callers pass :meth:`clock_floor` to ``verify``.
+
 Example::
 
     cache = OfflineCache(Path("~/.guardreg").expanduser())
@@ -32,7 +39,8 @@ Example::
     trust = cache.accept_trust_list(token, now=now)
     cache.accept_status_list(status_token, trust=trust, now=now)
     trust, status = cache.load_verifier_inputs(now=now)
-    verify(text, now=now, trust=trust, status=status, policy=policy)
+    verify(text, now=now, trust=trust, status=status, policy=policy,
+           clock_floor=cache.clock_floor())
 """
 
 from __future__ import annotations
@@ -45,12 +53,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from certificates.cwt import to_epoch
+from certificates.cwt import from_epoch, to_epoch
 from certificates.errors import Malformed, Reason, VerificationError
 from certificates.fileio import atomic_write
 from certificates.statuslist import StatusListToken, verify_status_list_token
 from certificates.trustlist import TrustList, TrustPins, verify_trust_list_pinned
-from certificates.verification import CachedStatusProvider
+from certificates.verification import CachedStatusProvider, VerificationPolicy, check_clock
 
 TRUST_FILE = "trust-list.cose"
 INDEX_FILE = "index.json"
@@ -92,6 +100,18 @@ class OfflineCache:
     def set_pins(self, pins: TrustPins) -> None:
         atomic_write(self.directory / PINS_FILE, json.dumps(pins.to_json(), indent=2).encode())
 
+    def clock_floor(self) -> datetime | None:
+        """The newest signed time (list ``iat``) this cache has accepted, or None."""
+        index = self._index()
+        values = [index.get("clock_floor"), (index.get("trust_list") or {}).get("iat"),
+                  *(e.get("iat") for e in index["status_lists"].values())]
+        held = [int(v) for v in values if v is not None]
+        return from_epoch(max(held), "clock_floor") if held else None
+
+    @staticmethod
+    def _raise_floor(index: dict[str, Any], iat: int) -> None:
+        index["clock_floor"] = max(int(index.get("clock_floor") or 0), iat)
+
     @staticmethod
     def _status_file(uri: str) -> str:
         return "status/" + hashlib.sha256(uri.encode()).hexdigest()[:16] + ".cose"
@@ -116,6 +136,7 @@ class OfflineCache:
                 f"({held}); cache unchanged")
         atomic_write(self.directory / TRUST_FILE, token)
         index["trust_list"] = {"fetched_at": now.isoformat(), "iat": iat}
+        self._raise_floor(index, iat)
         self._write_index(index)
         if new_pins != pins:
             self.set_pins(new_pins)
@@ -143,6 +164,7 @@ class OfflineCache:
         atomic_write(self.directory / name, token)
         index["status_lists"][tok.uri] = {"file": name, "fetched_at": now.isoformat(),
                                           "iat": iat}
+        self._raise_floor(index, iat)
         self._write_index(index)
         return tok
 
@@ -172,11 +194,17 @@ class OfflineCache:
         anchors: Sequence[bytes] | None = None,
         max_trust_list_age: timedelta | None = None,
         skew: timedelta = timedelta(minutes=5),
+        max_clock_ahead: timedelta | None = timedelta(days=30),
     ) -> tuple[TrustList, CachedStatusProvider]:
         """Verified trust list and a status provider over the cached tokens (a status
         list past its TTL answers ``stale-status-list`` unless the entry is revoked or
         suspended). ``anchors``: override the pins (tests, first use). Raises
-        ``VerificationError`` (``stale-trust-list`` when nothing is cached)."""
+        ``VerificationError`` (``stale-trust-list`` when nothing is cached,
+        ``clock-wrong`` when ``now`` is behind the clock floor or far ahead of it)."""
+        floor = self.clock_floor()
+        if floor is not None:
+            check_clock(now, floor, VerificationPolicy(clock_skew=skew,
+                                                       max_clock_ahead=max_clock_ahead))
         cached = self.trust_list()
         if cached is None:
             raise VerificationError(Reason.STALE_TRUST_LIST, "no cached trust list; run sync")

@@ -6,7 +6,8 @@ Encoding::
         payload: bstr, signature: bstr])
 
 The signature covers ``Sig_structure = ["Signature1", protected, b"", payload]``.
-ES256 signatures are raw ``r || s`` (64 bytes), EdDSA 64 bytes, PS256 the RSA size.
+ES256 signatures are raw ``r || s`` (64 bytes), EdDSA 64 bytes, SM2SM3 raw ``r || s``
+(64 bytes, SM2 with SM3, ``certificates.sm2``), PS256 the RSA size.
 
 Decoding is strict: one CBOR item and nothing after it, optional tag 18 (optionally
 inside the CWT tag 61, as EU DCCs do), an array of exactly 4, a protected bstr that
@@ -34,8 +35,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from certificates import sm2
 from certificates.errors import AlgorithmMismatch, BadSignature, DecodeError, Malformed
 from certificates.keys import ALG_IDS, ALG_NAMES, PublicKey, check_alg_key
+from certificates.sm2 import Sm2PublicKey
 
 TAG_SIGN1 = 18
 TAG_CWT = 61
@@ -159,7 +162,7 @@ _BREAK: Any = cbor2.loads(b"\xff")  # cbor2's break_marker singleton
 
 
 def _sig_len(alg: str) -> int | None:
-    return 64 if alg in ("ES256", "EdDSA") else None
+    return 64 if alg in ("ES256", "EdDSA", "SM2SM3") else None
 
 
 def encode_sign1(
@@ -193,19 +196,39 @@ def encode_sign1(
     return cbor2.dumps(cbor2.CBORTag(TAG_SIGN1, arr) if tag else arr)
 
 
+def decode_guard_sign1(data: bytes) -> Sign1:
+    """A COSE_Sign1 of the guard-certificate profile (certificates, status list tokens,
+    trust lists: everything guardreg signs). Stricter than the generic layer, and the
+    same rules as the browser verifier (api/static/lib/verify.js ``parseSign1``):
+
+    * no CWT tag 61 around the message (``malformed``/``cose``): the issuer never
+      writes it, and a second accepted wrapping would be a second text for one
+      certificate;
+    * the unprotected header is an empty map: ``alg``, ``kid`` and every other header
+      live in the protected bucket, covered by the signature (``malformed``/``cose``).
+    """
+    return decode_sign1(data, allow_cwt_tag=False, empty_unprotected=True)
+
+
 def decode_sign1(
-    data: bytes, *, allow_cwt_tag: bool = True, allow_unprotected_alg: bool = False
+    data: bytes, *, allow_cwt_tag: bool = True, allow_unprotected_alg: bool = False,
+    empty_unprotected: bool = False,
 ) -> Sign1:
     """Parse a COSE_Sign1 strictly (see module doc). Raises ``DecodeError``:
     stage ``cbor`` for undecodable CBOR, ``cose`` for a wrong structure.
 
     ``allow_unprotected_alg``: accept ``alg`` in the unprotected header when the
-    protected one has none (EU DCC verifiers do; guard certificates never)."""
+    protected one has none (EU DCC verifiers do; guard certificates never).
+    ``allow_cwt_tag``: accept the CWT tag 61 around tag 18 (EU DCCs).
+    ``empty_unprotected``: refuse any header in the unprotected bucket (the guard
+    profile, see :func:`decode_guard_sign1`)."""
     # every element is type-checked below; only the unprotected map needs a break scan
     obj = loads_strict(data, Malformed.CBOR, check_breaks=False)
     if obj is _BREAK:
         raise DecodeError(Malformed.CBOR, "stray CBOR break code")
-    if allow_cwt_tag and isinstance(obj, cbor2.CBORTag) and obj.tag == TAG_CWT:
+    if isinstance(obj, cbor2.CBORTag) and obj.tag == TAG_CWT:
+        if not allow_cwt_tag:
+            raise DecodeError(Malformed.COSE, "CWT tag 61 is not part of this profile")
         obj = obj.value
     if isinstance(obj, cbor2.CBORTag):
         if obj.tag != TAG_SIGN1:
@@ -220,6 +243,8 @@ def decode_sign1(
         raise DecodeError(Malformed.COSE, "unprotected header must be a map")
     if unprotected and _has_break(unprotected, 1):
         raise DecodeError(Malformed.CBOR, "stray CBOR break code")
+    if unprotected and empty_unprotected:
+        raise DecodeError(Malformed.COSE, "headers must be protected (unprotected map not empty)")
     if not isinstance(payload, bytes):
         raise DecodeError(Malformed.COSE, "payload must be a bstr (no detached payload)")
     if not isinstance(signature, bytes):
@@ -283,6 +308,11 @@ def verify_signature(
         elif alg == "EdDSA":
             assert isinstance(key, ed25519.Ed25519PublicKey)
             key.verify(signature, to_be_signed)
+        elif alg == "SM2SM3":
+            assert isinstance(key, Sm2PublicKey)
+            if not sm2.verify(key, to_be_signed, signature):
+                raise InvalidSignature
+
         else:
             assert isinstance(key, rsa.RSAPublicKey)
             key.verify(signature, to_be_signed, _PSS_SHA256, hashes.SHA256())

@@ -7,6 +7,8 @@ Claim map (CBOR, integer keys)::
     5  nbf  uint (optional)   not before, epoch seconds
     6  iat  uint              issued at, epoch seconds
     7  cti  bstr (optional)   token id
+    8  cnf  {1: COSE_Key} (optional)  the guard phone's P-256 key (RFC 8747; device
+                              binding, see certificates/presentation.py)
     65535 status {"status_list": {"idx": uint, "uri": tstr}}   (IETF Token Status List)
     -65537 guard {            (private-use claim, one map with short integer keys)
         1: tstr  certificate number, e.g. "120120260000123X"
@@ -29,6 +31,7 @@ import cbor2
 
 from certificates.cose import loads_strict
 from certificates.errors import DecodeError, Malformed
+from certificates.presentation import CLAIM_CNF, DeviceKey
 
 CLAIM_ISS = 1
 CLAIM_SUB = 2
@@ -109,6 +112,7 @@ class GuardClaims:
     employer_name: str | None = None
     not_before: datetime | None = None
     token_id: bytes | None = None
+    device_key: DeviceKey | None = None
 
     def to_cbor_map(self) -> dict[int, Any]:
         if not 1 <= self.skill_level <= 5:
@@ -131,6 +135,8 @@ class GuardClaims:
             m[CLAIM_NBF] = to_epoch(self.not_before)
         if self.token_id is not None:
             m[CLAIM_CTI] = self.token_id
+        if self.device_key is not None:
+            m[CLAIM_CNF] = self.device_key.to_cnf()
         m[CLAIM_STATUS] = self.status.to_cbor()
         m[CLAIM_GUARD] = guard
         return m
@@ -171,6 +177,7 @@ class GuardClaims:
             employer_name=_text(guard.get(G_EMPLOYER_NAME), "employer name", optional=True),
             status=StatusRef.from_cbor(m.get(CLAIM_STATUS)),
             token_id=cti,
+            device_key=DeviceKey.from_cnf(m[CLAIM_CNF]) if CLAIM_CNF in m else None,
         )
 
     @classmethod
@@ -191,4 +198,5 @@ class GuardClaims:
             "employer_id": self.employer_id,
             "employer_name": self.employer_name,
             "status": {"uri": self.status.uri, "idx": self.status.idx},
+            **({"device_key": self.device_key.to_json()} if self.device_key else {}),
         }

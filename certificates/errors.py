@@ -32,6 +32,12 @@ class Reason(StrEnum):
     STATUS_MISMATCH = "status-mismatch"
     WRONG_ISSUER = "wrong-issuer"
     ROLLBACK = "rollback"
+    CLOCK_WRONG = "clock-wrong"
+    # Device binding (certificates/presentation.py)
+    NO_DEVICE_PROOF = "no-device-proof"
+    PROOF_EXPIRED = "proof-expired"
+    DEVICE_MISMATCH = "device-mismatch"
+    CHALLENGE_MISMATCH = "challenge-mismatch"
 
 
 class Malformed(StrEnum):

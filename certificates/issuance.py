@@ -21,6 +21,7 @@ from certificates.cwt import GuardClaims, StatusRef
 from certificates.envelope import GUARD_PREFIX, decode_text
 from certificates.errors import CertificateError
 from certificates.numbers import make_number
+from certificates.presentation import DeviceKey
 from certificates.publication import StatusConfig
 from registry import audit, service
 from registry import repository as registry_repo
@@ -49,10 +50,12 @@ class Prepared:
     existing: bool = False
 
 
-def _same_content(cert: dict[str, Any], guard: dict[str, Any]) -> bool:
+def _same_content(cert: dict[str, Any], guard: dict[str, Any],
+                  device: DeviceKey | None = None) -> bool:
     return (cert["employer_id"] == guard["company_id"]
             and cert["skill_level"] == guard["skill_level"]
-            and cert["claims"].get("guard_name") == guard["name"])
+            and cert["claims"].get("guard_name") == guard["name"]
+            and cert["claims"].get("device_key") == (device.to_json() if device else None))
 
 
 def claims_json(claims: GuardClaims) -> dict[str, Any]:
@@ -61,7 +64,8 @@ def claims_json(claims: GuardClaims) -> dict[str, Any]:
             "certificate_number": claims.certificate_number, "guard_name": claims.guard_name,
             "skill_level": claims.skill_level, "employer_id": claims.employer_id,
             "employer_name": claims.employer_name,
-            "status": {"uri": claims.status.uri, "idx": claims.status.idx}}
+            "status": {"uri": claims.status.uri, "idx": claims.status.idx},
+            **({"device_key": claims.device_key.to_json()} if claims.device_key else {})}
 
 
 def prepare(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
@@ -78,12 +82,15 @@ def prepare(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
         raise NotEligible("the guard is not eligible for a certificate: "
                           + "; ".join(r["message"] for r in reasons),
                           reason="not-eligible", reasons=reasons)
+    bound = repository.active_device_key(cur, guard_id)
+    device = DeviceKey(bytes(bound["x"]), bytes(bound["y"])) if bound is not None else None
     live = repository.live_certificate(cur, guard_id, for_update=True)
     if live is not None:
         if live["status"] == "suspended":
             raise Conflict("the current certificate is suspended: reinstate or revoke it first",
                            reason="certificate-suspended", number=live["number"])
-        if _same_content(live, guard) and live["expires_at"] > now + config.validity / 12:
+        if _same_content(live, guard, device) \
+                and live["expires_at"] > now + config.validity / 12:
             # Idempotent: nothing changed, so the valid certificate is the answer.
             return Prepared(live["id"], guard_id, live["number"], bytes(live["payload"]),
                             None, existing=True)
@@ -94,7 +101,8 @@ def prepare(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
         issuer=config.issuer, issued_at=issued, expires_at=issued + config.validity,
         certificate_number=number, guard_name=guard["name"], skill_level=guard["skill_level"],
         status=StatusRef(uri=uri, idx=idx),
-        employer_id=int(guard["company_id"]), employer_name=guard["company_name"])
+        employer_id=int(guard["company_id"]), employer_name=guard["company_name"],
+        device_key=device)
     payload = claims.encode()
     cert_id = repository.insert_certificate(cur, {
         "number": number, "guard_id": guard_id, "status": "pending", "status_shard": shard,

@@ -2,7 +2,9 @@
 
 Key id (``kid``) = first 8 bytes of SHA-256 of the public key's DER
 SubjectPublicKeyInfo. Algorithms by COSE name: ``ES256`` (-7, ECDSA P-256 SHA-256),
-``EdDSA`` (-8, Ed25519) and, verify-only, ``PS256`` (-37, RSASSA-PSS SHA-256).
+``EdDSA`` (-8, Ed25519), ``SM2SM3`` (-65540, private use: SM2 with SM3, signer
+identity "1234567812345678", see ``certificates.sm2``) and, verify-only, ``PS256``
+(-37, RSASSA-PSS SHA-256).
 """
 
 from __future__ import annotations
@@ -15,20 +17,27 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from certificates.errors import AlgorithmMismatch
+from certificates.sm2 import Sm2PublicKey, is_sm2_spki
 
-PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
-AlgName = Literal["ES256", "EdDSA", "PS256"]
+PublicKey = (ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
+             | Sm2PublicKey)
+AlgName = Literal["ES256", "EdDSA", "PS256", "SM2SM3"]
 
 ALG_ES256 = -7
 ALG_EDDSA = -8
 ALG_PS256 = -37
-ALG_IDS: dict[str, int] = {"ES256": ALG_ES256, "EdDSA": ALG_EDDSA, "PS256": ALG_PS256}
+# Private use (RFC 9053 reserves alg values below -65536): no COSE registration for SM2.
+ALG_SM2SM3 = -65540
+ALG_IDS: dict[str, int] = {"ES256": ALG_ES256, "EdDSA": ALG_EDDSA, "PS256": ALG_PS256,
+                           "SM2SM3": ALG_SM2SM3}
 ALG_NAMES: dict[int, str] = {v: k for k, v in ALG_IDS.items()}
-SIGNING_ALGS: tuple[str, ...] = ("ES256", "EdDSA")
+SIGNING_ALGS: tuple[str, ...] = ("ES256", "EdDSA", "SM2SM3")
 
 
 def spki_der(public_key: PublicKey) -> bytes:
     """DER SubjectPublicKeyInfo of ``public_key``."""
+    if isinstance(public_key, Sm2PublicKey):
+        return public_key.spki()
     return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -44,7 +53,10 @@ def kid_of(public_key: PublicKey) -> bytes:
 
 
 def load_spki(spki: bytes) -> PublicKey:
-    """Public key from DER SPKI; ``ValueError`` if it is not an EC, Ed25519 or RSA key."""
+    """Public key from DER SPKI; ``ValueError`` if it is not an EC, Ed25519, RSA or SM2
+    key (an SM2 point off the curve included)."""
+    if is_sm2_spki(spki):
+        return Sm2PublicKey.from_spki(spki)
     try:
         key = serialization.load_der_public_key(spki)
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -70,12 +82,17 @@ def check_alg_key(alg: str | int, key: PublicKey) -> str:
     elif name == "PS256":
         if isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048:
             return name
+    elif name == "SM2SM3":
+        if isinstance(key, Sm2PublicKey):
+            return name
     else:
         raise AlgorithmMismatch(f"unsupported algorithm {alg!r}")
     raise AlgorithmMismatch(f"algorithm {name} does not match a {describe_key(key)} key")
 
 
 def describe_key(key: PublicKey) -> str:
+    if isinstance(key, Sm2PublicKey):
+        return "SM2"
     if isinstance(key, ec.EllipticCurvePublicKey):
         return f"EC {key.curve.name}"
     if isinstance(key, ed25519.Ed25519PublicKey):

@@ -360,3 +360,25 @@ def replace_text(cur: Cursor, cert_id: int, *, old: str, new: str) -> bool:
         (new, cert_id, old),
     )
     return bool(cur.rowcount)
+
+
+# -- device binding (issue 18) ----------------------------------------------------------
+def active_device_key(cur: Cursor, guard_id: int) -> Row | None:
+    cur.execute("SELECT id, guard_id, x, y, bound_at, bound_by FROM certificates_device_key"
+                " WHERE guard_id = %s AND revoked_at IS NULL", (guard_id,))
+    return fetch_one(cur)
+
+
+def bind_device_key(cur: Cursor, *, guard_id: int, x: bytes, y: bytes, at: dt.datetime,
+                    by: str) -> tuple[Row, Row | None]:
+    """Make (x, y) the guard's device key; the previous one (returned) is revoked."""
+    cur.execute("UPDATE certificates_device_key SET revoked_at = %s, revoked_by = %s"
+                " WHERE guard_id = %s AND revoked_at IS NULL"
+                " RETURNING id, guard_id, x, y, bound_at, bound_by", (at, by, guard_id))
+    old = fetch_one(cur)
+    cur.execute("INSERT INTO certificates_device_key (guard_id, x, y, bound_at, bound_by)"
+                " VALUES (%s, %s, %s, %s, %s) RETURNING id, guard_id, x, y, bound_at, bound_by",
+                (guard_id, x, y, at, by))
+    new = fetch_one(cur)
+    assert new is not None
+    return new, old

@@ -38,7 +38,13 @@ from datetime import datetime, timedelta
 
 import cbor2
 
-from certificates.cose import HDR_TYP, SigningKey, decode_sign1, loads_strict, sign1_with
+from certificates.cose import (
+    HDR_TYP,
+    SigningKey,
+    decode_guard_sign1,
+    loads_strict,
+    sign1_with,
+)
 from certificates.cwt import (
     CLAIM_EXP,
     CLAIM_IAT,
@@ -174,7 +180,7 @@ def verify_status_list_token(
     ``bad-signature``, or ``stale-status-list`` when ``now`` is past ``exp``.
     """
     try:
-        msg = decode_sign1(token)
+        msg = decode_guard_sign1(token)
         if msg.protected.get(HDR_TYP) != STATUS_LIST_TYP:
             raise DecodeError(Malformed.COSE, "not a status list token (typ)")
         claims = loads_strict(msg.payload, Malformed.CLAIMS)

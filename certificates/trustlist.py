@@ -44,7 +44,7 @@ from certificates.cose import (
     HDR_TYP,
     Sign1,
     SigningKey,
-    decode_sign1,
+    decode_guard_sign1,
     loads_strict,
     sign1_with,
     verify_signature,
@@ -294,7 +294,7 @@ class TrustPins:
 
 def _parse_trust_token(token: bytes) -> Sign1:
     try:
-        msg = decode_sign1(token)
+        msg = decode_guard_sign1(token)
         if msg.protected.get(HDR_TYP) != TRUST_LIST_TYP:
             raise DecodeError(Malformed.COSE, "not a trust list (typ)")
     except DecodeError as exc:

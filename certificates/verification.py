@@ -8,6 +8,11 @@ or raises :class:`~certificates.errors.VerificationError` whose ``reason`` is on
 2. ``malformed``/prefix, /base45, /compression (zlib, capped at
    ``policy.max_decompressed``), /cbor, /cose (strict COSE_Sign1 structure).
 3. ``algorithm-mismatch``: unsupported alg, alg not allowed by the policy.
+3b. ``clock-wrong`` (the trusted clock): ``now + skew`` is before the floor (the newest
+   signed time the verifier has seen: the trust list's ``iat`` and the ``clock_floor``
+   the caller keeps, e.g. :meth:`OfflineCache.clock_floor`), or ``now`` is more than
+   ``policy.max_clock_ahead`` past it. A device clock set back (to make an expired
+   certificate valid) or far forward gives this verdict, never valid or expired.
 4. ``stale-trust-list``: trust list expired or older than ``policy.max_trust_list_age``.
 5. ``bad-signature``: an ES256 signature with a high ``s`` (``policy.require_low_s``;
    the issuer only emits low-s, so a high-s twin is a second text for one certificate).
@@ -26,6 +31,13 @@ or raises :class:`~certificates.errors.VerificationError` whose ``reason`` is on
     ``status-mismatch`` (an online provider reports that the entry at that index
     belongs to another certificate, another key or other claims),
     ``revoked`` (1, and the reserved 3), ``suspended`` (2).
+13. device binding (certificates/presentation.py), for a certificate with ``cnf``:
+    ``no-device-proof`` (the static ``SG1:`` text: a copy), ``device-mismatch`` (the
+    ``SGP1:`` presentation is not signed by the ``cnf`` key, or the certificate has
+    none), ``proof-expired`` (outside ``t - proof_skew .. t + proof_window +
+    proof_skew``), ``challenge-mismatch`` (the verifier's challenge differs).
+
+``text`` may be a certificate (``SG1:``) or a rotating presentation (``SGP1:``).
 
 Public keys are parsed once per trust list entry (cached), and the cached status
 provider verifies each status list token once.
@@ -48,7 +60,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from certificates.cose import Sign1, decode_sign1, es256_is_high_s
+from certificates.cose import Sign1, decode_guard_sign1, es256_is_high_s
 from certificates.cwt import GuardClaims
 from certificates.envelope import GUARD_PREFIX, MAX_DECOMPRESSED, decode_text
 from certificates.errors import (
@@ -57,6 +69,12 @@ from certificates.errors import (
     Malformed,
     Reason,
     VerificationError,
+)
+from certificates.presentation import (
+    PRESENTATION_PREFIX,
+    Presentation,
+    decode_presentation,
+    device_signature_ok,
 )
 from certificates.statuslist import (
     REVOKED,
@@ -79,10 +97,20 @@ class VerificationPolicy:
     max_text_chars: int = 4096
     max_decompressed: int = MAX_DECOMPRESSED
     prefix: str = GUARD_PREFIX
-    allowed_algs: frozenset[str] = frozenset({"ES256", "EdDSA"})
+    allowed_algs: frozenset[str] = frozenset({"ES256", "EdDSA", "SM2SM3"})
     purpose: str = "certificate"
     require_low_s: bool = True
     check_issuer: bool = True
+    max_clock_ahead: timedelta | None = timedelta(days=30)
+    # The trusted clock (step 3b). The online service turns it off: its own clock is the
+    # reference there (it signs the lists itself), and a server clock stepped back must
+    # not refuse every verification.
+    check_clock: bool = True
+    # Device binding: the rotating presentation's window and the skew allowed around it;
+    # whether a device-bound certificate needs a live proof (checkpoints: always).
+    proof_window: timedelta = timedelta(seconds=30)
+    proof_skew: timedelta = timedelta(seconds=15)
+    require_device_proof: bool = True
 
     @classmethod
     def from_settings(cls, settings: Any = None, **overrides: Any) -> VerificationPolicy:
@@ -94,6 +122,7 @@ class VerificationPolicy:
             "clock_skew": timedelta(seconds=settings.clock_skew_s),
             "max_trust_list_age": timedelta(seconds=settings.trust_list_validity_s),
             "max_status_list_age": timedelta(seconds=settings.status_list_max_age_s),
+            "max_clock_ahead": timedelta(seconds=settings.clock_max_ahead_s),
         }
         values.update(overrides)
         return cls(**values)
@@ -208,6 +237,7 @@ class VerifiedCertificate:
     status_list_age: timedelta | None
     status_source: str | None
     key: TrustedKey = field(repr=False)
+    presentation: str = "static"  # or "live" (a device-signed SGP1 presentation)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -222,6 +252,7 @@ class VerifiedCertificate:
                 else None
             ),
             "status_source": self.status_source,
+            "presentation": self.presentation,
         }
 
 
@@ -243,19 +274,68 @@ def check_binding(binding: StatusBinding, msg: Sign1, claims: GuardClaims) -> No
 
 def parse(text: str, policy: VerificationPolicy) -> Sign1:
     """Steps 1-3: size cap, envelope and COSE structure (no signature check)."""
+    return parse_any(text, policy)[0]
+
+
+def parse_any(text: str, policy: VerificationPolicy) -> tuple[Sign1, Presentation | None]:
+    """Steps 1-3 for a certificate (``SG1:``) or a presentation (``SGP1:``): the
+    certificate's COSE message, and the presentation around it if any."""
     if not isinstance(text, str):
         raise VerificationError(Reason.MALFORMED, "text expected", malformed=Malformed.PREFIX)
     if len(text) > policy.max_text_chars:
         raise VerificationError(Reason.OVERSIZED, f"longer than {policy.max_text_chars} chars")
+    proof = None
     try:
-        msg = decode_sign1(decode_text(text, policy.prefix, limit=policy.max_decompressed))
+        if text.startswith(PRESENTATION_PREFIX):
+            proof = decode_presentation(text, limit=policy.max_decompressed)
+            cose = proof.cert_cose
+        else:
+            cose = decode_text(text, policy.prefix, limit=policy.max_decompressed)
+        msg = decode_guard_sign1(cose)
     except DecodeError as exc:
         raise _malformed(exc) from None
     except AlgorithmMismatch as exc:
         raise VerificationError(Reason.ALGORITHM_MISMATCH, exc.detail) from None
     if msg.alg not in policy.allowed_algs:
         raise VerificationError(Reason.ALGORITHM_MISMATCH, f"{msg.alg} not allowed")
-    return msg
+    return msg, proof
+
+
+def check_device_proof(claims: GuardClaims, proof: Presentation | None, *, now: datetime,
+                       policy: VerificationPolicy, challenge: bytes | None) -> str:
+    """Step 13; returns "live" or "static"."""
+    if claims.device_key is None:
+        if proof is not None:
+            raise VerificationError(Reason.DEVICE_MISMATCH,
+                                    "presentation of a certificate bound to no device")
+        return "static"
+    if proof is None:
+        if policy.require_device_proof:
+            raise VerificationError(Reason.NO_DEVICE_PROOF, "copy: no live device proof")
+        return "static"
+    if not device_signature_ok(claims.device_key, proof):
+        raise VerificationError(Reason.DEVICE_MISMATCH,
+                                "not signed by the device this certificate is bound to")
+    t = datetime.fromtimestamp(proof.window_start, now.tzinfo)
+    if not t - policy.proof_skew <= now <= t + policy.proof_window + policy.proof_skew:
+        raise VerificationError(Reason.PROOF_EXPIRED, "device proof outside its time window")
+    if challenge and proof.challenge != challenge:
+        raise VerificationError(Reason.CHALLENGE_MISMATCH,
+                                "the device answered another challenge")
+    return "live"
+
+
+def check_clock(now: datetime, floor: datetime, policy: VerificationPolicy) -> None:
+    """``clock-wrong`` when ``now`` is behind ``floor`` (the newest signed time seen)
+    by more than the skew, or more than ``policy.max_clock_ahead`` past it."""
+    if now + policy.clock_skew < floor:
+        raise VerificationError(
+            Reason.CLOCK_WRONG, f"this device's clock is behind signed data seen "
+            f"({floor.isoformat()}): set the clock")
+    if policy.max_clock_ahead is not None and now > floor + policy.max_clock_ahead:
+        raise VerificationError(
+            Reason.CLOCK_WRONG, f"this device's clock is far ahead of the newest signed "
+            f"data ({floor.isoformat()}): set the clock or sync")
 
 
 def verify(
@@ -265,9 +345,16 @@ def verify(
     trust: TrustList,
     status: StatusProvider | None,
     policy: VerificationPolicy,
+    clock_floor: datetime | None = None,
+    challenge: bytes | None = None,
 ) -> VerifiedCertificate:
-    """Verify guard certificate ``text`` at ``now`` (see the module doc for the order)."""
-    msg = parse(text, policy)
+    """Verify guard certificate or presentation ``text`` at ``now`` (see the module doc
+    for the order). ``clock_floor``: the newest signed time the caller has seen (offline
+    stores); ``challenge``: the one this verifier showed the guard's phone, if any."""
+    msg, proof = parse_any(text, policy)
+    if policy.check_clock:
+        floor = trust.issued_at if clock_floor is None else max(clock_floor, trust.issued_at)
+        check_clock(now, floor, policy)
     if policy.require_low_s and msg.alg == "ES256" and es256_is_high_s(msg.signature):
         raise VerificationError(Reason.BAD_SIGNATURE, "high-s ECDSA signature (not canonical)")
     skew = policy.clock_skew
@@ -309,8 +396,10 @@ def verify(
             )
         if found.stale:
             raise VerificationError(Reason.STALE_STATUS_LIST, found.stale)
+    presentation = check_device_proof(claims, proof, now=now, policy=policy,
+                                      challenge=challenge)
     assert msg.kid is not None
     return VerifiedCertificate(
         claims=claims, kid=msg.kid, alg=msg.alg, status=value, trust_list_age=trust_age,
-        status_list_age=status_age, status_source=source, key=key,
+        status_list_age=status_age, status_source=source, key=key, presentation=presentation,
     )

@@ -96,11 +96,14 @@ class Settings(BaseSettings):
     certificate_validity_days: int = 365
     # The printed card: "id1" (85.6 x 54 mm, a bank card's size) or "a6" (enlarged on A6).
     card_format: Literal["id1", "a6"] = "id1"
-    signature_algorithm: Literal["ES256", "EdDSA"] = "ES256"
+    signature_algorithm: Literal["ES256", "EdDSA", "SM2SM3"] = "ES256"
     status_list_ttl_s: int = 300
     status_list_max_age_s: int = 24 * 3600
     trust_list_validity_s: int = 7 * 24 * 3600
     clock_skew_s: int = 300
+    # A verifier's clock more than this far past the newest signed time it has seen (list
+    # iat) is taken as wrong ("clock-wrong"), not as making certificates expire.
+    clock_max_ahead_s: int = 30 * 24 * 3600
     # Audit transparency log: a new checkpoint at most every interval (so a client polling
     # the public endpoint cannot make one per request), and one at least every max age
     # even without new events (so witnesses see the log is alive).

@@ -21,9 +21,14 @@ from api.usecases.issuing import issue_for
 from biometrics import enrollment
 from certificates import publication, qr, revocation
 from certificates import repository as cert_repo
-from certificates.credential import inspect
+from certificates.cwt import GuardClaims
 from certificates.errors import CertificateError, Reason, VerificationError
-from certificates.verification import CallableStatusProvider, StatusBinding, verify
+from certificates.verification import (
+    CallableStatusProvider,
+    StatusBinding,
+    parse_any,
+    verify,
+)
 from registry import notifications, regulation
 from registry import repository as registry_repo
 from registry.auth import Principal, Role
@@ -376,13 +381,19 @@ def status_list(shard: int, request: Request, now: Now) -> Response:
 
 # -- online verification ------------------------------------------------------------------
 class VerificationIn(Input):
-    text: str = Field(min_length=1, max_length=8192, description="QR text (SG1:...)")
+    text: str = Field(min_length=1, max_length=8192,
+                      description="QR text: a certificate (SG1:...) or a guard phone's "
+                                  "rotating presentation (SGP1:...)")
     location: str | None = Field(default=None, max_length=200)
     include_photo: bool = True
+    challenge: str | None = Field(
+        default=None, min_length=1, max_length=32, pattern="^[0-9A-Za-z]+$",
+        description="the challenge this checkpoint showed the guard's phone, if any")
 
 
 def _verify_text(request: Request, principal: Principal, text: str, location: str | None,
-                 include_photo: bool, now: dt.datetime, channel: str) -> dict[str, Any]:
+                 include_photo: bool, now: dt.datetime, channel: str,
+                 challenge: str | None = None) -> dict[str, Any]:
     """The service's hot path. A verification is a read: ONE prepared statement in
     autocommit mode (no BEGIN/COMMIT round trips) fetches the certificate's live status
     with everything the answer shows, the sealed photo included. The check-log row is
@@ -419,15 +430,18 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
         verdict, claims, detail = "valid", None, None
         try:
             verified = verify(text, now=now, trust=trust,
-                              status=CallableStatusProvider(status_of), policy=ctx.policy)
+                              status=CallableStatusProvider(status_of), policy=ctx.policy,
+                              challenge=challenge.encode() if challenge else None)
             claims = verified.claims
         except VerificationError as exc:
             verdict, detail = exc.reason.value, exc.detail
             if exc.reason is Reason.STATUS_MISMATCH:
                 live.clear()  # another certificate's row: never show its data
             if exc.reason in (Reason.REVOKED, Reason.SUSPENDED, Reason.EXPIRED,
-                              Reason.NOT_YET_VALID):
-                claims = inspect(text)[1]  # signature already verified at this point
+                              Reason.NOT_YET_VALID, Reason.NO_DEVICE_PROOF,
+                              Reason.PROOF_EXPIRED, Reason.CHALLENGE_MISMATCH):
+                # signature already verified at this point (certificate or presentation)
+                claims = GuardClaims.decode(parse_any(text, ctx.policy)[0].payload)
         body: dict[str, Any] = {"verdict": verdict, "checked_at": now}
         if detail:
             body["detail"] = detail
@@ -498,7 +512,8 @@ async def verify_online(body: VerificationIn, request: Request, principal: Offic
     # A coroutine with one explicit hop to a worker thread for the blocking part, and a
     # response serialised once (FastAPI would walk the result with jsonable_encoder).
     result = await run_in_threadpool(_verify_text, request, principal, body.text,
-                                     body.location, body.include_photo, now, "online-text")
+                                     body.location, body.include_photo, now, "online-text",
+                                     body.challenge)
     return Response(_dumps(result), media_type="application/json")
 
 

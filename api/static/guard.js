@@ -1,16 +1,72 @@
 // The guard's own certificate: large QR, details, status warnings; cached for offline use.
 import { setupPage, api, ApiError, t, h, fmtDate, fmtTime, say, keyFor, problemText, download } from "./lib/common.js";
+import { deviceKey, createDeviceKey, certificateDeviceKey, presentation, WINDOW_S } from "./lib/device.js";
+import qrcode from "./vendor/qrcode.js";
 
 const PAGE = "guard";
 const $ = (id) => document.getElementById(id);
 let current = null;
 
+// -- device binding and the rotating QR (lib/device.js) ------------------------------
+let rotation = null;
+const svgUrl = (svg) => "data:image/svg+xml;base64," + btoa(unescape(encodeURIComponent(svg)));
+
+function showQr(url) { $("qr").src = url; $("full-img").src = url; }
+
+// EC M is enough on a screen; the presentation is alphanumeric (Base45), version <= 20.
+export function rotatingSvg(text) {
+  const q = qrcode(0, "M");
+  q.addData(text, "Alphanumeric");
+  q.make();
+  return { svg: q.createSvgTag({ cellSize: 4, margin: 4, scalable: true }), version: (q.getModuleCount() - 17) / 4 };
+}
+
+async function renderLive(entry, rec) {
+  const now = Math.floor(Date.now() / 1000);
+  const p = await presentation(entry.cert.text, rec, now, $("challenge-in").value.trim());
+  const { svg, version } = rotatingSvg(p.text);
+  showQr(svgUrl(svg));
+  const box = $("qr"); box.dataset.window = String(p.windowStart); box.dataset.qrVersion = String(version);
+  document.body.dataset.live = "1";
+  return p;
+}
+
+async function setupDevice(entry) {
+  if (rotation) { clearInterval(rotation); rotation = null; }
+  document.body.dataset.live = "";
+  const bound = entry.cert.text ? await certificateDeviceKey(entry.cert.text).catch(() => null) : null;
+  const rec = await deviceKey();
+  const mine = bound && rec && bound.x === rec.x && bound.y === rec.y;
+  $("live-note").hidden = !mine; $("live-controls").hidden = !mine;
+  $("bound-elsewhere").hidden = !(bound && !mine);
+  $("bind").hidden = !!mine || entry.cert.status !== "valid";
+  $("qr-button").hidden = !!(bound && !mine); $("fullscreen").hidden = !!(bound && !mine);
+  if (!bound) { showQr(svgUrl(entry.svg)); return; } // not bound yet: the certificate itself
+  if (!mine) { showQr(""); return; } // never the static copy of a device-bound certificate
+  let last = 0;
+  const tick = async () => {
+    const now = Math.floor(Date.now() / 1000);
+    if (Math.floor(now / WINDOW_S) !== last) { last = Math.floor(now / WINDOW_S); await renderLive(entry, rec); }
+  };
+  await tick();
+  rotation = setInterval(tick, 1000);
+}
+
+async function bindThisPhone() {
+  const msg = $("bind-msg"); say(msg, "");
+  try {
+    const { rec, persisted } = await createDeviceKey();
+    await api(PAGE, "/v1/me/device-key", { method: "POST", json: { kty: "EC", crv: "P-256", x: rec.x, y: rec.y } });
+    say(msg, t("guard.bound") + (persisted ? "" : " " + t("guard.persist.no")), persisted ? "ok" : "warn");
+    await load();
+  } catch (e) { say(msg, problemText(e), "error"); }
+}
+
 function render(entry, offline) {
   current = entry;
   const c = entry.cert;
   $("cert").hidden = false;
-  $("qr").src = "data:image/svg+xml;base64," + btoa(unescape(encodeURIComponent(entry.svg)));
-  $("full-img").src = $("qr").src;
+  setupDevice(entry).catch((e) => say($("bind-msg"), String(e && e.message || e), "error"));
   $("qr").alt = `QR ${c.number}`; $("full-img").alt = `QR ${c.number}`;
   $("full-name").textContent = `${c.guard_name} · ${c.number}`;
   const dl = $("fields"); dl.textContent = "";
@@ -66,6 +122,8 @@ function closeFull() {
 
 setupPage(PAGE, { onSignIn: load, onSignOut: () => { localStorage.removeItem("gr.guard.cert"); $("cert").hidden = true; $("status-banner").hidden = true; } });
 $("fullscreen").addEventListener("click", openFull);
+$("bind").addEventListener("click", bindThisPhone);
+$("challenge-in").addEventListener("input", () => { deviceKey().then((rec) => { if (rec && current && document.body.dataset.live === "1") renderLive(current, rec); }); });
 $("qr-button").addEventListener("click", openFull);
 $("full-close").addEventListener("click", closeFull);
 $("card").addEventListener("click", async () => {

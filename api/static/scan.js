@@ -66,19 +66,29 @@ function showVerdict(r) {
 async function verifyOffline(text) {
   data = await store.load();
   renderDataAge();
-  const r = await verifyCertificate(text, { trust: data.trust, statusTokens: data.statusTokens, now: nowS() });
+  const r = await verifyCertificate(text, { trust: data.trust, statusTokens: data.statusTokens, clockFloor: data.clockFloor, now: nowS(),
+    challenge: challenge ? new TextEncoder().encode(challenge) : null });
   const cl = r.claims;
   return { mode: "offline", verdict: r.verdict, detail: r.detail, trustAgeS: r.trustAgeS, statusAgeS: r.statusAgeS,
     cert: cl && { number: cl.number, guard_name: cl.guard_name, skill_level: cl.skill_level, employer_name: cl.employer_name, expires_at: cl.exp } };
 }
 
-async function verifyText(text) {
+// A checkpoint code the guard's phone signs into its live QR (optional): a copy made
+// before the code was shown cannot carry it.
+let challenge = null;
+function newChallenge() {
+  const A = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789", r = crypto.getRandomValues(new Uint8Array(4));
+  challenge = Array.from(r, (x) => A[x % A.length]).join("");
+  $("challenge").textContent = challenge; $("challenge-box").hidden = false;
+}
+
+async function verifyText(text, frameAt = performance.now()) {
   if (busy) return; busy = true;
   try {
     let result = null;
     if (keyFor(PAGE) && navigator.onLine) {
       try {
-        const b = await api(PAGE, "/v1/verifications", { method: "POST", json: { text, include_photo: true } });
+        const b = await api(PAGE, "/v1/verifications", { method: "POST", json: { text, include_photo: true, ...(challenge ? { challenge } : {}) } });
         result = { mode: "online", verdict: b.verdict, detail: b.detail, cert: b.certificate, employer: b.employer,
           services: b.permitted_services, photo: b.photo, photo_note: b.photo_note };
       } catch (e) {
@@ -88,6 +98,7 @@ async function verifyText(text) {
     }
     if (!result) result = await verifyOffline(text);
     showVerdict(result);
+    $("verdict").dataset.ms = String(Math.round((performance.now() - frameAt) * 10) / 10);
   } finally { busy = false; }
 }
 
@@ -112,13 +123,14 @@ function tick() {
   if (!$("verdict").hidden || busy || v.readyState < 2 || !window.jsQR) { setTimeout(tick, 200); return; }
   const w = v.videoWidth, hgt = v.videoHeight;
   if (w && hgt) {
+    const frameAt = performance.now();
     const scale = Math.min(1, 800 / Math.max(w, hgt));
     c.width = Math.round(w * scale); c.height = Math.round(hgt * scale);
     const ctx = c.getContext("2d", { willReadFrequently: true });
     ctx.drawImage(v, 0, 0, c.width, c.height);
     const img = ctx.getImageData(0, 0, c.width, c.height);
     const code = window.jsQR(img.data, img.width, img.height, { inversionAttempts: "attemptBoth" });
-    if (code && code.data) { verifyText(code.data.trim()).finally(() => setTimeout(tick, 250)); return; }
+    if (code && code.data) { verifyText(code.data.trim(), frameAt).finally(() => setTimeout(tick, 250)); return; }
   }
   setTimeout(tick, 150);
 }
@@ -140,7 +152,8 @@ async function lookup(number) {
 
 setupPage(PAGE, { onSignIn: () => {} });
 $("camera").addEventListener("click", () => (scanning ? stopCamera() : startCamera()));
-$("next").addEventListener("click", () => { $("verdict").hidden = true; $("camera").focus(); });
+$("next").addEventListener("click", () => { $("verdict").hidden = true; challenge = null; $("challenge-box").hidden = true; $("camera").focus(); });
+$("challenge-new").addEventListener("click", newChallenge);
 $("refresh").addEventListener("click", refreshData);
 $("lookup-form").addEventListener("submit", (e) => { e.preventDefault(); const n = $("number").value; if (n.trim()) lookup(n); });
 $("text-form").addEventListener("submit", (e) => { e.preventDefault(); const x = $("qrtext").value.trim(); if (x) verifyText(x); });

@@ -5,7 +5,8 @@
 const CACHE = "guardreg-__BUILD_ID__";
 const SHELL = ["/scan", "/guard", "/static/style.css", "/static/scan.js", "/static/guard.js",
   "/static/lib/common.js", "/static/lib/i18n.js", "/static/lib/verify.js", "/static/lib/cbor.js",
-  "/static/lib/base45.js", "/static/lib/datastore.js", "/static/vendor/jsQR.js",
+  "/static/lib/base45.js", "/static/lib/datastore.js", "/static/vendor/jsQR.js", "/static/vendor/sm2.js",
+  "/static/vendor/qrcode.js", "/static/lib/device.js",
   "/static/manifest.webmanifest", "/static/icon.svg"];
 const PUBLIC_DATA = [/^\/v1\/trust-list(\.json)?$/, /^\/v1\/status-lists(\/\d+)?$/];
 

@@ -11,13 +11,15 @@ from certificates.signing.keyring import (
     retire,
     rotate,
 )
-from certificates.signing.signer import Signer
+from certificates.signing.signer import Signer, Sm2SoftwareSigner, SoftwareSigner
 
 __all__ = [
     "PURPOSES",
     "KeyRecord",
     "Keyring",
     "Signer",
+    "Sm2SoftwareSigner",
+    "SoftwareSigner",
     "atomic_write",
     "default_keyring",
     "generate",

@@ -6,6 +6,15 @@ Layout of the directory (default ``<settings.data_dir>/keys``)::
                         created_at, not_before, retired_at, verifiable_until
     <kid hex>.key.pem   PKCS#8 private key sealed with the passphrase: scrypt + AES-GCM
                         (certificates/signing/keyfile.py; mode 0600)
+    <kid hex>.key.sm2   an SM2SM3 key's private scalar (JSON: scrypt + AES-256-GCM with
+                        the passphrase, the kid as associated data; mode 0600)
+
+The signing algorithm is a per-key attribute (``alg`` in the metadata): ES256, EdDSA
+or SM2SM3 (``generate(purpose, alg)``, ``keys generate --alg``); every key of one
+keyring may use another. ``load_signer`` returns a :class:`Signer`; with
+``signer_factory`` (a hardware security module) the keyring keeps only the metadata
+and the factory returns a Signer whose private key stays in the module (checked
+against the recorded SPKI like a file key).
 
 Purposes: ``certificate`` (guard certificates), ``status-list`` (status list tokens),
 ``trust-list`` (the trust list; its public key is the verifiers' pinned anchor),
@@ -43,7 +52,14 @@ from certificates.errors import KeyringError
 from certificates.fileio import atomic_write
 from certificates.keys import SIGNING_ALGS, kid_from_spki, spki_der
 from certificates.signing import keyfile
-from certificates.signing.signer import PrivateKey, Signer
+from certificates.signing.signer import (
+    PrivateKey,
+    Signer,
+    Sm2SoftwareSigner,
+    SoftwareSigner,
+    generate_sm2_scalar,
+    sm2_public_key,
+)
 
 Purpose = Literal["certificate", "status-list", "trust-list", "log", "statement"]
 PURPOSES: tuple[str, ...] = ("certificate", "status-list", "trust-list", "log", "statement")
@@ -125,8 +141,10 @@ class Keyring:
         passphrase: bytes | Callable[[], bytes] | None = None,
         certificate_validity: timedelta | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        signer_factory: Callable[[KeyRecord], Signer] | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self._signer_factory = signer_factory
         self._passphrase = passphrase
         self._validity = certificate_validity
         self._clock = clock
@@ -153,6 +171,43 @@ class Keyring:
 
     def _key_path(self, kid: bytes) -> Path:
         return self.directory / f"{kid.hex()}.key.pem"
+
+    def _sm2_path(self, kid: bytes) -> Path:
+        return self.directory / f"{kid.hex()}.key.sm2"
+
+    def _seal_scalar(self, kid: bytes, scalar: int) -> bytes:
+        import os
+
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+        salt, nonce = os.urandom(16), os.urandom(12)
+        key = Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(self._get_passphrase())
+        ct = AESGCM(key).encrypt(nonce, scalar.to_bytes(32, "big"), kid)
+        b64 = base64.b64encode
+        return json.dumps({"v": 1, "alg": "SM2SM3", "kdf": "scrypt", "n": 2**15, "r": 8,
+                           "p": 1, "salt": b64(salt).decode(), "nonce": b64(nonce).decode(),
+                           "ct": b64(ct).decode()}).encode()
+
+    def _open_scalar(self, kid: bytes) -> int:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+        try:
+            d = json.loads(self._sm2_path(kid).read_text())
+        except FileNotFoundError:
+            raise KeyringError(f"private key of {kid.hex()} missing") from None
+        except ValueError:
+            raise KeyringError(f"unreadable private key {kid.hex()}") from None
+        try:
+            key = Scrypt(salt=base64.b64decode(d["salt"]), length=32, n=int(d["n"]),
+                         r=int(d["r"]), p=int(d["p"])).derive(self._get_passphrase())
+            raw = AESGCM(key).decrypt(base64.b64decode(d["nonce"]),
+                                      base64.b64decode(d["ct"]), kid)
+        except (InvalidTag, KeyError, ValueError, TypeError):
+            raise KeyringError(f"cannot decrypt private key {kid.hex()}") from None
+        return int.from_bytes(raw, "big")
 
     def list_keys(self, purpose: str | None = None) -> list[KeyRecord]:
         """All key records (active and retired), oldest first."""
@@ -200,15 +255,21 @@ class Keyring:
         now = now or self._clock()
         previous = [] if successor else [r for r in self.list_keys(purpose)
                                          if r.state == "active"]
-        key: PrivateKey = (
-            ec.generate_private_key(ec.SECP256R1())
-            if alg == "ES256"
-            else ed25519.Ed25519PrivateKey.generate()
-        )
-        spki = spki_der(key.public_key())
-        kid = kid_from_spki(spki)
-        atomic_write(self._key_path(kid), keyfile.seal_key(key, self._get_passphrase()),
-                     mode=0o600)
+        if alg == "SM2SM3":
+            scalar = generate_sm2_scalar()
+            spki = sm2_public_key(scalar).spki()
+            kid = kid_from_spki(spki)
+            atomic_write(self._sm2_path(kid), self._seal_scalar(kid, scalar), mode=0o600)
+        else:
+            key: PrivateKey = (
+                ec.generate_private_key(ec.SECP256R1())
+                if alg == "ES256"
+                else ed25519.Ed25519PrivateKey.generate()
+            )
+            spki = spki_der(key.public_key())
+            kid = kid_from_spki(spki)
+            atomic_write(self._key_path(kid), keyfile.seal_key(key, self._get_passphrase()),
+                         mode=0o600)
         rec = KeyRecord(
             kid=kid, purpose=purpose, alg=alg, spki=spki,
             state="next" if successor else "active", created_at=now, not_before=now,
@@ -309,8 +370,25 @@ class Keyring:
 
     # -- signing ------------------------------------------------------------------
     def load_signer(self, kid: bytes) -> Signer:
-        """Decrypt the private key of ``kid`` and check it against its metadata."""
+        """The signer of ``kid`` (decrypted from the keyring, or from ``signer_factory``),
+        checked against its metadata (SPKI, kid, algorithm)."""
         rec = self.get(kid)
+        if self._signer_factory is not None:
+            signer = self._signer_factory(rec)
+            if (signer.public_key_spki() != rec.spki or signer.kid != rec.kid
+                    or signer.alg != rec.alg):
+                raise KeyringError(f"signer of {kid.hex()} does not match its recorded key")
+            return signer
+        if rec.alg == "SM2SM3":
+            try:
+                sm2_signer = Sm2SoftwareSigner(self._open_scalar(kid), kid=rec.kid,
+                                               purpose=rec.purpose)
+            except ValueError:
+                raise KeyringError(f"private key {kid.hex()} is not an SM2 key") from None
+            if sm2_signer.public_key_spki() != rec.spki or kid_from_spki(rec.spki) != rec.kid:
+                raise KeyringError(
+                    f"private key {kid.hex()} does not match its recorded public key")
+            return sm2_signer
         key = self._open_key_file(kid)
         spki = spki_der(key.public_key())
         if spki != rec.spki or kid_from_spki(spki) != rec.kid:
@@ -321,7 +399,7 @@ class Keyring:
             raise KeyringError("ES256 key is not on P-256")
         if rec.alg == "EdDSA" and not isinstance(key, ed25519.Ed25519PrivateKey):
             raise KeyringError("EdDSA key is not Ed25519")
-        return Signer(key, kid=rec.kid, alg=rec.alg, purpose=rec.purpose)
+        return SoftwareSigner(key, kid=rec.kid, alg=rec.alg, purpose=rec.purpose)
 
     def signer(self, purpose: str) -> Signer:
         """Signer for the active key of ``purpose``."""

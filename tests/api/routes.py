@@ -58,6 +58,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/certificates/{number}/reinstate"): frozenset({R}),
     ("GET", "/v1/me/certificate"): frozenset({G}),
     ("GET", "/v1/me/certificate/qr.{fmt}"): frozenset({G}),
+    ("POST", "/v1/me/device-key"): frozenset({G}),
+    ("POST", "/v1/guards/{guard_id}/device-key"): frozenset({R}),
     ("POST", "/v1/keys/{kid}/compromise"): frozenset({R}),
     ("POST", "/v1/keys/{kid}/reissue"): frozenset({R}),
     ("GET", "/v1/keys/{kid}/compromise-report"): frozenset({R}),
@@ -205,6 +207,9 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/guards/{guard_id}/employment/end"): {"json": {"reason": "left"}},
     ("POST", "/v1/guards/{guard_id}/face"): {"files": {"photo": ("p.jpg", _JPEG, "image/jpeg")}},
     ("POST", "/v1/guards/{guard_id}/certificate-requests"): {"json": {"note": "please"}},
+    ("POST", "/v1/guards/{guard_id}/device-key"): {"json": {
+        "x": "qEqytJJYPzGQeyMBk3ENwk5KtkuSZszdbKwRHLmLQnE",
+        "y": "0BcBDMPMGT9j1S5CAzCp-2JdBVQceruyNd0d9QGSU-I"}},
     ("POST", "/v1/guards/{guard_id}/fingers/{position}"): {
         "files": {"image": ("f.png", _JPEG, "image/png")}},
     ("POST", "/v1/guards/{guard_id}/fingers/verify"): {

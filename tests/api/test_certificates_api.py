@@ -22,7 +22,13 @@ from tests.conftest import Api, capture_biometrics, make_issuable_guard, make_pr
 
 
 @pytest.fixture
-def cli_env(runtime: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def cli_env(runtime: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+            clock: Any) -> Path:
+    import api.cli_certificates as cli_certs
+
+    # The CLI's clock is the service's (the session clock other tests move): an offline
+    # verifier whose clock is behind the lists it holds answers clock-wrong.
+    monkeypatch.setattr(cli_certs, "_now", clock)
     monkeypatch.setenv("DATABASE_URL", runtime.db.dsn)
     monkeypatch.setenv("GUARDREG_MODE", "test")
     monkeypatch.setenv("GUARDREG_DATA_DIR", str(runtime.settings.data_dir))

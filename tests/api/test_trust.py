@@ -379,7 +379,7 @@ def _dcc_signed(tmp_path: Path) -> tuple[bytes, str]:
 
     from certificates import base45
     from certificates.cose import encode_sign1
-    from certificates.signing import Signer
+    from certificates.signing import SoftwareSigner
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "DSC test " + "x" * 40)])
@@ -391,7 +391,7 @@ def _dcc_signed(tmp_path: Path) -> tuple[bytes, str]:
             .sign(key, hashes.SHA256()))
     der = cert.public_bytes(serialization.Encoding.DER)
     kid = hashlib.sha256(der).digest()[:8]
-    signer = Signer(key, kid=kid, alg="ES256", purpose="certificate")
+    signer = SoftwareSigner(key, kid=kid, alg="ES256", purpose="certificate")
     claims = {1: "CN", 6: int(now.timestamp()) - 60, 4: int(now.timestamp()) + 86400,
               -260: {1: {"ver": "1.3.0", "v": [{"dn": 1}]}}}
     cose = encode_sign1(cbor2.dumps(claims), alg="ES256", kid=kid, sign=signer.sign)
@@ -471,3 +471,27 @@ def test_the_readable_trust_list_shows_compromise_and_the_announced_successor(
     keys = {k["kid"]: k for k in client.get("/v1/trust-list.json").json()["keys"]}
     assert keys[kid.hex()]["compromised_since"] is not None
     assert sum(1 for k in keys.values() if k["compromised_since"]) == 1
+
+
+def test_cli_offline_with_a_clock_set_back_says_clock_wrong(
+        stack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trusted clock in `guardreg verify --offline`: the cache keeps the newest list
+    iat as a floor; a device clock set back behind it gives clock-wrong."""
+    import api.cli_certificates as cli_certs
+
+    rt, client, _ = stack
+    reg = make_principal(rt, client, "regulator")
+    company = reg.make_company()
+    cert = reg.post(f"/v1/guards/{make_issuable_guard(reg, company['id'])['id']}/certificate"
+                    ).json()
+    cache = tmp_path / "cache"
+    with serve(client.app) as base:
+        assert _sync(base, cache, "--anchor", _anchor(rt)).exit_code == 0
+    floor = OfflineCache(cache).clock_floor()
+    assert floor is not None
+    monkeypatch.setattr(cli_certs, "_now", lambda: floor + dt.timedelta(minutes=1))
+    assert _offline(cert["text"], cache)["verdict"] == "valid"
+    monkeypatch.setattr(cli_certs, "_now", lambda: floor - dt.timedelta(days=1))
+    out = _offline(cert["text"], cache)
+    assert out["verdict"] == "clock-wrong", out
+    assert out["reason"] == "clock-wrong"

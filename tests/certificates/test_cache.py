@@ -142,3 +142,46 @@ def test_cache_does_not_trust_its_files(pki: Pki, tmp_path: Path) -> None:
     with pytest.raises(VerificationError) as info:
         cache.load_verifier_inputs(now=NOW)
     assert info.value.reason is Reason.BAD_SIGNATURE
+
+
+def test_the_clock_floor_refuses_a_device_clock_set_back(pki: Pki, tmp_path: Path) -> None:
+    """The trusted clock: the newest list iat accepted is a floor kept in the index; a
+    clock set back behind it (to make an expired certificate valid) is clock-wrong."""
+    cache = _cache(pki, tmp_path)
+    assert cache.clock_floor() is None
+    trust = cache.accept_trust_list(pki.trust_token, now=NOW)
+    later = NOW + timedelta(hours=3)
+    pki.republish(now=later)
+    cache.accept_status_list(pki.status_token, trust=trust, now=later)
+    assert cache.clock_floor() == later
+    expired = seal(make_claims(issued_at=NOW - timedelta(days=1),
+                               expires_at=NOW + timedelta(hours=1)),
+                   pki.ring.signer("certificate"))
+    # At the real time the certificate is expired ...
+    trust, status = cache.load_verifier_inputs(now=later)
+    with pytest.raises(VerificationError) as info:
+        verify(expired, now=later, trust=trust, status=status, policy=VerificationPolicy(),
+               clock_floor=cache.clock_floor())
+    assert info.value.reason is Reason.EXPIRED
+    # ... and with the clock set back to when it was valid, the clock is wrong.
+    back = NOW + timedelta(minutes=30)
+    with pytest.raises(VerificationError) as info:
+        cache.load_verifier_inputs(now=back)
+    assert info.value.reason is Reason.CLOCK_WRONG
+    with pytest.raises(VerificationError) as info:
+        verify(expired, now=back, trust=trust, status=status, policy=VerificationPolicy(),
+               clock_floor=cache.clock_floor())
+    assert info.value.reason is Reason.CLOCK_WRONG
+    # Within the skew it is not.
+    policy = VerificationPolicy()
+    near = later - policy.clock_skew + timedelta(seconds=1)
+    with pytest.raises(VerificationError) as info:
+        verify(expired, now=near, trust=trust, status=status, policy=policy,
+               clock_floor=cache.clock_floor())
+    assert info.value.reason is Reason.EXPIRED
+    # A list older than the floor does not lower it; far ahead of it is wrong too.
+    cache.accept_trust_list(pki.trust_token, now=later)  # the same list again (iat NOW)
+    assert cache.clock_floor() == later
+    with pytest.raises(VerificationError) as info:
+        cache.load_verifier_inputs(now=later + timedelta(days=31))
+    assert info.value.reason is Reason.CLOCK_WRONG

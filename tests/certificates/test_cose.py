@@ -13,17 +13,19 @@ from certificates.cose import (
 )
 from certificates.errors import AlgorithmMismatch, BadSignature, DecodeError, Malformed
 from certificates.keys import kid_of
-from certificates.signing.signer import Signer
+from certificates.signing.signer import Signer, SoftwareSigner
 
 
 def _es256() -> tuple[Signer, ec.EllipticCurvePublicKey]:
     k = ec.generate_private_key(ec.SECP256R1())
-    return Signer(k, kid=kid_of(k.public_key()), alg="ES256", purpose="certificate"), k.public_key()
+    signer = SoftwareSigner(k, kid=kid_of(k.public_key()), alg="ES256", purpose="certificate")
+    return signer, k.public_key()
 
 
 def _eddsa() -> tuple[Signer, ed25519.Ed25519PublicKey]:
     k = ed25519.Ed25519PrivateKey.generate()
-    return Signer(k, kid=kid_of(k.public_key()), alg="EdDSA", purpose="certificate"), k.public_key()
+    signer = SoftwareSigner(k, kid=kid_of(k.public_key()), alg="EdDSA", purpose="certificate")
+    return signer, k.public_key()
 
 
 @pytest.mark.parametrize("make", [_es256, _eddsa])

@@ -21,13 +21,20 @@ ANCHOR = base64.b64decode(INDEX["anchor_spki_b64"])
 
 
 def run(vector: dict[str, Any]) -> tuple[str, str | None, Any]:
+    """One vector through the Python verifier, as tests/js/verifier.test.mjs runs it
+    through the browser's: trust list at the index's ``now``, then the certificate at
+    the vector's ``now`` (the device clock) with its ``clock_floor``."""
+    now = datetime.fromisoformat(vector["now"]) if vector.get("now") else NOW
+    floor = datetime.fromisoformat(vector["clock_floor"]) if vector.get("clock_floor") else None
     try:
-        trust = verify_trust_list((DIR / vector["trust_list"]).read_bytes(), anchors=[ANCHOR],
+        anchor = base64.b64decode(vector.get("anchor_spki_b64") or INDEX["anchor_spki_b64"])
+        trust = verify_trust_list((DIR / vector["trust_list"]).read_bytes(), anchors=[anchor],
                                   now=NOW)
         tokens = {uri: (DIR / f).read_bytes() for uri, f in vector["status_lists"].items()}
-        result = verify(vector["text"], now=NOW, trust=trust,
+        result = verify(vector["text"], now=now, trust=trust,
                         status=CachedStatusProvider(tokens, trust=trust),
-                        policy=VerificationPolicy())
+                        policy=VerificationPolicy(), clock_floor=floor,
+                        challenge=vector["challenge"].encode() if vector.get("challenge") else None)
     except VerificationError as exc:
         return exc.reason.value, exc.malformed.value if exc.malformed else None, None
     return "valid", None, result
@@ -37,7 +44,10 @@ def test_index_covers_every_required_case() -> None:
     expected = {v["expected"] for v in INDEX["vectors"]}
     assert expected >= {"valid", "revoked", "suspended", "expired", "not-yet-valid",
                         "bad-signature", "unknown-key", "malformed", "algorithm-mismatch",
-                        "stale-trust-list", "stale-status-list", "oversized"}
+                        "stale-trust-list", "stale-status-list", "oversized",
+                        "clock-wrong", "key-compromised", "wrong-issuer"}
+    algs = {v["name"].split("-")[0] for v in INDEX["vectors"]}
+    assert "sm2" in algs  # both signature profiles
 
 
 @pytest.mark.parametrize("vector", INDEX["vectors"], ids=lambda v: v["name"])

@@ -28,7 +28,9 @@ POLICY = VerificationPolicy()
 def _verify(pki: Pki, text: str, *, now: datetime = NOW, **kw: object):  # type: ignore[no-untyped-def]
     status = kw.pop("status", CachedStatusProvider({URI: pki.status_token}, trust=pki.trust))
     policy = kw.pop("policy", POLICY)
-    return verify(text, now=now, trust=pki.trust, status=status, policy=policy)  # type: ignore[arg-type]
+    floor = kw.pop("clock_floor", None)
+    return verify(text, now=now, trust=pki.trust, status=status, policy=policy,  # type: ignore[arg-type]
+                  clock_floor=floor)  # type: ignore[arg-type]
 
 
 def _reason(fn: Callable[[], object]) -> Reason:
@@ -85,6 +87,9 @@ def test_time_window_with_skew(pki: Pki) -> None:
     skew = POLICY.clock_skew
     _verify(pki, text, now=NOW - skew + timedelta(seconds=1), status=online,
             policy=VerificationPolicy(max_status_list_age=None))
+    # A clock behind the trust list's own iat is clock-wrong (the trusted clock, tested
+    # in test_clock_*); a list signed earlier lets the certificate's window be judged.
+    pki.retrust(now=NOW - timedelta(days=1))
     assert _reason(lambda: _verify(pki, text, now=NOW - skew - timedelta(seconds=1))) is \
         Reason.NOT_YET_VALID
     late = NOW + timedelta(days=10) + skew + timedelta(seconds=1)
@@ -266,3 +271,23 @@ def test_arbitrary_tokens_only_raise_verification_error(data: bytes) -> None:
     ):
         with pytest.raises(VerificationError):
             fn()
+
+
+def test_clock_behind_the_trust_list_or_the_floor_is_clock_wrong(pki: Pki) -> None:
+    """The trusted clock: a certificate that would be valid at the device's (set back)
+    time is refused as clock-wrong when that time is before signed data held."""
+    text = seal(make_claims(issued_at=NOW - timedelta(days=2),
+                            expires_at=NOW - timedelta(days=1)), pki.ring.signer("certificate"))
+    online = CallableStatusProvider(lambda u, i: (VALID, NOW - timedelta(days=2)))
+    relaxed = VerificationPolicy(max_status_list_age=None)
+    back = NOW - timedelta(days=1, hours=12)  # inside the certificate's window
+    assert _reason(lambda: _verify(pki, text, now=back, status=online, policy=relaxed)) is \
+        Reason.CLOCK_WRONG  # the trust list held was signed at NOW
+    pki.retrust(now=NOW - timedelta(days=3))
+    _verify(pki, text, now=back, status=online, policy=relaxed)  # no newer data: valid
+    assert _reason(lambda: _verify(pki, text, now=back, status=online, policy=relaxed,
+                                   clock_floor=NOW)) is Reason.CLOCK_WRONG
+    assert _reason(lambda: _verify(pki, text, now=NOW + timedelta(days=31),
+                                   status=online, policy=VerificationPolicy(
+                                       max_trust_list_age=None, max_status_list_age=None))) \
+        is Reason.CLOCK_WRONG

@@ -18,3 +18,18 @@ export function decodeBase45(text) {
   }
   return new Uint8Array(out);
 }
+
+export function encodeBase45(bytes) {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 2) {
+    if (i + 1 < bytes.length) {
+      let n = bytes[i] * 256 + bytes[i + 1];
+      const e = Math.floor(n / 2025); n %= 2025;
+      out += ALPHABET[n % 45] + ALPHABET[Math.floor(n / 45)] + ALPHABET[e];
+    } else {
+      const n = bytes[i];
+      out += ALPHABET[n % 45] + ALPHABET[Math.floor(n / 45)];
+    }
+  }
+  return out;
+}

@@ -69,13 +69,14 @@ function head(major, n) {
   return [(major << 5) | 26, (n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
 }
 
-// Encode arrays, text strings and byte strings (enough for Sig_structure).
+// Encode arrays, text strings, byte strings and uint32 (Sig_structure, device proofs).
 export function encodeCbor(value) {
   const out = [];
   const put = (v) => {
     if (v instanceof Uint8Array) { out.push(...head(2, v.length)); for (const x of v) out.push(x); }
     else if (typeof v === "string") { const u = new TextEncoder().encode(v); out.push(...head(3, u.length)); for (const x of u) out.push(x); }
     else if (Array.isArray(v)) { out.push(...head(4, v.length)); v.forEach(put); }
+    else if (Number.isInteger(v) && v >= 0 && v < 2 ** 32) out.push(...head(0, v));
     else throw new CborError("cannot encode " + typeof v);
   };
   put(value);

@@ -4,9 +4,21 @@
 // list older (by its own iat) than the one held is refused, so a man in the middle
 // replaying an old signed list cannot turn a revoked certificate back into a valid one.
 // Bad data from the network leaves the stored data as it was and says so.
+// The trusted clock: "gr.clockFloor" holds the newest iat of any list accepted (never
+// lowered); load() returns it as clockFloor for verifyCertificate, which answers
+// clock-wrong when the device clock is behind it or far ahead of it.
 import { verifyTrustListPinned, verifyStatusToken, b64decode, b64encode, kidOf, hex } from "./verify.js";
 
 const wallClock = () => Math.floor(Date.now() / 1000);
+
+export function clockFloor() {
+  const v = Number(localStorage.getItem("gr.clockFloor"));
+  return Number.isFinite(v) && v > 0 ? v : null;
+}
+
+function raiseFloor(iat) {
+  if (Number.isInteger(iat) && iat > (clockFloor() ?? 0)) localStorage.setItem("gr.clockFloor", String(iat));
+}
 
 function readPins() {
   const anchors = JSON.parse(localStorage.getItem("gr.anchors") || "[]");
@@ -65,6 +77,7 @@ export async function refresh({ now = wallClock(), fetcher = fetchOk } = {}) {
     if (held && held.iat != null && trust.iat < held.iat) throw Object.assign(new Error(), { reason: "rollback", detail: `trust list issued at ${trust.iat} is older than the one held (${held.iat})` });
     localStorage.setItem("gr.trust", JSON.stringify({ b64: b64encode(tlBytes), fetched: now, iat: trust.iat }));
     writePins(r.pins);
+    raiseFloor(trust.iat);
   } catch (e) {
     refused.push({ list: "trust list", reason: e.reason || "malformed", detail: e.detail || e.message });
     const out = await load({ now });
@@ -84,6 +97,7 @@ export async function refresh({ now = wallClock(), fetcher = fetchOk } = {}) {
       const held = stored[tok.uri];
       if (held && held.iat != null && tok.iat < held.iat) throw Object.assign(new Error(), { reason: "rollback", detail: `status list issued at ${tok.iat} is older than the one held (${held.iat})` });
       stored[tok.uri] = { b64: b64encode(bytes), fetched: now, shard, iat: tok.iat };
+      raiseFloor(tok.iat);
     } catch (e) {
       refused.push({ list: item.uri, reason: e.reason || "malformed", detail: e.detail || e.message });
     }
@@ -101,9 +115,9 @@ async function fetchOk(path) {
   return r;
 }
 
-// Load and re-verify what is stored. Returns {trust, statusTokens, error, fetched}.
+// Load and re-verify what is stored. Returns {trust, statusTokens, clockFloor, error, fetched}.
 export async function load({ now = wallClock() } = {}) {
-  const out = { trust: null, statusTokens: [], error: null, fetched: null, refused: [] };
+  const out = { trust: null, statusTokens: [], clockFloor: clockFloor(), error: null, fetched: null, refused: [] };
   try {
     const tl = JSON.parse(localStorage.getItem("gr.trust") || "null");
     if (!tl) return out;
