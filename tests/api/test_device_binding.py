@@ -21,7 +21,7 @@ from certificates.envelope import decode_text
 from certificates.presentation import DeviceKey, encode_presentation, proof_input
 from certificates.qr import qr_version
 from tests.api.live_server import serve
-from tests.api.test_certificates_api import cli_env, offline_verify, sync  # noqa: F401
+from tests.api.test_trust import _offline, _sync, stack  # noqa: F401
 from tests.conftest import Api, Clock, make_issuable_guard, make_principal
 
 
@@ -119,16 +119,25 @@ def test_rebinding_only_by_the_guard_or_the_regulator_revokes_the_old_device(
 
 
 def test_cli_offline_verifies_a_rotating_presentation(
-        bound: dict[str, Any], app: Any, runtime: Any, cli_env: Path, clock: Clock,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    with serve(app) as base:
-        sync(cli_env, base, runtime)
+        stack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """On its own stack (clock, database, keys): the session clock other tests move
+    would put the synced lists ahead of this test's time (clock-wrong, rightly)."""
+    rt, client, clock = stack
+    reg = make_principal(rt, client, "regulator")
+    guard = make_issuable_guard(reg, reg.make_company()["id"])
+    assert reg.post(f"/v1/guards/{guard['id']}/certificate").status_code == 201
+    me = make_principal(rt, client, "guard", guard_id=guard["id"])
+    phone = ec.generate_private_key(ec.SECP256R1())
+    assert me.post("/v1/me/device-key", json=_jwk(phone)).status_code == 200
+    text = me.get("/v1/me/certificate").json()["text"]
+    cache = tmp_path / "cache"
+    with serve(client.app) as base:
+        anchor = base64.b64encode(rt.certs.keyring.active("trust-list").spki).decode()
+        assert _sync(base, cache, "--anchor", anchor).exit_code == 0
     monkeypatch.setattr(cli_certs, "_now", lambda: clock.now)
-    text, phone = bound["cert"]["text"], bound["phone"]
-    assert offline_verify(cli_env, present(text, phone, clock.now))["verdict"] == "valid"
-    assert offline_verify(cli_env, text)["verdict"] == "no-device-proof"
-    assert offline_verify(cli_env, present(text, phone, clock.now - dt.timedelta(minutes=2))
-                          )["verdict"] == "proof-expired"
+    assert _offline(present(text, phone, clock.now), cache)["verdict"] == "valid"
+    assert _offline(text, cache)["verdict"] == "no-device-proof"
+    assert _offline(present(text, phone, clock.now - dt.timedelta(minutes=2)), cache
+                    )["verdict"] == "proof-expired"
     other = ec.generate_private_key(ec.SECP256R1())
-    assert offline_verify(cli_env, present(text, other, clock.now))["verdict"] \
-        == "device-mismatch"
+    assert _offline(present(text, other, clock.now), cache)["verdict"] == "device-mismatch"
