@@ -3,7 +3,7 @@
 ``calibrate`` fits the per-modality score calibration (``biometrics/fusion.py``) on
 development data and writes the JSON file the enrollment decision loads;
 ``dedup`` is the chimeric 1:N benchmark of issue 13. Face encodings and finger
-templates are cached (``--cache``, default ``/tmp/fusion-cache``) by model id and
+templates are cached (``--cache``, default ``~/.cache/guardreg/fusion``) by model id and
 file, so a rerun after a matcher change re-extracts nothing it does not have to.
 """
 
@@ -21,7 +21,12 @@ from typing import Any
 import click
 import numpy as np
 
-DEFAULT_CACHE = Path("/tmp/fusion-cache")  # noqa: S108 - a cache, safe to delete
+from api.cli_config import user_cache_dir
+
+
+def default_cache() -> Path:
+    """Face encodings and finger templates of the evaluation sets; safe to delete."""
+    return user_cache_dir() / "fusion"
 IMAGE_EXT = {".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg"}
 _FINGER_NAME = re.compile(r"^(?P<finger>[^_]+)_(?P<imp>\d+)$")
 
@@ -343,10 +348,11 @@ def _check_single(cal: Any, gen: np.ndarray, imp: np.ndarray) -> dict[str, Any]:
               help="FVC-style folder (<finger>_<impression>.png), one per sensor; repeat")
 @click.option("--out", "out", type=click.Path(dir_okay=False),
               help="where to write the calibration (default: the shipped file)")
-@click.option("--cache", "cache", type=click.Path(file_okay=False), default=str(DEFAULT_CACHE))
+@click.option("--cache", "cache", type=click.Path(file_okay=False), default=None,
+              help="default: ~/.cache/guardreg/fusion")
 @click.option("--json", "as_json", is_flag=True)
 def calibrate(faces: str, pairs: str | None, fingers: tuple[str, ...], out: str | None,
-              cache: str, as_json: bool) -> None:
+              cache: str | None, as_json: bool) -> None:
     """Fit the face and finger score calibration of the fused duplicate check.
 
     Cross-validated figures (fit on part, measured on the rest: face by pairs.txt fold,
@@ -357,7 +363,7 @@ def calibrate(faces: str, pairs: str | None, fingers: tuple[str, ...], out: str 
 
     try:
         result = run_calibration(Path(faces), Path(pairs) if pairs else None,
-                                 [Path(f) for f in fingers], Path(cache))
+                                 [Path(f) for f in fingers], Path(cache or default_cache()))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     cal: Calibration = result.pop("calibration")
@@ -522,17 +528,19 @@ def _fnir(gen_pmf: np.ndarray, t: float | None) -> float:
 @click.option("--cv", "cv", is_flag=True,
               help="judge each sensor with a calibration fitted without it (and without "
                    "the benchmark's faces) instead of --calibration")
-@click.option("--cache", "cache", type=click.Path(file_okay=False), default=str(DEFAULT_CACHE))
+@click.option("--cache", "cache", type=click.Path(file_okay=False), default=None,
+              help="default: ~/.cache/guardreg/fusion")
 @click.option("--json", "as_json", is_flag=True)
 def dedup(faces: str, fingers: tuple[str, ...], calibration: str | None, bootstrap: int,
-          cv: bool, cache: str, as_json: bool) -> None:
+          cv: bool, cache: str | None, as_json: bool) -> None:
     """Chimeric face + two-finger 1:N benchmark (issue 13): FNIR at FPIR 1% and 0.1%
     extrapolated to 150,000 and 1,000,000 identities, fused, face alone, fingers alone."""
     from biometrics.fusion import load_calibration
 
     cal = load_calibration(Path(calibration) if calibration else None)
     try:
-        result = run_dedup(Path(faces), [Path(f) for f in fingers], cal, Path(cache),
+        result = run_dedup(Path(faces), [Path(f) for f in fingers], cal,
+                           Path(cache or default_cache()),
                            bootstrap, cv=cv)
     except ValueError as exc:  # e.g. too few scores to fit a cross-validated calibration
         raise click.ClickException(str(exc)) from exc

@@ -26,13 +26,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from certificates import signed_note
 from certificates.cose import verify_signature
 from certificates.errors import AlgorithmMismatch, BadSignature
 from certificates.keys import check_alg_key, describe_key, kid_from_spki, load_spki
 from registry.errors import InvalidInput
 
 HEADER = "guardreg-credit-statement/1"
-DASH = "\u2014"
+DASH = signed_note.SIGNATURE_DASH
 MAX_STATEMENT_BYTES = 256 * 1024
 
 
@@ -87,16 +88,8 @@ def _malformed(detail: str) -> StatementError:
 
 def parse(text: str | bytes) -> tuple[dict[str, Any], bytes, list[tuple[bytes, bytes]]]:
     """Body content, body bytes and the (kid, signature) pairs, unverified."""
-    if isinstance(text, bytes):
-        if len(text) > MAX_STATEMENT_BYTES:
-            raise _malformed("statement too long")
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _malformed("statement is not UTF-8") from None
-    if len(text) > MAX_STATEMENT_BYTES:
-        raise _malformed("statement too long")
-    body, sep, sigs = text.partition("\n\n")
+    body, sigs, sep = signed_note.split(text, max_bytes=MAX_STATEMENT_BYTES, what="statement",
+                                       error=_malformed)
     lines = body.split("\n")
     if not sep or len(lines) != 2 or lines[0] != HEADER or not sigs.endswith("\n"):
         raise _malformed("a statement is the header, one JSON line, a blank line and "
@@ -111,17 +104,14 @@ def parse(text: str | bytes) -> tuple[dict[str, Any], bytes, list[tuple[bytes, b
                                                                     list):
         raise _malformed("the statement has no items")
     pairs: list[tuple[bytes, bytes]] = []
-    for line in sigs[:-1].split("\n"):
-        parts = line.split(" ")
-        if len(parts) != 3 or parts[0] != DASH:
-            raise _malformed("bad signature line")
-        if parts[1] != _signer_name(str(content.get("issuer", ""))):
+    for name, payload in signed_note.signature_lines(sigs, error=_malformed):
+        if name != _signer_name(str(content.get("issuer", ""))):
             raise _malformed("the signature line does not name the statement's issuer")
         try:
-            raw = base64.b64decode(parts[2], validate=True)
+            raw = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
             raise _malformed("bad signature encoding") from None
-        if len(raw) < 9 or base64.b64encode(raw).decode() != parts[2]:
+        if len(raw) < 9 or base64.b64encode(raw).decode() != payload:
             raise _malformed("signature too short or not in canonical base64")
         pairs.append((raw[:8], raw[8:]))
     return content, (body + "\n").encode(), pairs

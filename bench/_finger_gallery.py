@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from biometrics.fingerprint import index, matcher, synthetic
 
-CACHE = Path(os.environ.get("FPINDEX_CACHE", "/tmp/fpindex-cache"))
+CACHE = Path(os.environ.get("FPINDEX_CACHE",
+                           Path(tempfile.gettempdir()) / "guardreg-finger-gallery"))
 CHUNK = int(os.environ.get("FPINDEX_CHUNK", "10000"))
 SEED0 = 7_000_000
 

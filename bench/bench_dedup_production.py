@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     .venv/bin/python bench/bench_dedup_production.py [--identities 100000] [--mated 300]
-        [--non-mated 300] [--faces-cache /tmp/fusion-cache/faces-*.npz]
+        [--non-mated 300] [--faces-cache ~/.cache/guardreg/fusion/faces-*.npz]
 
 What runs is what enrollment runs: a PostgreSQL 18 + pgvector server in a temporary
 directory, every guardreg migration, ``identities`` guards each with a face row (vectors
@@ -68,7 +68,9 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def _face_model(path: str | None, n_fit: int) -> FaceLikeModel:
-    files = [path] if path else sorted(glob.glob("/tmp/fusion-cache/faces-*.npz"))
+    from api.cli_eval_dedup import default_cache
+
+    files = [path] if path else sorted(glob.glob(str(default_cache() / "faces-*.npz")))
     for f in files:
         if f and Path(f).exists():
             with np.load(f, allow_pickle=True) as z:

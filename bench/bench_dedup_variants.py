@@ -18,13 +18,14 @@ import numpy as np
 from api import cli_eval_dedup as ev
 from biometrics import finger_capture, fusion
 
-LFW = Path("/work/shared/data/faces/lfw-dev/images")
-FVC = [Path("/work/shared/data/fingerprints/fvc2002") / s
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
+LFW = SHARED / "faces" / "lfw-dev" / "images"
+FVC = [SHARED / "fingerprints" / "fvc2002" / s
        for s in ("DB1_B", "DB2_B", "DB3_B", "DB4_B")]
 
 
 def main() -> None:
-    cache = ev.DEFAULT_CACHE
+    cache = ev.default_cache()
 
     def progress(_msg: str) -> None:
         pass

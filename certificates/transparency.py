@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from certificates import signed_note
 from certificates.cose import verify_signature
 from certificates.errors import AlgorithmMismatch, BadSignature, CertificateError
 from certificates.keys import check_alg_key, describe_key, kid_from_spki, load_spki
@@ -44,7 +45,7 @@ HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 MAX_TREE_SIZE = 1 << 62
 MAX_NOTE_BYTES = 8192
-SIGNATURE_DASH = "\u2014"  # the em dash that starts a signed-note signature line
+SIGNATURE_DASH = signed_note.SIGNATURE_DASH
 
 NodeId = tuple[int, int]  # (level, index)
 NodeReader = Callable[[int, int], bytes]
@@ -324,16 +325,8 @@ def _bad_note(detail: str) -> TransparencyError:
 def parse_checkpoint(text: str | bytes) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]]:
     """Parse a checkpoint note; return it and its signature lines (name, kid, sig),
     unverified. Raises ``TransparencyError`` (``tlog-bad-checkpoint``) on any defect."""
-    if isinstance(text, bytes):
-        if len(text) > MAX_NOTE_BYTES:
-            raise _bad_note("checkpoint too long")
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _bad_note("checkpoint is not UTF-8") from None
-    if len(text) > MAX_NOTE_BYTES:
-        raise _bad_note("checkpoint too long")
-    body, sep, sigs = text.partition("\n\n")
+    body, sigs, sep = signed_note.split(text, max_bytes=MAX_NOTE_BYTES, what="checkpoint",
+                                       error=_bad_note)
     if not sep or not sigs.endswith("\n"):
         raise _bad_note("a checkpoint is a body, a blank line and signature lines")
     lines = body.split("\n")
@@ -352,14 +345,11 @@ def parse_checkpoint(text: str | bytes) -> tuple[Checkpoint, list[tuple[str, byt
         raise _bad_note("bad timestamp line")
     cp = Checkpoint(origin, int(size_s), root, datetime.fromtimestamp(int(stamp), UTC))
     signatures = []
-    for line in sigs[:-1].split("\n"):
-        parts = line.split(" ")
-        if len(parts) != 3 or parts[0] != SIGNATURE_DASH:
-            raise _bad_note("bad signature line")
-        raw = _b64(parts[2], "signature")
+    for name, payload in signed_note.signature_lines(sigs, error=_bad_note):
+        raw = _b64(payload, "signature")
         if len(raw) < 8 + 32:
             raise _bad_note("signature too short")
-        signatures.append((parts[1], raw[:8], raw[8:]))
+        signatures.append((name, raw[:8], raw[8:]))
     if not signatures or len(signatures) > 16:
         raise _bad_note("a checkpoint needs one to 16 signature lines")
     return cp, signatures
