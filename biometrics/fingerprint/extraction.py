@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from biometrics.fingerprint import tuning
+
 TARGET_DPI = 500.0
 BLOCK = 16
 KIND_OTHER = 0
@@ -55,24 +57,15 @@ TUNABLE = ("BORDER_MARGIN", "CLUSTER_DISTANCE", "SPUR_LENGTH", "SHORT_RIDGE", "G
 
 def current_parameters() -> dict[str, float]:
     """The tunable extraction parameters in force (name -> value)."""
-    return {k: globals()[k] for k in TUNABLE}
+    return tuning.current(globals(), TUNABLE)
 
 
 @contextmanager
 def parameters(**overrides: float) -> Iterator[dict[str, float]]:
     """Temporarily override tunable extraction parameters (evaluation and tuning only:
     process-wide, not thread-safe)."""
-    unknown = set(overrides) - set(TUNABLE)
-    if unknown:
-        raise ValueError(f"not tunable: {sorted(unknown)}")
-    g = globals()
-    saved = {k: g[k] for k in overrides}
-    try:
-        for k, v in overrides.items():
-            g[k] = type(saved[k])(v)
-        yield current_parameters()
-    finally:
-        g.update(saved)
+    with tuning.override(globals(), TUNABLE, overrides) as now:
+        yield now
 
 
 @dataclass

@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from biometrics.errors import TemplateRejected
+from biometrics.fingerprint import tuning
 
 # --- cylinder parameters (pixels at 500 dpi)
 RADIUS = 70.0
@@ -100,7 +101,7 @@ TUNABLE = ("SIGMA_S", "SIGMA_D", "DIST_TOL", "MU1", "MIN_NP", "MAX_NP", "W_R", "
 
 def current_parameters() -> dict[str, float]:
     """The tunable parameters in force (name -> value)."""
-    return {k: globals()[k] for k in TUNABLE}
+    return tuning.current(globals(), TUNABLE)
 
 
 @contextmanager
@@ -108,17 +109,8 @@ def parameters(**overrides: float) -> Iterator[dict[str, float]]:
     """Temporarily override tunable matcher parameters (evaluation and tuning only: the
     change is process-wide and not thread-safe). Templates prepared inside the block
     must be used inside it when ``SIGMA_S``/``SIGMA_D`` change."""
-    unknown = set(overrides) - set(TUNABLE)
-    if unknown:
-        raise ValueError(f"not tunable: {sorted(unknown)}")
-    g = globals()
-    saved = {k: g[k] for k in overrides}
-    try:
-        for k, v in overrides.items():
-            g[k] = type(saved[k])(v)
-        yield current_parameters()
-    finally:
-        g.update(saved)
+    with tuning.override(globals(), TUNABLE, overrides) as now:
+        yield now
 
 
 def _dphi(a: np.ndarray | float, b: np.ndarray | float) -> Any:
