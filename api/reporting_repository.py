@@ -14,7 +14,7 @@ from registry.db import Cursor, execute_prepared
 _CAPTURE_SQL = """
 WITH active AS (
     SELECT g.id, g.biometric_subject, g.intentional_crime, g.administrative_detentions,
-           g.id_number, c.id AS company_id, c.name AS company_name, c.district,
+           c.id AS company_id, c.name AS company_name, c.district,
            c.status AS company_status
     FROM registry_guard g
     JOIN registry_employment e ON e.guard_id = g.id AND e.ended_on IS NULL

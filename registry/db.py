@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import psycopg2
 import psycopg2.extensions
@@ -24,9 +24,30 @@ import psycopg2.extras
 
 from registry.errors import Unavailable
 
+if TYPE_CHECKING:
+    from registry.pii import PiiCodec
+
 log = logging.getLogger(__name__)
 
 Cursor: TypeAlias = psycopg2.extras.RealDictCursor
+
+
+class RegistryCursor(psycopg2.extras.RealDictCursor):
+    """The cursor of a unit of work: dict rows, plus what the unit of work carries,
+    declared here rather than patched onto a cursor: the hooks to run just before
+    COMMIT and the codec of sealed personal fields (registry/pii.py)."""
+
+    before_commit: list[Callable[[Cursor], None]]
+    pii: PiiCodec
+
+
+def pii_of(cur: Cursor) -> PiiCodec:
+    """The personal-field codec of ``cur``'s database (see :class:`RegistryCursor`)."""
+    codec: PiiCodec | None = getattr(cur, "pii", None)
+    if codec is None:
+        raise RuntimeError("this cursor does not come from Database.transaction/snapshot:"
+                           " it cannot read or write sealed personal fields")
+    return codec
 T = TypeVar("T")
 
 # SQLSTATE classes that mean "the database is not there right now" rather than a bug.
@@ -75,8 +96,12 @@ class Database:
         acquire_timeout_s: float = 5.0,
         statement_timeout_ms: int = 5000,
         connect_timeout_s: int = 3,
+        pii: PiiCodec | None = None,
     ) -> None:
+        """``pii``: the codec for sealed personal fields; by default the one derived from
+        the environment's settings (``GUARDREG_PII_SECRET``)."""
         self.dsn = dsn
+        self._pii = pii
         self.max_size = max_size
         self.min_size = min_size
         self.acquire_timeout_s = acquire_timeout_s
@@ -87,6 +112,24 @@ class Database:
         self._slots = threading.BoundedSemaphore(max_size)
         self._closed = False
         self._fan_out_pool: ThreadPoolExecutor | None = None
+
+    @property
+    def pii(self) -> PiiCodec:
+        if self._pii is None:
+            from registry.pii import PiiCodec
+            from registry.settings import get_settings
+
+            self._pii = PiiCodec.from_settings(get_settings())
+        return self._pii
+
+    def _cursor(self, conn: psycopg2.extensions.connection, *, unit_of_work: bool
+                ) -> RegistryCursor:
+        cur = conn.cursor(cursor_factory=RegistryCursor)
+        assert isinstance(cur, RegistryCursor)
+        cur.pii = self.pii
+        if unit_of_work:  # a snapshot has no COMMIT to hook
+            cur.before_commit = []
+        return cur
 
     # -- connections -------------------------------------------------------------
     def _connect(self) -> psycopg2.extensions.connection:
@@ -181,10 +224,9 @@ class Database:
     def transaction(self, *, readonly: bool = False) -> Iterator[Cursor]:
         """One transaction: commit when the block ends, roll back on any exception."""
         with self._lease(autocommit=False) as conn:
-            cur = conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
             # Work to do once, just before COMMIT (e.g. the audit chain head).
-            hooks: list[Any] = []
-            cur.before_commit = hooks
+            cur = self._cursor(conn, unit_of_work=True)
+            hooks = cur.before_commit
             try:
                 if readonly:
                     cur.execute("SET TRANSACTION READ ONLY")
@@ -203,7 +245,7 @@ class Database:
         statements that must agree with each other. ``wait=False``: 503
         ``db-pool-exhausted`` at once when no connection is free."""
         with (self._lease(autocommit=True, wait=wait) as conn,
-              conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur):
+              self._cursor(conn, unit_of_work=False) as cur):
             yield cur
 
     @contextlib.contextmanager

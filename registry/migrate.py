@@ -83,4 +83,9 @@ def upgrade(db: Database, packages: list[str]) -> list[Migration]:
                 log.info("applied migration %04d_%s", m.version, m.name)
         finally:
             cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+    if "registry" in packages:
+        # Data the SQL above cannot write: sealing needs a key the database never sees.
+        from registry.pii import seal_legacy_rows
+
+        seal_legacy_rows(db)
     return applied_now

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from registry.db import Cursor, fetch_all, fetch_one, insert_returning
+from registry.db import Cursor, fetch_all, fetch_one, insert_returning, pii_of
 
 Row = dict[str, Any]
 
@@ -16,13 +16,15 @@ COMPANY_COLUMNS = (
     " created_at, updated_at"
 )
 GUARD_COLUMNS = (
-    "g.id, g.name, g.id_number, g.birth_date, g.sex, g.phone, g.education, g.skill_level,"
+    "g.id, g.name, g.id_number_bidx, g.id_number_sealed, g.birth_date, g.sex, g.phone_sealed,"
+    " g.education, g.skill_level,"
     " g.status, g.intentional_crime, g.administrative_detentions, g.biometric_subject,"
     " g.version, g.created_at, g.updated_at, e.company_id, e.started_on AS employed_since,"
     " c.name AS company_name, c.district, c.status AS company_status"
 )
 CHECK_COLUMNS = "id, guard_id, result, reason, checked_on, recorded_by, source, created_at"
-BAN_COLUMNS = "id, id_number, reason, until_on, company_id, created_by, created_at, lifted_at"
+BAN_COLUMNS = ("id, id_number_bidx, id_number_sealed, reason, until_on, company_id, created_by,"
+               " created_at, lifted_at")
 PROJECT_COLUMNS = ("id, company_id, name, service, client, starts_on, ends_on, created_by,"
                    " created_at, client_id")
 QUALIFICATION_COLUMNS = ("id, guard_id, kind, reference, valid_from, valid_until, recorded_by,"
@@ -112,8 +114,26 @@ def list_companies(
 
 
 # -- guards --------------------------------------------------------------------------
+# The ID number and the phone are sealed at rest (registry/pii.py): rows come back with
+# them in clear under ``id_number`` and ``phone``; callers write them in clear and the
+# sealing happens here. Look-ups go through the blind index (``id_number_index``).
+def _guard(cur: Cursor, row: Row | None) -> Row | None:
+    return None if row is None else pii_of(cur).open_person(row)
+
+
+def _guards(cur: Cursor, rows: list[Row]) -> list[Row]:
+    codec = pii_of(cur)
+    return [codec.open_person(r) for r in rows]
+
+
+def id_number_index(cur: Cursor, id_number: str) -> bytes:
+    """The blind index an ID number is looked up by (tables of other modules join on it)."""
+    return pii_of(cur).blind_index(id_number)
+
+
 def insert_guard(cur: Cursor, values: dict[str, Any]) -> int:
-    return int(insert_returning(cur, "registry_guard", values, "id")["id"])
+    sealed = pii_of(cur).seal_person(values)
+    return int(insert_returning(cur, "registry_guard", sealed, "id")["id"])
 
 
 def get_guard(cur: Cursor, guard_id: int, *, for_update: bool = False) -> Row | None:
@@ -122,21 +142,30 @@ def get_guard(cur: Cursor, guard_id: int, *, for_update: bool = False) -> Row | 
         if cur.fetchone() is None:
             return None
     cur.execute(f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE g.id = %s", (guard_id,))
-    return fetch_one(cur)
+    return _guard(cur, fetch_one(cur))
 
 
 def get_guard_by_id_number(cur: Cursor, id_number: str) -> Row | None:
-    cur.execute(f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE g.id_number = %s", (id_number,))
-    return fetch_one(cur)
+    cur.execute(f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE g.id_number_bidx = %s",
+                (id_number_index(cur, id_number),))
+    return _guard(cur, fetch_one(cur))
 
 
 def get_guard_by_subject(cur: Cursor, subject: str) -> Row | None:
     cur.execute(f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE g.biometric_subject = %s",
                 (subject,))
-    return fetch_one(cur)
+    return _guard(cur, fetch_one(cur))
 
 
 def update_guard(cur: Cursor, guard_id: int, changes: dict[str, Any]) -> None:
+    if "id_number" in changes:
+        raise ValueError("a guard's ID number never changes")
+    if "phone" in changes:
+        cur.execute("SELECT id_number_bidx FROM registry_guard WHERE id = %s", (guard_id,))
+        found = fetch_one(cur)
+        if found is None:
+            return
+        changes = pii_of(cur).seal_person({**changes, "_bidx": bytes(found["id_number_bidx"])})
     sets = ", ".join(f"{k} = %s" for k in changes)
     cur.execute(
         f"UPDATE registry_guard SET {sets}, version = version + 1, updated_at = now()"
@@ -162,7 +191,7 @@ def list_guards(
         f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE {where} ORDER BY g.id LIMIT %s",
         [*args, limit],
     )
-    return fetch_all(cur)
+    return _guards(cur, fetch_all(cur))
 
 
 # -- employment ------------------------------------------------------------------------
@@ -250,35 +279,38 @@ def find_background_check(cur: Cursor, guard_id: int, result: str, checked_on: d
 
 # -- bans ----------------------------------------------------------------------------
 def insert_ban(cur: Cursor, values: dict[str, Any]) -> Row:
-    return insert_returning(cur, "registry_ban", values, BAN_COLUMNS)
+    codec = pii_of(cur)
+    row = insert_returning(cur, "registry_ban", codec.seal_person(values), BAN_COLUMNS)
+    return codec.open_person(row)
 
 
 def active_bans(cur: Cursor, id_number: str, today: dt.date) -> list[Row]:
+    """Bans in force for an ID number."""
+    bidx = id_number_index(cur, id_number)
     cur.execute(
-        "SELECT id, id_number, reason, until_on, company_id, created_at FROM registry_ban"
-        " WHERE id_number = %s AND lifted_at IS NULL AND (until_on IS NULL OR until_on >= %s)"
-        " ORDER BY id",
-        (id_number, today),
+        "SELECT id, id_number_bidx, id_number_sealed, reason, until_on, company_id, created_at"
+        " FROM registry_ban WHERE id_number_bidx = %s AND lifted_at IS NULL"
+        " AND (until_on IS NULL OR until_on >= %s) ORDER BY id",
+        (bidx, today),
     )
-    return fetch_all(cur)
+    return _guards(cur, fetch_all(cur))
 
 
 def list_bans(cur: Cursor, *, after_id: int = 0, limit: int = 50) -> list[Row]:
     cur.execute(
-        "SELECT id, id_number, reason, until_on, company_id, created_by, created_at, lifted_at"
-        " FROM registry_ban WHERE id > %s ORDER BY id LIMIT %s",
+        f"SELECT {BAN_COLUMNS} FROM registry_ban WHERE id > %s ORDER BY id LIMIT %s",
         (after_id, limit),
     )
-    return fetch_all(cur)
+    return _guards(cur, fetch_all(cur))
 
 
 def lift_ban(cur: Cursor, ban_id: int) -> Row | None:
     cur.execute(
         "UPDATE registry_ban SET lifted_at = now() WHERE id = %s AND lifted_at IS NULL"
-        " RETURNING id, id_number",
+        " RETURNING id, id_number_bidx, id_number_sealed",
         (ban_id,),
     )
-    return fetch_one(cur)
+    return _guard(cur, fetch_one(cur))
 
 
 # -- revocation records (Art. 17) ------------------------------------------------------

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     biometric_secret: SecretStr = SecretStr(PLACEHOLDER_PREFIX + "biometric-secret-change-me")
     key_passphrase: SecretStr = SecretStr(PLACEHOLDER_PREFIX + "signing-key-passphrase")
     apikey_pepper: SecretStr = SecretStr(PLACEHOLDER_PREFIX + "apikey-pepper-change-me")
+    # Personal fields at rest (ID number, phone) and the ID number's blind index
+    # (registry/pii.py). Changing it makes existing rows unreadable: see OPERATIONS.md.
+    pii_secret: SecretStr = SecretStr(PLACEHOLDER_PREFIX + "pii-secret-change-me")
     # Symmetric cipher for biometric data at rest: AES-GCM by default, SM4-GCM as the
     # option a Chinese deployment's crypto assessment expects.
     biometric_cipher: Literal["aes-256-gcm", "sm4-gcm"] = "aes-256-gcm"
@@ -159,7 +162,7 @@ class Settings(BaseSettings):
         directory). Raises :class:`SettingsError` naming what to fix, never the value."""
         if self.mode == "development" or self.mode == "test":
             return
-        for name in ("biometric_secret", "key_passphrase", "apikey_pepper"):
+        for name in ("biometric_secret", "key_passphrase", "apikey_pepper", "pii_secret"):
             value: SecretStr = getattr(self, name)
             problem = secret_problem(value.get_secret_value())
             if problem:

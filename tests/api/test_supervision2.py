@@ -475,7 +475,7 @@ def test_armed_escort_register_and_overdue_assessment_alerts(
 
 # -- §15 §16: reserve force and incident reports ------------------------------------------
 def test_a_call_up_reaches_the_reserve_of_a_district_and_counts_acknowledgements(
-        regulator: Api, runtime: Any, client: Any, officer: Api) -> None:
+        regulator: Api, runtime: Any, client: Any, officer: Api, clock: Any) -> None:
     district, elsewhere = _district(), _district()
     company = regulator.make_company()
     guards = [regulator.make_guard(company["id"]) for _ in range(4)]
@@ -513,7 +513,7 @@ def test_a_call_up_reaches_the_reserve_of_a_district_and_counts_acknowledgements
     # Grid duty: a guard on duty reports an incident; the police see and acknowledge it.
     incident = me[0].post("/v1/me/incidents", json={
         "kind": "suspicious", "location": "和平路1号", "description": "可疑包裹",
-        "occurred_at": dt.datetime.now(dt.UTC).isoformat()})
+        "occurred_at": clock().isoformat()})  # the service's time, not the wall's
     assert incident.status_code == 201, incident.text
     iid = incident.json()["id"]
     assert incident.json()["company_id"] == company["id"]

@@ -19,8 +19,11 @@ def test_production_refuses_placeholder_secrets_and_says_which() -> None:
     with pytest.raises(SettingsError, match="GUARDREG_APIKEY_PEPPER"):
         Settings(mode="production", database_url=DB, biometric_secret=REAL,
                  key_passphrase=REAL, apikey_pepper="short").check_secrets()
+    with pytest.raises(SettingsError, match="GUARDREG_PII_SECRET"):
+        Settings(mode="production", database_url=DB, biometric_secret=REAL,
+                 key_passphrase=REAL, apikey_pepper=REAL).check_secrets()
     Settings(mode="production", database_url=DB, biometric_secret=REAL, key_passphrase=REAL,
-             apikey_pepper=REAL).check_secrets()
+             apikey_pepper=REAL, pii_secret=REAL).check_secrets()
 
 
 @pytest.mark.parametrize(("secret", "why"), [
@@ -37,7 +40,7 @@ def test_low_entropy_secrets_are_refused_with_the_reason(secret: str, why: str) 
     assert problem is not None and why in problem
     with pytest.raises(SettingsError, match=why) as caught:
         Settings(mode="production", database_url=DB, biometric_secret=REAL,
-                 key_passphrase=secret, apikey_pepper=REAL).check_secrets()
+                 key_passphrase=secret, apikey_pepper=REAL, pii_secret=REAL).check_secrets()
     assert secret not in str(caught.value)  # the message names the setting, not the value
 
 
@@ -51,7 +54,7 @@ def test_random_tokens_pass(make: object) -> None:
 
 def test_production_refuses_the_embedded_database() -> None:
     settings = Settings(mode="production", database_url=None, biometric_secret=REAL,
-                        key_passphrase=REAL, apikey_pepper=REAL)
+                        key_passphrase=REAL, apikey_pepper=REAL, pii_secret=REAL)
     with pytest.raises(SettingsError, match="DATABASE_URL is not set"):
         settings.check_secrets()
     with pytest.raises(SettingsError, match="embedded"):
@@ -62,7 +65,8 @@ def test_open_runtime_refuses_before_starting_anything(tmp_path: object) -> None
     from api.runtime import open_runtime
 
     settings = Settings(mode="production", database_url=None, data_dir=tmp_path,
-                        biometric_secret=REAL, key_passphrase=REAL, apikey_pepper=REAL)
+                        biometric_secret=REAL, key_passphrase=REAL, apikey_pepper=REAL,
+                        pii_secret=REAL)
     with pytest.raises(SettingsError):
         open_runtime(settings)
     assert not (tmp_path / "pgdata").exists()  # type: ignore[operator]

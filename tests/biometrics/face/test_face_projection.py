@@ -33,9 +33,10 @@ def _bulk_faces(cur: Cursor, vectors: np.ndarray, model: str) -> list[str]:
     """One guard and one face per vector, written straight to the tables (the API path
     is covered elsewhere; here only the index matters)."""
     cur.execute(
-        "INSERT INTO registry_guard (name, id_number, birth_date, sex)"
-        " SELECT 'projection test', lpad((900000000000 + n + i)::text, 18, '0'), '1990-01-01',"
-        " 'M' FROM generate_series(1, %s) AS i, (SELECT count(*) AS n FROM registry_guard) c"
+        "INSERT INTO registry_guard (name, id_number_bidx, id_number_sealed, birth_date, sex)"
+        " SELECT 'projection test', sha256(convert_to('projection' || (n + i), 'UTF8')),"
+        " '\\x00', '1990-01-01', 'M'"
+        " FROM generate_series(1, %s) AS i, (SELECT count(*) AS n FROM registry_guard) c"
         " RETURNING biometric_subject::text AS s",
         (len(vectors),))
     subjects = [r["s"] for r in cur.fetchall()]
