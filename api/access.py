@@ -29,7 +29,7 @@ def can_reach_guard(principal: Principal, row: dict[str, Any]) -> bool:
     if principal.role is Role.COMPANY_OPERATOR:
         return row["company_id"] is not None and row["company_id"] == principal.company_id
     if principal.role is Role.GUARD:
-        return row["id"] == principal.guard_id
+        return bool(row["id"] == principal.guard_id)
     return False
 
 

@@ -147,7 +147,8 @@ def render_card(*, cert: dict[str, Any], photo: bytes | None, issuer: str,
         page = (A6_W, A6_H)
     else:
         scale, page = 1.0, (CARD_W, CARD_H)
-    c = canvas.Canvas(out, pagesize=page, initialFontName=face, initialFontSize=6)
+    c = canvas.Canvas(out, pagesize=page)
+    c.setFont(face, 6)
     c.setTitle(f"保安员证 Guard certificate {cert['number']}")
     c.setSubject("fonts embedded" if embedded else "fonts not embedded (no CJK TrueType font)")
     c.translate((page[0] - CARD_W * scale) / 2, (page[1] - CARD_H * scale) / 2)

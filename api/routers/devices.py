@@ -75,7 +75,8 @@ def _key_of(body: DeviceKeyIn) -> DeviceKey:
 
 def _bind(request: Request, principal: Principal, guard_id: int, body: DeviceKeyIn,
           now: dt.datetime) -> dict[str, Any]:
-    from api.routers.certificates import certs, issue_for
+    from api.routers.certificates import certs
+    from api.usecases.issuing import issue_for
 
     key = _key_of(body)
     db = runtime(request).db

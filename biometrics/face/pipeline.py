@@ -373,7 +373,7 @@ class _ResNetEncoder:
         cols = win.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, k * k * c)
         y = cols @ w
         y += bias
-        return y.reshape(n, ho, wo, -1)
+        return np.asarray(y.reshape(n, ho, wo, -1))
 
     @staticmethod
     def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -413,7 +413,7 @@ class _ResNetEncoder:
                             + x[:, 1 : 2 * hh : 2, 1 : 2 * ww : 2])
             x = self._add(y, x)
             np.maximum(x, 0.0, out=x)
-        return (x.mean(axis=(1, 2)) @ self._fc).astype(np.float64)
+        return np.asarray(x.mean(axis=(1, 2)) @ self._fc, dtype=np.float64)
 
 
 def _check_encoder(enc: _ResNetEncoder, dlib_model_path: str) -> None:

@@ -96,12 +96,12 @@ class FaceVectorKey:
     def protect(self, vec: np.ndarray) -> np.ndarray:
         """Protected copy of ``vec`` (float64); distances between vectors are unchanged."""
         v = self._check(vec)
-        return v @ self.matrix.T
+        return np.asarray(v @ self.matrix.T)
 
     def unprotect(self, vec: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`protect` (needed only for re-keying or migration)."""
         v = self._check(vec)
-        return v @ self.matrix
+        return np.asarray(v @ self.matrix)
 
 
 _cache: dict[tuple[bytes, int], FaceVectorKey] = {}
@@ -145,4 +145,4 @@ def rekey(vectors: np.ndarray, old_key: bytes, new_key: bytes) -> np.ndarray:
     """Re-protect vectors (one, or rows of ``N x dim``) from ``old_key`` to ``new_key``."""
     v = np.asarray(vectors, dtype=np.float64)
     m = rekey_matrix(old_key, new_key, dim=v.shape[-1])
-    return v @ m.T
+    return np.asarray(v @ m.T)

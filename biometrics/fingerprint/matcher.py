@@ -324,7 +324,7 @@ def _consolidate(
     mask = np.arange(nr)[None, :] < npk[:, None]
     score = (lam_sorted * mask).sum(axis=1) / np.maximum(npk, 1)
     score[counts < 2] = 0.0
-    return np.clip(score, 0.0, 1.0)
+    return np.asarray(np.clip(score, 0.0, 1.0))
 
 
 def _local_sims(
@@ -340,7 +340,7 @@ def _local_sims(
     ca, sa = np.cos(a.minutiae[:, 2]), np.sin(a.minutiae[:, 2])
     cosd = np.cos(theta)[:, None] * ca[None, :] + np.sin(theta)[:, None] * sa[None, :]
     sim[cosd < math.cos(MAX_ROTATION) - 1e-6] = 0.0
-    return sim.astype(np.float32, copy=False)
+    return np.asarray(sim, dtype=np.float32)
 
 
 def match(probe: PreparedTemplate, candidate: PreparedTemplate) -> float:

@@ -82,7 +82,7 @@ def _gabor(orientation: float, period: float) -> np.ndarray:
     b = -x * math.sin(n) + y * math.cos(n)
     g = np.exp(-(a * a / (sx * sx) + b * b / (sy * sy)) / 2) * np.cos(_TWO_PI * a / period)
     g -= g.mean()
-    return (g / np.abs(g).sum()).astype(np.float32)
+    return np.asarray(g / np.abs(g).sum(), dtype=np.float32)
 
 
 def _contextual_filter(img: np.ndarray, bank: list[np.ndarray], index: np.ndarray) -> np.ndarray:
@@ -210,4 +210,4 @@ def impression_image(
     img = background - ink * rng.uniform(120, 170)
     img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 0.6 + 0.3 * noise)
     img = img + rng.normal(0, 6.0 * noise, (h, w)).astype(np.float32)
-    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(np.round(img), 0, 255), dtype=np.uint8)
