@@ -147,8 +147,10 @@ def render_card(*, cert: dict[str, Any], photo: bytes | None, issuer: str,
         page = (A6_W, A6_H)
     else:
         scale, page = 1.0, (CARD_W, CARD_H)
-    c = canvas.Canvas(out, pagesize=page)
-    c.setFont(face, 6)
+    # The stubs type initialFontName as a number; reportlab takes the font's name. Set at
+    # creation, so the page never references Helvetica (an unembedded font).
+    c = canvas.Canvas(out, pagesize=page, initialFontName=face,  # type: ignore[arg-type]
+                      initialFontSize=6)
     c.setTitle(f"保安员证 Guard certificate {cert['number']}")
     c.setSubject("fonts embedded" if embedded else "fonts not embedded (no CJK TrueType font)")
     c.translate((page[0] - CARD_W * scale) / 2, (page[1] - CARD_H * scale) / 2)
