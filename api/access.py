@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Annotated, Any
 
+from fastapi import Depends, Path, Request
+
+from api.deps import runtime
 from registry import repository
 from registry.audit import Actor
 from registry.auth import Principal, Role
@@ -13,6 +17,54 @@ from registry.errors import InvalidInput, NotFound
 
 def actor_of(principal: Principal) -> Actor:
     return Actor(principal.role.value, principal.id, principal.company_id)
+
+
+# What an unknown or malformed public id resolves to: no guard has it, so the handler's
+# own look-up (``guard_for`` and the use cases) answers 404 after authentication and the
+# role check have run; the answers stay 401, then 403, then 404, as for any id.
+NO_GUARD = 0
+
+
+def resolve_guard_id(request: Request, guard_id: Annotated[str, Path(
+        min_length=1, max_length=64,
+        description="the guard's public id (opaque, random; never the internal number)")],
+                     ) -> int:
+    """The router boundary's resolver: a guard's public id in the URL to the internal id
+    the use cases take. Anything else (an internal number, a malformed or unknown id)
+    ends as 404, the same answer as a guard outside the caller's reach."""
+    try:
+        public = str(uuid.UUID(guard_id))
+    except ValueError:
+        return NO_GUARD
+    with runtime(request).db.snapshot() as cur:
+        found = repository.guard_id_of(cur, public)
+    return NO_GUARD if found is None else found
+
+
+# A path parameter ``{guard_id}``: the public id in the URL, the internal id in the handler.
+GuardRef = Annotated[int, Depends(resolve_guard_id)]
+
+
+def resolve_request_id(request: Request, request_id: Annotated[str, Path(
+        min_length=1, max_length=64,
+        description="the issuance request's public id (opaque, random)")]) -> int:
+    """Like :func:`resolve_guard_id`, for certificate issuance requests."""
+    from certificates import repository as cert_repo
+
+    try:
+        public = str(uuid.UUID(request_id))
+    except ValueError:
+        return NO_GUARD
+    with runtime(request).db.snapshot() as cur:
+        found = cert_repo.request_id_of(cur, public)
+    return NO_GUARD if found is None else found
+
+
+RequestRef = Annotated[int, Depends(resolve_request_id)]
+
+
+def public_guard_id(row: dict[str, Any]) -> str:
+    return str(row["public_id"])
 
 
 def guard_for(cur: Cursor, principal: Principal, guard_id: int, *,
@@ -31,6 +83,35 @@ def can_reach_guard(principal: Principal, row: dict[str, Any]) -> bool:
     if principal.role is Role.GUARD:
         return bool(row["id"] == principal.guard_id)
     return False
+
+
+def may_see_certificate(principal: Principal, cert: dict[str, Any]) -> bool:
+    """A company reaches only the certificates issued while the guard worked for it: a
+    new employer never reads, prints, suspends or revokes the one issued under the
+    previous employer (takeover by re-hire, issue 14). The guard's reach is checked by
+    ``guard_for``; the regulator and the guard see every one."""
+    if principal.role is Role.COMPANY_OPERATOR:
+        return cert.get("employer_id") is not None and cert["employer_id"] == principal.company_id
+    return True
+
+
+def certificate_holder(cur: Cursor, principal: Principal,
+                       number: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A certificate (by the number scanned or typed at a checkpoint) and its holder. A
+    checkpoint officer reaches guard data only this way, never by a guard id; staff only
+    within their reach (another company's guard is a 404, like an unknown number)."""
+    from certificates import repository as cert_repo
+
+    cert = cert_repo.get_by_number(cur, number.strip().upper())
+    if cert is None or cert["status"] in ("pending", "failed"):
+        raise NotFound("no such certificate")
+    guard = repository.get_guard(cur, int(cert["guard_id"]))
+    if guard is None:
+        raise NotFound("no such certificate")
+    if principal.role is not Role.CHECKPOINT_OFFICER and not (
+            can_reach_guard(principal, guard) and may_see_certificate(principal, cert)):
+        raise NotFound("no such certificate")
+    return cert, guard
 
 
 def company_for(cur: Cursor, principal: Principal, company_id: int) -> dict[str, Any]:

@@ -135,7 +135,9 @@ def enroll_batch(csv_file: str, media: str | None, server: str | None, api_key: 
                  company_id: int | None, report_path: str | None) -> None:
     """Enroll staff from a CSV file with their photos and fingerprint images.
 
-    Columns: name,id_number[,phone,education,started_on,photo,finger_<position>...]
+    Columns: name,id_number[,phone,education,started_on,consent_code,photo,
+    finger_<position>...] (consent_code: the person's one-time hire code, needed for
+    someone who works or has worked for another company)
     (positions 1-10, ISO 19794-2: 1 right thumb ... 6 left thumb). Re-runs resume.
     Exit status: 0 all rows done (enrolled, held for review or already done), 1 the run
     failed, 3 some rows were rejected (listed on standard error and in --report)."""
@@ -145,7 +147,7 @@ def enroll_batch(csv_file: str, media: str | None, server: str | None, api_key: 
     raw = Path(csv_file).read_bytes()
     text = raw.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
-    person_cols = ["name", "id_number", "phone", "education", "started_on"]
+    person_cols = ["name", "id_number", "phone", "education", "started_on", "consent_code"]
     present = [c for c in person_cols if rows and c in rows[0]]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -160,7 +162,7 @@ def enroll_batch(csv_file: str, media: str | None, server: str | None, api_key: 
     rejected = {r["line"]: r["reason"] for r in summary["rejected"]}
     media_src = _Media(media)
     results: list[dict[str, Any]] = []
-    by_line = {e["line"]: int(e["guard_id"]) for e in summary["enrolled"] + summary["existing"]}
+    by_line = {e["line"]: str(e["guard_id"]) for e in summary["enrolled"] + summary["existing"]}
     with click.progressbar(list(enumerate(rows, start=2)), label="capturing",
                            file=sys.stderr) as bar:
         for line, row in bar:
@@ -193,7 +195,7 @@ def enroll_batch(csv_file: str, media: str | None, server: str | None, api_key: 
         sys.exit(EXIT_ROWS_REJECTED)
 
 
-def _capture(base: str, key: str, guard_id: int, row: dict[str, str],
+def _capture(base: str, key: str, guard_id: str, row: dict[str, str],
              media: _Media) -> dict[str, str]:
     status_code, current = _call(base, key, "GET", f"/v1/guards/{guard_id}/biometrics")
     done_face = status_code == 200 and current.get("face") in ("enrolled", "held")

@@ -7,6 +7,7 @@ without it is public on purpose.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -106,7 +107,9 @@ def rate_limit(request: Request, principal: Principal, kind: str) -> None:
     settings = runtime(request).settings
     per_minute = {"verify": settings.rate_limit_verify_per_min,
                   "verify-image": settings.rate_limit_verify_image_per_min,
-                  "enroll": settings.rate_limit_enroll_per_min}[kind]
+                  "enroll": settings.rate_limit_enroll_per_min,
+                  "biometric-verify": settings.rate_limit_biometric_verify_per_min,
+                  "officer-lookup": settings.rate_limit_officer_lookup_per_min}[kind]
     limiter = _limiters.get((kind, per_minute))
     if limiter is None:
         limiter = _limiters.setdefault((kind, per_minute), RateLimiter(per_minute))
@@ -121,7 +124,8 @@ def rate_limit_client(request: Request, kind: str) -> None:
     settings = runtime(request).settings
     per_minute = {"complaint": settings.rate_limit_complaint_per_min,
                   "complaint-track": settings.rate_limit_public_per_min,
-                  "procurement": settings.rate_limit_public_per_min}[kind]
+                  "procurement": settings.rate_limit_public_per_min,
+                  "public-certificate": settings.rate_limit_public_certificate_per_min}[kind]
     limiter = _limiters.get((kind, per_minute))
     if limiter is None:
         limiter = _limiters.setdefault((kind, per_minute), RateLimiter(per_minute))
@@ -145,5 +149,7 @@ class RateLimiter:
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens < 1.0:
                 self._buckets[principal_id] = (tokens, now)
-                raise RateLimited("too many requests for this key; slow down")
+                wait = math.ceil((1.0 - tokens) / self.rate) if self.rate > 0 else 60
+                raise RateLimited("too many requests for this key; slow down",
+                                  retry_after_s=max(1, int(wait)))
             self._buckets[principal_id] = (tokens - 1.0, now)

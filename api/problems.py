@@ -32,7 +32,9 @@ def problem(status: int, code: str, title: str, detail: str | None = None,
     for key, value in extra.items():
         if key not in body:
             body[key] = value
-    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    retry = body.get("retry_after_s")
+    headers = ({"Retry-After": str(retry if isinstance(retry, int) and retry > 0 else 1)}
+               if status in (429, 503) else None)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

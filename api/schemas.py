@@ -110,6 +110,15 @@ class GuardIn(Input):
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")
     education: str = Field(default="unknown", max_length=50)
     started_on: dt.date | None = None
+    consent_code: str | None = Field(
+        default=None, min_length=1, max_length=20,
+        description="the one-time hire code the person reads on their guard page: needed "
+                    "to hire someone who works or has worked for another company")
+
+
+class HireCodeOut(BaseModel):
+    code: str
+    expires_at: dt.datetime
 
 
 class GuardPatch(Input):
@@ -175,6 +184,7 @@ def guard_view(row: dict[str, Any], principal: Principal, *, today: dt.date) -> 
     birth: dt.date = row["birth_date"]
     age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
     full = dict(row)
+    full["id"] = str(row["public_id"])  # the opaque id: the internal number never leaves
     full["age"] = age
     full["id_number_masked"] = mask_id_number(row["id_number"])
     fields = {

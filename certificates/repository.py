@@ -13,7 +13,8 @@ Row = dict[str, Any]
 CERT_COLUMNS = (
     "id, number, guard_id, status, status_shard, status_idx, claims, payload, text, kid, alg,"
     " employer_id, skill_level, issued_at, expires_at, issued_by, status_reason,"
-    " status_changed_at, superseded_by, version, created_at"
+    " status_changed_at, superseded_by, version, created_at,"
+    " (SELECT rg.public_id FROM registry_guard rg WHERE rg.id = guard_id) AS guard_public_id"
 )
 
 
@@ -204,8 +205,9 @@ def insert_request(cur: Cursor, *, guard_id: int, company_id: int, requested_by:
     cur.execute(
         "INSERT INTO certificates_issuance_request (guard_id, company_id, requested_by, note)"
         " VALUES (%s, %s, %s, %s) ON CONFLICT (guard_id) WHERE status = 'pending' DO UPDATE"
-        " SET note = EXCLUDED.note RETURNING id, guard_id, company_id, requested_by, status,"
-        " note, created_at",
+        " SET note = EXCLUDED.note RETURNING id, public_id, guard_id, company_id, requested_by,"
+        " status, note, created_at,"
+        " (SELECT g.public_id FROM registry_guard g WHERE g.id = guard_id) AS guard_public_id",
         (guard_id, company_id, requested_by, note),
     )
     row = cur.fetchone()
@@ -213,23 +215,37 @@ def insert_request(cur: Cursor, *, guard_id: int, company_id: int, requested_by:
     return dict(row)
 
 
+_REQUEST_COLUMNS = (
+    "r.id, r.public_id, r.guard_id, r.company_id, r.requested_by, r.status, r.note,"
+    " r.decided_by, r.decided_at, r.certificate_id, r.created_at,"
+    " g.public_id AS guard_public_id, c.number AS certificate_number"
+    " FROM certificates_issuance_request r JOIN registry_guard g ON g.id = r.guard_id"
+    " LEFT JOIN certificates_certificate c ON c.id = r.certificate_id"
+)
+
+
 def get_request(cur: Cursor, request_id: int, *, for_update: bool = False) -> Row | None:
     cur.execute(
-        "SELECT id, guard_id, company_id, requested_by, status, note, decided_by, decided_at,"
-        " certificate_id, created_at FROM certificates_issuance_request WHERE id = %s"
-        + (" FOR UPDATE" if for_update else ""),
+        f"SELECT {_REQUEST_COLUMNS} WHERE r.id = %s" + (" FOR UPDATE OF r" if for_update else ""),
         (request_id,),
     )
     return fetch_one(cur)
 
 
+def request_id_of(cur: Cursor, public_id: str) -> int | None:
+    """The internal id of the issuance request named by ``public_id``, or None."""
+    cur.execute("SELECT id FROM certificates_issuance_request WHERE public_id = %s",
+                (public_id,))
+    row = fetch_one(cur)
+    return int(row["id"]) if row else None
+
+
 def list_requests(cur: Cursor, *, status: str | None, company_id: int | None, after_id: int,
                   limit: int) -> list[Row]:
     cur.execute(
-        "SELECT id, guard_id, company_id, requested_by, status, note, decided_by, decided_at,"
-        " certificate_id, created_at FROM certificates_issuance_request"
-        " WHERE id > %s AND (%s::text IS NULL OR status = %s)"
-        " AND (%s::bigint IS NULL OR company_id = %s) ORDER BY id LIMIT %s",
+        f"SELECT {_REQUEST_COLUMNS}"
+        " WHERE r.id > %s AND (%s::text IS NULL OR r.status = %s)"
+        " AND (%s::bigint IS NULL OR r.company_id = %s) ORDER BY r.id LIMIT %s",
         (after_id, status, status, company_id, company_id, limit),
     )
     return fetch_all(cur)

@@ -16,8 +16,8 @@ COMPANY_COLUMNS = (
     " created_at, updated_at"
 )
 GUARD_COLUMNS = (
-    "g.id, g.name, g.id_number_bidx, g.id_number_sealed, g.birth_date, g.sex, g.phone_sealed,"
-    " g.education, g.skill_level,"
+    "g.id, g.public_id, g.name, g.id_number_bidx, g.id_number_sealed, g.birth_date, g.sex,"
+    " g.phone_sealed, g.education, g.skill_level,"
     " g.status, g.intentional_crime, g.administrative_detentions, g.biometric_subject,"
     " g.version, g.created_at, g.updated_at, e.company_id, e.started_on AS employed_since,"
     " c.name AS company_name, c.district, c.status AS company_status"
@@ -145,6 +145,22 @@ def get_guard(cur: Cursor, guard_id: int, *, for_update: bool = False) -> Row | 
     return _guard(cur, fetch_one(cur))
 
 
+def guard_id_of(cur: Cursor, public_id: str) -> int | None:
+    """The internal id of the guard named by ``public_id`` (a UUID), or None."""
+    cur.execute("SELECT id FROM registry_guard WHERE public_id = %s", (public_id,))
+    row = fetch_one(cur)
+    return int(row["id"]) if row else None
+
+
+def public_ids_of(cur: Cursor, guard_ids: list[int]) -> dict[int, str]:
+    """Public ids of these guards, by internal id (for views listing several guards)."""
+    if not guard_ids:
+        return {}
+    cur.execute("SELECT id, public_id FROM registry_guard WHERE id = ANY(%s)",
+                (list(guard_ids),))
+    return {int(r["id"]): str(r["public_id"]) for r in fetch_all(cur)}
+
+
 def get_guard_by_id_number(cur: Cursor, id_number: str) -> Row | None:
     cur.execute(f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE g.id_number_bidx = %s",
                 (id_number_index(cur, id_number),))
@@ -232,6 +248,37 @@ def end_company_employments(cur: Cursor, company_id: int, ended_on: dt.date,
         (ended_on, reason, company_id),
     )
     return [int(r["guard_id"]) for r in cur.fetchall()]
+
+
+def employed_elsewhere_ever(cur: Cursor, guard_id: int, company_id: int) -> bool:
+    """Has this person ever been employed by a company other than ``company_id``?"""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM registry_employment WHERE guard_id = %s"
+                " AND company_id <> %s) AS found", (guard_id, company_id))
+    row = fetch_one(cur)
+    return bool(row and row["found"])
+
+
+# -- hire consent (one-time codes the guard gives a new employer) ----------------------
+def put_hire_consent(cur: Cursor, guard_id: int, code_hash: bytes, created_at: dt.datetime,
+                     expires_at: dt.datetime) -> None:
+    cur.execute(
+        "INSERT INTO registry_hire_consent (guard_id, code_hash, created_at, expires_at)"
+        " VALUES (%s, %s, %s, %s) ON CONFLICT (guard_id) DO UPDATE SET"
+        " code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,"
+        " expires_at = EXCLUDED.expires_at",
+        (guard_id, code_hash, created_at, expires_at),
+    )
+
+
+def take_hire_consent(cur: Cursor, guard_id: int, code_hash: bytes,
+                      now: dt.datetime) -> bool:
+    """Consume the guard's hire code if it is this one and still valid (one use)."""
+    cur.execute(
+        "DELETE FROM registry_hire_consent WHERE guard_id = %s AND code_hash = %s"
+        " AND expires_at > %s RETURNING guard_id",
+        (guard_id, code_hash, now),
+    )
+    return fetch_one(cur) is not None
 
 
 def employment_history(cur: Cursor, guard_id: int) -> list[Row]:

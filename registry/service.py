@@ -124,10 +124,25 @@ def _check_not_banned(cur: Cursor, id_number: str, now: dt.datetime) -> None:
         )
 
 
+CONSENT_REQUIRED = (
+    "to hire this person, give the one-time hire code shown on the person's guard page, "
+    "or ask the public security bureau to enroll them; nothing was changed")
+
+
 def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int, name: str,
                  id_number: str, phone: str | None = None, education: str = "unknown",
-                 skill_level: int = 5, started_on: dt.date | None = None) -> dict[str, Any]:
-    """Register a person as a guard employed by ``company_id`` (or re-hire a known one)."""
+                 skill_level: int = 5, started_on: dt.date | None = None,
+                 consent_code: str | None = None) -> dict[str, Any]:
+    """Register a person as a guard employed by ``company_id`` (or re-hire a known one).
+
+    Re-hiring never changes the person's identity fields (name, phone): a mismatch is a
+    409 ``identity-mismatch``. A company taking over a person who works or has worked for
+    another company needs the person's hire code (``consent_code``, registry.hire_consent)
+    or the regulator, who enrolls without one. Without it the answer is one 409
+    ``consent-required`` whatever the person's situation (employed elsewhere or not,
+    where, barred or not), so the answer tells nothing about another company's data."""
+    from registry import hire_consent
+
     rid = parse_resident_id(id_number, today=_today(now))
     age = rid.age_on(_today(now))
     if age < MIN_AGE:
@@ -144,25 +159,49 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
         raise NotEligible("a training unit does not employ guards", reason="company-kind")
     existing = repository.get_guard_by_id_number(cur, rid.number)
     start = started_on or _today(now)
+    data: dict[str, Any] = {"company_id": company_id}
     if existing is not None:
         guard_id = int(existing["id"])
-        if existing["company_id"] is not None:
-            if existing["company_id"] == company_id:
-                if existing["name"] != name.strip():
-                    # Not "unchanged": the row names someone else, or the record is wrong.
-                    raise Conflict("this ID number is enrolled with this company under "
-                                   "another name; correct the name on the guard's record or "
-                                   "in the file", reason="name-mismatch", guard_id=guard_id)
-                raise Conflict("this person is already enrolled with this company",
-                               reason="already-enrolled", guard_id=guard_id)
+        public_id = str(existing["public_id"])
+        if existing["company_id"] == company_id:
+            if existing["name"] != name.strip():
+                # Not "unchanged": the row names someone else, or the record is wrong.
+                raise Conflict("this ID number is enrolled with this company under "
+                               "another name; correct the name on the guard's record or "
+                               "in the file", reason="name-mismatch", guard_id=public_id)
+            raise Conflict("this person is already enrolled with this company",
+                           reason="already-enrolled", guard_id=public_id)
+        transfer = False
+        if actor.kind != "regulator" and repository.employed_elsewhere_ever(
+                cur, guard_id, company_id):
+            # Consent first: until it is shown, nothing about the person is compared or
+            # said (employment, name, eligibility), and nothing is changed.
+            if not hire_consent.consume(cur, guard_id=guard_id, public_id=public_id,
+                                        code=consent_code, now=now):
+                raise Conflict(CONSENT_REQUIRED, reason="consent-required")
+            transfer = existing["company_id"] is not None
+            data["consent"] = "hire-code"
+        elif existing["company_id"] is not None:
+            # The regulator sees every company: it ends the employment first.
             raise Conflict("this person is employed by another company; that employment must "
                            "end first", reason="employed-elsewhere")
+        if not _same_identity(existing, name, phone):
+            raise Conflict("the name or phone does not match the person's record, which is "
+                           "not changed by a hire; the person can have it corrected by the "
+                           "public security bureau", reason="identity-mismatch")
         if _cleared_and_still_barred(cur, guard_id, now):
             # The company is told no more than this; the reason stays with the regulator.
             raise NotEligible("this person cannot be hired as a guard at present; the person "
                               "may contact the public security bureau", reason="not-eligible")
-        repository.update_guard(cur, guard_id, {"name": name.strip(), "phone": phone,
-                                                "status": "active"})
+        if transfer:
+            ended = repository.end_employment(cur, guard_id, start,
+                                              "moved to another employer with consent")
+            if ended is not None:
+                data["previous_company_id"] = ended["company_id"]
+                events.emit(cur, events.EMPLOYMENT_ENDED, guard_id=guard_id,
+                            company_id=ended["company_id"], actor=actor, now=now)
+        if existing["status"] != "active":
+            repository.update_guard(cur, guard_id, {"status": "active"})
         action = "guard.rehire"
     else:
         guard_id = repository.insert_guard(cur, {
@@ -173,7 +212,7 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
         action = "guard.enroll"
     repository.insert_employment(cur, guard_id, company_id, start)
     audit.record(cur, actor=actor, action=action, target_type="guard", target_id=guard_id,
-                 data={"company_id": company_id}, now=now)
+                 data=data, now=now)
     # Notice §12: a black-listed employer's new enrollments wait for the regulator.
     hold_id = holds.hold_if_black_listed(cur, actor=actor, now=now, company=company,
                                          guard_id=guard_id)
@@ -182,6 +221,14 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
     row["rehired"] = existing is not None
     row["enrollment_hold_id"] = hold_id
     return row
+
+
+def _same_identity(existing: dict[str, Any], name: str, phone: str | None) -> bool:
+    """A re-hire names the same person: the same name, and the same phone when both the
+    record and the request have one. Nothing is copied from the request to the record."""
+    if existing["name"] != name.strip():
+        return False
+    return phone is None or existing.get("phone") is None or existing["phone"] == phone
 
 
 def _cleared_and_still_barred(cur: Cursor, guard_id: int, now: dt.datetime) -> bool:

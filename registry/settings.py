@@ -149,6 +149,16 @@ class Settings(BaseSettings):
     rate_limit_complaint_per_min: int = 20     # per client address: filing complaints
     rate_limit_public_per_min: int = 60        # per client address: tracking-code look-ups
     rate_limit_verify_image_per_min: int = 120  # photos of QR codes: image work per call
+    # 1:1 biometric checks (face and finger verify share one bucket) per principal: an
+    # officer compares a person with the card in front of them, a few a minute; a key
+    # that compares one photo with guard after guard is identifying by enumeration.
+    rate_limit_biometric_verify_per_min: int = Field(default=30, ge=1)
+    # Public certificate-number check, per client address: numbers are sequential, so
+    # without a limit anyone could harvest every card's name, employer and status.
+    rate_limit_public_certificate_per_min: int = Field(default=30, ge=1)
+    # A checkpoint officer's look-ups of a holder's permitted services by certificate
+    # number, per principal (numbers are sequential: this bounds harvesting eligibility).
+    rate_limit_officer_lookup_per_min: int = Field(default=60, ge=1)
 
     @property
     def base_url(self) -> str:

@@ -229,8 +229,22 @@ class Api:
         return dict(resp.json())
 
 
+def internal_guard_id(runtime: Runtime, guard_id: int | str) -> int:
+    """The database id of a guard the API names by its public id (tests that reach into
+    tables need it; the API never shows it)."""
+    if isinstance(guard_id, int):
+        return guard_id
+    with runtime.db.transaction(readonly=True) as cur:
+        cur.execute("SELECT id FROM registry_guard WHERE public_id = %s", (guard_id,))
+        row = cur.fetchone()
+    assert row is not None, f"no guard with public id {guard_id}"
+    return int(row["id"])
+
+
 def make_principal(runtime: Runtime, client: TestClient, role: str, *,
-                   company_id: int | None = None, guard_id: int | None = None) -> Api:
+                   company_id: int | None = None, guard_id: int | str | None = None) -> Api:
+    if guard_id is not None:
+        guard_id = internal_guard_id(runtime, guard_id)
     with runtime.db.transaction() as cur:
         principal, key = auth.create_api_key(
             cur, pepper=runtime.settings.derive_key("apikey_pepper", "apikey-hmac"),
@@ -273,7 +287,7 @@ PEOPLE = FIXTURES / "people"
 FINGERS = FIXTURES / "fingers"
 
 
-def capture_biometrics(api: Api, regulator: Api, guard_id: int, *,
+def capture_biometrics(api: Api, regulator: Api, guard_id: int | str, *,
                        face: str = "Jiang_Zemin_0001_x2.jpg",
                        fingers: tuple[str, str] = ("101_1.png", "102_1.png")) -> None:
     """Enroll a real face and two real fingers; approve any duplicate hold as the regulator

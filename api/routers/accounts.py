@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.access import actor_of
+from api.access import GuardRef, actor_of
 from api.deps import clock, require, runtime
 from api.schemas import Input
 from api.sessions import (
@@ -274,7 +274,7 @@ def disable_account(account_id: Annotated[int, Path(ge=1, le=2**62)], request: R
 @router.post("/v1/guards/{guard_id}/activation-codes", status_code=201,
              response_model=ActivationCodeOut,
              summary="A one-time code with which the guard creates their account")
-def activation_code(guard_id: Annotated[int, Path(ge=1, le=2**62)], request: Request,
+def activation_code(guard_id: GuardRef, request: Request,
                     principal: Manager, now: Now) -> ActivationCodeOut:
     rt = runtime(request)
     with rt.db.transaction() as cur:

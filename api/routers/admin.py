@@ -89,6 +89,16 @@ def list_jobs(request: Request, principal: Regulator) -> Any:
     return {"items": [dataclasses.asdict(j) for j in jobs.status(runtime(request).db)]}
 
 
+def _is_uuid(text: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 @router.get("/v1/audit/events", summary="Audit events (regulator)")
 def audit_events(request: Request, principal: Regulator,
                  target_type: Annotated[str | None, Query(max_length=40)] = None,
@@ -97,6 +107,10 @@ def audit_events(request: Request, principal: Regulator,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Any:
     limit = min(limit, runtime(request).settings.max_page_size)
     with runtime(request).db.transaction(readonly=True) as cur:
+        if target_type == "guard" and target_id is not None and not target_id.isdigit():
+            # URLs and responses name guards by their public id; the log keeps the row id.
+            internal = repository.guard_id_of(cur, target_id) if _is_uuid(target_id) else None
+            target_id = str(internal) if internal is not None else "0"
         rows = audit.list_events(cur, after_seq=cursor, limit=limit, target_type=target_type,
                                  target_id=target_id)
     return {"items": rows, "next_cursor": rows[-1]["seq"] if len(rows) == limit else None}

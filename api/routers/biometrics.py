@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from api import image_work
-from api.access import actor_of, guard_for
+from api.access import GuardRef, actor_of, certificate_holder, guard_for
 from api.biometric_context import read_upload, sealer, vector_key
 from api.deps import clock, rate_limit, require, runtime
 from api.schemas import Input, mask_id_number
@@ -51,7 +51,7 @@ def _analyse_face(request: Request, data: bytes, *, purpose: Literal["enroll", "
 
 @router.post("/guards/{guard_id}/face", status_code=201,
              summary="Capture (or replace) a guard's face photo; 1:N duplicate search")
-def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
+def enroll_face(guard_id: GuardRef, request: Request, principal: Staff, now: Now,
                 photo: Annotated[UploadFile, File(description="JPEG or PNG")],
                 ) -> Any:
     rt = runtime(request)
@@ -75,7 +75,7 @@ def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
             policy=dedup_policy(request), finger_model=finger_capture.MODEL_ID,
             face_box=result.box.as_tuple(), db=rt.db)
     body: dict[str, Any] = {
-        "guard_id": guard_id, "status": outcome.status, "replaced": outcome.replaced,
+        "guard_id": str(guard["public_id"]), "status": outcome.status, "replaced": outcome.replaced,
         "model": result.model_id, "quality": {k: round(float(v), 3)
                                               for k, v in result.quality.items()},
     }
@@ -84,14 +84,14 @@ def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
         body["detail"] = ("held for regulator review: the face matches another enrolled "
                           "identity")
         if principal.role is Role.REGULATOR:
-            body["candidates"] = [c.as_dict() for c in outcome.candidates]
+            body["candidates"] = _public_candidates(request, outcome.candidates)
             body["banned_match"] = outcome.banned_match
     return JSONResponse(body, status_code=201 if outcome.status == "enrolled" else 202)
 
 
 @router.get("/guards/{guard_id}/face/photo", summary="The enrolled photo (JPEG)",
             response_class=Response)
-def face_photo(guard_id: int, request: Request, principal: Staff) -> Response:
+def face_photo(guard_id: GuardRef, request: Request, principal: Staff) -> Response:
     rt = runtime(request)
     with rt.db.transaction(readonly=True) as cur:
         guard = guard_for(cur, principal, guard_id)
@@ -104,17 +104,35 @@ def face_photo(guard_id: int, request: Request, principal: Staff) -> Response:
 
 
 @router.post("/guards/{guard_id}/face/verify",
-             summary="1:1: does a live photo match the guard's enrolled face?")
-def verify_face(guard_id: int, request: Request, principal: Verifier,
+             summary="1:1: does a live photo match the guard's enrolled face? (staff)")
+def verify_face(guard_id: GuardRef, request: Request, principal: Staff,
                 photo: Annotated[UploadFile, File()]) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        guard = guard_for(cur, principal, guard_id)
+    body = _face_match(request, principal, guard, photo)
+    return {"guard_id": str(guard["public_id"]), **body}
+
+
+@router.post("/certificates/{number}/face/verify",
+             summary="1:1 at a checkpoint: does a live photo match the holder of this "
+                     "certificate number (scanned or typed)?")
+def verify_face_by_certificate(number: Annotated[str, Path(max_length=40)], request: Request,
+                               principal: Verifier,
+                               photo: Annotated[UploadFile, File()]) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        cert, guard = certificate_holder(cur, principal, number)
+    body = _face_match(request, principal, guard, photo)
+    return {"number": cert["number"], **body}
+
+
+def _face_match(request: Request, principal: Principal, guard: dict[str, Any],
+                photo: UploadFile) -> dict[str, Any]:
+    """One 1:1 face comparison, counted against the caller's biometric-check budget
+    before the upload is read."""
     rt = runtime(request)
+    rate_limit(request, principal, "biometric-verify")
+    subject = str(guard["biometric_subject"])
     with rt.db.transaction(readonly=True) as cur:
-        guard = registry_repo.get_guard(cur, guard_id)
-        if guard is None:
-            raise NotFound("no such guard")
-        if principal.role is not Role.CHECKPOINT_OFFICER:
-            guard_for(cur, principal, guard_id)
-        subject = str(guard["biometric_subject"])
         if bio_repo.get_face_status(cur, subject) is None:
             raise NotFound("no face enrolled for this guard", code="no-face-enrolled")
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
@@ -124,12 +142,12 @@ def verify_face(guard_id: int, request: Request, principal: Verifier,
                                         vector_key=vector_key(rt.settings),
                                         model=result.model_id)
     threshold = THRESHOLDS[result.model_id]
-    return {"guard_id": guard_id, "distance": round(dist, 4), "threshold": threshold,
+    return {"distance": round(dist, 4), "threshold": threshold,
             "match": dist <= threshold, "model": result.model_id}
 
 
 @router.get("/guards/{guard_id}/biometrics", summary="Capture status of a guard")
-def capture_status(guard_id: int, request: Request, principal: Staff) -> Any:
+def capture_status(guard_id: GuardRef, request: Request, principal: Staff) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard = guard_for(cur, principal, guard_id)
         subject = str(guard["biometric_subject"])
@@ -137,10 +155,22 @@ def capture_status(guard_id: int, request: Request, principal: Staff) -> Any:
         fingers = [{"position": f["position"], "status": f["status"], "quality": f["quality"],
                     "minutiae": f["minutiae"]} for f in bio_repo.get_fingers(cur, subject)]
         face = bio_repo.get_face_status(cur, subject)
-    return {"guard_id": guard_id, "face": face["status"] if face else None,
+    return {"guard_id": str(guard["public_id"]), "face": face["status"] if face else None,
             "face_quality": face["quality"] if face else None, "fingers": fingers,
             "complete": bool(face and face["status"] == "enrolled"
                              and status["fingers_enrolled"] >= 2)}
+
+
+def _public_candidates(request: Request, candidates: list[Any]) -> list[dict[str, Any]]:
+    """Candidates of a held enrollment with the other guards' public ids."""
+    items = [c.as_dict() for c in candidates]
+    with runtime(request).db.transaction(readonly=True) as cur:
+        public = registry_repo.public_ids_of(
+            cur, [int(i["guard_id"]) for i in items if i.get("guard_id") is not None])
+    for item in items:
+        if item.get("guard_id") is not None:
+            item["guard_id"] = public.get(int(item["guard_id"]))
+    return items
 
 
 # -- review queue ---------------------------------------------------------------------
@@ -151,7 +181,8 @@ def _candidate_view(cur: Any, c: dict[str, Any], today: dt.date) -> dict[str, An
     other = (registry_repo.get_guard(cur, int(c["guard_id"])) if c.get("guard_id") is not None
              else None)
     view: dict[str, Any] = {
-        "guard_id": c.get("guard_id"), "score": c["score"], "banned": c["banned"],
+        "guard_id": str(other["public_id"]) if other is not None else None,
+        "score": c["score"], "banned": c["banned"],
         "metric": c.get("metric", "distance"), "threshold": c.get("threshold"),
         "fused_llr": c.get("fused_llr"), "chance": c.get("chance"), "words": c.get("words"),
         "comparisons": c.get("comparisons", []),
@@ -169,7 +200,7 @@ def _review_view(cur: Any, review: dict[str, Any], today: dt.date) -> dict[str, 
     guard = registry_repo.get_guard_by_subject(cur, review["subject"])
     return {
         "id": review["id"], "modality": review["modality"], "status": review["status"],
-        "guard_id": guard["id"] if guard else None,
+        "guard_id": str(guard["public_id"]) if guard else None,
         "guard_name": guard["name"] if guard else None,
         "candidates": [_candidate_view(cur, c, today) for c in review["candidates"]],
         "banned_match": review["banned_match"], "created_at": review["created_at"],
@@ -229,34 +260,53 @@ def _finger_capture(request: Request, image: UploadFile | None, template: Upload
 
 
 @router.post("/guards/{guard_id}/fingers/verify",
-             summary="1:1: does a live fingerprint (image or template) match the guard?")
-def verify_finger(guard_id: int, request: Request, principal: Verifier,
+             summary="1:1: does a live fingerprint (image or template) match the guard? (staff)")
+def verify_finger(guard_id: GuardRef, request: Request, principal: Staff,
                   image: Annotated[UploadFile | None, File()] = None,
                   template: Annotated[UploadFile | None, File()] = None,
                   dpi: Annotated[float | None, Form(ge=250, le=1200)] = None,
                   position: Annotated[int | None, Form(ge=1, le=10)] = None) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        guard = guard_for(cur, principal, guard_id)
+    body = _finger_match(request, principal, guard, image, template, dpi, position)
+    return {"guard_id": str(guard["public_id"]), **body}
+
+
+@router.post("/certificates/{number}/fingers/verify",
+             summary="1:1 at a checkpoint: does a live fingerprint match the holder of this "
+                     "certificate number (scanned or typed)?")
+def verify_finger_by_certificate(
+        number: Annotated[str, Path(max_length=40)], request: Request, principal: Verifier,
+        image: Annotated[UploadFile | None, File()] = None,
+        template: Annotated[UploadFile | None, File()] = None,
+        dpi: Annotated[float | None, Form(ge=250, le=1200)] = None,
+        position: Annotated[int | None, Form(ge=1, le=10)] = None) -> Any:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        cert, guard = certificate_holder(cur, principal, number)
+    body = _finger_match(request, principal, guard, image, template, dpi, position)
+    return {"number": cert["number"], **body}
+
+
+def _finger_match(request: Request, principal: Principal, guard: dict[str, Any],
+                  image: UploadFile | None, template: UploadFile | None, dpi: float | None,
+                  position: int | None) -> dict[str, Any]:
     from biometrics.fingerprint.matcher import THRESHOLD_FMR_01
 
     rt = runtime(request)
-    with rt.db.transaction(readonly=True) as cur:
-        guard = registry_repo.get_guard(cur, guard_id)
-        if guard is None:
-            raise NotFound("no such guard")
-        if principal.role is not Role.CHECKPOINT_OFFICER:
-            guard_for(cur, principal, guard_id)
+    rate_limit(request, principal, "biometric-verify")
     capture = _finger_capture(request, image, template, dpi, "verify", position or 0)
     with rt.db.transaction(readonly=True) as cur:
         score, matched_position = enrollment.finger_score(
             cur, subject=str(guard["biometric_subject"]), probe=capture.prepared,
             sealer=sealer(rt.settings), position=position)
-    return {"guard_id": guard_id, "score": round(score, 4), "threshold": THRESHOLD_FMR_01,
+    return {"score": round(score, 4), "threshold": THRESHOLD_FMR_01,
             "match": score >= THRESHOLD_FMR_01, "best_position": matched_position,
             "scale": "0..1; threshold at FMR 0.1%"}
 
 
 @router.post("/guards/{guard_id}/fingers/{position}", status_code=201,
              summary="Capture (or replace) one finger; 1:N search (face shortlist, then all)")
-def enroll_finger(guard_id: int, request: Request, principal: Staff, now: Now,
+def enroll_finger(guard_id: GuardRef, request: Request, principal: Staff, now: Now,
                   position: Annotated[int, Path(ge=1, le=10,
                                                 description="ISO finger position 1-10")],
                   image: Annotated[UploadFile | None, File()] = None,
@@ -277,7 +327,7 @@ def enroll_finger(guard_id: int, request: Request, principal: Staff, now: Now,
             prepared=capture.prepared, model=finger_capture.MODEL_ID, quality=capture.quality,
             minutiae=capture.minutiae, sealer=sealer(rt.settings),
             policy=dedup_policy(request), db=rt.db, cache=rt.finger_cache)
-    body: dict[str, Any] = {"guard_id": guard_id, "position": position,
+    body: dict[str, Any] = {"guard_id": str(guard["public_id"]), "position": position,
                             "status": outcome.status, "replaced": outcome.replaced,
                             "quality": capture.quality, "minutiae": capture.minutiae,
                             "source": capture.source, "image_kept": False}
@@ -285,6 +335,6 @@ def enroll_finger(guard_id: int, request: Request, principal: Staff, now: Now,
         body["review_id"] = outcome.review_id
         body["detail"] = "held for regulator review: the finger matches another identity"
         if principal.role is Role.REGULATOR:
-            body["candidates"] = [c.as_dict() for c in outcome.candidates]
+            body["candidates"] = _public_candidates(request, outcome.candidates)
             body["banned_match"] = outcome.banned_match
     return JSONResponse(body, status_code=201 if outcome.status == "enrolled" else 202)

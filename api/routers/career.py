@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from api.access import actor_of, company_for, guard_for
+from api.access import GuardRef, actor_of, company_for, guard_for
 from api.deps import clock, require, runtime
 from api.schemas import Input
 from api.usecases import career as career_usecase
@@ -180,7 +180,7 @@ def attendance(session_id: Id, body: AttendanceIn, request: Request, principal: 
 
 @router.get("/v1/guards/{guard_id}/training", response_model=TrainingOut,
             summary="A guard's training record (archive)")
-def guard_training(guard_id: Id, request: Request, principal: StaffOrSelf) -> dict[str, Any]:
+def guard_training(guard_id: GuardRef, request: Request, principal: StaffOrSelf) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
         return {"items": repo.training_of(cur, guard_id)}
@@ -217,7 +217,7 @@ def evaluate(body: EvaluationIn, request: Request, principal: Assessor, now: Now
 
 @router.get("/v1/guards/{guard_id}/skill-evaluations", response_model=EvaluationsOut,
             summary="A guard's level history")
-def guard_evaluations(guard_id: Id, request: Request, principal: StaffOrSelf
+def guard_evaluations(guard_id: GuardRef, request: Request, principal: StaffOrSelf
                       ) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from api.access import actor_of, guard_for
+from api.access import GuardRef, RequestRef, actor_of, guard_for, may_see_certificate
 from api.biometric_context import read_upload, sealer
 from api.cert_context import CertContext
 from api.deps import clock, rate_limit, require, runtime
@@ -52,7 +52,9 @@ def certs(request: Request) -> CertContext:
 def certificate_view(cert: dict[str, Any], *, with_text: bool = True) -> dict[str, Any]:
     claims = cert["claims"]
     out = {
-        "number": cert["number"], "status": cert["status"], "guard_id": cert["guard_id"],
+        "number": cert["number"], "status": cert["status"],
+        "guard_id": (str(cert["guard_public_id"]) if cert.get("guard_public_id") is not None
+                     else None),
         "guard_name": claims.get("guard_name"), "skill_level": cert["skill_level"],
         "employer_id": cert["employer_id"], "employer_name": claims.get("employer_name"),
         "issued_at": cert["issued_at"], "expires_at": cert["expires_at"],
@@ -66,7 +68,7 @@ def certificate_view(cert: dict[str, Any], *, with_text: bool = True) -> dict[st
 
 @router.post("/guards/{guard_id}/certificate", status_code=201,
              summary="Issue (or re-issue) the guard's certificate (regulator); idempotent")
-def issue_certificate(guard_id: int, request: Request, principal: Regulator, now: Now) -> Any:
+def issue_certificate(guard_id: GuardRef, request: Request, principal: Regulator, now: Now) -> Any:
     created, cert = issue_for(runtime(request).db, certs(request), principal, guard_id, now)
     return JSONResponse(_jsonable(certificate_view(cert)), status_code=201 if created else 200)
 
@@ -77,7 +79,7 @@ class RequestIn(Input):
 
 @router.post("/guards/{guard_id}/certificate-requests", status_code=201,
              summary="A company asks the regulator to issue its guard's certificate")
-def request_certificate(guard_id: int, body: RequestIn, request: Request, principal: Staff,
+def request_certificate(guard_id: GuardRef, body: RequestIn, request: Request, principal: Staff,
                         now: Now) -> Any:
     from registry import audit
 
@@ -90,7 +92,17 @@ def request_certificate(guard_id: int, body: RequestIn, request: Request, princi
         audit.record(cur, actor=actor_of(principal), action="certificate.request",
                      target_type="guard", target_id=guard_id, data={"request_id": row["id"]},
                      now=now)
-        return row
+        return request_view(row)
+
+
+def request_view(row: dict[str, Any]) -> dict[str, Any]:
+    """An issuance request as callers see it: public ids only."""
+    out = {"id": str(row["public_id"]), "guard_id": str(row["guard_public_id"])}
+    for key in ("company_id", "requested_by", "status", "note", "decided_by", "decided_at",
+                "created_at", "certificate_number"):
+        if key in row:
+            out[key] = row[key]
+    return out
 
 
 @router.get("/certificate-requests", summary="Issuance requests (regulator: all; company: own)")
@@ -104,7 +116,8 @@ def list_requests(request: Request, principal: Staff,
     with runtime(request).db.transaction(readonly=True) as cur:
         rows = cert_repo.list_requests(cur, status=status, company_id=company, after_id=cursor,
                                        limit=limit)
-    return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+    return {"items": [request_view(r) for r in rows],
+            "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
 
 
 class DecisionIn(Input):
@@ -114,7 +127,7 @@ class DecisionIn(Input):
 
 @router.post("/certificate-requests/{request_id}/decision",
              summary="Approve (issue) or reject a company's request (regulator)")
-def decide_request(request_id: int, body: DecisionIn, request: Request, principal: Regulator,
+def decide_request(request_id: RequestRef, body: DecisionIn, request: Request, principal: Regulator,
                    now: Now) -> Any:
     from registry import audit
     from registry.errors import Conflict
@@ -124,6 +137,7 @@ def decide_request(request_id: int, body: DecisionIn, request: Request, principa
         row = cert_repo.get_request(cur, request_id)
     if row is None:
         raise NotFound("no such request")
+    public_request_id = str(row["public_id"])
     if row["status"] != "pending":
         raise Conflict(f"the request was already {row['status']}", reason="already-decided")
     cert = None
@@ -143,20 +157,21 @@ def decide_request(request_id: int, body: DecisionIn, request: Request, principa
                      data={"request_id": request_id, "approve": body.approve}, now=now)
         notifications.notify_employer(
             cur, guard_id=int(row["guard_id"]), kind="request.decided", now=now,
-            subject=f"签发申请 {request_id}: " + ("已批准 approved" if body.approve
-                                                 else "未批准 declined"),
-            data={"request_id": request_id, "approved": body.approve,
+            subject=f"签发申请 {public_request_id[:8]}: " + ("已批准 approved" if body.approve
+                                                            else "未批准 declined"),
+            data={"request_id": public_request_id, "approved": body.approve,
                   "number": cert["number"] if cert else None})
-    return _jsonable({"request_id": request_id, "approved": body.approve,
+    return _jsonable({"request_id": public_request_id, "approved": body.approve,
                       "certificate": certificate_view(cert) if cert else None})
 
 
 @router.get("/guards/{guard_id}/certificates", summary="A guard's certificates, newest last")
-def guard_certificates(guard_id: int, request: Request, principal: StaffOrSelf) -> Any:
+def guard_certificates(guard_id: GuardRef, request: Request, principal: StaffOrSelf) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
         rows = cert_repo.certificates_of_guard(cur, guard_id)
-    return _jsonable({"items": [certificate_view(r) for r in rows if r["status"] != "failed"]})
+    return _jsonable({"items": [certificate_view(r) for r in rows if r["status"] != "failed"
+                                and may_see_certificate(principal, r)]})
 
 
 def _cert_for(cur: Cursor, principal: Principal, number: str) -> dict[str, Any]:
@@ -164,6 +179,8 @@ def _cert_for(cur: Cursor, principal: Principal, number: str) -> dict[str, Any]:
     if cert is None:
         raise NotFound("no such certificate")
     guard_for(cur, principal, int(cert["guard_id"]))  # 404 outside the caller's reach
+    if not may_see_certificate(principal, cert):
+        raise NotFound("no such certificate")
     return cert
 
 

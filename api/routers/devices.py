@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from api.access import actor_of, guard_for
+from api.access import GuardRef, actor_of, guard_for
 from api.cert_context import CertContext
 from api.deps import clock, require, runtime
 from api.schemas import Input
@@ -56,7 +56,7 @@ class ReissueOut(BaseModel):
 
 
 class DeviceKeyOut(BaseModel):
-    guard_id: int
+    guard_id: str
     device_key: DeviceJwk
     bound_at: dt.datetime
     replaced_previous: bool
@@ -81,7 +81,7 @@ def _bind(request: Request, principal: Principal, guard_id: int, body: DeviceKey
     key = _key_of(body)
     db = runtime(request).db
     with db.transaction() as cur:
-        guard_for(cur, principal, guard_id, for_update=True)
+        guard = guard_for(cur, principal, guard_id, for_update=True)
         new, old = cert_repo.bind_device_key(cur, guard_id=guard_id, x=key.x, y=key.y, at=now,
                                              by=principal.label)
         audit.record(cur, actor=actor_of(principal), action="certificate.device.bind",
@@ -97,7 +97,8 @@ def _bind(request: Request, principal: Principal, guard_id: int, body: DeviceKey
             reissue = {"done": True, "number": cert["number"]}
         except (NotEligible, Conflict) as exc:
             reissue = {"done": False, "detail": exc.detail}
-    return {"guard_id": guard_id, "device_key": key.to_json(), "bound_at": new["bound_at"],
+    return {"guard_id": str(guard["public_id"]), "device_key": key.to_json(),
+            "bound_at": new["bound_at"],
             "replaced_previous": old is not None, "certificate": reissue}
 
 
@@ -110,6 +111,6 @@ def bind_my_device(body: DeviceKeyIn, request: Request, principal: GuardSelf,
 
 @router.post("/guards/{guard_id}/device-key", response_model=DeviceKeyOut,
              summary="Re-bind a guard's device key (regulator, e.g. a lost phone)")
-def bind_guard_device(guard_id: int, body: DeviceKeyIn, request: Request,
+def bind_guard_device(guard_id: GuardRef, body: DeviceKeyIn, request: Request,
                       principal: Regulator, now: Now) -> Any:
     return _bind(request, principal, guard_id, body, now)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from api import idempotency
-from api.access import actor_of, company_for, company_scope, enrolling_company, guard_for
+from api.access import GuardRef, actor_of, company_for, company_scope, enrolling_company, guard_for
 from api.deps import clock, require, runtime
 from api.schemas import (
     BackgroundCheckIn,
@@ -19,11 +19,12 @@ from api.schemas import (
     EmploymentEndIn,
     GuardIn,
     GuardPatch,
+    HireCodeOut,
     Page,
     company_view,
     guard_view,
 )
-from registry import repository, service
+from registry import hire_consent, repository, service
 from registry.auth import Principal, Role
 
 router = APIRouter(prefix="/v1", tags=["registry"])
@@ -32,6 +33,7 @@ Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
 Staff = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR))]
 StaffOrSelf = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR,
                                                    Role.GUARD))]
+Guard = Annotated[Principal, Depends(require(Role.GUARD))]
 Now = Annotated[dt.datetime, Depends(clock)]
 
 
@@ -107,6 +109,18 @@ def enroll_guard(body: GuardIn, request: Request, principal: Staff, now: Now) ->
         return idempotency.run(cur, request, principal, body, action)
 
 
+@router.post("/me/hire-code", response_model=HireCodeOut,
+             summary="A guard's one-time hire code, to give a new employer (consent to be "
+                     "hired by another company); a new code replaces the previous one")
+def my_hire_code(request: Request, principal: Guard, now: Now) -> Any:
+    with runtime(request).db.transaction() as cur:
+        guard = guard_for(cur, principal, int(principal.guard_id or 0), for_update=True)
+        code, expires = hire_consent.issue(cur, actor=actor_of(principal), now=now,
+                                           guard_id=int(guard["id"]),
+                                           public_id=str(guard["public_id"]))
+    return {"code": code, "expires_at": expires}
+
+
 @router.get("/guards", response_model=Page, summary="List guards (filter and page)")
 def list_guards(request: Request, principal: Staff, now: Now,
                 company_id: Annotated[int | None, Query(ge=1)] = None,
@@ -126,21 +140,23 @@ def list_guards(request: Request, principal: Staff, now: Now,
                                       status=status, district=district, skill_level=level)
         capture = (reporting_repository.capture_summaries(cur, [int(r["id"]) for r in rows])
                    if include == "capture" else {})
-    items = [guard_view(r, principal, today=now.date()) for r in rows]
-    for item in items:
+    items = []
+    for r in rows:
+        item = guard_view(r, principal, today=now.date())
         if include == "capture":
-            item["capture"] = capture.get(int(item["id"]))
+            item["capture"] = capture.get(int(r["id"]))
+        items.append(item)
     return {"items": items, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
 
 
 @router.get("/guards/{guard_id}", summary="One guard (as the caller's role may see it)")
-def get_guard(guard_id: int, request: Request, principal: StaffOrSelf, now: Now) -> Any:
+def get_guard(guard_id: GuardRef, request: Request, principal: StaffOrSelf, now: Now) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         return guard_view(guard_for(cur, principal, guard_id), principal, today=now.date())
 
 
 @router.patch("/guards/{guard_id}", summary="Change a guard's record")
-def patch_guard(guard_id: int, body: GuardPatch, request: Request, principal: Staff,
+def patch_guard(guard_id: GuardRef, body: GuardPatch, request: Request, principal: Staff,
                 now: Now) -> Any:
     allowed = (service.GUARD_EDITABLE_BY_REGULATOR if principal.role is Role.REGULATOR
                else service.GUARD_EDITABLE_BY_COMPANY)
@@ -153,14 +169,14 @@ def patch_guard(guard_id: int, body: GuardPatch, request: Request, principal: St
 
 
 @router.get("/guards/{guard_id}/employment", summary="Employment history")
-def employment_history(guard_id: int, request: Request, principal: StaffOrSelf) -> Any:
+def employment_history(guard_id: GuardRef, request: Request, principal: StaffOrSelf) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
         return {"items": repository.employment_history(cur, guard_id)}
 
 
 @router.post("/guards/{guard_id}/employment/end", summary="End the guard's current employment")
-def end_employment(guard_id: int, body: EmploymentEndIn, request: Request, principal: Staff,
+def end_employment(guard_id: GuardRef, body: EmploymentEndIn, request: Request, principal: Staff,
                    now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
         guard_for(cur, principal, guard_id, for_update=True)
@@ -171,7 +187,7 @@ def end_employment(guard_id: int, body: EmploymentEndIn, request: Request, princ
 
 @router.post("/guards/{guard_id}/background-checks", status_code=201,
              summary="Record a background check (regulator)")
-def add_background_check(guard_id: int, body: BackgroundCheckIn, request: Request,
+def add_background_check(guard_id: GuardRef, body: BackgroundCheckIn, request: Request,
                          principal: Regulator, now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
         guard_for(cur, principal, guard_id)
@@ -181,7 +197,7 @@ def add_background_check(guard_id: int, body: BackgroundCheckIn, request: Reques
 
 
 @router.get("/guards/{guard_id}/background-checks", summary="Background checks (regulator)")
-def list_background_checks(guard_id: int, request: Request, principal: Regulator) -> Any:
+def list_background_checks(guard_id: GuardRef, request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
         return {"items": repository.background_checks(cur, guard_id)}

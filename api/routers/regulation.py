@@ -6,15 +6,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import Field
 
 from api import csv_import, reporting_repository
-from api.access import actor_of, company_for, enrolling_company, guard_for
+from api.access import (
+    GuardRef,
+    actor_of,
+    certificate_holder,
+    company_for,
+    enrolling_company,
+    guard_for,
+    may_see_certificate,
+)
 from api.biometric_context import sealer
 from api.card import render_card
-from api.deps import clock, require, runtime
+from api.deps import clock, rate_limit, rate_limit_client, require, runtime
 from api.schemas import Input
 from biometrics import enrollment
 from certificates import repository as cert_repo
@@ -201,7 +209,7 @@ class QualificationIn(Input):
 
 @router.post("/guards/{guard_id}/qualifications", status_code=201,
              summary="Record a firearm licence or psychological assessment (regulator)")
-def add_qualification(guard_id: int, body: QualificationIn, request: Request,
+def add_qualification(guard_id: GuardRef, body: QualificationIn, request: Request,
                       principal: Regulator, now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
         return regulation.add_qualification(cur, actor=actor_of(principal), now=now,
@@ -210,16 +218,26 @@ def add_qualification(guard_id: int, body: QualificationIn, request: Request,
 
 @router.get("/guards/{guard_id}/services/{service_name}",
             summary="May this guard perform service S now? (yes/no with reasons)")
-def may_perform(guard_id: int, service_name: str, request: Request, principal: Checkers,
+def may_perform(guard_id: GuardRef, service_name: str, request: Request, principal: Staff,
                 now: Now) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
-        guard = registry_repo.get_guard(cur, guard_id)
-        if guard is None:
-            raise NotFound("no such guard")
-        if principal.role is not Role.CHECKPOINT_OFFICER:
-            guard_for(cur, principal, guard_id)
+        guard = guard_for(cur, principal, guard_id)
         d = regulation.may_perform(cur, guard=guard, service_name=service_name, now=now)
-    return {"guard_id": guard_id, "service": d.service, "allowed": d.allowed,
+    return {"guard_id": str(guard["public_id"]), "service": d.service, "allowed": d.allowed,
+            "reasons": d.reasons, "policy_version": d.policy_version, "checked_at": now}
+
+
+@router.get("/certificates/{number}/services/{service_name}",
+            summary="At a checkpoint: may the holder of this certificate number (scanned or "
+                    "typed) perform service S now?")
+def may_perform_by_certificate(number: Annotated[str, Path(max_length=40)], service_name: str,
+                               request: Request, principal: Checkers, now: Now) -> Any:
+    if principal.role is Role.CHECKPOINT_OFFICER:
+        rate_limit(request, principal, "officer-lookup")
+    with runtime(request).db.transaction(readonly=True) as cur:
+        cert, guard = certificate_holder(cur, principal, number)
+        d = regulation.may_perform(cur, guard=guard, service_name=service_name, now=now)
+    return {"number": cert["number"], "service": d.service, "allowed": d.allowed,
             "reasons": d.reasons, "policy_version": d.policy_version, "checked_at": now}
 
 
@@ -328,7 +346,7 @@ def _int(value: str, field: str) -> int:
 
 @router.post("/guards/import",
              summary="Enroll many guards from a CSV (name,id_number[,phone,education,"
-             "started_on]); re-runs do not duplicate")
+             "started_on,consent_code]); re-runs do not duplicate")
 async def import_guards(request: Request, principal: Staff, now: Now,
                         company_id: Annotated[int | None, Query(ge=1)] = None,
                         all_or_nothing: bool = False,
@@ -353,7 +371,8 @@ def _import_guards(request: Request, principal: Principal, now: dt.datetime, dat
         with runtime(request).db.transaction() as cur:
             company_for(cur, principal, company_id)
             for row in csv_import.rows(data, required=("name", "id_number"),
-                                       optional=("phone", "education", "started_on")):
+                                       optional=("phone", "education", "started_on",
+                                                 "consent_code")):
                 try:
                     with savepoint(cur):
                         guard_id = _import_guard_row(cur, actor, now, company_id, row)
@@ -375,7 +394,7 @@ def _import_guards(request: Request, principal: Principal, now: dt.datetime, dat
 
 
 def _import_guard_row(cur: Cursor, actor: Any, now: dt.datetime, company_id: int,
-                      row: csv_import.CsvRow) -> int:
+                      row: csv_import.CsvRow) -> str:
     v = row.values
     if "__width__" in v:
         raise InvalidInput("expected as many fields as the header")
@@ -389,8 +408,9 @@ def _import_guard_row(cur: Cursor, actor: Any, now: dt.datetime, company_id: int
     guard = service.enroll_guard(cur, actor=actor, now=now, company_id=company_id,
                                  name=name, id_number=v["id_number"], phone=phone,
                                  education=(v.get("education") or "unknown")[:50],
-                                 started_on=started)
-    return int(guard["id"])
+                                 started_on=started,
+                                 consent_code=(v.get("consent_code") or None))
+    return str(guard["public_id"])
 
 
 class _RollBack(Exception):
@@ -432,6 +452,9 @@ def public_companies(request: Request,
 @router.get("/public/certificates/{number}",
             summary="Public certificate-number check: valid or not, and what the card shows")
 def public_certificate(number: str, request: Request, now: Now) -> Any:
+    # Per client address, before anything else: numbers are sequential, so this check
+    # must not be a way to harvest every card's name, employer and status.
+    rate_limit_client(request, "public-certificate")
     n = number.strip().upper()
     if not is_well_formed(n):
         raise InvalidInput("not a well-formed certificate number (check character)",
@@ -449,9 +472,11 @@ def public_certificate(number: str, request: Request, now: Now) -> Any:
 
 
 # -- printable card ------------------------------------------------------------------------------
-def _card(request: Request, cur: Cursor, guard: dict[str, Any]) -> Response:
+def _card(request: Request, cur: Cursor, guard: dict[str, Any],
+          principal: Principal | None = None) -> Response:
     rows = [r for r in cert_repo.certificates_of_guard(cur, int(guard["id"]))
-            if r["status"] in ("valid", "suspended") and r["text"]]
+            if r["status"] in ("valid", "suspended") and r["text"]
+            and (principal is None or may_see_certificate(principal, r))]
     if not rows:
         raise NotFound("no current certificate to print")
     cert = rows[-1]
@@ -480,7 +505,7 @@ def my_card(request: Request,
 
 @router.get("/guards/{guard_id}/card.pdf", summary="A guard's printable card",
             response_class=Response)
-def guard_card(guard_id: int, request: Request, principal: Staff) -> Response:
+def guard_card(guard_id: GuardRef, request: Request, principal: Staff) -> Response:
     with runtime(request).db.transaction(readonly=True) as cur:
-        return _card(request, cur, guard_for(cur, principal, guard_id))
+        return _card(request, cur, guard_for(cur, principal, guard_id), principal)
 

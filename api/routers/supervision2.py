@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api import reviews_repository, statements
-from api.access import actor_of, company_for, guard_for
+from api.access import GuardRef, actor_of, company_for, guard_for
 from api.deps import clock, rate_limit_client, require, runtime
 from api.schemas import Input
 from registry import (
@@ -522,7 +522,7 @@ class LabourReportOut(BaseModel):
 
 @router.put("/v1/guards/{guard_id}/labour", response_model=LabourOut,
             summary="Labour-contract and social-insurance status of the current employment")
-def set_labour(guard_id: Id, body: LabourIn, request: Request, principal: RegulatorOrCompany,
+def set_labour(guard_id: GuardRef, body: LabourIn, request: Request, principal: RegulatorOrCompany,
                now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
         guard_for(cur, principal, guard_id)
@@ -826,7 +826,7 @@ class IncidentsOut(BaseModel):
 
 @router.put("/v1/reserve/members/{guard_id}", response_model=ReserveMemberOut,
             summary="Put a guard on (or take off) the reserve roster (regulator)")
-def enlist(guard_id: Id, body: ReserveMemberIn, request: Request, principal: Regulator,
+def enlist(guard_id: GuardRef, body: ReserveMemberIn, request: Request, principal: Regulator,
            now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
         return reserve.enlist(cur, actor=actor_of(principal), now=now, guard_id=guard_id,

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from registry import audit, repository
 from tests.api.routes import EXPECTED, SAMPLE_BODIES, api_routes, declared_roles
-from tests.conftest import Api, make_principal, random_id_number
+from tests.conftest import Api, internal_guard_id, make_principal, random_id_number
 
 ALL_ROLES = ("regulator", "company_operator", "checkpoint_officer", "guard")
 
@@ -168,7 +168,8 @@ def test_one_active_employer(regulator: Api, runtime: Any) -> None:
     import psycopg2
 
     with pytest.raises(psycopg2.errors.UniqueViolation), runtime.db.transaction() as cur:
-        repository.insert_employment(cur, guard["id"], b["id"], dt.date.today())
+        repository.insert_employment(cur, internal_guard_id(runtime, guard["id"]), b["id"],
+                                     dt.date.today())
     # After the first employment ends the other company can hire the same person.
     ended = regulator.post(f"/v1/guards/{guard['id']}/employment/end", json={"reason": "quit"})
     assert ended.status_code == 200
