@@ -80,13 +80,14 @@ def test_enrollment_stores_a_quality_checked_template(enrolled: dict[str, Any]) 
     assert body["quality"]["inter_eye_px"] >= 40
 
 
-def test_same_person_matches_and_another_does_not(enrolled: dict[str, Any], officer: Api) -> None:
+def test_same_person_matches_and_another_does_not(enrolled: dict[str, Any],
+                                                  regulator: Api) -> None:
     gid = enrolled["guard"]["id"]
-    same = upload(officer, gid, photo("Jiang_Zemin_0002_x2.jpg"), path="face/verify")
+    same = upload(regulator, gid, photo("Jiang_Zemin_0002_x2.jpg"), path="face/verify")
     assert same.status_code == 200, same.text
     assert same.json()["match"] is True
     assert same.json()["distance"] <= same.json()["threshold"]
-    other = upload(officer, gid, photo("Zhang_Ziyi_0001_x2.jpg"), path="face/verify")
+    other = upload(regulator, gid, photo("Zhang_Ziyi_0001_x2.jpg"), path="face/verify")
     assert other.json()["match"] is False
     assert other.json()["distance"] > other.json()["threshold"]
     assert other.json()["model"] == enrolled["response"]["model"]

@@ -65,14 +65,15 @@ def test_one_to_one_verification(regulator: Api, stack: Any) -> None:
     company = regulator.make_company()
     guard = regulator.make_guard(company["id"])
     assert image(regulator, guard["id"], 3, "102_1.png").status_code in (201, 202)
-    officer = make_principal(stack[0], stack[1], "checkpoint_officer")
-    same = officer.post(f"/v1/guards/{guard['id']}/fingers/verify",
+    # Staff by guard id; officers only by certificate number (tests/api/test_enumeration.py).
+    staff = make_principal(stack[0], stack[1], "regulator")
+    same = staff.post(f"/v1/guards/{guard['id']}/fingers/verify",
                         files={"image": ("p.png", (FINGERS / "102_2.png").read_bytes(),
                                          "image/png")})
     assert same.status_code == 200, same.text
     assert same.json()["match"] is True
     assert same.json()["best_position"] == 3
-    other = officer.post(f"/v1/guards/{guard['id']}/fingers/verify",
+    other = staff.post(f"/v1/guards/{guard['id']}/fingers/verify",
                          files={"image": ("p.png", (FINGERS / "105_1.png").read_bytes(),
                                           "image/png")})
     assert other.json()["match"] is False

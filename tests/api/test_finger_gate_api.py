@@ -47,8 +47,8 @@ def test_a_face_photo_sent_as_a_finger_is_not_a_fingerprint(regulator: Api, runt
     assert real.status_code in (201, 202), real.text
     assert [f["position"] for f in _fingers(regulator, guard["id"])] == [2]
 
-    officer = make_principal(runtime, client, "checkpoint_officer")
-    verify = officer.post(f"/v1/guards/{guard['id']}/fingers/verify",
+    staff = make_principal(runtime, client, "regulator")
+    verify = staff.post(f"/v1/guards/{guard['id']}/fingers/verify",
                           files={"image": (photo.name, photo.read_bytes(), "image/jpeg")})
     assert verify.status_code == 422, verify.text
     assert verify.json()["type"] == "/problems/not-a-fingerprint"

@@ -135,7 +135,7 @@ def test_the_qr_photo_rate_limit_applies_before_decoding(runtime: Runtime) -> No
 def test_a_4000x4000_finger_mosaic_is_refused_from_its_header(bounded: dict[str, Any]) -> None:
     before = _submitted(bounded["rt"])
     guard = bounded["guard"]
-    resp = bounded["officer"].post(f"/v1/guards/{guard['id']}/fingers/verify",
+    resp = bounded["reg"].post(f"/v1/guards/{guard['id']}/fingers/verify",
                                    files={"image": ("m.png", finger_mosaic(4000), "image/png")})
     body = _problem(resp, 413, "image-too-large")
     assert body["reason"] == "too-many-pixels"
@@ -146,7 +146,7 @@ def test_a_4000x4000_finger_mosaic_is_refused_from_its_header(bounded: dict[str,
 def test_a_finger_image_within_the_pixel_limit_is_stopped_at_the_cpu_budget(
         bounded: dict[str, Any]) -> None:
     guard = bounded["guard"]
-    resp = bounded["officer"].post(f"/v1/guards/{guard['id']}/fingers/verify",
+    resp = bounded["reg"].post(f"/v1/guards/{guard['id']}/fingers/verify",
                                    files={"image": ("m.png", finger_mosaic(1400), "image/png")},
                                    data={"dpi": "500"})
     assert _problem(resp, 422, "work-budget-exceeded")["reason"] == "cpu-time"
