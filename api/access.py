@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Request
 
@@ -63,8 +65,86 @@ def resolve_request_id(request: Request, request_id: Annotated[str, Path(
 RequestRef = Annotated[int, Depends(resolve_request_id)]
 
 
-def public_guard_id(row: dict[str, Any]) -> str:
-    return str(row["public_id"])
+def public_guard_id(request: Request, guard_id: int | None) -> str | None:
+    """The public id of a guard known by its internal id (views built from a principal
+    or another package's row); None for None."""
+    if guard_id is None:
+        return None
+    with runtime(request).db.snapshot() as cur:
+        found = repository.public_ids_of(cur, [int(guard_id)])
+    return found.get(int(guard_id))
+
+
+def publicise_guards(cur: Cursor, rows: list[dict[str, Any]],
+                     *keys: str) -> list[dict[str, Any]]:
+    """Rows for a response, with each guard reference in ``keys`` (default ``guard_id``)
+    replaced by the guard's public id: one query for the whole page."""
+    keys = keys or ("guard_id",)
+    wanted = [int(r[k]) for r in rows for k in keys if r.get(k) is not None]
+    public = repository.public_ids_of(cur, wanted)
+    out = []
+    for row in rows:
+        row = dict(row)
+        for k in keys:
+            if row.get(k) is not None:
+                row[k] = public.get(int(row[k]))
+        out.append(row)
+    return out
+
+
+GUARD_KEYS = frozenset({"guard_id", "custodian_guard_id"})
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guard_ints(doc: Any, out: list[int]) -> None:
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key in GUARD_KEYS and isinstance(value, int) and not isinstance(value, bool):
+                out.append(value)
+            else:
+                _guard_ints(value, out)
+    elif isinstance(doc, list):
+        for item in doc:
+            _guard_ints(item, out)
+
+
+def _swap(doc: Any, public: dict[int, str]) -> Any:
+    if isinstance(doc, dict):
+        return {k: (public.get(v) if k in GUARD_KEYS and isinstance(v, int)
+                    and not isinstance(v, bool) else _swap(v, public))
+                for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_swap(item, public) for item in doc]
+    return doc
+
+
+def public_guard_ids(func: F) -> F:
+    """Decorate a (sync) handler whose answer names guards by internal id (``guard_id``,
+    ``custodian_guard_id``, at any depth): the answer names them by public id instead,
+    with one query. The handler keeps its signature (FastAPI reads it through
+    ``__wrapped__``); it must take ``request``."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = func(*args, **kwargs)
+        found: list[int] = []
+        _guard_ints(result, found)
+        if not found:
+            return result
+        with runtime(kwargs["request"]).db.snapshot() as cur:
+            public = repository.public_ids_of(cur, found)
+        return _swap(result, public)
+    return wrapper  # type: ignore[return-value]
+
+
+def guard_id_in(cur: Cursor, public_id: str) -> int:
+    """A guard named by public id in a request body, as the internal id (404 if none)."""
+    try:
+        found = repository.guard_id_of(cur, str(uuid.UUID(public_id)))
+    except ValueError:
+        found = None
+    if found is None:
+        raise NotFound("no such guard")
+    return found
 
 
 def guard_for(cur: Cursor, principal: Principal, guard_id: int, *,

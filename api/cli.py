@@ -119,9 +119,11 @@ def apikey() -> None:
               type=click.Choice([r.value for r in Role]))
 @click.option("--name", default="bootstrap", show_default=True)
 @click.option("--company", "company_id", type=int, default=None)
-@click.option("--guard", "guard_id", type=int, default=None)
-def apikey_create(role: str, name: str, company_id: int | None, guard_id: int | None) -> None:
+@click.option("--guard", "guard_ref", default=None,
+              help="the guard's public id (as the API and the pages show it)")
+def apikey_create(role: str, name: str, company_id: int | None, guard_ref: str | None) -> None:
     """Create a principal and print its API key (shown once)."""
+    from api.access import guard_id_in
     from registry import audit, auth
     from registry.errors import GuardregError
 
@@ -129,6 +131,7 @@ def apikey_create(role: str, name: str, company_id: int | None, guard_id: int | 
     rt = open_runtime(settings, upgrade=True)
     try:
         with rt.db.transaction() as cur:
+            guard_id = guard_id_in(cur, guard_ref) if guard_ref else None
             principal, key = auth.create_api_key(
                 cur, pepper=settings.derive_key("apikey_pepper", "apikey-hmac"), name=name,
                 role=auth.Role(role), company_id=company_id, guard_id=guard_id)
@@ -146,14 +149,15 @@ def apikey_create(role: str, name: str, company_id: int | None, guard_id: int | 
 @click.option("--json", "as_json", is_flag=True)
 def apikey_list(show_all: bool, as_json: bool) -> None:
     """List API keys (principals): id, role, name, binding, key prefix, dates."""
+    from api.access import publicise_guards
     from api.cli_text import table
     from registry import repository
 
     rt = open_runtime(get_settings())
     try:
         with rt.db.transaction(readonly=True) as cur:
-            rows = [r for r in repository.list_principals(cur)
-                    if show_all or r["revoked_at"] is None]
+            rows = publicise_guards(cur, [r for r in repository.list_principals(cur)
+                                          if show_all or r["revoked_at"] is None])
     finally:
         rt.close()
     if as_json:
@@ -283,17 +287,18 @@ def account_list() -> None:
     import datetime as dt
 
     from api.cli_text import table
-    from registry import accounts
+    from registry import accounts, repository
 
     rt = open_runtime(get_settings())
     try:
         with rt.db.transaction(readonly=True) as cur:
             rows = accounts.list_accounts(cur, now=dt.datetime.now(dt.UTC))
+            guards = repository.public_ids_of(cur, [a.guard_id for a in rows if a.guard_id])
     finally:
         rt.close()
     body = [[str(a.id), a.username, a.role.value,
              f"company {a.company_id}" if a.company_id else
-             (f"guard {a.guard_id}" if a.guard_id else "-"),
+             (f"guard {guards.get(a.guard_id)}" if a.guard_id else "-"),
              "yes" if a.second_factor else "no",
              "disabled" if a.disabled else ("locked" if a.locked else
                                             ("must change password" if a.must_change_password

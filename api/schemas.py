@@ -121,6 +121,11 @@ class HireCodeOut(BaseModel):
     expires_at: dt.datetime
 
 
+# A guard named in a request body: the public id the API shows (never the internal one).
+GuardIdIn = Annotated[str, Field(min_length=1, max_length=64,
+                                 description="the guard's public id")]
+
+
 class GuardPatch(Input):
     name: Name | None = Field(default=None, min_length=1, max_length=100)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")
@@ -156,7 +161,7 @@ class ApiKeyIn(Input):
     name: Name = Field(min_length=1, max_length=100)
     role: Role
     company_id: int | None = Field(default=None, ge=1)
-    guard_id: int | None = Field(default=None, ge=1)
+    guard_id: GuardIdIn | None = None
 
 
 def mask_id_number(value: str) -> str:

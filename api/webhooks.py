@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from api.access import publicise_guards
 from registry import notifications
 from registry import notifications_repository as repo
 from registry.db import Database
@@ -51,7 +52,8 @@ def deliver_due(db: Database, now: dt.datetime, settings: Settings, *, limit: in
     keys = webhook_keys(settings)
     development = settings.mode != "production"
     with db.transaction(readonly=True) as cur:
-        rows = repo.due_deliveries(cur, now, limit=limit)
+        # Receivers name guards as the API does: by public id.
+        rows = publicise_guards(cur, repo.due_deliveries(cur, now, limit=limit))
     counts = {"delivered": 0, "retrying": 0, "gave_up": 0}
     for row in rows:
         code: int | None = None

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.access import GuardRef, actor_of
+from api.access import GuardRef, actor_of, public_guard_id
 from api.deps import clock, require, runtime
 from api.schemas import Input
 from api.sessions import (
@@ -61,7 +61,7 @@ class PrincipalOut(BaseModel):
     name: str
     role: Role
     company_id: int | None = None
-    guard_id: int | None = None
+    guard_id: str | None = None
 
 
 class SignedInOut(BaseModel):
@@ -110,7 +110,7 @@ class AccountOut(BaseModel):
     username: str
     role: Role
     company_id: int | None
-    guard_id: int | None
+    guard_id: str | None
     must_change_password: bool
     second_factor: bool
     locked: bool
@@ -144,20 +144,21 @@ class ActivateIn(Input):
     password: str = Field(min_length=1, max_length=256)
 
 
-def _principal(p: Principal) -> PrincipalOut:
+def _principal(request: Request, p: Principal) -> PrincipalOut:
     return PrincipalOut(id=p.id, name=p.name, role=p.role, company_id=p.company_id,
-                        guard_id=p.guard_id)
+                        guard_id=public_guard_id(request, p.guard_id))
 
 
-def _account(a: Account) -> AccountOut:
+def _account(request: Request, a: Account) -> AccountOut:
     return AccountOut(id=a.id, username=a.username, role=a.role, company_id=a.company_id,
-                      guard_id=a.guard_id, must_change_password=a.must_change_password,
+                      guard_id=public_guard_id(request, a.guard_id),
+                      must_change_password=a.must_change_password,
                       second_factor=a.second_factor, locked=a.locked, disabled=a.disabled,
                       created_at=a.created_at)
 
 
-def _credentials(c: Credentials) -> CredentialsOut:
-    return CredentialsOut(account=_account(c.account), one_time_password=c.password,
+def _credentials(request: Request, c: Credentials) -> CredentialsOut:
+    return CredentialsOut(account=_account(request, c.account), one_time_password=c.password,
                           totp_uri=c.totp_uri, totp_secret=c.totp_secret,
                           recovery_codes=list(c.recovery_codes))
 
@@ -177,15 +178,16 @@ def sign_in(body: SignInIn, request: Request, response: Response, now: Now) -> S
     if signed is None:  # refused; the failure count was committed with the transaction
         raise Unauthenticated(accounts.SIGN_IN_REFUSED)
     set_cookies(response, request, signed)
-    return SignedInOut(principal=_principal(signed.principal), csrf_token=signed.csrf_token,
-                       session_id=signed.session_id, expires_at=signed.expires_at,
+    return SignedInOut(principal=_principal(request, signed.principal),
+                       csrf_token=signed.csrf_token, session_id=signed.session_id,
+                       expires_at=signed.expires_at,
                        must_change_password=signed.must_change_password)
 
 
 @router.get("/v1/session", response_model=WhoAmIOut, summary="Who is signed in (session)")
-def who_am_i(info: Session) -> WhoAmIOut:
-    return WhoAmIOut(principal=_principal(info.principal), session_id=info.session_id,
-                     must_change_password=info.must_change_password)
+def who_am_i(info: Session, request: Request) -> WhoAmIOut:
+    return WhoAmIOut(principal=_principal(request, info.principal),
+                     session_id=info.session_id, must_change_password=info.must_change_password)
 
 
 @router.delete("/v1/session", status_code=204, summary="Sign out (session)")
@@ -236,7 +238,7 @@ def create_account(body: AccountIn, request: Request, principal: Manager, now: N
             cur, actor=actor_of(principal), now=now, keys=account_keys(rt.settings),
             username=body.username, role=role, company_id=company_id,
             issuer=rt.settings.issuer)
-    return _credentials(created)
+    return _credentials(request, created)
 
 
 @router.get("/v1/accounts", response_model=AccountsOut,
@@ -245,7 +247,7 @@ def list_accounts(request: Request, principal: Manager, now: Now) -> AccountsOut
     company = principal.company_id if principal.role is Role.COMPANY_OPERATOR else None
     with runtime(request).db.transaction(readonly=True) as cur:
         rows = accounts.list_accounts(cur, now=now, company_id=company)
-    return AccountsOut(items=[_account(a) for a in rows])
+    return AccountsOut(items=[_account(request, a) for a in rows])
 
 
 @router.post("/v1/accounts/{account_id}/reset", response_model=CredentialsOut,
@@ -257,7 +259,7 @@ def reset_account(account_id: Annotated[int, Path(ge=1, le=2**62)], request: Req
         done = accounts.reset(cur, actor=actor_of(principal), manager=principal, now=now,
                               keys=account_keys(rt.settings), account_id=account_id,
                               issuer=rt.settings.issuer)
-    return _credentials(done)
+    return _credentials(request, done)
 
 
 @router.post("/v1/accounts/{account_id}/disable", response_model=AccountOut,
@@ -267,7 +269,7 @@ def disable_account(account_id: Annotated[int, Path(ge=1, le=2**62)], request: R
     with runtime(request).db.transaction() as cur:
         done = accounts.disable(cur, actor=actor_of(principal), manager=principal, now=now,
                                 account_id=account_id)
-    return _account(done)
+    return _account(request, done)
 
 
 # -- guards activate their own page -------------------------------------------------------------
@@ -293,4 +295,4 @@ def activate(body: ActivateIn, request: Request, now: Now) -> AccountOut:
         account = accounts.activate(cur, now=now, keys=account_keys(rt.settings),
                                     code=body.code, username=body.username,
                                     password=body.password)
-    return _account(account)
+    return _account(request, account)

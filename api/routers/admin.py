@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from api import idempotency
-from api.access import actor_of, guard_for
+from api.access import actor_of, guard_for, guard_id_in, public_guard_ids
 from api.deps import clock, require, runtime
 from api.schemas import ApiKeyIn
 from registry import audit, auth, repository
@@ -44,18 +44,20 @@ def create_api_key(body: ApiKeyIn, request: Request, principal: Regulator, now: 
     with rt.db.transaction() as cur:
         if body.company_id is not None and repository.get_company(cur, body.company_id) is None:
             raise NotFound("no such company")
-        if body.guard_id is not None:
-            guard_for(cur, principal, body.guard_id)
+        guard_id = guard_id_in(cur, body.guard_id) if body.guard_id is not None else None
+        if guard_id is not None:
+            guard_for(cur, principal, guard_id)
 
         def action() -> tuple[int, Any]:
             created, key = auth.create_api_key(
                 cur, pepper=rt.settings.derive_key("apikey_pepper", "apikey-hmac"),
                 name=body.name, role=body.role, company_id=body.company_id,
-                guard_id=body.guard_id)
+                guard_id=guard_id)
             audit.record(cur, actor=actor_of(principal), action="apikey.create",
                          target_type="principal", target_id=created.id,
                          data={"role": created.role.value}, now=now)
-            return 201, {**dataclasses.asdict(created), "api_key": key}
+            return 201, {**dataclasses.asdict(created), "api_key": key,
+                         "guard_id": body.guard_id}
         # Never store the key itself in the idempotency table: replay without the secret.
         if request.headers.get("idempotency-key"):
             resp = idempotency.run(cur, request, principal, body, lambda: (
@@ -66,6 +68,7 @@ def create_api_key(body: ApiKeyIn, request: Request, principal: Regulator, now: 
 
 
 @router.get("/v1/apikeys", summary="List principals (regulator)")
+@public_guard_ids
 def list_api_keys(request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         return {"items": repository.list_principals(cur)}

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from api.access import GuardRef, actor_of, company_for, guard_for
+from api.access import GuardRef, actor_of, company_for, guard_for, publicise_guards
 from api.deps import clock, require, runtime
 from api.schemas import Input
 from api.usecases import career as career_usecase
@@ -91,7 +91,7 @@ class TrainingOut(BaseModel):
 
 
 class DueOut(BaseModel):
-    guard_id: int
+    guard_id: str
     name: str
     company_id: int
     company_name: str
@@ -198,8 +198,9 @@ def rotation_due(request: Request, principal: Staff, now: Now,
         elif company_id is not None:
             company_for(cur, principal, company_id)
         _, pol = annual_reports.policy(cur)
-        items = career.rotation_due(cur, now=now, months=pol.rotation_training_months,
-                                    company_id=company_id, district=district)
+        items = publicise_guards(cur, career.rotation_due(
+            cur, now=now, months=pol.rotation_training_months, company_id=company_id,
+            district=district))
     return {"months": pol.rotation_training_months, "items": items}
 
 

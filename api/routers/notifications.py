@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from api.access import actor_of, company_for
+from api.access import actor_of, company_for, publicise_guards
 from api.deps import clock, require, runtime
 from api.schemas import Input
 from api.webhooks import webhook_keys
@@ -28,7 +28,7 @@ ItemId = Annotated[int, Path(ge=1, le=2**62)]
 class NotificationOut(BaseModel):
     id: int
     kind: str
-    guard_id: int | None
+    guard_id: str | None
     subject: str
     data: dict[str, Any]
     created_at: dt.datetime
@@ -86,7 +86,8 @@ def inbox(company_id: CompanyId, request: Request, principal: Staff,
           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
-        rows = repo.inbox(cur, company_id, unread_only=unread, before_id=before, limit=limit)
+        rows = publicise_guards(cur, repo.inbox(cur, company_id, unread_only=unread,
+                                                before_id=before, limit=limit))
         count = repo.unread_count(cur, company_id)
     return {"items": rows, "unread": count,
             "next_before": rows[-1]["id"] if len(rows) == limit else None}

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.access import actor_of, company_for
+from api.access import actor_of, company_for, guard_id_in
 from api.deps import clock, require, runtime
-from api.schemas import Input
+from api.schemas import GuardIdIn, Input
 from registry import annual_reports, complaints, inspections
 from registry import inspections_repository as repo
 from registry import supervision_repository as supervision_repo
@@ -422,7 +422,7 @@ class CloseIn(Input):
     credit_points: int | None = Field(default=None, ge=-1000, le=-1)
     list: str | None = Field(default=None, pattern=r"^(black|abnormal)$")
     ban: BanIn | None = None
-    suspend_guard_id: int | None = Field(default=None, ge=1, le=2**62)
+    suspend_guard_id: GuardIdIn | None = None
 
 
 class ClosedOut(BaseModel):
@@ -544,11 +544,13 @@ def note_complaint(complaint_id: ComplaintId, body: NoteIn, request: Request,
              summary="Close with an outcome; an upheld one may act in the same transaction")
 def close_complaint(complaint_id: ComplaintId, body: CloseIn, request: Request,
                     principal: Regulator, now: Now) -> dict[str, Any]:
-    actions = complaints.Actions(
-        credit_points=body.credit_points, list_name=body.list,
-        ban=complaints.Ban(body.ban.id_number, body.ban.until_on, body.ban.reason)
-        if body.ban else None, suspend_guard_id=body.suspend_guard_id)
     with runtime(request).db.transaction() as cur:
+        actions = complaints.Actions(
+            credit_points=body.credit_points, list_name=body.list,
+            ban=complaints.Ban(body.ban.id_number, body.ban.until_on, body.ban.reason)
+            if body.ban else None,
+            suspend_guard_id=(guard_id_in(cur, body.suspend_guard_id)
+                              if body.suspend_guard_id is not None else None))
         return complaints.close(cur, actor=actor_of(principal), now=now,
                                 complaint_id=complaint_id, outcome=body.outcome,
                                 summary=body.summary, actions=actions)

@@ -19,9 +19,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api import reviews_repository, statements
-from api.access import GuardRef, actor_of, company_for, guard_for
+from api.access import GuardRef, actor_of, company_for, guard_for, guard_id_in, public_guard_ids
 from api.deps import clock, rate_limit_client, require, runtime
-from api.schemas import Input
+from api.schemas import GuardIdIn, Input
 from registry import (
     armed_escort,
     clients,
@@ -61,7 +61,7 @@ Text = Annotated[str, Field(min_length=1, max_length=200)]
 class ReviewItemOut(BaseModel):
     kind: str = Field(description="biometric-face, biometric-finger or enrollment-hold")
     id: int
-    guard_id: int
+    guard_id: str
     company_id: int | None
     status: str
     created_at: dt.datetime
@@ -81,7 +81,7 @@ class HoldDecisionIn(Input):
 
 class HoldOut(BaseModel):
     id: int
-    guard_id: int
+    guard_id: str
     company_id: int
     reason: str
     status: str
@@ -99,6 +99,7 @@ def _decide_url(kind: str, item_id: int) -> str:
 @router.get("/v1/reviews", response_model=ReviewQueueOut,
             summary="Every hold waiting for the regulator: biometric duplicates and "
                     "black-listed employers' enrollments, oldest first (regulator)")
+@public_guard_ids
 def review_queue(request: Request, principal: Regulator, limit: Limit = 100,
                  status: Annotated[str, Query(pattern="^(pending|approved|rejected)$")]
                  = "pending") -> dict[str, Any]:
@@ -111,6 +112,7 @@ def review_queue(request: Request, principal: Regulator, limit: Limit = 100,
 @router.post("/v1/enrollment-holds/{hold_id}/decision", response_model=HoldOut,
              summary="Approve or refuse a held enrollment; a refusal ends the employment "
                      "(regulator)")
+@public_guard_ids
 def decide_hold(hold_id: Id, body: HoldDecisionIn, request: Request, principal: Regulator,
                 now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -172,7 +174,7 @@ class ContractOut(BaseModel):
 
 class DeploymentIn(Input):
     project_id: int = Field(ge=1, le=2**62, description="the contract (service project)")
-    guard_id: int = Field(ge=1, le=2**62)
+    guard_id: GuardIdIn
     post: str = Field(min_length=1, max_length=200)
     starts_on: dt.date
 
@@ -180,7 +182,7 @@ class DeploymentIn(Input):
 class DeploymentOut(BaseModel):
     id: int
     project_id: int
-    guard_id: int
+    guard_id: str
     post: str
     starts_on: dt.date
     ended_on: dt.date | None
@@ -218,6 +220,7 @@ class CoverageOut(BaseModel):
 
 @router.post("/v1/clients", status_code=201, response_model=ClientOut,
              summary="Register a client: school, hospital, bank, venue, event, key unit...")
+@public_guard_ids
 def create_client(body: ClientIn, request: Request, principal: RegulatorOrCompany,
                   now: Now) -> dict[str, Any]:
     if (principal.role is Role.COMPANY_OPERATOR and body.own_company_id is not None
@@ -229,6 +232,7 @@ def create_client(body: ClientIn, request: Request, principal: RegulatorOrCompan
 
 
 @router.get("/v1/clients", response_model=ClientsOut, summary="Clients (regulator)")
+@public_guard_ids
 def list_clients(request: Request, principal: Regulator, cursor: Cursor_ = 0,
                  limit: Limit = 100,
                  district: Annotated[str | None, Query(max_length=64)] = None,
@@ -242,6 +246,7 @@ def list_clients(request: Request, principal: Regulator, cursor: Cursor_ = 0,
 @router.post("/v1/companies/{company_id}/contracts", status_code=201,
              response_model=ContractOut,
              summary="A contract with a client (a service project with the client's rules)")
+@public_guard_ids
 def sign_contract(company_id: Id, body: ContractIn, request: Request,
                   principal: RegulatorOrCompany, now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -255,17 +260,20 @@ def sign_contract(company_id: Id, body: ContractIn, request: Request,
 @router.post("/v1/companies/{company_id}/deployments", status_code=201,
              response_model=DeploymentOut, summary="Deploy one of the company's guards to a "
                                                    "post under one of its contracts")
+@public_guard_ids
 def deploy(company_id: Id, body: DeploymentIn, request: Request,
            principal: RegulatorOrCompany, now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
         company_for(cur, principal, company_id)
         return clients.deploy(cur, actor=actor_of(principal), now=now, company_id=company_id,
-                              project_id=body.project_id, guard_id=body.guard_id,
+                              project_id=body.project_id,
+                              guard_id=guard_id_in(cur, body.guard_id),
                               post=body.post, starts_on=body.starts_on)
 
 
 @router.get("/v1/companies/{company_id}/deployments", response_model=DeploymentsOut,
             summary="The company's deployments")
+@public_guard_ids
 def list_deployments(company_id: Id, request: Request, principal: RegulatorOrCompany,
                      active: bool = True) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -276,6 +284,7 @@ def list_deployments(company_id: Id, request: Request, principal: RegulatorOrCom
 
 @router.post("/v1/companies/{company_id}/deployments/{deployment_id}/end",
              response_model=DeploymentOut, summary="End a deployment")
+@public_guard_ids
 def end_deployment(company_id: Id, deployment_id: Id, request: Request,
                    principal: RegulatorOrCompany, now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -287,6 +296,7 @@ def end_deployment(company_id: Id, deployment_id: Id, request: Request,
 @router.get("/v1/coverage", response_model=CoverageOut,
             summary="Who guards which clients, by district and client kind; the uncovered "
                     "ones with the reason (regulator)")
+@public_guard_ids
 def coverage(request: Request, principal: Regulator, now: Now,
              district: Annotated[str | None, Query(max_length=64)] = None,
              kind: Annotated[str | None, Query(pattern=_KIND)] = None) -> dict[str, Any]:
@@ -306,13 +316,13 @@ class FirearmOut(BaseModel):
     serial: str
     model: str
     status: str
-    custodian_guard_id: int | None
+    custodian_guard_id: str | None
     last_inspected_on: dt.date | None
 
 
 class FirearmEventIn(Input):
     kind: str = Field(pattern="^(issue|return|inspection|repair|retire)$")
-    guard_id: int | None = Field(default=None, ge=1, le=2**62)
+    guard_id: GuardIdIn | None = None
     detail: str | None = Field(default=None, max_length=2000)
 
 
@@ -320,7 +330,7 @@ class FirearmEventOut(BaseModel):
     id: int
     firearm_id: int
     kind: str
-    guard_id: int | None
+    guard_id: str | None
     detail: str | None
     occurred_at: dt.datetime
 
@@ -369,7 +379,7 @@ class AlertOut(BaseModel):
     id: int
     kind: str
     company_id: int
-    guard_id: int | None
+    guard_id: str | None
     detail: str
     raised_at: dt.datetime
 
@@ -402,6 +412,7 @@ class CandidatesOut(BaseModel):
 
 @router.post("/v1/companies/{company_id}/firearms", status_code=201,
              response_model=FirearmOut, summary="Register a firearm (armed-escort company)")
+@public_guard_ids
 def register_firearm(company_id: Id, body: FirearmIn, request: Request,
                      principal: RegulatorOrCompany, now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -414,18 +425,22 @@ def register_firearm(company_id: Id, body: FirearmIn, request: Request,
 @router.post("/v1/companies/{company_id}/firearms/{firearm_id}/events", status_code=201,
              response_model=FirearmEventOut,
              summary="Issue, return, inspect, repair or retire a firearm")
+@public_guard_ids
 def firearm_event(company_id: Id, firearm_id: Id, body: FirearmEventIn, request: Request,
                   principal: RegulatorOrCompany, now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
         company_for(cur, principal, company_id)
         return armed_escort.firearm_event(cur, actor=actor_of(principal), now=now,
                                           company_id=company_id, firearm_id=firearm_id,
-                                          kind=body.kind, guard_id=body.guard_id,
+                                          kind=body.kind,
+                                          guard_id=(guard_id_in(cur, body.guard_id)
+                                                    if body.guard_id is not None else None),
                                           detail=body.detail)
 
 
 @router.post("/v1/companies/{company_id}/ammunition", response_model=AmmunitionOut,
              summary="Ammunition in or out; the balance never goes negative")
+@public_guard_ids
 def ammunition(company_id: Id, body: AmmunitionIn, request: Request,
                principal: RegulatorOrCompany, now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -437,6 +452,7 @@ def ammunition(company_id: Id, body: AmmunitionIn, request: Request,
 
 @router.post("/v1/companies/{company_id}/vault-records", status_code=201,
              response_model=VaultRecordOut, summary="A vault check, access or incident")
+@public_guard_ids
 def vault_record(company_id: Id, body: VaultRecordIn, request: Request,
                  principal: RegulatorOrCompany, now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -448,6 +464,7 @@ def vault_record(company_id: Id, body: VaultRecordIn, request: Request,
 
 @router.post("/v1/companies/{company_id}/drills", status_code=201, response_model=DrillOut,
              summary="An emergency drill held")
+@public_guard_ids
 def drill(company_id: Id, body: DrillIn, request: Request, principal: RegulatorOrCompany,
           now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -460,6 +477,7 @@ def drill(company_id: Id, body: DrillIn, request: Request, principal: RegulatorO
 
 @router.get("/v1/companies/{company_id}/armed-escort", response_model=ArmedEscortOut,
             summary="Firearms, ammunition, vault records, drills and overdue assessments")
+@public_guard_ids
 def armed_escort_summary(company_id: Id, request: Request, principal: RegulatorOrCompany
                          ) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -469,6 +487,7 @@ def armed_escort_summary(company_id: Id, request: Request, principal: RegulatorO
 
 @router.get("/v1/armed-escort/candidates", response_model=CandidatesOut,
             summary="Armed-escort companies as an inspection plan's candidates (regulator)")
+@public_guard_ids
 def armed_escort_candidates(request: Request, principal: Regulator) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         rows = armed_repo.armed_escort_companies(cur)
@@ -480,6 +499,7 @@ def armed_escort_candidates(request: Request, principal: Regulator) -> dict[str,
 
 @router.get("/v1/supervision-alerts", response_model=AlertsOut,
             summary="Open supervision alerts (regulator)")
+@public_guard_ids
 def supervision_alerts(request: Request, principal: Regulator) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         return {"items": armed_repo.open_alerts(cur, armed_escort.ALERT_PSYCH)}
@@ -495,7 +515,7 @@ class LabourIn(Input):
 
 class LabourOut(BaseModel):
     employment_id: int
-    guard_id: int
+    guard_id: str
     company_id: int
     started_on: dt.date
     labour_contract: str
@@ -505,7 +525,7 @@ class LabourOut(BaseModel):
 
 
 class LabourGuardOut(BaseModel):
-    guard_id: int
+    guard_id: str
     name: str
     started_on: dt.date
     labour_contract: str
@@ -522,6 +542,7 @@ class LabourReportOut(BaseModel):
 
 @router.put("/v1/guards/{guard_id}/labour", response_model=LabourOut,
             summary="Labour-contract and social-insurance status of the current employment")
+@public_guard_ids
 def set_labour(guard_id: GuardRef, body: LabourIn, request: Request, principal: RegulatorOrCompany,
                now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -532,6 +553,7 @@ def set_labour(guard_id: GuardRef, body: LabourIn, request: Request, principal: 
 
 @router.get("/v1/companies/{company_id}/labour-report", response_model=LabourReportOut,
             summary="Guards without a labour contract or social insurance")
+@public_guard_ids
 def labour_report(company_id: Id, request: Request, principal: RegulatorOrCompany
                   ) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -586,6 +608,7 @@ class SharedCompaniesOut(BaseModel):
             response_model_exclude_unset=True,
             summary="Companies as the association and partner agencies may read them "
                     "(field allow-list per role; no personal data)")
+@public_guard_ids
 def shared_companies(request: Request, principal: SharedReader, now: Now,
                      cursor: Cursor_ = 0, limit: Limit = 100,
                      district: Annotated[str | None, Query(max_length=64)] = None,
@@ -642,6 +665,7 @@ class StatementKeysOut(BaseModel):
              response_model_exclude_unset=True,
              summary="Credit standing of up to 100 companies by credit code, as a signed "
                      "statement usable as evidence (public)")
+@public_guard_ids
 def credit_statement(body: ProcurementIn, request: Request, now: Now) -> dict[str, Any]:
     rate_limit_client(request, "procurement")
     rt = runtime(request)
@@ -656,6 +680,7 @@ def credit_statement(body: ProcurementIn, request: Request, now: Now) -> dict[st
 
 @router.get("/v1/procurement/statement-keys", response_model=StatementKeysOut,
             summary="The public keys that sign credit statements (public)")
+@public_guard_ids
 def statement_keys(request: Request) -> dict[str, Any]:
     import base64
 
@@ -684,6 +709,7 @@ class PublicListOut(BaseModel):
 
 @router.get("/v1/public/lists/{list_name}", response_model=PublicListOut,
             summary="The red or black list (public)")
+@public_guard_ids
 def public_list(list_name: Annotated[str, Path(pattern="^(red|black)$")], request: Request,
                 cursor: Cursor_ = 0, limit: Limit = 100) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -715,6 +741,7 @@ Year = Annotated[int | None, Query(ge=2000, le=2100)]
 
 @router.get("/v1/credit-export.json", response_model=ExportOut,
             summary="Every company's credit data for a year, as JSON")
+@public_guard_ids
 def export_json(request: Request, principal: Exporter, now: Now, year: Year = None
                 ) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -726,6 +753,7 @@ def export_json(request: Request, principal: Exporter, now: Now, year: Year = No
             summary="Every company's credit data for a year, as CSV (cells that a "
                     "spreadsheet would run as a formula are escaped)",
             responses={200: {"content": {"text/csv": {}}}})
+@public_guard_ids
 def export_csv(request: Request, principal: Exporter, now: Now, year: Year = None
                ) -> Response:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -751,7 +779,7 @@ class ReserveMemberIn(Input):
 
 class ReserveMemberOut(BaseModel):
     id: int
-    guard_id: int
+    guard_id: str
     district: str
     skills: list[str]
     active: bool
@@ -807,7 +835,7 @@ class IncidentIn(Input):
 
 class IncidentOut(BaseModel):
     id: int
-    guard_id: int
+    guard_id: str
     company_id: int | None
     deployment_id: int | None
     kind: str
@@ -826,6 +854,7 @@ class IncidentsOut(BaseModel):
 
 @router.put("/v1/reserve/members/{guard_id}", response_model=ReserveMemberOut,
             summary="Put a guard on (or take off) the reserve roster (regulator)")
+@public_guard_ids
 def enlist(guard_id: GuardRef, body: ReserveMemberIn, request: Request, principal: Regulator,
            now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -835,6 +864,7 @@ def enlist(guard_id: GuardRef, body: ReserveMemberIn, request: Request, principa
 
 @router.get("/v1/reserve/members", response_model=ReserveMembersOut,
             summary="The reserve roster by district and skill (regulator)")
+@public_guard_ids
 def reserve_members(request: Request, principal: Regulator, cursor: Cursor_ = 0,
                     limit: Limit = 100,
                     district: Annotated[str | None, Query(max_length=64)] = None,
@@ -848,6 +878,7 @@ def reserve_members(request: Request, principal: Regulator, cursor: Cursor_ = 0,
 
 @router.post("/v1/reserve/call-ups", status_code=201, response_model=CallUpOut,
              summary="Call up the reserve of a district (with a skill) (regulator)")
+@public_guard_ids
 def call_up(body: CallUpIn, request: Request, principal: Regulator, now: Now
             ) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -858,6 +889,7 @@ def call_up(body: CallUpIn, request: Request, principal: Regulator, now: Now
 
 @router.get("/v1/reserve/call-ups/{callup_id}", response_model=CallUpOut,
             summary="A call-up with the live count of acknowledgements (regulator)")
+@public_guard_ids
 def call_up_status(callup_id: Id, request: Request, principal: Regulator) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         return reserve.status(cur, callup_id=callup_id)
@@ -865,6 +897,7 @@ def call_up_status(callup_id: Id, request: Request, principal: Regulator) -> dic
 
 @router.post("/v1/reserve/call-ups/{callup_id}/close", response_model=CallUpOut,
              summary="Close a call-up (regulator)")
+@public_guard_ids
 def close_call_up(callup_id: Id, request: Request, principal: Regulator, now: Now
                   ) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -873,6 +906,7 @@ def close_call_up(callup_id: Id, request: Request, principal: Regulator, now: No
 
 @router.get("/v1/me/call-ups", response_model=MyCallUpsOut,
             summary="Open call-ups that reached me (guard)")
+@public_guard_ids
 def my_call_ups(request: Request, principal: GuardSelf) -> dict[str, Any]:
     assert principal.guard_id is not None
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -881,6 +915,7 @@ def my_call_ups(request: Request, principal: GuardSelf) -> dict[str, Any]:
 
 @router.post("/v1/me/call-ups/{callup_id}/acknowledge", response_model=CallUpOut,
              summary="Acknowledge a call-up (guard)")
+@public_guard_ids
 def acknowledge_call_up(callup_id: Id, request: Request, principal: GuardSelf, now: Now
                         ) -> dict[str, Any]:
     assert principal.guard_id is not None
@@ -891,6 +926,7 @@ def acknowledge_call_up(callup_id: Id, request: Request, principal: GuardSelf, n
 
 @router.post("/v1/me/incidents", status_code=201, response_model=IncidentOut,
              summary="Report an incident on duty to the police (guard)")
+@public_guard_ids
 def report_incident(body: IncidentIn, request: Request, principal: GuardSelf, now: Now
                     ) -> dict[str, Any]:
     assert principal.guard_id is not None
@@ -903,6 +939,7 @@ def report_incident(body: IncidentIn, request: Request, principal: GuardSelf, no
 
 @router.get("/v1/incidents", response_model=IncidentsOut,
             summary="Incident reports from guards on duty (police)")
+@public_guard_ids
 def list_incidents(request: Request, principal: Police, cursor: Cursor_ = 0,
                    limit: Limit = 100,
                    status: Annotated[str | None, Query(pattern="^(received|acknowledged)$")]
@@ -914,6 +951,7 @@ def list_incidents(request: Request, principal: Police, cursor: Cursor_ = 0,
 
 @router.post("/v1/incidents/{incident_id}/acknowledge", response_model=IncidentOut,
              summary="Acknowledge an incident report (police)")
+@public_guard_ids
 def acknowledge_incident(incident_id: Id, request: Request, principal: Police, now: Now
                          ) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:

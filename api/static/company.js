@@ -120,7 +120,7 @@ $("finger-form").addEventListener("submit", async (ev) => {
 });
 
 $("request").addEventListener("click", async () => {
-  try { const r = await api(PAGE, `/v1/guards/${selected.id}/certificate-requests`, { method: "POST", json: {} }); say($("request-msg"), `${t("company.requested")} (#${r.id})`, "ok"); }
+  try { const r = await api(PAGE, `/v1/guards/${selected.id}/certificate-requests`, { method: "POST", json: {} }); say($("request-msg"), `${t("company.requested")} (#${String(r.id).slice(0, 8)})`, "ok"); }
   catch (e) { say($("request-msg"), problemText(e), "error"); }
 });
 $("card").addEventListener("click", async () => {

@@ -6,6 +6,8 @@ const PAGE = "dashboard";
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const objectUrls = [];
+// Guards and requests are named by opaque public ids (issue 14): show their first 8 characters.
+const shortId = (id) => String(id ?? "?").slice(0, 8);
 
 function svg(tag, attrs, text) {
   const n = document.createElementNS(SVG, tag);
@@ -85,12 +87,12 @@ async function loadReviews() {
     for (const r of page.items) {
       const li = h("li", { class: "review", "data-review-id": String(r.id) });
       const pair = h("div", { class: "pair" });
-      li.append(h("p", {}, h("strong", { text: `${t("dash.held")}: ${r.guard_name || "?"} (#${r.guard_id})` }), ` · ${t("dash.modality")}: ${r.modality} · ${fmtTime(r.created_at)}`));
+      li.append(h("p", {}, h("strong", { text: `${t("dash.held")}: ${r.guard_name || "?"} (#${shortId(r.guard_id)})` }), ` · ${t("dash.modality")}: ${r.modality} · ${fmtTime(r.created_at)}`));
       if (r.banned_match) li.append(h("p", { class: "banner red small", text: t("dash.banned") }));
       li.append(pair);
-      pair.append(figure(await photoOf(r.guard_id), `${t("dash.held")} #${r.guard_id}`));
+      pair.append(figure(await photoOf(r.guard_id), `${t("dash.held")} #${shortId(r.guard_id)}`));
       for (const c of r.candidates) {
-        const cap = `${t("dash.candidate")} #${c.guard_id ?? "?"} · ${t("dash.score")} ${Number(c.score).toFixed(3)}${c.banned ? " · " + t("dash.banned") : ""}`;
+        const cap = `${t("dash.candidate")} #${c.guard_id ? shortId(c.guard_id) : "?"} · ${t("dash.score")} ${Number(c.score).toFixed(3)}${c.banned ? " · " + t("dash.banned") : ""}`;
         pair.append(figure(c.guard_id ? await photoOf(c.guard_id) : null, cap));
       }
       const decide = async (approve) => {
@@ -115,7 +117,7 @@ async function loadRequests() {
         try { await api(PAGE, `/v1/certificate-requests/${r.id}/decision`, { method: "POST", json: { approve } }); loadRequests(); loadCapture(); }
         catch (e) { say($("requests-msg"), problemText(e), "error"); }
       };
-      ul.append(h("li", {}, `#${r.id} · guard #${r.guard_id} · ${fmtTime(r.created_at || r.requested_at)} `, r.note ? `· ${r.note} ` : "",
+      ul.append(h("li", {}, `#${shortId(r.id)} · guard #${shortId(r.guard_id)} · ${fmtTime(r.created_at || r.requested_at)} `, r.note ? `· ${r.note} ` : "",
         h("button", { type: "button", class: "small", onclick: () => decide(true) }, t("dash.issue")), " ",
         h("button", { type: "button", class: "small", onclick: () => decide(false) }, t("dash.decline"))));
     }
