@@ -156,7 +156,7 @@ def test_portraits_backfill_faces_enrolled_before_portraits(env: None, runtime: 
     assert shown_size() == DISPLAY_SIZE
     with runtime.db.transaction() as cur:  # as enrolled before migration 0102
         cur.execute("UPDATE biometrics_face f SET display_sealed = NULL FROM registry_guard g"
-                    " WHERE g.biometric_subject = f.subject AND g.id = %s", (guard["id"],))
+                    " WHERE g.biometric_subject = f.subject AND g.public_id = %s", (guard["id"],))
     assert shown_size() != DISPLAY_SIZE  # falls back to the stored photo
     result = CliRunner().invoke(main, ["biometrics", "portraits", "--batch", "1"])
     assert result.exit_code == 0, result.output
@@ -174,7 +174,7 @@ def test_reencode_moves_faces_of_an_older_model_to_the_current_one(
     with runtime.db.transaction() as cur:
         cur.execute("SELECT f.subject::text AS subject, f.embedding::text AS e"
                     " FROM biometrics_face f JOIN registry_guard g"
-                    " ON g.biometric_subject = f.subject WHERE g.id = %s", (guard["id"],))
+                    " ON g.biometric_subject = f.subject WHERE g.public_id = %s", (guard["id"],))
         row = cur.fetchone()
         # As stored by the previous default model: another id, a stale vector.
         cur.execute("UPDATE biometrics_face SET model = %s,"

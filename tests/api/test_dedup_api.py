@@ -16,7 +16,14 @@ from biometrics.face.pipeline import FaceAnalyzer
 from biometrics.imaging import decode_image
 from registry import repository as registry_repo
 from registry.audit import SYSTEM
-from tests.conftest import FINGERS, PEOPLE, Api, isolated_stack, make_principal
+from tests.conftest import (
+    FINGERS,
+    PEOPLE,
+    Api,
+    internal_guard_id,
+    isolated_stack,
+    make_principal,
+)
 
 FACES = Path(__file__).parents[1] / "fixtures" / "faces"
 MORE_FINGERS = Path(__file__).parents[1] / "fixtures" / "dedup"
@@ -132,6 +139,8 @@ def test_two_enrollments_of_one_person_at_the_same_time_do_not_both_pass(
     rt = stack[0]
     company = regulator.make_company()
     first, second = regulator.make_guard(company["id"]), regulator.make_guard(company["id"])
+    for g in (first, second):  # the use case below takes the database id
+        g["id"] = internal_guard_id(rt, g["id"])
     encodings = [_encode(PEOPLE / "Jiang_Zemin_0001_x2.jpg"),
                  _encode(PEOPLE / "Jiang_Zemin_0003_x2.jpg")]
     policy = fusion.Policy(fpir=0.01, fpir_banned=0.1, gallery=1)
@@ -197,7 +206,8 @@ def test_fingers_stored_by_an_earlier_extractor_stay_searchable(regulator: Api,
     for position, name in ((3, "107_1.png"), (4, "108_1.png")):
         assert finger(regulator, old["id"], position, MORE_FINGERS / name).status_code == 201
     with rt.db.transaction() as cur:
-        subject = str(registry_repo.get_guard(cur, old["id"])["biometric_subject"])
+        subject = str(registry_repo.get_guard(cur, internal_guard_id(rt, old["id"]))[
+            "biometric_subject"])
         cur.execute("UPDATE biometrics_finger SET model = 'guardreg-mcc@0' WHERE subject = %s",
                     (subject,))
     codes = [finger(regulator, new["id"], position, MORE_FINGERS / name).status_code

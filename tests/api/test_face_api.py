@@ -242,7 +242,7 @@ def test_templates_and_photos_are_unreadable_without_the_key(runtime: Any,
                                                              enrolled: dict[str, Any]) -> None:
     subject = None
     with runtime.db.transaction(readonly=True) as cur:
-        cur.execute("SELECT biometric_subject::text AS s FROM registry_guard WHERE id = %s",
+        cur.execute("SELECT biometric_subject::text AS s FROM registry_guard WHERE public_id = %s",
                     (enrolled["guard"]["id"],))
         subject = cur.fetchone()["s"]
         row = bio_repo.get_face(cur, subject)

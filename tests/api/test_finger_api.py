@@ -129,7 +129,7 @@ def test_position_out_of_range_and_templates_sealed(regulator: Api, stack: Any) 
     assert image(regulator, guard["id"], 11, "101_1.png").status_code == 422
     image(regulator, guard["id"], 1, "106_1.png")
     with stack[0].db.transaction(readonly=True) as cur:
-        cur.execute("SELECT biometric_subject::text AS s FROM registry_guard WHERE id = %s",
+        cur.execute("SELECT biometric_subject::text AS s FROM registry_guard WHERE public_id = %s",
                     (guard["id"],))
         rows = bio_repo.get_fingers(cur, cur.fetchone()["s"])
     sealed = bytes(rows[0]["template_sealed"])

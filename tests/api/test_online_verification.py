@@ -133,7 +133,7 @@ def test_verification_shows_the_sealed_checkpoint_portrait(runtime: Runtime, reg
     with runtime.db.transaction(readonly=True) as cur:
         cur.execute("SELECT f.subject::text AS subject, f.photo_sealed, f.display_sealed"
                     " FROM biometrics_face f JOIN registry_guard g"
-                    " ON g.biometric_subject = f.subject WHERE g.id = %s", (guard["id"],))
+                    " ON g.biometric_subject = f.subject WHERE g.public_id = %s", (guard["id"],))
         row = cur.fetchone()
     assert row is not None and row["display_sealed"] is not None
     seal = sealer(runtime.settings)

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from api.cli import main
 from api.jobs import cluster_jobs
 from registry import service, shared_data
-from tests.conftest import Api, Clock, make_principal, random_credit_code
+from tests.conftest import Api, Clock, internal_guard_id, make_principal, random_credit_code
 
 
 def _district() -> str:
@@ -175,9 +175,9 @@ def test_an_entertainment_venue_without_deployed_guards_shows_up_uncovered(
 
 
 # -- §12: a black-listed company keeps its grade but gets the strictest treatment -----------
-def _eligibility_codes(runtime: Any, guard_id: int) -> set[str]:
+def _eligibility_codes(runtime: Any, guard_id: int | str) -> set[str]:
     with runtime.db.transaction(readonly=True) as cur:
-        result = service.guard_eligibility(cur, guard_id=guard_id,
+        result = service.guard_eligibility(cur, guard_id=internal_guard_id(runtime, guard_id),
                                            now=dt.datetime.now(dt.UTC))
     return {r["code"] for r in result.reasons}
 
@@ -198,7 +198,7 @@ def test_a_black_listed_companys_new_enrollment_is_held(regulator: Api, runtime:
     # The regulator's one queue shows it beside a biometric duplicate hold.
     with runtime.db.transaction() as cur:
         # Fixture row: a duplicate hold as biometrics would write it.
-        cur.execute("SELECT biometric_subject FROM registry_guard WHERE id = %s",
+        cur.execute("SELECT biometric_subject FROM registry_guard WHERE public_id = %s",
                     (before["id"],))
         subject = cur.fetchone()["biometric_subject"]
         cur.execute("INSERT INTO biometrics_review (subject, modality, candidates) VALUES"

@@ -68,8 +68,8 @@ def gallery(stack: Any) -> dict[str, Any]:
     for _ in range(DISTRACTOR_GUARDS + 2):
         guard = regulator.make_guard(company["id"])
         with rt.db.transaction(readonly=True) as cur:
-            cur.execute("SELECT biometric_subject::text AS s FROM registry_guard WHERE id = %s",
-                        (guard["id"],))
+            cur.execute("SELECT biometric_subject::text AS s FROM registry_guard"
+                        " WHERE public_id = %s", (guard["id"],))
             subjects.append(cur.fetchone()["s"])
     a, b, others = subjects[0], subjects[1], subjects[2:]
     sealer = sealer_of(rt.settings)

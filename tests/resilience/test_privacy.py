@@ -186,7 +186,7 @@ def test_stored_biometrics_are_useless_without_the_key(journey: dict[str, Any],
                                                        runtime: Any) -> None:
     gid = journey["guard"]["id"]
     with runtime.db.transaction(readonly=True) as cur:
-        cur.execute("SELECT biometric_subject::text AS s FROM registry_guard WHERE id = %s",
+        cur.execute("SELECT biometric_subject::text AS s FROM registry_guard WHERE public_id = %s",
                     (gid,))
         subject = cur.fetchone()["s"]
         face = bio_repo.get_face(cur, subject)
