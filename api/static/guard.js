@@ -130,5 +130,12 @@ $("card").addEventListener("click", async () => {
   try { await download(PAGE, "/v1/me/card.pdf", `guard-card-${current ? current.cert.number : ""}.pdf`); say($("card-msg"), ""); }
   catch (e) { say($("card-msg"), problemText(e), "error"); }
 });
+// trust14: the one-time hire code a new employer needs (consent to a takeover by re-hire).
+$("hire-code").addEventListener("click", async () => {
+  try {
+    const r = await api(PAGE, "/v1/me/hire-code", { method: "POST" });
+    say($("hire-msg"), `${t("guard.hire.code")}: ${r.code} · ${t("guard.hire.until")} ${fmtTime(r.expires_at)}`, "ok");
+  } catch (e) { say($("hire-msg"), problemText(e), "error"); }
+});
 document.addEventListener("langchange", () => { if (current) render(current, !$("offline-note").hidden); });
 load().finally(() => { document.body.dataset.ready = "1"; });

@@ -69,6 +69,10 @@ const STRINGS = {
     "dash.list": "List", "dash.list.red": "red list", "dash.list.black": "black list", "dash.list.abnormal": "abnormal operations",
     "dash.list.add": "Put on list", "dash.list.remove": "Take off", "dash.lists.on": "On lists", "dash.certrate": "Eligible with a valid certificate", "dash.modality": "modality",
     "err.network": "Network error", "err.generic": "Error",
+    // trust14
+    "guard.hire.title": "Changing employer", "guard.hire.get": "Show a hire code",
+    "guard.hire.note": "A company that hires you from another employer needs this one-time code, from you alone. Give it only to the employer you choose: it works once, for 72 hours.",
+    "guard.hire.code": "Hire code", "guard.hire.until": "valid until",
   },
   zh: {
     "lang.toggle": "English", "lang.toggle.label": "切换到英文",
@@ -139,6 +143,10 @@ const STRINGS = {
     "dash.list": "名单", "dash.list.red": "红名单", "dash.list.black": "黑名单", "dash.list.abnormal": "经营异常名录",
     "dash.list.add": "列入", "dash.list.remove": "移出", "dash.lists.on": "所在名单", "dash.certrate": "符合条件且持有效证书", "dash.modality": "类型",
     "err.network": "网络错误", "err.generic": "错误",
+    // trust14
+    "guard.hire.title": "更换用人单位", "guard.hire.get": "显示聘用码",
+    "guard.hire.note": "其他保安公司聘用您时，须由您本人提供此一次性聘用码。只交给您选择的单位：仅可使用一次，72 小时内有效。",
+    "guard.hire.code": "聘用码", "guard.hire.until": "有效期至",
   },
 };
 
