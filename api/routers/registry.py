@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from api import idempotency
-from api.access import GuardRef, actor_of, company_for, company_scope, enrolling_company, guard_for
+from api.access import (
+    GuardRef,
+    actor_of,
+    company_for,
+    company_scope,
+    enrolling_company,
+    guard_for,
+    publicise_guards,
+)
 from api.deps import clock, require, runtime
 from api.schemas import (
     BackgroundCheckIn,
@@ -191,16 +199,16 @@ def add_background_check(guard_id: GuardRef, body: BackgroundCheckIn, request: R
                          principal: Regulator, now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
         guard_for(cur, principal, guard_id)
-        return idempotency.run(cur, request, principal, body, lambda: (201,
-            service.record_background_check(cur, actor=actor_of(principal), now=now,
-                                            guard_id=guard_id, **body.model_dump())))
+        return idempotency.run(cur, request, principal, body, lambda: (201, publicise_guards(
+            cur, [service.record_background_check(cur, actor=actor_of(principal), now=now,
+                                                  guard_id=guard_id, **body.model_dump())])[0]))
 
 
 @router.get("/guards/{guard_id}/background-checks", summary="Background checks (regulator)")
 def list_background_checks(guard_id: GuardRef, request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
-        return {"items": repository.background_checks(cur, guard_id)}
+        return {"items": publicise_guards(cur, repository.background_checks(cur, guard_id))}
 
 
 # -- bans ----------------------------------------------------------------------------

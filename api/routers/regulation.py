@@ -19,6 +19,7 @@ from api.access import (
     enrolling_company,
     guard_for,
     may_see_certificate,
+    publicise_guards,
 )
 from api.biometric_context import sealer
 from api.card import render_card
@@ -212,8 +213,9 @@ class QualificationIn(Input):
 def add_qualification(guard_id: GuardRef, body: QualificationIn, request: Request,
                       principal: Regulator, now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
-        return regulation.add_qualification(cur, actor=actor_of(principal), now=now,
-                                            guard_id=guard_id, **body.model_dump())
+        return publicise_guards(cur, [regulation.add_qualification(
+            cur, actor=actor_of(principal), now=now, guard_id=guard_id,
+            **body.model_dump())])[0]
 
 
 @router.get("/guards/{guard_id}/services/{service_name}",
@@ -433,7 +435,7 @@ def capture_rate(request: Request, principal: Staff, now: Now,
 def recent_revocations(request: Request, principal: Regulator,
                        limit: Annotated[int, Query(ge=1, le=200)] = 20) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
-        return {"items": cert_repo.recent_revocations(cur, limit=limit)}
+        return {"items": publicise_guards(cur, cert_repo.recent_revocations(cur, limit=limit))}
 
 
 # -- public disclosure ---------------------------------------------------------------------------

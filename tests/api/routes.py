@@ -232,7 +232,8 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/companies/{company_id}/contracts"): {"json": {
         "client_id": 1, "service": "ordinary-patrol", "name": "c", "starts_on": "2026-01-01"}},
     ("POST", "/v1/companies/{company_id}/deployments"): {"json": {
-        "project_id": 1, "guard_id": 1, "post": "gate", "starts_on": "2026-01-01"}},
+        "project_id": 1, "guard_id": "00000000-0000-4000-8000-000000000001", "post": "gate",
+        "starts_on": "2026-01-01"}},
     ("POST", "/v1/companies/{company_id}/deployments/{deployment_id}/end"): {"json": None},
     ("POST", "/v1/companies/{company_id}/firearms"): {"json": {
         "serial": "X1", "model": "m"}},
