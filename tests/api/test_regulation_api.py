@@ -21,6 +21,7 @@ from registry.validation import make_resident_id
 from tests.conftest import (
     PEOPLE,
     Api,
+    internal_guard_id,
     make_issuable_guard,
     make_principal,
     random_id_number,
@@ -142,7 +143,8 @@ def test_banned_person_under_a_new_id_number_is_held(regulator: Api, runtime: An
 
 
 def test_revoked_licence_ends_employment_and_verification_says_so(regulator: Api,
-                                                                   officer: Api) -> None:
+                                                                   officer: Api,
+                                                                   runtime: Any) -> None:
     company = regulator.make_company()
     guard = make_issuable_guard(regulator, company["id"])
     cert = regulator.post(f"/v1/guards/{guard['id']}/certificate").json()
@@ -166,7 +168,9 @@ def test_revoked_licence_ends_employment_and_verification_says_so(regulator: Api
                            ).json()["items"]
     revoke_events = [e for e in events if e["action"] == "company.licence_revoke"]
     assert len(revoke_events) == 1
-    assert revoke_events[0]["data"]["employments_ended"] == [guard["id"]]
+    # The audit log (regulator only) keeps database ids.
+    assert revoke_events[0]["data"]["employments_ended"] == [
+        internal_guard_id(runtime, guard["id"])]
     again = regulator.post(f"/v1/companies/{company['id']}/licence/reinstate",
                            json={"reason": "x"})
     assert again.status_code == 409
