@@ -366,7 +366,7 @@ def test_company_page_enrolls_a_guard_with_a_real_photo(
     page.click("#card")  # no certificate yet: the page says why
     page.wait_for_selector("#request-msg.error")
     assert "404" in page.inner_text("#request-msg")
-    guard_id = int(page.get_attribute("#capture", "data-guard-id"))
+    guard_id = page.get_attribute("#capture", "data-guard-id")  # the public id
     status = issued["operator"].get(f"/v1/guards/{guard_id}/biometrics").json()
     assert status["face"] in ("enrolled", "held")
     assert any(f["position"] == 3 for f in status["fingers"])
@@ -401,7 +401,9 @@ def test_dashboard_shows_a_held_duplicate_side_by_side(
         f"() => [...document.querySelectorAll(\"li[data-review-id='{review_id}'] img\")]"
         ".filter(i => i.complete && i.naturalWidth > 50).length >= 2")
     text = item.inner_text()
-    assert f"#{twin['id']}" in text and f"#{issued['guard']['id']}" in text and "score" in text
+    # Guards are named by public ids; the page shows their first 8 characters.
+    assert f"#{twin['id'][:8]}" in text and f"#{issued['guard']['id'][:8]}" in text
+    assert "score" in text
     page.wait_for_selector("#chart-district svg")
     page.wait_for_selector("#chart-company svg")
     assert "河西区" in page.inner_text("#chart-district")
