@@ -15,7 +15,7 @@ from api import reporting_repository
 from biometrics import repository as bio_repo
 from registry import holds_repository, regulation, repository, service
 from registry.audit import Actor
-from tests.conftest import Api, random_id_number
+from tests.conftest import Api, internal_guard_id, random_id_number
 
 ACTOR = Actor("regulator", 1)
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -96,13 +96,13 @@ def test_each_rule_agrees_in_issuance_and_in_the_statistics(
     company = regulator.make_company()
     made = regulator.make_guard(company["id"], id_number=random_id_number(age=30))
     with runtime.db.transaction() as cur:
-        guard = repository.get_guard(cur, made["id"])
+        guard = repository.get_guard(cur, internal_guard_id(runtime, made["id"]))
         assert guard is not None
         _captured(cur, guard)
         setup(cur, guard)
     with runtime.db.transaction(readonly=True) as cur:
         codes = [r["code"] for r in service.guard_eligibility(
-            cur, guard_id=made["id"], now=NOW).reasons]
+            cur, guard_id=guard["id"], now=NOW).reasons]
         stats = reporting_repository.capture_rate(cur, by="company", now=NOW,
                                                   company_id=company["id"])
     assert codes == expected, case
