@@ -53,11 +53,13 @@ def guards(regulator: Api, company: dict[str, Any]) -> list[dict[str, Any]]:
     return [eligible_guard(regulator, company["id"]) for _ in range(4)]
 
 
-def _db_certificates(runtime: Any, guard_ids: list[int]) -> list[dict[str, Any]]:
+def _db_certificates(runtime: Any, guard_ids: list[str]) -> list[dict[str, Any]]:
+    """Certificate rows of these guards (named by public id, as the API names them)."""
     with runtime.db.transaction(readonly=True) as cur:
-        cur.execute("SELECT id, number, guard_id, status, status_shard, status_idx "
-                    "FROM certificates_certificate WHERE guard_id = ANY(%s) ORDER BY id",
-                    (guard_ids,))
+        cur.execute("SELECT c.id, c.number, g.public_id::text AS guard_id, c.status,"
+                    " c.status_shard, c.status_idx FROM certificates_certificate c"
+                    " JOIN registry_guard g ON g.id = c.guard_id"
+                    " WHERE g.public_id::text = ANY(%s) ORDER BY c.id", (guard_ids,))
         return [dict(r) for r in cur.fetchall()]
 
 
