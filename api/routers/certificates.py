@@ -12,7 +12,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from api.access import GuardRef, RequestRef, actor_of, guard_for, may_see_certificate
+from api.access import (
+    GuardRef,
+    RequestRef,
+    actor_of,
+    guard_for,
+    may_see_certificate,
+    public_guard_ids,
+)
 from api.biometric_context import read_upload, sealer
 from api.cert_context import CertContext
 from api.deps import clock, rate_limit, require, runtime
@@ -336,6 +343,7 @@ def reissue_batch(kid: KidPath, request: Request, principal: Regulator, now: Now
 
 @router.get("/keys/{kid}/compromise-report",
             summary="What a compromised key signed since it may have leaked (regulator)")
+@public_guard_ids
 def compromise_report(kid: KidPath, request: Request, principal: Regulator, now: Now,
                       limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> Any:
     from certificates import compromise
