@@ -97,6 +97,14 @@ class CompanyOut(BaseModel):
     updated_at: dt.datetime
 
 
+class Output(BaseModel):
+    """A response body whose declared fields are the documented contract. Fields a row
+    carries beyond them pass through unchanged (``extra="allow"``), so declaring a model
+    never silently drops what a page or client already reads."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 class Page(BaseModel):
     items: list[Any]
     next_cursor: int | None = None

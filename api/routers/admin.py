@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from api import idempotency
 from api.access import actor_of, guard_for
@@ -22,12 +23,90 @@ Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
 Now = Annotated[dt.datetime, Depends(clock)]
 
 
-@router.get("/healthz", summary="Liveness (public)")
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    database: str
+
+
+class PrincipalOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    company_id: int | None
+    guard_id: int | None
+    key_prefix: str | None = None
+    created_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+
+
+class CreatedKeyOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    company_id: int | None
+    guard_id: int | None
+    api_key: str | None = None  # absent from an idempotent replay: the secret is shown once
+
+
+class PrincipalsOut(BaseModel):
+    items: list[PrincipalOut]
+
+
+class JobOut(BaseModel):
+    name: str
+    interval_s: int
+    next_run_at: dt.datetime
+    running_on: str | None
+    runs: int
+    last_owner: str | None
+    last_started_at: dt.datetime | None
+    last_finished_at: dt.datetime | None
+    last_status: str | None
+    last_result: dict[str, Any] | None
+    last_error: str | None
+
+
+class JobsOut(BaseModel):
+    items: list[JobOut]
+
+
+class AuditEventOut(BaseModel):
+    seq: int
+    occurred_at: dt.datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str | None
+    request_id: str | None
+    data: dict[str, Any] | None
+    hash: str
+
+
+class AuditEventsOut(BaseModel):
+    items: list[AuditEventOut]
+    next_cursor: int | None
+
+
+class ChainOut(BaseModel):
+    model_config = ConfigDict(title="AuditChainReport")
+    ok: bool
+    events: int
+    first_bad_seq: int | None
+    problem: str | None
+
+
+@router.get("/healthz", response_model=HealthOut, summary="Liveness (public)")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the database answers (public)")
+@router.get("/readyz", response_model=ReadyOut,
+            responses={503: {"description": "the database is not reachable"}},
+            summary="Readiness: the database answers (public)")
 def readyz(request: Request) -> Any:
     if runtime(request).db.ping():
         return {"status": "ready", "database": "ok"}
@@ -37,7 +116,7 @@ def readyz(request: Request) -> Any:
         status_code=503, media_type="application/problem+json", headers={"Retry-After": "1"})
 
 
-@router.post("/v1/apikeys", status_code=201, tags=["admin"],
+@router.post("/v1/apikeys", status_code=201, tags=["admin"], response_model=CreatedKeyOut,
              summary="Create a principal and its API key (shown once; regulator)")
 def create_api_key(body: ApiKeyIn, request: Request, principal: Regulator, now: Now) -> Any:
     rt = runtime(request)
@@ -65,7 +144,7 @@ def create_api_key(body: ApiKeyIn, request: Request, principal: Regulator, now: 
         return JSONResponse(result, status_code=status)
 
 
-@router.get("/v1/apikeys", summary="List principals (regulator)")
+@router.get("/v1/apikeys", response_model=PrincipalsOut, summary="List principals (regulator)")
 def list_api_keys(request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         return {"items": repository.list_principals(cur)}
@@ -82,14 +161,15 @@ def revoke_api_key(principal_id: int, request: Request, principal: Regulator, no
     runtime(request).principal_cache().invalidate(principal_id)
 
 
-@router.get("/v1/jobs", summary="Scheduled jobs and their last runs (regulator)")
+@router.get("/v1/jobs", response_model=JobsOut,
+            summary="Scheduled jobs and their last runs (regulator)")
 def list_jobs(request: Request, principal: Regulator) -> Any:
     from registry import jobs
 
     return {"items": [dataclasses.asdict(j) for j in jobs.status(runtime(request).db)]}
 
 
-@router.get("/v1/audit/events", summary="Audit events (regulator)")
+@router.get("/v1/audit/events", response_model=AuditEventsOut, summary="Audit events (regulator)")
 def audit_events(request: Request, principal: Regulator,
                  target_type: Annotated[str | None, Query(max_length=40)] = None,
                  target_id: Annotated[str | None, Query(max_length=40)] = None,
@@ -102,7 +182,8 @@ def audit_events(request: Request, principal: Regulator,
     return {"items": rows, "next_cursor": rows[-1]["seq"] if len(rows) == limit else None}
 
 
-@router.get("/v1/audit/verify", summary="Verify the audit hash chain (regulator)")
+@router.get("/v1/audit/verify", response_model=ChainOut,
+            summary="Verify the audit hash chain (regulator)")
 def audit_verify(request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         return dataclasses.asdict(audit.verify_chain(cur))
