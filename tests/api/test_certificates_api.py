@@ -18,7 +18,13 @@ from certificates.statuslist import REVOKED, SUSPENDED, VALID, verify_status_lis
 from certificates.trustlist import verify_trust_list
 from registry.settings import reset_settings_cache
 from tests.api.live_server import serve
-from tests.conftest import Api, capture_biometrics, make_issuable_guard, make_principal
+from tests.conftest import (
+    Api,
+    capture_biometrics,
+    make_issuable_guard,
+    make_principal,
+    record_exam_pass,
+)
 
 
 @pytest.fixture
@@ -275,6 +281,7 @@ def test_company_request_approved_by_regulator(regulator: Api, runtime: Any,
     capture_biometrics(operator, regulator, guard["id"])
     regulator.post(f"/v1/guards/{guard['id']}/background-checks",
                    json={"result": "clear", "checked_on": dt.date.today().isoformat()})
+    record_exam_pass(regulator, guard["id"])
     req = operator.post(f"/v1/guards/{guard['id']}/certificate-requests", json={"note": "new"})
     assert req.status_code == 201
     pending = operator.get("/v1/certificate-requests").json()["items"]
