@@ -51,7 +51,8 @@ def ticket_pdf(rt: Runtime, *, registration_id: int, now: dt.datetime,
         photo = (enrollment.load_portrait(cur, subject=str(guard["biometric_subject"]),
                                           sealer=sealer(rt.settings)) if with_photo else None)
     text = ticket_text(rt, reg, now)
-    return render_ticket(ticket={**reg, "id_number_masked": mask_id_number(guard["id_number"])},
+    return render_ticket(ticket={**reg, "registration_id": reg["id"],
+                                 "id_number_masked": mask_id_number(guard["id_number"])},
                          text=text, photo=photo, issuer=rt.settings.issuer)
 
 
