@@ -16,11 +16,12 @@ from api.access import actor_of, guard_for
 from api.deps import clock, rate_limit_client, require, runtime
 from api.routers.biometrics import capture_face, capture_finger
 from api.routers.regulation import _csv_body
-from api.schemas import Input, Name, mask_id_number
+from api.schemas import Input, Name
 from api.usecases import exams as exam_usecase
 from registry import exams
 from registry import exams_repository as repo
 from registry import repository as registry_repo
+from registry.audit import Actor
 from registry.auth import Principal, Role
 from registry.db import Cursor
 from registry.errors import InvalidInput, NotEligible, NotFound
@@ -232,9 +233,12 @@ def list_sessions(request: Request, now: Now,
     return out
 
 
-def _refused(refusal_id: int | None) -> NotEligible:
+def _refused() -> NotEligible:
     # The same words, whatever the reason: the reason stays with the regulator.
     return NotEligible(exams.NOT_ELIGIBLE, reason="not-eligible")
+
+
+PUBLIC = Actor("public")
 
 
 @router.post("/exam-sessions/{session_id}/applications", status_code=201,
@@ -245,20 +249,14 @@ def apply_online(session_id: Id, body: ApplicationIn, request: Request, now: Now
                  ) -> dict[str, Any]:
     rate_limit_client(request, "exam")
     with runtime(request).db.transaction() as cur:
-        done = exams.apply(cur, actor=exams_actor(), now=now, session_id=session_id,
+        done = exams.apply(cur, actor=PUBLIC, now=now, session_id=session_id,
                            id_number=body.id_number, name=body.name, phone=body.phone,
                            applied_by="self")
     if done.registration is None:
-        raise _refused(done.refusal_id)
+        raise _refused()
     reg = done.registration
     return {"registration_code": done.code, "session_id": reg["session_id"],
             "sits_on": reg["sits_on"], "venue": reg["venue"]}
-
-
-def exams_actor() -> Any:
-    from registry.audit import Actor
-
-    return Actor("public")
 
 
 @router.post("/exam-sessions/{session_id}/registrations", status_code=201,
@@ -273,7 +271,7 @@ def register(session_id: Id, body: CompanyApplicationIn, request: Request,
                            applied_by="company" if company else "regulator",
                            company_id=company)
     if done.registration is None:
-        raise _refused(done.refusal_id)
+        raise _refused()
     reg = done.registration
     return {"registration_code": done.code, "registration_id": reg["id"],
             "guard_id": reg["guard_id"], "session_id": reg["session_id"],
@@ -489,6 +487,3 @@ def archive(guard_id: Id, request: Request, principal: StaffOrSelf) -> dict[str,
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
         return exams.archive(cur, guard_id)
-
-
-__all__ = ["mask_id_number", "router"]

@@ -118,10 +118,12 @@ def test_reissue_supersedes(regulator: Api, officer: Api) -> None:
     company = regulator.make_company()
     guard = make_issuable_guard(regulator, company["id"])
     first = regulator.post(f"/v1/guards/{guard['id']}/certificate").json()
-    regulator.patch(f"/v1/guards/{guard['id']}", json={"skill_level": 3})
+    # A level change re-issues at once (issue 15); asking again gives that certificate.
+    patched = regulator.patch(f"/v1/guards/{guard['id']}", json={"skill_level": 3}).json()
+    assert patched["reissued"] and patched["reissue_error"] is None
     second = regulator.post(f"/v1/guards/{guard['id']}/certificate")
-    assert second.status_code == 201
-    assert second.json()["number"] != first["number"]
+    assert second.status_code == 200
+    assert second.json()["number"] == patched["reissued"] != first["number"]
     assert second.json()["skill_level"] == 3
     old = regulator.get(f"/v1/certificates/{first['number']}").json()
     assert old["status"] == "revoked"
