@@ -268,11 +268,12 @@ def record_external(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: in
 
 def archive(cur: Cursor, guard_id: int) -> dict[str, Any]:
     regs = repo.registrations_of_person(cur, guard_id)
+    results = repo.results_of(cur, guard_id)
     return {
         "registrations": [{k: r[k] for k in ("id", "session_id", "sits_on", "venue",
                                              "district", "status", "applied_by",
                                              "attended_at", "passed", "score")}
                           for r in regs],
-        "results": repo.results_of(cur, guard_id),
-        "passed": any(r["passed"] for r in repo.results_of(cur, guard_id)),
+        "results": results,
+        "passed": any(r["passed"] for r in results),
     }
