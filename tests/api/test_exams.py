@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from registry import exams
+from tests.api.test_regulation_api import FORBIDDEN_PUBLIC
 from tests.conftest import Api, make_principal, random_id_number
 
 
@@ -67,6 +68,10 @@ def test_online_application_gives_a_code_once_and_a_ticket(
     assert resp.status_code == 201, resp.text
     code = resp.json()["registration_code"]
     assert len(code) == 11 and id_number not in resp.text and phone not in resp.text
+    listed = client.get(f"/v1/exam-sessions?year={session['sits_on'][:4]}")
+    for text in (resp.text, listed.text):
+        for word in FORBIDDEN_PUBLIC:
+            assert f'"{word}"' not in text
     again = client.post(f"/v1/exam-sessions/{session['id']}/applications",
                         json={"id_number": id_number, "name": name, "phone": phone})
     assert again.status_code == 409
@@ -89,6 +94,11 @@ def test_online_application_gives_a_code_once_and_a_ticket(
     pdf = client.post("/v1/public/exam-ticket",
                       json={"id_number": id_number, "registration_code": code.lower()})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    if shutil.which("pdftotext"):
+        words = subprocess.run(["pdftotext", "-", "-"], input=pdf.content, capture_output=True,
+                               check=True).stdout.decode()
+        assert name in words and id_number not in words and phone not in words
+        assert id_number[:6] + "********" + id_number[14:] in words
     if shutil.which("pdftoppm"):
         from certificates import qr
         from certificates.exam_ticket import verify_ticket
