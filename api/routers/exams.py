@@ -84,7 +84,6 @@ class AppliedOut(BaseModel):
 
 class RegisteredOut(AppliedOut):
     registration_id: int
-    guard_id: int
 
 
 class RegistrationOut(BaseModel):
@@ -274,7 +273,7 @@ def register(session_id: Id, body: CompanyApplicationIn, request: Request,
         raise _refused()
     reg = done.registration
     return {"registration_code": done.code, "registration_id": reg["id"],
-            "guard_id": reg["guard_id"], "session_id": reg["session_id"],
+            "session_id": reg["session_id"],
             "sits_on": reg["sits_on"], "venue": reg["venue"]}
 
 
