@@ -20,6 +20,7 @@ from api.routers import (
     certificates,
     devices,
     docs,
+    exams,
     notifications,
     regulation,
     supervision,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(supervision.router)
     app.include_router(notifications.router)
     app.include_router(career.router)
+    app.include_router(exams.router)
     app.include_router(supervision2.router)
     app.include_router(transparency.router)
     app.include_router(web.router)

@@ -121,7 +121,8 @@ def rate_limit_client(request: Request, kind: str) -> None:
     settings = runtime(request).settings
     per_minute = {"complaint": settings.rate_limit_complaint_per_min,
                   "complaint-track": settings.rate_limit_public_per_min,
-                  "procurement": settings.rate_limit_public_per_min}[kind]
+                  "procurement": settings.rate_limit_public_per_min,
+                  "exam": settings.rate_limit_public_per_min}[kind]
     limiter = _limiters.get((kind, per_minute))
     if limiter is None:
         limiter = _limiters.setdefault((kind, per_minute), RateLimiter(per_minute))

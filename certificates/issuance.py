@@ -101,7 +101,10 @@ def prepare(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
         issuer=config.issuer, issued_at=issued, expires_at=issued + config.validity,
         certificate_number=number, guard_name=guard["name"], skill_level=guard["skill_level"],
         status=StatusRef(uri=uri, idx=idx),
-        employer_id=int(guard["company_id"]), employer_name=guard["company_name"],
+        # The certificate is personal (issue 15): the employer is named only while there
+        # is one.
+        employer_id=int(guard["company_id"]) if guard["company_id"] is not None else None,
+        employer_name=guard["company_name"] if guard["company_id"] is not None else None,
         device_key=device)
     payload = claims.encode()
     cert_id = repository.insert_certificate(cur, {

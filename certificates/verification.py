@@ -37,7 +37,9 @@ or raises :class:`~certificates.errors.VerificationError` whose ``reason`` is on
     none), ``proof-expired`` (outside ``t - proof_skew .. t + proof_window +
     proof_skew``), ``challenge-mismatch`` (the verifier's challenge differs).
 
-``text`` may be a certificate (``SG1:``) or a rotating presentation (``SGP1:``).
+``text`` may be a certificate (``SG1:``) or a rotating presentation (``SGP1:``). A COSE
+message with a ``typ`` header (an exam ticket, certificates/exam_ticket.py) is refused as
+``malformed``/cose whatever its prefix and signature.
 
 Public keys are parsed once per trust list entry (cached), and the cached status
 provider verifies each status list token once.
@@ -60,7 +62,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from certificates.cose import Sign1, decode_guard_sign1, es256_is_high_s
+from certificates.cose import HDR_TYP, Sign1, decode_guard_sign1, es256_is_high_s
 from certificates.cwt import GuardClaims
 from certificates.envelope import GUARD_PREFIX, MAX_DECOMPRESSED, decode_text
 from certificates.errors import (
@@ -292,6 +294,10 @@ def parse_any(text: str, policy: VerificationPolicy) -> tuple[Sign1, Presentatio
         else:
             cose = decode_text(text, policy.prefix, limit=policy.max_decompressed)
         msg = decode_guard_sign1(cose)
+        if HDR_TYP in msg.protected:
+            # A guard certificate has no typ; anything typed (an exam ticket, a status
+            # or trust list) is another kind of token, whoever signed it.
+            raise DecodeError(Malformed.COSE, "not a guard certificate (typed token)")
     except DecodeError as exc:
         raise _malformed(exc) from None
     except AlgorithmMismatch as exc:

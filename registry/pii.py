@@ -68,6 +68,13 @@ class PiiCodec:
         return hmac.new(self._index_key, b"id-number\x00" + normal.encode(),
                         hashlib.sha256).digest()
 
+    def code_index(self, code: str) -> bytes:
+        """The keyed hash a one-time code (an exam registration code) is stored as: the
+        code is shown once and never kept (a database reader cannot use it)."""
+        normal = code.strip().upper().replace("-", "").replace(" ", "")
+        return hmac.new(self._index_key, b"exam-code\x00" + normal.encode(),
+                        hashlib.sha256).digest()
+
     def seal(self, value: str, *, purpose: str, bound_to: bytes) -> bytes:
         nonce = os.urandom(12)
         return MAGIC + nonce + self._aead.encrypt(nonce, value.encode(),

@@ -353,6 +353,7 @@ class Eligibility:
 BAR_MESSAGES = {
     "under-age": f"the guard is under {MIN_AGE}",
     "banned": "the person is under an industry ban",
+    "no-exam-pass": "no passed guard exam on record",
     "no-background-check": "no background check on record",
     "background-check-failed": "the latest background check failed",
     "criminal-record": "criminally punished for an intentional crime",

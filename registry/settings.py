@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     # candidates under an industry ban are held at the more sensitive target.
     dedup_fpir: float = Field(default=0.01, gt=0.0, lt=1.0)
     dedup_fpir_banned: float = Field(default=0.1, gt=0.0, lt=1.0)
+    # Exam attendance (issue 15): the live face + one finger are admitted when their fused
+    # LLR reaches the impostor-distribution threshold at this false match rate (1:1).
+    exam_attendance_fmr: float = Field(default=1e-4, gt=0.0, lt=0.1)
     dedup_gallery_size: int = Field(default=500_000, ge=1, le=1_000_000_000)
 
     # Request limits

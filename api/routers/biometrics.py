@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
@@ -20,6 +21,7 @@ from biometrics.face.pipeline import THRESHOLDS
 from biometrics.imaging import FACE_FORMATS, FINGER_FORMATS, inspect_image
 from registry import repository as registry_repo
 from registry.auth import Principal, Role
+from registry.db import Cursor
 from registry.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["biometrics"])
@@ -49,15 +51,26 @@ def _analyse_face(request: Request, data: bytes, *, purpose: Literal["enroll", "
                                keep_pixels=purpose == "enroll")
 
 
+GuardLoader = Callable[[Cursor, bool], dict[str, Any]]
+
+
 @router.post("/guards/{guard_id}/face", status_code=201,
              summary="Capture (or replace) a guard's face photo; 1:N duplicate search")
 def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
                 photo: Annotated[UploadFile, File(description="JPEG or PNG")],
                 ) -> Any:
+    return capture_face(request, principal, now, photo,
+                        lambda cur, lock: guard_for(cur, principal, guard_id, for_update=lock))
+
+
+def capture_face(request: Request, principal: Principal, now: dt.datetime, photo: UploadFile,
+                 load: GuardLoader) -> Any:
+    """The face capture flow for whoever ``load`` lets the principal reach (the guard
+    pages, or the exam registration point)."""
     rt = runtime(request)
     # Check access before reading anything, and again under lock when storing.
     with rt.db.transaction(readonly=True) as cur:
-        guard_for(cur, principal, guard_id)
+        load(cur, False)
     rate_limit(request, principal, "enroll")
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
     work = _analyse_face(request, data, purpose="enroll")
@@ -66,7 +79,8 @@ def enroll_face(guard_id: int, request: Request, principal: Staff, now: Now,
     from biometrics import finger_capture
 
     with rt.db.transaction() as cur:
-        guard = guard_for(cur, principal, guard_id, for_update=True)
+        guard = load(cur, True)
+        guard_id = int(guard["id"])
         outcome = enrollment.enroll_face(
             cur, actor=actor_of(principal), now=now, subject=str(guard["biometric_subject"]),
             guard_id=guard_id, encoding=result.encoding, model=result.model_id,
@@ -262,15 +276,25 @@ def enroll_finger(guard_id: int, request: Request, principal: Staff, now: Now,
                   image: Annotated[UploadFile | None, File()] = None,
                   template: Annotated[UploadFile | None, File()] = None,
                   dpi: Annotated[float | None, Form(ge=250, le=1200)] = None) -> Any:
+    return capture_finger(request, principal, now, position, image, template, dpi,
+                          lambda cur, lock: guard_for(cur, principal, guard_id,
+                                                      for_update=lock))
+
+
+def capture_finger(request: Request, principal: Principal, now: dt.datetime, position: int,
+                   image: UploadFile | None, template: UploadFile | None, dpi: float | None,
+                   load: GuardLoader) -> Any:
+    """The finger capture flow for whoever ``load`` lets the principal reach."""
     from biometrics import finger_capture
 
     rt = runtime(request)
     with rt.db.transaction(readonly=True) as cur:
-        guard_for(cur, principal, guard_id)
+        load(cur, False)
     rate_limit(request, principal, "enroll")
     capture = _finger_capture(request, image, template, dpi, "enroll", position)
     with rt.db.transaction() as cur:
-        guard = guard_for(cur, principal, guard_id, for_update=True)
+        guard = load(cur, True)
+        guard_id = int(guard["id"])
         outcome = enrollment.enroll_finger(
             cur, actor=actor_of(principal), now=now, subject=str(guard["biometric_subject"]),
             guard_id=guard_id, position=position, record=capture.record,

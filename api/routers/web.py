@@ -27,7 +27,7 @@ from api.deps import current_time
 from registry.errors import NotFound
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-PAGES = ("scan", "guard", "company", "dashboard")
+PAGES = ("scan", "guard", "company", "dashboard", "station")
 
 router = APIRouter(include_in_schema=False, tags=["web"])
 
@@ -122,6 +122,11 @@ def guard_page(request: Request) -> Response:
 @router.get("/company", summary="Company page")
 def company_page(request: Request) -> Response:
     return _page(request, "company")
+
+
+@router.get("/station", summary="Exam registration point (exam staff)")
+def station_page(request: Request) -> Response:
+    return _page(request, "station")
 
 
 @router.get("/public", summary="Public page: complaints, red and black lists, inspections")

@@ -59,3 +59,28 @@ def issue_for(db: Database, ctx: CertContext, principal: Principal, guard_id: in
                 subject=f"{cert['number']}: 保安员证已换发 certificate re-issued",
                 data={"number": cert["number"], "supersedes": prepared.supersedes})
     return not prepared.existing, cert
+
+
+REISSUE_FIELDS = frozenset({"name", "skill_level"})
+
+
+def follow_change(db: Database, ctx: CertContext, principal: Principal, guard_id: int,
+                  now: dt.datetime) -> dict[str, Any]:
+    """After a change the certificate shows (a new hire, a name or a level): re-issue the
+    valid certificate with the new content, as the system's act (audited, the employer
+    told). Nothing happens without a valid certificate or when its content is unchanged
+    (``issue_for`` answers the live one). Losing an employer never calls this: the
+    credential is personal and online verification shows "no active employer".
+    Returns ``{"reissued": number | None, "reissue_error": detail | None}``."""
+    from certificates import repository as cert_repo
+    from registry.errors import GuardregError
+
+    with db.transaction(readonly=True) as cur:
+        live = cert_repo.live_certificate(cur, guard_id)
+    if live is None or live["status"] != "valid":
+        return {"reissued": None, "reissue_error": None}
+    try:
+        created, cert = issue_for(db, ctx, principal, guard_id, now, automatic=True)
+    except GuardregError as exc:
+        return {"reissued": None, "reissue_error": exc.detail}
+    return {"reissued": cert["number"] if created else None, "reissue_error": None}

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 
 R, O, C, G = "regulator", "company_operator", "checkpoint_officer", "guard"
-T, A = "training_unit", "skill_assessor"
+T, A, E = "training_unit", "skill_assessor", "exam_staff"
 PUBLIC: frozenset[str] = frozenset()
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -144,6 +144,24 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/training/rotation-due"): frozenset({R, O}),
     ("POST", "/v1/skill-evaluations"): frozenset({R, A}),
     ("GET", "/v1/guards/{guard_id}/skill-evaluations"): frozenset({R, O, G}),
+    # The unified exam (issue 15, exam15): api/routers/exams.py.
+    ("POST", "/v1/exam-sessions"): frozenset({R, E}),
+    ("GET", "/v1/exam-sessions"): PUBLIC,
+    ("POST", "/v1/exam-sessions/{session_id}/applications"): PUBLIC,
+    ("POST", "/v1/exam-sessions/{session_id}/registrations"): frozenset({R, O}),
+    ("GET", "/v1/exam-sessions/{session_id}/registrations"): frozenset({R, E}),
+    ("GET", "/v1/exam-refusals"): frozenset({R}),
+    ("POST", "/v1/exam-registrations/lookup"): frozenset({R, E}),
+    ("GET", "/v1/exam-registrations/{registration_id}"): frozenset({R, E}),
+    ("POST", "/v1/exam-registrations/{registration_id}/face"): frozenset({R, E}),
+    ("POST", "/v1/exam-registrations/{registration_id}/fingers/{position}"): frozenset({R, E}),
+    ("GET", "/v1/exam-registrations/{registration_id}/ticket.pdf"): frozenset({R, E}),
+    ("POST", "/v1/public/exam-ticket"): PUBLIC,
+    ("POST", "/v1/exam-attendance"): frozenset({R, E}),
+    ("POST", "/v1/exam-sessions/{session_id}/results"): frozenset({R, E}),
+    ("POST", "/v1/exam-sessions/{session_id}/results/import"): frozenset({R, E}),
+    ("POST", "/v1/guards/{guard_id}/exam-results"): frozenset({R}),
+    ("GET", "/v1/guards/{guard_id}/exams"): frozenset({R, O, G}),
     ("GET", "/v1/transparency/checkpoint"): PUBLIC,
     ("GET", "/v1/transparency/key"): PUBLIC,
     ("GET", "/v1/transparency/proof/inclusion"): PUBLIC,

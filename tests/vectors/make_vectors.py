@@ -103,6 +103,31 @@ def flip(data: bytes, offset: int, bit: int = 0x01) -> bytes:
     return bytes(b)
 
 
+def exam15_vectors(cert: Any) -> list[dict[str, Any]]:
+    """Issue 15: a certificate without an employer is valid (the credential is personal);
+    an exam admission ticket (SGX1:, typ header) is never a guard certificate, even under
+    the SG1: prefix."""
+    from certificates.envelope import decode_text
+    from certificates.exam_ticket import TICKET_PREFIX, TicketClaims, seal_ticket
+
+    personal = claims(certificate_number="120120260000126X", employer_id=None,
+                      employer_name=None)
+    ticket = seal_ticket(TicketClaims(
+        issuer="guardreg-test", issued_at=NOW - timedelta(days=2),
+        expires_at=NOW + timedelta(hours=6), registration_id=41, name="欧阳明华",
+        sits_on=NOW.date(), venue="河西区考点", session_id=7), cert)
+    return [
+        {"name": "no-employer-valid", "text": encode_text(seal_cose(personal, cert)),
+         "expected": "valid", "claims": personal.to_json(), "kid": cert.kid.hex(),
+         "qr_version": None},
+        {"name": "exam-ticket", "text": ticket, "expected": "malformed",
+         "malformed": "prefix"},
+        {"name": "exam-ticket-as-sg1",
+         "text": encode_text(decode_text(ticket, TICKET_PREFIX)), "expected": "malformed",
+         "malformed": "cose"},
+    ]
+
+
 def main() -> None:
     ring = keyring()
     sm2ring = sm2_keyring()
@@ -410,6 +435,9 @@ def main() -> None:
     add("device-cnf-off-curve", encode_text(encode_sign1(
         cbor2.dumps(off_curve, canonical=True), alg="ES256", kid=cert.kid, sign=cert.sign)),
         "malformed", "claims")
+
+    for v in exam15_vectors(cert):
+        add(**v)
 
     from certificates.qr import qr_version
 

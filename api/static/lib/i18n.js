@@ -69,6 +69,16 @@ const STRINGS = {
     "dash.list": "List", "dash.list.red": "red list", "dash.list.black": "black list", "dash.list.abnormal": "abnormal operations",
     "dash.list.add": "Put on list", "dash.list.remove": "Take off", "dash.lists.on": "On lists", "dash.certrate": "Eligible with a valid certificate", "dash.modality": "modality",
     "err.network": "Network error", "err.generic": "Error",
+    // exam15
+    "nav.station": "Exam registration point",
+    "station.title": "Exam registration point", "station.find": "Find the candidate (ID card shown)",
+    "station.session": "Exam session", "station.session.any": "any session", "station.find.submit": "Find",
+    "station.candidate": "Candidate", "station.notfound": "No registration for this ID number.",
+    "station.attended": "attendance checked", "station.notattended": "attendance not checked",
+    "station.ticket": "Print admission ticket (PDF)", "station.ticket.done": "Ticket downloaded.",
+    "station.attend": "Attendance at the venue", "station.ticket.text": "Ticket (scan the QR into this field)",
+    "station.live.photo": "Live photo", "station.live.finger": "Live fingerprint", "station.attend.submit": "Check",
+    "station.admitted": "ADMITTED: matches the registration", "station.refused": "NOT ADMITTED: does not match the registration; call the supervisor",
   },
   zh: {
     "lang.toggle": "English", "lang.toggle.label": "切换到英文",
@@ -139,6 +149,16 @@ const STRINGS = {
     "dash.list": "名单", "dash.list.red": "红名单", "dash.list.black": "黑名单", "dash.list.abnormal": "经营异常名录",
     "dash.list.add": "列入", "dash.list.remove": "移出", "dash.lists.on": "所在名单", "dash.certrate": "符合条件且持有效证书", "dash.modality": "类型",
     "err.network": "网络错误", "err.generic": "错误",
+    // exam15
+    "nav.station": "考试报名点",
+    "station.title": "保安员考试报名点", "station.find": "查找考生（核对身份证）",
+    "station.session": "考试场次", "station.session.any": "全部场次", "station.find.submit": "查找",
+    "station.candidate": "考生", "station.notfound": "该身份证号没有报名记录。",
+    "station.attended": "已核验入场", "station.notattended": "未核验入场",
+    "station.ticket": "打印准考证（PDF）", "station.ticket.done": "准考证已下载。",
+    "station.attend": "考场入场核验", "station.ticket.text": "准考证（将二维码扫入此框）",
+    "station.live.photo": "现场照片", "station.live.finger": "现场指纹", "station.attend.submit": "核验",
+    "station.admitted": "准予入场：与报名采集一致", "station.refused": "不予入场：与报名采集不符，请联系主考",
   },
 };
 

@@ -378,6 +378,9 @@ export async function verifyCertificate(text, { trust, statusTokens, now, clockF
     out.trustAgeS = now - trust.iat;
     const { cose, proof } = await decodeAny(text);
     const msg = parseSign1(cose);
+    // A guard certificate has no typ header: a typed token (an exam admission ticket,
+    // SGX1:) is never a certificate, whatever its prefix (issue 15).
+    if (msg.protected.has(16)) throw new VerifyError("malformed", "cose: not a guard certificate (typed token)");
     if (!CERT_ALGS.includes(msg.alg)) throw new VerifyError("algorithm-mismatch", msg.alg + " not allowed");
     checkClock(now, Math.max(trust.iat, clockFloor ?? trust.iat), policy);
     if (trust.stale) { out.stale.push(trust.stale); out.staleReason = "stale-trust-list"; }
