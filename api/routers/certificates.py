@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
-from pydantic import Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.access import actor_of, guard_for
@@ -433,13 +433,17 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
                               status=CallableStatusProvider(status_of), policy=ctx.policy,
                               challenge=challenge.encode() if challenge else None)
             claims = verified.claims
+            if verified.presentation == "card":
+                # The printed card: valid, but nothing proves who holds it but the photo.
+                verdict, detail = "card", "card: compare the photo"
         except VerificationError as exc:
             verdict, detail = exc.reason.value, exc.detail
             if exc.reason is Reason.STATUS_MISMATCH:
                 live.clear()  # another certificate's row: never show its data
             if exc.reason in (Reason.REVOKED, Reason.SUSPENDED, Reason.EXPIRED,
                               Reason.NOT_YET_VALID, Reason.NO_DEVICE_PROOF,
-                              Reason.PROOF_EXPIRED, Reason.CHALLENGE_MISMATCH):
+                              Reason.PROOF_EXPIRED, Reason.CHALLENGE_MISMATCH,
+                              Reason.CARD_NOT_ACCEPTED):
                 # signature already verified at this point (certificate or presentation)
                 claims = GuardClaims.decode(parse_any(text, ctx.policy)[0].payload)
         body: dict[str, Any] = {"verdict": verdict, "checked_at": now}
@@ -450,7 +454,7 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
                 "number": claims.certificate_number, "guard_name": claims.guard_name,
                 "skill_level": claims.skill_level, "employer_id": claims.employer_id,
                 "employer_name": claims.employer_name, "issued_at": claims.issued_at,
-                "expires_at": claims.expires_at}
+                "expires_at": claims.expires_at, "card": claims.card}
             if live:
                 body["live_status"] = live["status"]
                 body["status_reason"] = live["status_reason"]
@@ -477,7 +481,7 @@ def _live_context(cur: Cursor, rt: Any, guard: dict[str, Any], employer_id: Any,
     out["permitted_services"] = (
         regulation.permitted_services(cur, guard=guard, now=now, policy=current_policy(cur),
                                       quals=guard["qualifications"])
-        if verdict == "valid" and employer is not None else [])
+        if verdict in ("valid", "card") and employer is not None else [])
     if guard["face_status"] in (None, "rejected"):
         out["photo"] = None
         out["photo_note"] = "no photo on file: check the ID card instead"
@@ -557,3 +561,69 @@ def _jsonable(value: Any) -> Any:
     from fastapi.encoders import jsonable_encoder
 
     return jsonable_encoder(value)
+
+
+# -- the printed card (its own credential, certificates/cards.py) ---------------------------
+class CardOut(BaseModel):
+    number: str = Field(description="<certificate number>-C<n>")
+    certificate_number: str | None
+    serial: int
+    status: str
+    status_reason: str | None
+    guard_id: int
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class CardsOut(BaseModel):
+    items: list[CardOut]
+
+
+def card_view(card: dict[str, Any], certificate_number: str | None) -> CardOut:
+    return CardOut(number=card["number"], certificate_number=certificate_number,
+                   serial=int(card["card_serial"]), status=card["status"],
+                   status_reason=card["status_reason"], guard_id=int(card["guard_id"]),
+                   issued_at=card["issued_at"], expires_at=card["expires_at"])
+
+
+@router.post("/guards/{guard_id}/cards", status_code=201, response_model=CardOut,
+             summary="Print a new card (its own credential; the previous card is revoked)")
+def issue_card(guard_id: int, request: Request, principal: Staff, now: Now) -> CardOut:
+    from certificates import cards
+
+    ctx = certs(request)
+    with runtime(request).db.transaction() as cur:
+        guard_for(cur, principal, guard_id, for_update=True)
+        card = cards.issue_card(cur, actor=actor_of(principal), now=now, guard_id=guard_id,
+                                signer=ctx.signer("certificate"),
+                                status_signer=ctx.signer("status-list"),
+                                config=ctx.issuance.status)
+        cert = cert_repo.get_by_id(cur, int(card["card_of"]))
+    return card_view(card, cert["number"] if cert else None)
+
+
+@router.get("/guards/{guard_id}/cards", response_model=CardsOut,
+            summary="A guard's printed cards, newest last")
+def guard_cards(guard_id: int, request: Request, principal: StaffOrSelf) -> CardsOut:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        guard_for(cur, principal, guard_id)
+        rows = cert_repo.cards_of_guard(cur, guard_id)
+        numbers = {int(r["card_of"]): r["number"].rpartition("-C")[0] for r in rows}
+    return CardsOut(items=[card_view(r, numbers.get(int(r["card_of"]))) for r in rows])
+
+
+class VerifierPolicyOut(BaseModel):
+    accept_cards: bool = Field(description="do checkpoints accept a printed card")
+    proof_window_s: int
+    proof_skew_s: int
+    face_check: bool = Field(description="the live face check is offered (online)")
+
+
+@router.get("/verifier-policy", response_model=VerifierPolicyOut,
+            summary="The checkpoint policy the scanner page applies (public)")
+def verifier_policy(request: Request) -> VerifierPolicyOut:
+    policy = certs(request).policy
+    return VerifierPolicyOut(accept_cards=policy.accept_cards,
+                             proof_window_s=int(policy.proof_window.total_seconds()),
+                             proof_skew_s=int(policy.proof_skew.total_seconds()),
+                             face_check=True)
