@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     checkpoint_accept_cards: bool = True
     # The live face check at the checkpoint (POST /v1/verifications/face-check): at most
     # this many checks per officer per minute.
-    face_check_per_minute: int = Field(default=10, ge=1)
+    face_check_per_minute: int = Field(default=30, ge=1)
     signature_algorithm: Literal["ES256", "EdDSA", "SM2SM3"] = "ES256"
     status_list_ttl_s: int = 300
     status_list_max_age_s: int = 24 * 3600

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -627,3 +627,111 @@ def verifier_policy(request: Request) -> VerifierPolicyOut:
                              proof_window_s=int(policy.proof_window.total_seconds()),
                              proof_skew_s=int(policy.proof_skew.total_seconds()),
                              face_check=True)
+
+
+# -- the live face check at the checkpoint (issue 18) ---------------------------------------
+class FaceCheckOut(BaseModel):
+    result: Literal["match", "no-match", "poor-photo"]
+    strength: Literal["strong", "moderate", "weak", "none"] | None = Field(
+        description="how strongly the photo resembles the enrolled face, in plain words")
+    message: str
+    retake: str | None = Field(default=None, description="poor photo: what to fix")
+    retake_check: str | None = Field(default=None, description="poor photo: the failed check")
+    threshold: float
+    liveness_checked: bool = Field(
+        default=False, description="always false: no liveness detection is performed")
+    note: str
+    photo_kept: bool = Field(default=False, description="the photo is discarded")
+
+
+_LIVENESS_NOTE = ("no liveness detection: a printed photo or a screen can match; look at "
+                  "the person")
+_RETAKE = {"face-count": "no single face found: one person, facing the camera",
+           "inter-eye-distance": "face too small: come closer",
+           "roll": "head tilted: hold the head straight", "yaw": "head turned: face the camera",
+           "exposure": "too dark or too bright: change the light",
+           "sharpness": "blurred: hold still"}
+
+
+FaceResultWord = Literal["match", "no-match", "poor-photo"]
+StrengthWord = Literal["strong", "moderate", "weak", "none"]
+
+
+def face_strength(distance: float, threshold: float
+                  ) -> tuple[FaceResultWord, StrengthWord, str]:
+    """(result, strength, message) of a distance, in plain words."""
+    if distance <= threshold - 0.08:
+        return "match", "strong", "strong match: the photo resembles the enrolled face closely"
+    if distance <= threshold:
+        return "match", "moderate", ("match, not strong: compare the face with the portrait "
+                                     "yourself")
+    if distance <= threshold + 0.12:
+        return "no-match", "weak", ("no match: some resemblance, not enough to confirm; "
+                                    "check the ID card")
+    return "no-match", "none", "no match: the photo does not resemble the enrolled face"
+
+
+@router.post("/verifications/face-check", response_model=FaceCheckOut,
+             summary="Live face check: a photo of the person presenting vs the enrolled face "
+                     "(1:1; no liveness detection; the photo is discarded)")
+def face_check(request: Request, principal: Officer, now: Now,
+               number: Annotated[str, Form(min_length=16, max_length=24,
+                                           description="the certificate or card number "
+                                                       "just verified")],
+               photo: Annotated[UploadFile, File(description="JPEG or PNG")],
+               location: Annotated[str | None, Form(max_length=200)] = None) -> FaceCheckOut:
+    from api import image_work
+    from api.biometric_context import vector_key
+    from biometrics import repository as bio_repo
+    from biometrics.errors import QualityRejected
+    from biometrics.face.pipeline import MODEL_ID, checkpoint_threshold
+    from biometrics.imaging import FACE_FORMATS, inspect_image
+
+    rt = runtime(request)
+    # Per officer, taken before any image work (a refused caller costs nothing).
+    rate_limit(request, principal, "face-check")
+    n = number.strip().upper()
+    with rt.db.transaction(readonly=True) as cur:
+        cert = cert_repo.get_by_number(cur, n)
+        if cert is None or cert["status"] in ("pending", "failed"):
+            raise NotFound("no such certificate")
+        guard = registry_repo.get_guard(cur, int(cert["guard_id"]))
+        assert guard is not None
+        subject = str(guard["biometric_subject"])
+        face = bio_repo.get_face_status(cur, subject)
+        if face is None or face["status"] == "rejected":
+            raise NotFound("no face enrolled for this guard: check the ID card",
+                           code="no-face-enrolled")
+    data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
+    out: FaceCheckOut
+    try:
+        limits = {"max_bytes": rt.settings.max_image_bytes,
+                  "max_pixels": rt.settings.max_image_pixels}
+        inspect_image(data, formats=FACE_FORMATS, **limits)
+        result = rt.image_pool().run(image_work.analyse_face, data, purpose="verify",
+                                     keep_pixels=False, **limits).result
+    except QualityRejected as exc:
+        check = str(exc.extra.get("check", ""))
+        threshold = checkpoint_threshold(MODEL_ID)
+        out = FaceCheckOut(result="poor-photo", strength=None,
+                           message="poor photo: no comparison was made",
+                           retake=_RETAKE.get(check, "retake the photo"),
+                           retake_check=check or None, threshold=threshold,
+                           note=_LIVENESS_NOTE)
+    else:
+        with rt.db.transaction(readonly=True) as cur:
+            dist = enrollment.face_distance(cur, subject=subject, encoding=result.encoding,
+                                            vector_key=vector_key(rt.settings),
+                                            model=result.model_id)
+        threshold = checkpoint_threshold(result.model_id)
+        verdict, strength, message = face_strength(dist, threshold)
+        out = FaceCheckOut(result=verdict, strength=strength, message=message,
+                           threshold=threshold, note=_LIVENESS_NOTE)
+        del result
+    # The photo is discarded: nothing of it is stored; the check log holds the outcome
+    # only (no photo, template, distance or score).
+    del data
+    rt.verification_log.add(at=now, principal_id=principal.id, number=n,
+                            verdict=f"face-{out.result}", location=location,
+                            channel="face-check")
+    return out
