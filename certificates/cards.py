@@ -111,7 +111,9 @@ def current_card(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
                  config: StatusConfig) -> dict[str, Any]:
     """The live card of the guard's current certificate, issuing card 1 (or the next)
     when there is none: what the card PDF prints."""
-    cert = repository.live_certificate(cur, guard_id)
+    # Locked first: two downloads at once print one card, not C1 then C2 (which would
+    # leave the first PDF carrying a revoked card).
+    cert = repository.live_certificate(cur, guard_id, for_update=True)
     card = repository.live_card(cur, guard_id)
     if cert is not None and card is not None and card["card_of"] == cert["id"] \
             and card["status"] == "valid":

@@ -121,7 +121,6 @@ async function faceCheck(file) {
   catch (e) { faceResult = { error: problemText(e) }; }
   finally { $("face-photo").value = ""; }  // the page keeps no copy of the photo either
   showVerdict(lastResult);
-  $("face-result").focus?.();
 }
 
 async function verifyOffline(text) {

@@ -19,6 +19,7 @@ from PIL import Image
 from certificates import qr
 from certificates.credential import inspect
 from tests.api.test_device_binding import _jwk
+from tests.api.test_trust import _offline, _sync, stack  # noqa: F401
 from tests.conftest import Api, make_issuable_guard, make_principal
 
 
@@ -148,3 +149,32 @@ def test_the_checkpoint_policy_can_refuse_cards(carded: dict[str, Any], officer:
         assert _verdict(officer, carded["cert"]["text"])["verdict"] == "valid"
     finally:
         ctx.policy = before
+
+
+def test_cli_offline_says_card_and_applies_the_card_policy(
+        stack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """``guardreg verify --offline`` on a synced cache: "card", exit 0; with the regulator's
+    setting off, card-not-accepted, exit 1 (its own stack: see test_device_binding)."""
+    import base64
+
+    import api.cli_certificates as cli_certs
+    from registry.settings import reset_settings_cache
+    from tests.api.live_server import serve
+
+    rt, client, clock = stack
+    reg = make_principal(rt, client, "regulator")
+    guard = make_issuable_guard(reg, reg.make_company()["id"])
+    assert reg.post(f"/v1/guards/{guard['id']}/certificate").status_code == 201
+    made = reg.post(f"/v1/guards/{guard['id']}/cards", json={})
+    assert made.status_code == 201, made.text
+    text = reg.get(f"/v1/certificates/{made.json()['number']}").json()["text"]
+    cache = tmp_path / "cache"
+    with serve(client.app) as base:
+        anchor = base64.b64encode(rt.certs.keyring.active("trust-list").spki).decode()
+        assert _sync(base, cache, "--anchor", anchor).exit_code == 0
+    monkeypatch.setattr(cli_certs, "_now", lambda: clock.now)
+    out = _offline(text, cache)
+    assert out["verdict"] == "card" and out["detail"] == "card: compare the photo"
+    monkeypatch.setenv("GUARDREG_CHECKPOINT_ACCEPT_CARDS", "false")
+    reset_settings_cache()
+    assert _offline(text, cache)["verdict"] == "card-not-accepted"
