@@ -178,3 +178,34 @@ def test_cli_offline_says_card_and_applies_the_card_policy(
     monkeypatch.setenv("GUARDREG_CHECKPOINT_ACCEPT_CARDS", "false")
     reset_settings_cache()
     assert _offline(text, cache)["verdict"] == "card-not-accepted"
+
+
+def test_a_key_compromise_reissue_marks_the_card(stack: Any) -> None:  # noqa: F811
+    """The re-issue after a signing-key compromise revokes the printed card (it is not
+    counted or re-issued as a certificate); the next download prints -C1 of the new
+    certificate, signed by the new key."""
+    import datetime as dt
+
+    rt, client, clock = stack
+    reg = make_principal(rt, client, "regulator")
+    guard = make_issuable_guard(reg, reg.make_company()["id"])
+    cert = reg.post(f"/v1/guards/{guard['id']}/certificate").json()
+    card = reg.post(f"/v1/guards/{guard['id']}/cards", json={}).json()
+    kid = rt.certs.keyring.active("certificate").kid
+    declared = reg.post(f"/v1/keys/{kid.hex()}/compromise",
+                        json={"compromised_since": (clock.now - dt.timedelta(days=1))
+                              .isoformat()})
+    assert declared.status_code == 200, declared.text
+    assert declared.json()["live_certificates"] == 1  # the certificate, not its card
+    step = reg.post(f"/v1/keys/{kid.hex()}/reissue").json()
+    assert step["reissued"] == 1 and step["remaining"] == 0
+    old = reg.get(f"/v1/certificates/{card['number']}").json()
+    assert (old["status"], old["status_reason"]) == ("revoked", "certificate-reissued")
+    me = make_principal(rt, client, "guard", guard_id=guard["id"])
+    new_cert = me.get("/v1/me/certificate").json()
+    assert new_cert["number"] != cert["number"]
+    assert me.get("/v1/me/card.pdf").status_code == 200
+    newest = me.get(f"/v1/guards/{guard['id']}/cards").json()["items"][-1]
+    assert newest["number"] == new_cert["number"] + "-C1" and newest["status"] == "valid"
+    text = reg.get(f"/v1/certificates/{newest['number']}").json()["text"]
+    assert inspect(text)[0].kid == bytes.fromhex(declared.json()["replacement_kid"])
