@@ -433,7 +433,9 @@ def public_companies(request: Request,
             summary="Public certificate-number check: valid or not, and what the card shows")
 def public_certificate(number: str, request: Request, now: Now) -> Any:
     n = number.strip().upper()
-    if not is_well_formed(n):
+    base, sep, serial = n.rpartition("-C")  # a printed card: <certificate number>-C<n>
+    card = bool(sep) and serial.isascii() and serial.isdigit() and is_well_formed(base)
+    if not card and not is_well_formed(n):
         raise InvalidInput("not a well-formed certificate number (check character)",
                            field="number")
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -445,7 +447,8 @@ def public_certificate(number: str, request: Request, now: Now) -> Any:
     return {"number": n, "valid": valid,
             "status": "expired" if cert["status"] == "valid" and not valid else cert["status"],
             "guard_name": claims.get("guard_name"), "skill_level": claims.get("skill_level"),
-            "employer_name": claims.get("employer_name"), "expires_at": cert["expires_at"]}
+            "employer_name": claims.get("employer_name"), "expires_at": cert["expires_at"],
+            "card": cert.get("kind") == "card"}
 
 
 # -- printable card ------------------------------------------------------------------------------

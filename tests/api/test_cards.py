@@ -96,6 +96,14 @@ def test_a_lost_card_is_revoked_on_its_own_and_replaced(
     assert done.status_code == 200, done.text
     assert _verdict(officer, card["text"])["verdict"] == "revoked"
     assert _verdict(officer, cert["text"])["verdict"] == "valid"
+    # The public number check knows card numbers too; the guard list's capture summary
+    # still shows the certificate's status, not the card's.
+    public = client.get(f"/v1/public/certificates/{card['number'].lower()}").json()
+    assert (public["status"], public["card"]) == ("revoked", True)
+    assert client.get(f"/v1/public/certificates/{cert['number']}-CX").status_code == 422
+    listed = operator.get("/v1/guards?include=capture&limit=200").json()["items"]
+    mine = next(g for g in listed if g["id"] == carded["guard"]["id"])
+    assert mine["capture"]["certificate"] == "valid"
     new = operator.post(f"/v1/guards/{carded['guard']['id']}/cards", json={})
     assert new.status_code == 201, new.text
     assert new.json()["number"] == cert["number"] + "-C2"
