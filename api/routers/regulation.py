@@ -448,7 +448,7 @@ def public_certificate(number: str, request: Request, now: Now) -> Any:
             "status": "expired" if cert["status"] == "valid" and not valid else cert["status"],
             "guard_name": claims.get("guard_name"), "skill_level": claims.get("skill_level"),
             "employer_name": claims.get("employer_name"), "expires_at": cert["expires_at"],
-            "card": cert.get("kind") == "card"}
+            **({"card": True} if cert.get("kind") == "card" else {})}
 
 
 # -- printable card ------------------------------------------------------------------------------
