@@ -106,7 +106,8 @@ def rate_limit(request: Request, principal: Principal, kind: str) -> None:
     settings = runtime(request).settings
     per_minute = {"verify": settings.rate_limit_verify_per_min,
                   "verify-image": settings.rate_limit_verify_image_per_min,
-                  "enroll": settings.rate_limit_enroll_per_min}[kind]
+                  "enroll": settings.rate_limit_enroll_per_min,
+                  "face-check": settings.face_check_per_minute}[kind]
     limiter = _limiters.get((kind, per_minute))
     if limiter is None:
         limiter = _limiters.setdefault((kind, per_minute), RateLimiter(per_minute))

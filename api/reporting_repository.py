@@ -88,7 +88,8 @@ def capture_summaries(cur: Cursor, guard_ids: list[int]) -> dict[int, dict[str, 
         " (SELECT count(*) FROM biometrics_finger b WHERE b.subject = g.biometric_subject"
         "  AND b.status = 'enrolled') AS fingers_enrolled,"
         " (SELECT c.status FROM certificates_certificate c WHERE c.guard_id = g.id"
-        "  AND c.status IN ('valid', 'suspended', 'revoked') ORDER BY c.id DESC LIMIT 1)"
+        "  AND c.status IN ('valid', 'suspended', 'revoked') AND c.kind = 'certificate'"
+        "  ORDER BY c.id DESC LIMIT 1)"
         " AS certificate"
         " FROM registry_guard g WHERE g.id = ANY(%s)",
         (guard_ids,),

@@ -31,7 +31,9 @@ or raises :class:`~certificates.errors.VerificationError` whose ``reason`` is on
     ``status-mismatch`` (an online provider reports that the entry at that index
     belongs to another certificate, another key or other claims),
     ``revoked`` (1, and the reserved 3), ``suspended`` (2).
-13. device binding (certificates/presentation.py), for a certificate with ``cnf``:
+13. the printed card (claim guard[6]): ``card-not-accepted`` when ``policy.accept_cards``
+    is off, else the result's ``presentation`` is ``"card"`` ("card: compare the photo").
+    Device binding (certificates/presentation.py), for a certificate with ``cnf``:
     ``no-device-proof`` (the static ``SG1:`` text: a copy), ``device-mismatch`` (the
     ``SGP1:`` presentation is not signed by the ``cnf`` key, or the certificate has
     none), ``proof-expired`` (outside ``t - proof_skew .. t + proof_window +
@@ -113,6 +115,10 @@ class VerificationPolicy:
     proof_window: timedelta = timedelta(seconds=30)
     proof_skew: timedelta = timedelta(seconds=15)
     require_device_proof: bool = True
+    # The printed card (its own credential, claim guard[6]): accepted as "card: compare
+    # the photo", or refused (card-not-accepted) where the regulator's checkpoint policy
+    # says so (setting checkpoint_accept_cards).
+    accept_cards: bool = True
 
     @classmethod
     def from_settings(cls, settings: Any = None, **overrides: Any) -> VerificationPolicy:
@@ -125,6 +131,7 @@ class VerificationPolicy:
             "max_trust_list_age": timedelta(seconds=settings.trust_list_validity_s),
             "max_status_list_age": timedelta(seconds=settings.status_list_max_age_s),
             "max_clock_ahead": timedelta(seconds=settings.clock_max_ahead_s),
+            "accept_cards": bool(getattr(settings, "checkpoint_accept_cards", True)),
         }
         values.update(overrides)
         return cls(**values)
@@ -239,7 +246,7 @@ class VerifiedCertificate:
     status_list_age: timedelta | None
     status_source: str | None
     key: TrustedKey = field(repr=False)
-    presentation: str = "static"  # or "live" (a device-signed SGP1 presentation)
+    presentation: str = "static"  # "live" (a device-signed SGP1 presentation) or "card"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -255,6 +262,7 @@ class VerifiedCertificate:
             ),
             "status_source": self.status_source,
             "presentation": self.presentation,
+            "card": self.presentation == "card",
         }
 
 
@@ -309,7 +317,16 @@ def parse_any(text: str, policy: VerificationPolicy) -> tuple[Sign1, Presentatio
 
 def check_device_proof(claims: GuardClaims, proof: Presentation | None, *, now: datetime,
                        policy: VerificationPolicy, challenge: bytes | None) -> str:
-    """Step 13; returns "live" or "static"."""
+    """Step 13; returns "live", "static" or "card" (the printed card: no device, the
+    officer compares the photo; ``card-not-accepted`` where the policy refuses cards)."""
+    if claims.card is not None:
+        if proof is not None:
+            raise VerificationError(Reason.DEVICE_MISMATCH,
+                                    "presentation of a card (a card is bound to no device)")
+        if not policy.accept_cards:
+            raise VerificationError(Reason.CARD_NOT_ACCEPTED,
+                                    "printed cards are not accepted at checkpoints")
+        return "card"
     if claims.device_key is None:
         if proof is not None:
             raise VerificationError(Reason.DEVICE_MISMATCH,

@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     certificate_validity_days: int = 365
     # The printed card: "id1" (85.6 x 54 mm, a bank card's size) or "a6" (enlarged on A6).
     card_format: Literal["id1", "a6"] = "id1"
+    # Regulator policy: do checkpoints accept a printed card (its own credential, number
+    # suffix -C<n>) as "card: compare the photo"? Off: cards get "card-not-accepted" (API,
+    # CLI offline, and the scanner page, which reads it from /v1/verifier-policy).
+    checkpoint_accept_cards: bool = True
+    # The live face check at the checkpoint (POST /v1/verifications/face-check): at most
+    # this many checks per officer per minute.
+    face_check_per_minute: int = Field(default=30, ge=1)
     signature_algorithm: Literal["ES256", "EdDSA", "SM2SM3"] = "ES256"
     status_list_ttl_s: int = 300
     status_list_max_age_s: int = 24 * 3600

@@ -641,7 +641,9 @@ def public_companies(request: Request,
             summary="Public certificate-number check: valid or not, and what the card shows")
 def public_certificate(number: str, request: Request, now: Now) -> Any:
     n = number.strip().upper()
-    if not is_well_formed(n):
+    base, sep, serial = n.rpartition("-C")  # a printed card: <certificate number>-C<n>
+    card = bool(sep) and serial.isascii() and serial.isdigit() and is_well_formed(base)
+    if not card and not is_well_formed(n):
         raise InvalidInput("not a well-formed certificate number (check character)",
                            field="number")
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -653,42 +655,50 @@ def public_certificate(number: str, request: Request, now: Now) -> Any:
     return {"number": n, "valid": valid,
             "status": "expired" if cert["status"] == "valid" and not valid else cert["status"],
             "guard_name": claims.get("guard_name"), "skill_level": claims.get("skill_level"),
-            "employer_name": claims.get("employer_name"), "expires_at": cert["expires_at"]}
+            "employer_name": claims.get("employer_name"), "expires_at": cert["expires_at"],
+            **({"card": True} if cert.get("kind") == "card" else {})}
 
 
 # -- printable card ------------------------------------------------------------------------------
-def _card(request: Request, cur: Cursor, guard: dict[str, Any]) -> Response:
-    rows = [r for r in cert_repo.certificates_of_guard(cur, int(guard["id"]))
-            if r["status"] in ("valid", "suspended") and r["text"]]
-    if not rows:
-        raise NotFound("no current certificate to print")
-    cert = rows[-1]
+def _card(request: Request, cur: Cursor, guard: dict[str, Any], principal: Principal,
+          now: dt.datetime) -> Response:
+    """The printed card is its own credential (certificates/cards.py): the PDF carries
+    the guard's live card for the current certificate, issuing card C1 (or the next
+    serial, after a re-issue) on the first download; a replacement for a lost card is
+    ``POST /v1/guards/{guard_id}/cards``."""
+    from certificates import cards
+
+    ctx = runtime(request).certs
+    card = cards.current_card(cur, actor=actor_of(principal), now=now,
+                              guard_id=int(guard["id"]), signer=ctx.signer("certificate"),
+                              status_signer=ctx.signer("status-list"),
+                              config=ctx.issuance.status)
     photo = enrollment.load_portrait(cur, subject=str(guard["biometric_subject"]),
                                      sealer=sealer(runtime(request).settings))
-    view = {"number": cert["number"], "guard_name": cert["claims"].get("guard_name"),
-            "skill_level": cert["skill_level"],
-            "employer_name": cert["claims"].get("employer_name"), "issued_at": cert["issued_at"],
-            "expires_at": cert["expires_at"], "text": cert["text"]}
+    view = {"number": card["number"], "guard_name": card["claims"].get("guard_name"),
+            "skill_level": card["skill_level"],
+            "employer_name": card["claims"].get("employer_name"), "issued_at": card["issued_at"],
+            "expires_at": card["expires_at"], "text": card["text"]}
     settings = runtime(request).settings
     pdf = render_card(cert=view, photo=photo, issuer=settings.issuer, fmt=settings.card_format)
     return Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="guard-card-{cert["number"]}.pdf"',
+        "Content-Disposition": f'inline; filename="guard-card-{card["number"]}.pdf"',
         "Cache-Control": "no-store"})
 
 
 @router.get("/me/card.pdf", summary="My printable card (guard)", response_class=Response)
-def my_card(request: Request,
+def my_card(request: Request, now: Now,
             principal: Annotated[Principal, Depends(require(Role.GUARD))]) -> Response:
-    with runtime(request).db.transaction(readonly=True) as cur:
+    with runtime(request).db.transaction() as cur:
         guard = registry_repo.get_guard(cur, int(principal.guard_id or 0))
         if guard is None:
             raise NotFound("no such guard")
-        return _card(request, cur, guard)
+        return _card(request, cur, guard, principal, now)
 
 
 @router.get("/guards/{guard_id}/card.pdf", summary="A guard's printable card",
             response_class=Response)
-def guard_card(guard_id: int, request: Request, principal: Staff) -> Response:
-    with runtime(request).db.transaction(readonly=True) as cur:
-        return _card(request, cur, guard_for(cur, principal, guard_id))
+def guard_card(guard_id: int, request: Request, principal: Staff, now: Now) -> Response:
+    with runtime(request).db.transaction() as cur:
+        return _card(request, cur, guard_for(cur, principal, guard_id), principal, now)
 

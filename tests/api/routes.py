@@ -204,6 +204,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/me/incidents"): frozenset({G}),
     ("GET", "/v1/incidents"): frozenset({R, C}),
     ("POST", "/v1/incidents/{incident_id}/acknowledge"): frozenset({R, C}),
+    # card18: the printed card as its own credential, the checkpoint policy, the live
+    # face check at the checkpoint (issue 18).
+    ("POST", "/v1/guards/{guard_id}/cards"): frozenset({R, O}),
+    ("GET", "/v1/guards/{guard_id}/cards"): frozenset({R, O, G}),
+    ("GET", "/v1/verifier-policy"): PUBLIC,
+    ("POST", "/v1/verifications/face-check"): frozenset({R, C}),
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.
@@ -225,6 +231,7 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/guards/{guard_id}/employment/end"): {"json": {"reason": "left"}},
     ("POST", "/v1/guards/{guard_id}/face"): {"files": {"photo": ("p.jpg", _JPEG, "image/jpeg")}},
     ("POST", "/v1/guards/{guard_id}/certificate-requests"): {"json": {"note": "please"}},
+    ("POST", "/v1/guards/{guard_id}/cards"): {"json": {}},  # card18
     ("POST", "/v1/guards/{guard_id}/device-key"): {"json": {
         "x": "qEqytJJYPzGQeyMBk3ENwk5KtkuSZszdbKwRHLmLQnE",
         "y": "0BcBDMPMGT9j1S5CAzCp-2JdBVQceruyNd0d9QGSU-I"}},

@@ -279,7 +279,7 @@ def test_scanner_valid_offline_and_revoked(browser: Any, live: str, issued: dict
     wait_verdict(page, "valid", "online")
     text = page.inner_text("#verdict")
     assert "VALID" in text and cert["number"] in text and cert["guard_name"] in text
-    assert "ordinary-patrol" in text  # permitted services
+    assert "guarding and patrol" in text  # permitted services, translated (card18)
     assert page.locator("#verdict-photo").is_visible()
     assert page.evaluate("document.getElementById('verdict-photo').naturalWidth") > 50
     img = shot(page, shots, "scan-valid-online")

@@ -8,8 +8,10 @@ sign nothing real), creating it on first run. Writes ``trust-list*.cose``,
 trust/status files to verify it with, and the expected verdict (``valid`` or a
 ``certificates.errors.Reason`` value, plus the ``Malformed`` layer when relevant);
 optional ``anchor_spki_b64`` (the pinned trust-list key, default the index's),
-optional ``now`` (the verifier's clock, default the index's ``now``) and
-``clock_floor`` (the newest signed time the verifier's store has seen).
+optional ``now`` (the verifier's clock, default the index's ``now``),
+``clock_floor`` (the newest signed time the verifier's store has seen) and
+``accept_cards`` (the checkpoint policy on printed cards, default true). A printed
+card that verifies has the verdict ``card`` ("card: compare the photo").
 Both verifiers run every vector: tests/certificates/test_vectors.py (Python) and
 tests/js/verifier.test.mjs (the browser's, under ``node --test``).
 Re-running produces new signatures (ECDSA is randomised) but the same verdicts.
@@ -438,6 +440,40 @@ def main() -> None:
 
     for v in exam15_vectors(cert):
         add(**v)
+    # The printed card (certificates/cards.py): its own number (-C<n>), its own status
+    # entry, no cnf; "card" (compare the photo), or card-not-accepted by policy.
+    card_claims = claims(certificate_number="120120260000125X-C1", card=1,
+                         status=StatusRef(URI, IDX_VALID + 1))
+    card_cose = seal_cose(card_claims, cert)
+    card_text = encode_text(card_cose)
+    add("card-valid", card_text, "card", claims=card_claims.to_json(), kid=cert.kid.hex())
+    add("card-not-accepted", card_text, "card-not-accepted", accept_cards=False)
+    card_revoked = encode_text(seal_cose(claims(
+        certificate_number="120120260000125X-C2", card=2, status=StatusRef(URI, IDX_REVOKED)),
+        cert))
+    add("card-revoked", card_revoked, "revoked")
+    add("card-revoked-where-cards-refused", card_revoked, "revoked", accept_cards=False)
+    add("card-presented-as-live", present(card_cose, window), "device-mismatch")
+    add("card-expired", encode_text(seal_cose(claims(
+        certificate_number="120120260000125X-C1", card=1, issued_at=NOW - timedelta(days=29),
+        expires_at=NOW - timedelta(days=1)), cert)), "expired")
+
+    def raw_card(number: str, serial: Any, *, cnf: bool = False) -> str:
+        m = claims(certificate_number=number).to_cbor_map()
+        if serial is not None:
+            m[-65537][6] = serial
+        if cnf:
+            m[8] = DeviceKey.from_public_key(device.public_key()).to_cnf()
+        return encode_text(encode_sign1(cbor2.dumps(m, canonical=True), alg="ES256",
+                                        kid=cert.kid, sign=cert.sign))
+
+    add("card-with-cnf", raw_card("120120260000125X-C1", 1, cnf=True), "malformed", "claims")
+    add("card-suffix-mismatch", raw_card("120120260000125X-C2", 1), "malformed", "claims")
+    add("card-suffix-without-card-claim", raw_card("120120260000125X-C1", None),
+        "malformed", "claims")
+    add("card-claim-without-suffix", raw_card("120120260000125X", 1), "malformed", "claims")
+    add("card-serial-zero", raw_card("120120260000125X-C0", 0), "malformed", "claims")
+    add("card-serial-text", raw_card("120120260000125X-C1", "1"), "malformed", "claims")
 
     from certificates.qr import qr_version
 
