@@ -49,6 +49,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # webreg: the evidence of a held duplicate (templates decrypted for this one request)
     ("GET", "/v1/biometrics/reviews/{review_id}/evidence"): frozenset({R}),
     ("GET", "/v1/biometrics/reviews/{review_id}/portraits/{guard_id}"): frozenset({R}),
+    # webreg: read endpoints of the regulator console (api/routers/console.py)
+    ("GET", "/v1/console/overview"): frozenset({R}),
+    ("GET", "/v1/console/guards"): frozenset({R}),
+    ("GET", "/v1/console/keys"): frozenset({R}),
+    ("GET", "/v1/console/exports/{what}.csv"): frozenset({R}),
     ("POST", "/v1/guards/{guard_id}/certificate"): frozenset({R}),
     ("POST", "/v1/guards/{guard_id}/certificate-requests"): frozenset({R, O}),
     ("GET", "/v1/certificate-requests"): frozenset({R, O}),
