@@ -51,6 +51,7 @@ async function blobUrl(path) {
 // -- odds in words -------------------------------------------------------------------
 function bigNumber(n) {
   if (lang === "zh") {
+    if (n >= 1e12) return `${+(n / 1e12).toPrecision(3)} 万亿`;
     if (n >= 1e8) return `${+(n / 1e8).toPrecision(3)} 亿`;
     if (n >= 1e4) return `${+(n / 1e4).toPrecision(3)} 万`;
     return n.toLocaleString("zh-CN");
