@@ -39,7 +39,7 @@ function table(caption, columns, rows, { cls = "reg-table" } = {}) {
   return h("table", { class: cls }, h("caption", { class: "visually-hidden", text: caption }), h("thead", {}, head), h("tbody", {}, ...body));
 }
 function dl(pairs) {
-  return h("dl", { class: "fields reg-dl" }, ...pairs.flatMap(([k, v]) => [h("dt", { text: t(k) }), h("dd", {}, v instanceof Node ? v : (v == null || v === "" ? "–" : String(v)))]));
+  return h("dl", { class: "reg-dl" }, ...pairs.flatMap(([k, v]) => [h("dt", { text: t(k) }), h("dd", {}, v instanceof Node ? v : (v == null || v === "" ? "–" : String(v)))]));
 }
 async function blobUrl(path) {
   try {

@@ -292,3 +292,47 @@ def test_audit_filter_keys_overview_and_the_chinese_default(
     assert count_near(bars, (10, 125, 44)) > 50  # the green bar of valid certificates
     assert page.problems == []
     page.context.close()
+
+
+def test_company_and_guard_search_and_detail(browser: Any, live: str, reg: Api,
+                                             shots: Path) -> None:
+    company = reg.make_company(name="北辰护卫有限公司" + secrets.token_hex(2))
+    guard = make_issuable_guard(reg, company["id"], name="周" + secrets.choice("晓东子健"))
+    cert = reg.post(f"/v1/guards/{guard['id']}/certificate").json()
+    assert reg.post(f"/v1/companies/{company['id']}/credit-events", json={
+        "points": -20, "kind": "violation", "reason": "未按规定着装",
+        "occurred_on": dt.date.today().isoformat()}).status_code == 201
+    page = open_console(browser, live, reg, "companies")
+    page.fill("#company-q", company["name"])
+    page.click("#company-search button[type=submit]")
+    page.locator(f"#company-list li[data-company-id='{company['id']}'] button").click()
+    page.wait_for_selector(f"#company-detail h3[data-company-id='{company['id']}']")
+    detail = page.inner_text("#company-detail")
+    assert company["credit_code"] in detail and "未按规定着装" in detail and "violation" in detail
+    assert "980" in detail  # 1000 - 20 points
+    # licence action through the page: suspend with a reason
+    page.select_option("#company-detail select >> nth=0", "suspend")
+    page.fill("#company-detail input >> nth=0", "整改期间")
+    page.locator("#company-detail button", has_text="Apply").click()
+    page.wait_for_function("() => document.getElementById('company-detail').textContent"
+                           ".includes('licence suspended')")
+    assert reg.get(f"/v1/companies/{company['id']}").json()["status"] == "suspended"
+    assert_fits_phone(page)
+    assert axe_violations(page) == []
+    page.screenshot(path=str(shots / "regulator-company-phone.png"), full_page=True)
+
+    page.goto("/regulator#guards")
+    page.wait_for_selector("body[data-section='guards'][data-ready='1']")
+    page.fill("#guard-q", cert["number"])
+    page.click("#guard-search button[type=submit]")
+    page.locator(f"#guard-list li[data-guard-id='{guard['id']}'] button").click()
+    page.wait_for_selector(f"#guard-detail h3[data-guard-id='{guard['id']}']")
+    detail = page.inner_text("#guard-detail")
+    assert guard["name"] in detail and cert["number"] in detail and company["name"] in detail
+    assert "right index finger: enrolled" in detail and "left index finger: enrolled" in detail
+    assert "clear" in detail  # the background check
+    assert_fits_phone(page)
+    assert axe_violations(page) == []
+    page.screenshot(path=str(shots / "regulator-guard-phone.png"), full_page=True)
+    assert page.problems == []
+    page.context.close()
