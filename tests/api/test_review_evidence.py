@@ -91,3 +91,44 @@ def test_the_evidence_shows_both_faces_the_mated_minutiae_the_odds_and_who(
     # Nothing sealed leaks: no template or ID number in clear.
     assert hu["id_number"] not in resp.text and again["id_number"] not in resp.text
     assert "template" not in resp.text
+
+
+def test_a_hold_from_before_fused_decisions_gets_its_odds_from_the_calibration(
+        regulator: Api, stack: Any) -> None:
+    """Reviews opened before fused decisions kept one face distance: the evidence reads
+    the same calibration for it, so the regulator still gets odds in words."""
+    from biometrics import repository as bio_repo
+    from registry import repository as registry_repo
+
+    runtime = stack[0]
+    company = regulator.make_company()
+    a, b = regulator.make_guard(company["id"]), regulator.make_guard(company["id"])
+    for guard, photo in ((a, PEOPLE / "Zhang_Ziyi_0001_x2.jpg"),
+                         (b, PEOPLE / "Wen_Jiabao_0001_x2.jpg")):
+        resp = regulator.post(f"/v1/guards/{guard['id']}/face", files={
+            "photo": (photo.name, photo.read_bytes(), "image/jpeg")})
+        assert resp.status_code == 201, resp.text
+    with runtime.db.transaction() as cur:
+        ga, gb = registry_repo.get_guard(cur, a["id"]), registry_repo.get_guard(cur, b["id"])
+        assert ga is not None and gb is not None
+        sa, sb = str(ga["biometric_subject"]), str(gb["biometric_subject"])
+        close = bio_repo.open_review(cur, subject=sb, modality="face", banned_match=False,
+                                     candidates=[{"subject": sa, "guard_id": a["id"],
+                                                  "score": 0.30, "banned": False}])
+    with runtime.db.transaction() as cur:  # a far one, under another subject's review
+        bio_repo.decide_review(cur, close, status="approved", decided_by="test", note=None)
+        far = bio_repo.open_review(cur, subject=sb, modality="face", banned_match=False,
+                                   candidates=[{"subject": sa, "guard_id": a["id"],
+                                                "score": 0.58, "banned": False}])
+    near_ev = regulator.get(f"/v1/biometrics/reviews/{close}/evidence").json()
+    far_ev = regulator.get(f"/v1/biometrics/reviews/{far}/evidence").json()
+    near, far_c = near_ev["candidates"][0], far_ev["candidates"][0]
+    for c in (near, far_c):
+        assert c["identity"]["name"] == a["name"]
+        assert c["modalities"] == ["face"] and c["fingers"] == []
+        assert c["face"]["held_portrait"].endswith(f"/portraits/{b['id']}")
+        assert c["words"] and "the face" in c["words"]
+    # closer faces are rarer between different people: smaller chance, larger N
+    assert near["chance"] < far_c["chance"]
+    assert near["one_in"] is not None
+    assert far_c["one_in"] is None or far_c["one_in"] < near["one_in"]
