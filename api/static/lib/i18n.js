@@ -70,7 +70,7 @@ const STRINGS = {
     "dash.list.add": "Put on list", "dash.list.remove": "Take off", "dash.lists.on": "On lists", "dash.certrate": "Eligible with a valid certificate", "dash.modality": "modality",
     "err.network": "Network error", "err.generic": "Error",
     // webreg
-    "reg.title": "Regulator console", "reg.nav": "Console sections", "reg.tab.overview": "Overview",
+    "reg.title": "Regulator console", "dash.evidence": "All the evidence (face crops, fingerprint minutiae, odds) in the regulator console", "reg.nav": "Console sections", "reg.tab.overview": "Overview",
     "reg.tab.reviews": "Possible duplicates", "reg.tab.issuance": "Issuance", "reg.tab.companies": "Companies",
     "reg.tab.guards": "Guards", "reg.tab.checks": "Background checks", "reg.tab.bans": "Bans",
     "reg.tab.audit": "Audit log", "reg.tab.keys": "Keys", "reg.tab.exports": "Exports",
@@ -219,7 +219,7 @@ const STRINGS = {
     "dash.list.add": "列入", "dash.list.remove": "移出", "dash.lists.on": "所在名单", "dash.certrate": "符合条件且持有效证书", "dash.modality": "类型",
     "err.network": "网络错误", "err.generic": "错误",
     // webreg
-    "reg.title": "监管控制台", "reg.nav": "控制台栏目", "reg.tab.overview": "概况",
+    "reg.title": "监管控制台", "dash.evidence": "在监管控制台查看全部证据（人脸截图、指纹细节点、概率）", "reg.nav": "控制台栏目", "reg.tab.overview": "概况",
     "reg.tab.reviews": "疑似重复", "reg.tab.issuance": "签发", "reg.tab.companies": "保安公司",
     "reg.tab.guards": "保安员", "reg.tab.checks": "背景审查", "reg.tab.bans": "行业禁入",
     "reg.tab.audit": "审计日志", "reg.tab.keys": "密钥", "reg.tab.exports": "导出",
