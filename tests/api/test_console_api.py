@@ -118,3 +118,38 @@ def test_check_import_reports_every_line(regulator: Api) -> None:
     assert [lines[n]["status"] for n in (2, 3, 4)] == ["applied", "rejected", "unchanged"]
     assert "clear or failed" in lines[3]["reason"]
     assert guard["id_number"] not in str(body["lines"])
+
+
+def test_every_console_string_is_in_chinese_and_english() -> None:
+    """Each key the console uses (static and built from values) is in both catalogues,
+    and no Chinese string is the English one."""
+    import re
+    from pathlib import Path
+
+    static = Path(__file__).parents[2] / "api" / "static"
+    catalogue = (static / "lib" / "i18n.js").read_text(encoding="utf-8")
+    en_part, zh_part = catalogue.split("\n  zh: {", 1)
+    pair = re.compile(r'"((?:reg|dash|f|auth|lang|company)\.[^"]+)":\s*"((?:[^"\\]|\\.)*)"')
+    en, zh = dict(pair.findall(en_part)), dict(pair.findall(zh_part))
+    source = (static / "regulator.js").read_text(encoding="utf-8") + \
+        (static / "regulator.html").read_text(encoding="utf-8")
+    used = set(re.findall(r'(?:t|fill)\("((?:reg|dash|f|auth|company)\.[\w.-]+)"', source))
+    used |= set(re.findall(r'data-i18n(?:-label|-title)?="([\w.-]+)"', source))
+    used |= {f"reg.finger.{n}" for n in range(1, 11)}
+    used |= {f"reg.licence.{op}" for op in ("suspend", "revoke", "reinstate")}
+    used |= {f"reg.list.{x}" for x in ("red_list", "black_list", "abnormal_operations")}
+    used |= {f"dash.list.{x}" for x in ("red", "black", "abnormal")}
+    values = {"cert": ("valid", "suspended", "revoked", "pending", "failed"),
+              "line": ("applied", "unchanged", "rejected"), "check": ("clear", "failed"),
+              "company": ("active", "suspended", "revoked"), "guard": ("active", "inactive"),
+              "modality": ("face", "finger"), "capture": ("enrolled", "held", "rejected"),
+              "purpose": ("certificate", "status-list", "trust-list", "log", "statement"),
+              "keystate": ("active", "retired", "next")}
+    used |= {f"reg.v.{g}.{v}" for g, vs in values.items() for v in vs}
+    used = {k for k in used if not k.endswith(".")}  # prefixes of keys built from values
+    assert len(used) > 150
+    missing = sorted(k for k in used if k not in en or k not in zh)
+    assert missing == [], missing
+    same = sorted(k for k in en if k.startswith("reg.") and zh.get(k) == en[k])
+    assert same == [], same
+    assert all(re.search(r"[\u4e00-\u9fff]", zh[k]) for k in used if k.startswith("reg."))
