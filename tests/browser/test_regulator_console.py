@@ -334,5 +334,32 @@ def test_company_and_guard_search_and_detail(browser: Any, live: str, reg: Api,
     assert_fits_phone(page)
     assert axe_violations(page) == []
     page.screenshot(path=str(shots / "regulator-guard-phone.png"), full_page=True)
+
+    # bans: ban this person through the page; the list shows the ID number masked
+    page.goto("/regulator#bans")
+    page.wait_for_selector("body[data-section='bans'][data-ready='1']")
+    page.fill("#ban-id", guard["id_number"])
+    page.fill("#ban-reason", "严重违规")
+    page.click("#ban-form button[type=submit]")
+    page.wait_for_selector("#bans-msg.ok")
+    page.wait_for_selector("#ban-list tr[data-ban-id]")
+    masked = guard["id_number"][:6] + "********" + guard["id_number"][14:]
+    bans = page.inner_text("#ban-list")
+    assert masked in bans and "严重违规" in bans and guard["id_number"] not in bans
+    assert_fits_phone(page)
+    assert axe_violations(page) == []
+
+    # exports: the companies CSV downloads, with this company in it
+    page.goto("/regulator#exports")
+    page.wait_for_selector("body[data-section='exports'][data-ready='1']")
+    assert axe_violations(page) == []
+    with page.expect_download() as dl:
+        page.click("button[data-export='companies']")
+    text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
+    assert text.startswith("id,name,credit_code") and company["credit_code"] in text
+    with page.expect_download() as dl:
+        page.click("button[data-export='guards']")
+    guards_csv = Path(dl.value.path()).read_text(encoding="utf-8-sig")
+    assert masked in guards_csv and guard["id_number"] not in guards_csv
     assert page.problems == []
     page.context.close()
