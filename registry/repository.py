@@ -612,3 +612,10 @@ def search_guards_by_name(cur: Cursor, name: str, *, limit: int = 50) -> list[Ro
         (pattern, limit),
     )
     return _guards(cur, fetch_all(cur))
+
+
+def bans_for_id_number(cur: Cursor, id_number: str) -> list[Row]:
+    """Every ban of an ID number, lifted or not, oldest first."""
+    cur.execute(f"SELECT {BAN_COLUMNS} FROM registry_ban WHERE id_number_bidx = %s ORDER BY id",
+                (id_number_index(cur, id_number),))
+    return _guards(cur, fetch_all(cur))

@@ -99,6 +99,39 @@ def search_guards(request: Request, principal: Regulator,
     return {"matched_by": "name", "items": [_hit(r) for r in rows]}
 
 
+class GuardBan(BaseModel):
+    id: int
+    id_number_masked: str
+    reason: str
+    until_on: dt.date | None
+    created_at: dt.datetime
+    lifted_at: dt.datetime | None
+    in_force: bool
+
+
+class GuardBansOut(BaseModel):
+    items: list[GuardBan]
+
+
+@router.get("/guards/{guard_id}/bans", response_model=GuardBansOut,
+            summary="Every ban of this guard's ID number, lifted or not")
+def guard_bans(guard_id: int, request: Request, principal: Regulator, now: Now) -> Any:
+    from registry.errors import NotFound
+
+    with runtime(request).db.transaction(readonly=True) as cur:
+        guard = registry_repo.get_guard(cur, guard_id)
+        if guard is None:
+            raise NotFound("no such guard")
+        rows = registry_repo.bans_for_id_number(cur, guard["id_number"])
+    today = now.date()
+    return {"items": [{
+        "id": r["id"], "id_number_masked": mask_id_number(r["id_number"]),
+        "reason": r["reason"], "until_on": r["until_on"], "created_at": r["created_at"],
+        "lifted_at": r["lifted_at"],
+        "in_force": r["lifted_at"] is None and (r["until_on"] is None or r["until_on"] >= today),
+    } for r in rows]}
+
+
 # -- keys, trust list, status lists -----------------------------------------------------
 class KeyOut(BaseModel):
     kid: str

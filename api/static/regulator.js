@@ -314,7 +314,7 @@ async function openGuard(id) {
   try {
     const [g, emp, checks, certs, cap, bans] = await Promise.all([
       api(PAGE, `/v1/guards/${id}`), api(PAGE, `/v1/guards/${id}/employment`), api(PAGE, `/v1/guards/${id}/background-checks`),
-      api(PAGE, `/v1/guards/${id}/certificates`), api(PAGE, `/v1/guards/${id}/biometrics`), api(PAGE, "/v1/bans?limit=1000")]);
+      api(PAGE, `/v1/guards/${id}/certificates`), api(PAGE, `/v1/guards/${id}/biometrics`), api(PAGE, `/v1/console/guards/${id}/bans`)]);
     box.append(h("h3", { text: g.name, "data-guard-id": String(g.id) }),
       dl([["f.idnumber", g.id_number], ["reg.guard.birth", fmtDate(g.birth_date)], ["reg.guard.level", g.skill_level], ["reg.guard.education", tv("education", g.education)],
         ["reg.guard.status", tv("guard", g.status)], ["reg.who.employer", g.company_name || t("reg.who.noemployer")],
@@ -329,8 +329,7 @@ async function openGuard(id) {
     box.append(h("h4", { text: t("reg.guard.checks") }), table(t("reg.guard.checks"), [
       { key: "checked_on", label: "reg.col.date", render: (r) => fmtDate(r.checked_on) }, { key: "result", label: "reg.col.result", render: (r) => tv("check", r.result) },
       { key: "reason", label: "dash.reason" }, { key: "source", label: "reg.col.source", render: (r) => tv("source", r.source) }], checks.items));
-    const mine = bans.items.filter((b) => b.id_number === g.id_number);
-    box.append(h("h4", { text: t("reg.bans.title") }), mine.length ? banTable(mine) : h("p", { class: "note", text: t("reg.who.notbanned") }));
+    box.append(h("h4", { text: t("reg.bans.title") }), bans.items.length ? banTable(bans.items) : h("p", { class: "note", text: t("reg.who.notbanned") }));
     const msg = h("p", { class: "msg", hidden: true, role: "status" });
     box.append(h("h4", { text: t("reg.guard.certs") }), table(t("reg.guard.certs"), [
       { key: "number", label: "f.number", render: (r) => h("span", { class: "nowrap", text: r.number }) }, { key: "status", label: "reg.guard.status", render: (r) => tv("cert", r.status) },
@@ -396,7 +395,7 @@ async function uploadChecks(ev) {
 const mask = (n) => n ? n.slice(0, 6) + "********" + n.slice(14) : "–";
 function banTable(items, onLift) {
   return table(t("reg.bans.title"), [
-    { key: "id_number", label: "f.idnumber", render: (b) => mask(b.id_number) }, { key: "reason", label: "dash.reason" },
+    { key: "id_number", label: "f.idnumber", render: (b) => b.id_number_masked || mask(b.id_number) }, { key: "reason", label: "dash.reason" },
     { key: "until_on", label: "reg.col.to", render: (b) => b.until_on ? fmtDate(b.until_on) : t("reg.bans.life") },
     { key: "created_at", label: "reg.col.from", render: (b) => fmtDate(b.created_at) },
     { key: "lifted_at", label: "reg.col.lifted", render: (b) => b.lifted_at ? fmtDate(b.lifted_at) : (onLift ? h("button", { type: "button", class: "small", onclick: () => onLift(b) }, t("reg.bans.lift")) : "") }],

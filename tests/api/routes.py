@@ -52,6 +52,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # webreg: read endpoints of the regulator console (api/routers/console.py)
     ("GET", "/v1/console/overview"): frozenset({R}),
     ("GET", "/v1/console/guards"): frozenset({R}),
+    ("GET", "/v1/console/guards/{guard_id}/bans"): frozenset({R}),
     ("GET", "/v1/console/keys"): frozenset({R}),
     ("GET", "/v1/console/exports/{what}.csv"): frozenset({R}),
     ("POST", "/v1/guards/{guard_id}/certificate"): frozenset({R}),

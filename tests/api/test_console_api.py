@@ -153,3 +153,20 @@ def test_every_console_string_is_in_chinese_and_english() -> None:
     same = sorted(k for k in en if k.startswith("reg.") and zh.get(k) == en[k])
     assert same == [], same
     assert all(re.search(r"[\u4e00-\u9fff]", zh[k]) for k in used if k.startswith("reg."))
+
+
+def test_a_guards_bans_lifted_or_not(regulator: Api) -> None:
+    company = regulator.make_company()
+    guard = regulator.make_guard(company["id"])
+    other = regulator.make_guard(company["id"])
+    assert regulator.get(f"/v1/console/guards/{guard['id']}/bans").json()["items"] == []
+    first = regulator.post("/v1/bans", json={"id_number": guard["id_number"], "reason": "甲",
+                                             "until_on": "2099-01-01"}).json()
+    assert regulator.post(f"/v1/bans/{first['id']}/lift").status_code == 200
+    regulator.post("/v1/bans", json={"id_number": guard["id_number"], "reason": "乙"})
+    regulator.post("/v1/bans", json={"id_number": other["id_number"], "reason": "丙"})
+    resp = regulator.get(f"/v1/console/guards/{guard['id']}/bans")
+    items = resp.json()["items"]
+    assert [(b["reason"], b["in_force"]) for b in items] == [("甲", False), ("乙", True)]
+    assert guard["id_number"] not in resp.text
+    assert regulator.get("/v1/console/guards/99999999/bans").status_code == 404

@@ -348,6 +348,14 @@ def test_company_and_guard_search_and_detail(browser: Any, live: str, reg: Api,
     assert masked in bans and "严重违规" in bans and guard["id_number"] not in bans
     assert_fits_phone(page)
     assert axe_violations(page) == []
+    # ...and the guard's own page lists it
+    page.goto("/regulator#guards")
+    page.wait_for_selector("body[data-section='guards'][data-ready='1']")
+    page.fill("#guard-q", guard["id_number"])
+    page.click("#guard-search button[type=submit]")
+    page.locator(f"#guard-list li[data-guard-id='{guard['id']}'] button").click()
+    page.wait_for_selector(f"#guard-detail h3[data-guard-id='{guard['id']}']")
+    assert "严重违规" in page.inner_text("#guard-detail")
 
     # exports: the companies CSV downloads, with this company in it
     page.goto("/regulator#exports")
