@@ -434,10 +434,13 @@ function auditQuery() {
 async function loadAudit(more = false) {
   const box = $("audit-table"); say($("audit-msg"), "");
   const p = auditQuery();
+  const query = p.toString();
+  if (!more) { box.textContent = ""; delete box.dataset.query; }
   if (more && auditCursor) p.set("cursor", String(auditCursor));
   try {
     const page = await api(PAGE, "/v1/audit/events?" + p.toString());
     if (!more) box.textContent = "";
+    box.dataset.query = query;  // which filters the rows shown answer
     auditCursor = page.next_cursor; $("audit-more").hidden = page.next_cursor == null;
     if (!page.items.length && !more) { say($("audit-msg"), t("reg.none"), "info"); return; }
     box.append(table(t("reg.audit.title"), [

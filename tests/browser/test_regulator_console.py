@@ -253,7 +253,7 @@ def test_audit_filter_keys_overview_and_the_chinese_default(
     assert page.get_attribute("html", "lang") == "zh-CN"
     page.select_option("#audit-action", "ban.")
     page.click("#audit-form button[type=submit]")
-    page.wait_for_selector("#audit-table tr[data-action]")
+    page.wait_for_selector("#audit-table[data-query*='action=ban.'] tr[data-action]")
     actions = page.eval_on_selector_all("#audit-table tr[data-action]",
                                         "rows => rows.map(r => r.dataset.action)")
     assert actions and all(a.startswith("ban.") for a in actions), actions
