@@ -18,6 +18,7 @@ from api.routers import (
     biometrics,
     career,
     certificates,
+    console,
     devices,
     docs,
     exams,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(exams.router)
     app.include_router(supervision2.router)
     app.include_router(transparency.router)
+    app.include_router(console.router)  # webreg
     app.include_router(web.router)
     app.include_router(docs.router)
     app.add_middleware(ContainErrorsMiddleware)

@@ -600,3 +600,22 @@ def listen_principal_changes(cur: Cursor) -> None:
 def ping(cur: Cursor) -> None:
     """A round trip that fails on a dropped connection."""
     cur.execute("SELECT 1")
+
+
+# -- webreg: guard search of the regulator console ---------------------------------------
+def search_guards_by_name(cur: Cursor, name: str, *, limit: int = 50) -> list[Row]:
+    """Guards whose name contains ``name`` (case-insensitive), newest first."""
+    pattern = "%" + name.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+    cur.execute(
+        f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE lower(g.name) LIKE %s"
+        " ORDER BY g.id DESC LIMIT %s",
+        (pattern, limit),
+    )
+    return _guards(cur, fetch_all(cur))
+
+
+def bans_for_id_number(cur: Cursor, id_number: str) -> list[Row]:
+    """Every ban of an ID number, lifted or not, oldest first."""
+    cur.execute(f"SELECT {BAN_COLUMNS} FROM registry_ban WHERE id_number_bidx = %s ORDER BY id",
+                (id_number_index(cur, id_number),))
+    return _guards(cur, fetch_all(cur))

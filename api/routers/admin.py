@@ -173,12 +173,24 @@ def list_jobs(request: Request, principal: Regulator) -> Any:
 def audit_events(request: Request, principal: Regulator,
                  target_type: Annotated[str | None, Query(max_length=40)] = None,
                  target_id: Annotated[str | None, Query(max_length=40)] = None,
+                 action: Annotated[str | None, Query(
+                     max_length=80, description="action prefix, e.g. biometrics.")] = None,
+                 actor: Annotated[str | None, Query(
+                     max_length=80, description="part of the actor's label")] = None,
+                 since: Annotated[dt.datetime | None, Query()] = None,
+                 until: Annotated[dt.datetime | None, Query()] = None,
+                 order: Annotated[str, Query(pattern="^(asc|desc)$", description=(
+                     "desc: newest first; the cursor is then the seq to go below"))] = "asc",
                  cursor: Annotated[int, Query(ge=0)] = 0,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Any:
     limit = min(limit, runtime(request).settings.max_page_size)
+    desc = order == "desc"
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = audit.list_events(cur, after_seq=cursor, limit=limit, target_type=target_type,
-                                 target_id=target_id)
+        rows = audit.list_events(cur, after_seq=0 if desc else cursor, limit=limit,
+                                 target_type=target_type, target_id=target_id,
+                                 action_prefix=action or None, actor=actor or None,
+                                 since=since, until=until, newest_first=desc,
+                                 before_seq=(cursor or None) if desc else None)
     return {"items": rows, "next_cursor": rows[-1]["seq"] if len(rows) == limit else None}
 
 

@@ -472,6 +472,9 @@ async def import_background_checks(request: Request, principal: Regulator, now: 
 def _apply_checks(request: Request, principal: Principal, now: dt.datetime,
                   data: bytes) -> dict[str, Any]:
     applied, unchanged, rejected, revoked = 0, 0, [], []
+    # webreg: one entry per data line, so a page can show what became of each line
+    # (no ID number in it: the uploader has the file).
+    lines: list[dict[str, Any]] = []
     actor = actor_of(principal)
     with runtime(request).db.transaction() as cur:
         for row in csv_import.rows(data, required=("id_number", "result", "reason",
@@ -482,14 +485,19 @@ def _apply_checks(request: Request, principal: Principal, now: dt.datetime,
                     outcome = _apply_check_row(cur, actor, now, row)
             except GuardregError as exc:
                 rejected.append(_row_error(row.line, exc))
+                lines.append({"line": row.line, "status": "rejected",
+                              "reason": rejected[-1]["reason"]})
                 continue
             if outcome is None:
                 unchanged += 1
+                lines.append({"line": row.line, "status": "unchanged"})
             else:
                 applied += 1
                 revoked.extend(outcome)
+                lines.append({"line": row.line, "status": "applied",
+                              "revoked_certificates": outcome})
     return {"applied": applied, "unchanged": unchanged, "rejected": rejected,
-            "revoked_certificates": revoked}
+            "revoked_certificates": revoked, "lines": lines}
 
 
 def _apply_check_row(cur: Cursor, actor: Any, now: dt.datetime,

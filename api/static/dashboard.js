@@ -87,10 +87,12 @@ async function loadReviews() {
       const pair = h("div", { class: "pair" });
       li.append(h("p", {}, h("strong", { text: `${t("dash.held")}: ${r.guard_name || "?"} (#${r.guard_id})` }), ` · ${t("dash.modality")}: ${r.modality} · ${fmtTime(r.created_at)}`));
       if (r.banned_match) li.append(h("p", { class: "banner red small", text: t("dash.banned") }));
+      li.append(h("p", {}, h("a", { href: "/regulator#reviews" }, t("dash.evidence"))));
       li.append(pair);
       pair.append(figure(await photoOf(r.guard_id), `${t("dash.held")} #${r.guard_id}`));
       for (const c of r.candidates) {
-        const cap = `${t("dash.candidate")} #${c.guard_id ?? "?"} · ${t("dash.score")} ${Number(c.score).toFixed(3)}${c.banned ? " · " + t("dash.banned") : ""}`;
+        const who = c.identity ? `${c.identity.name} (#${c.guard_id}, ${c.identity.id_number_masked})` : `#${c.guard_id ?? "?"}`;
+        const cap = `${t("dash.candidate")} ${who} · ${t("dash.score")} ${Number(c.score).toFixed(3)}${c.banned ? " · " + t("dash.banned") : ""}`;
         pair.append(figure(c.guard_id ? await photoOf(c.guard_id) : null, cap));
       }
       const decide = async (approve) => {

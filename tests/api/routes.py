@@ -46,6 +46,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/guards/{guard_id}/fingers/{position}"): frozenset({R, O}),
     ("POST", "/v1/guards/{guard_id}/fingers/verify"): frozenset({R, O, C}),
     ("POST", "/v1/biometrics/reviews/{review_id}/decision"): frozenset({R}),
+    # webreg: the evidence of a held duplicate (templates decrypted for this one request)
+    ("GET", "/v1/biometrics/reviews/{review_id}/evidence"): frozenset({R}),
+    ("GET", "/v1/biometrics/reviews/{review_id}/portraits/{guard_id}"): frozenset({R}),
+    # webreg: read endpoints of the regulator console (api/routers/console.py)
+    ("GET", "/v1/console/overview"): frozenset({R}),
+    ("GET", "/v1/console/guards"): frozenset({R}),
+    ("GET", "/v1/console/guards/{guard_id}/bans"): frozenset({R}),
+    ("GET", "/v1/console/keys"): frozenset({R}),
+    ("GET", "/v1/console/exports/{what}.csv"): frozenset({R}),
     ("POST", "/v1/guards/{guard_id}/certificate"): frozenset({R}),
     ("POST", "/v1/guards/{guard_id}/certificate-requests"): frozenset({R, O}),
     ("GET", "/v1/certificate-requests"): frozenset({R, O}),

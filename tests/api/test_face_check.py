@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from api import reporting_repository
-from tests.conftest import Api, capture_biometrics, make_principal
+from tests.conftest import Api, capture_biometrics, make_principal, record_exam_pass
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 
@@ -24,11 +24,14 @@ def presented(runtime: Any, client: Any, regulator: Api) -> dict[str, Any]:
     """A guard enrolled with one photo of Hu Jintao, holding a valid certificate."""
     company = regulator.make_company()
     guard = regulator.make_guard(company["id"])
+    record_exam_pass(regulator, guard["id"])
     capture_biometrics(regulator, regulator, guard["id"], face="Hu_Jintao_0001_x2.jpg")
     resp = regulator.post(f"/v1/guards/{guard['id']}/background-checks",
                           json={"result": "clear", "checked_on": dt.date.today().isoformat()})
     assert resp.status_code == 201, resp.text
-    cert = regulator.post(f"/v1/guards/{guard['id']}/certificate").json()
+    resp = regulator.post(f"/v1/guards/{guard['id']}/certificate")
+    assert resp.status_code == 201, resp.text
+    cert = resp.json()
     return {"guard": guard, "cert": cert}
 
 
