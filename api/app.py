@@ -22,6 +22,7 @@ from api.routers import (
     docs,
     notifications,
     regulation,
+    retention,
     supervision,
     supervision2,
     transparency,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(supervision.router)
     app.include_router(notifications.router)
     app.include_router(career.router)
+    app.include_router(retention.router)
     app.include_router(supervision2.router)
     app.include_router(transparency.router)
     app.include_router(web.router)

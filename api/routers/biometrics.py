@@ -160,7 +160,8 @@ def _candidate_view(cur: Any, c: dict[str, Any], today: dt.date) -> dict[str, An
         view["identity"] = {
             "name": other["name"], "id_number_masked": mask_id_number(other["id_number"]),
             "employer": other.get("company_name"), "employer_id": other.get("company_id"),
-            "banned_now": bool(registry_repo.active_bans(cur, other["id_number"], today)),
+            "banned_now": bool(registry_repo.active_bans_of_guard(cur, int(other["id"]),
+                                                                  today)),
         }
     return view
 
