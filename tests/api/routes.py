@@ -186,6 +186,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/me/incidents"): frozenset({G}),
     ("GET", "/v1/incidents"): frozenset({R, C}),
     ("POST", "/v1/incidents/{incident_id}/acknowledge"): frozenset({R, C}),
+    # retain15: the person's own archive; the retention report
+    ("GET", "/v1/me/archive"): frozenset({G}),
+    ("GET", "/v1/retention/report"): frozenset({R}),
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.

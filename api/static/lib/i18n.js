@@ -69,6 +69,13 @@ const STRINGS = {
     "dash.list": "List", "dash.list.red": "red list", "dash.list.black": "black list", "dash.list.abnormal": "abnormal operations",
     "dash.list.add": "Put on list", "dash.list.remove": "Take off", "dash.lists.on": "On lists", "dash.certrate": "Eligible with a valid certificate", "dash.modality": "modality",
     "err.network": "Network error", "err.generic": "Error",
+    // retain15
+    "archive.title": "My archive", "archive.exams": "Exams", "archive.training": "Training",
+    "archive.levels": "Level history", "archive.certs": "Certificates", "archive.employment": "Employment",
+    "archive.none": "None yet.", "archive.now": "now", "archive.passed": "passed", "archive.failed": "failed",
+    "archive.completed": "completed", "archive.notcompleted": "not completed", "archive.level": "level",
+    "archive.more": "Other records", "archive.kind.exam": "exam", "archive.kind.appraisal": "appraisal",
+    "archive.kind.competition": "skill competition", "archive.hours": "h",
   },
   zh: {
     "lang.toggle": "English", "lang.toggle.label": "切换到英文",
@@ -139,6 +146,13 @@ const STRINGS = {
     "dash.list": "名单", "dash.list.red": "红名单", "dash.list.black": "黑名单", "dash.list.abnormal": "经营异常名录",
     "dash.list.add": "列入", "dash.list.remove": "移出", "dash.lists.on": "所在名单", "dash.certrate": "符合条件且持有效证书", "dash.modality": "类型",
     "err.network": "网络错误", "err.generic": "错误",
+    // retain15
+    "archive.title": "我的档案", "archive.exams": "考试", "archive.training": "培训",
+    "archive.levels": "等级记录", "archive.certs": "证书", "archive.employment": "从业经历",
+    "archive.none": "暂无记录。", "archive.now": "至今", "archive.passed": "通过", "archive.failed": "未通过",
+    "archive.completed": "已结业", "archive.notcompleted": "未结业", "archive.level": "等级",
+    "archive.more": "其他记录", "archive.kind.exam": "考核", "archive.kind.appraisal": "鉴定",
+    "archive.kind.competition": "技能竞赛", "archive.hours": "学时",
   },
 };
 
