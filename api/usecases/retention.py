@@ -27,6 +27,7 @@ from typing import Any
 
 from api import retention_repository as repo
 from registry import audit
+from registry import repository as registry_repo
 from registry.audit import SYSTEM
 from registry.db import Cursor, Database
 from registry.settings import Settings
@@ -85,6 +86,16 @@ def run(db: Database, settings: Settings, now: dt.datetime, *,
     limit = settings.retention_batch if limit is None else limit
     hooks = _hooks(settings)
     counts = {"purged": 0, "kept-for-bar": 0, "released": 0}
+    # Stored answers of idempotent requests may carry a guard's record (ID number, phone);
+    # requests purge expired ones as they go, this makes sure none outlives its TTL.
+    expired = now - dt.timedelta(seconds=settings.idempotency_ttl_s)
+    stale = 0
+    while True:
+        with db.transaction() as cur:
+            n = registry_repo.purge_idempotency(cur, older_than=expired, limit=1000)
+        stale += n
+        if n < 1000:
+            break
     after = 0
     while True:  # people kept for a bar: has it ended?
         with db.transaction() as cur:
@@ -107,7 +118,8 @@ def run(db: Database, settings: Settings, now: dt.datetime, *,
         done += len(rows)
         if not rows:
             break
-    return {"cutoff": day.isoformat(), **counts, "more": done >= limit}
+    return {"cutoff": day.isoformat(), **counts, "more": done >= limit,
+            "expired_idempotency": stale}
 
 
 def report(db: Database, settings: Settings, *, guard_id: int | None = None,

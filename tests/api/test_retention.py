@@ -100,7 +100,13 @@ def test_retention_purges_the_departed_and_keeps_what_catches_the_banned(
         # A guard who leaves: photo, two fingers, a certificate revoked on leaving, an
         # account of their own.
         phone = "13912345678"
-        gone = reg.make_guard(company["id"], phone=phone)
+        # Enrolled with an Idempotency-Key: the stored answer holds the phone in clear.
+        enrolled = reg.post("/v1/guards", headers={"Idempotency-Key": "retention-gone-1"},
+                            json={"name": "李明", "id_number": random_id_number(),
+                                  "company_id": company["id"], "phone": phone})
+        assert enrolled.status_code == 201, enrolled.text
+        gone = enrolled.json()
+        assert _scan_tables(dsn, {"phone": phone}) == {"phone": ["registry_idempotency"]}
         capture_biometrics(reg, reg, gone["id"], face="Hu_Jintao_0001_x2.jpg")
         assert reg.post(f"/v1/guards/{gone['id']}/background-checks", json={
             "result": "clear", "checked_on": clock().date().isoformat()}).status_code == 201
