@@ -32,7 +32,7 @@ from registry.audit import SYSTEM
 from registry.db import Cursor, Database
 from registry.settings import Settings
 
-CHUNK = 20
+CHUNK = 50  # people per transaction
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:
@@ -61,12 +61,13 @@ def _keeping(cur: Cursor, guard_id: int, today: dt.date) -> list[str]:
 
 
 def _decide(cur: Cursor, *, row: dict[str, Any], now: dt.datetime, outcome_if_clear: str,
-            hooks: dict[str, Callable[[Cursor, str], int]]) -> str:
+            hooks: dict[str, Callable[[Cursor, str], int]],
+            columns: dict[str, set[str]]) -> str:
     guard_id, subject = int(row["id"]), str(row["subject"])
     barring = _keeping(cur, guard_id, now.date())
     barred = bool(barring)
     purged, kept = repo.apply(cur, guard_ids=[guard_id], subjects=[subject], barred=barred,
-                              now=now, hooks=hooks)
+                              now=now, hooks=hooks, existing=columns)
     outcome = "kept-for-bar" if barred else outcome_if_clear
     repo.mark(cur, guard_id, "kept-for-bar" if barred else "purged", now)
     repo.insert_record(cur, {"guard_id": guard_id, "outcome": outcome,
@@ -86,6 +87,8 @@ def run(db: Database, settings: Settings, now: dt.datetime, *,
     limit = settings.retention_batch if limit is None else limit
     hooks = _hooks(settings)
     counts = {"purged": 0, "kept-for-bar": 0, "released": 0}
+    with db.transaction(readonly=True) as cur:
+        columns = repo.rule_columns(cur)
     # Stored answers of idempotent requests may carry a guard's record (ID number, phone);
     # requests purge expired ones as they go, this makes sure none outlives its TTL.
     expired = now - dt.timedelta(seconds=settings.idempotency_ttl_s)
@@ -103,7 +106,7 @@ def run(db: Database, settings: Settings, now: dt.datetime, *,
             for row in rows:
                 if not _keeping(cur, int(row["id"]), now.date()):
                     counts[_decide(cur, row=row, now=now, outcome_if_clear="released",
-                                   hooks=hooks)] += 1
+                                   hooks=hooks, columns=columns)] += 1
         if len(rows) < CHUNK:
             break
         after = int(rows[-1]["id"])
@@ -114,7 +117,7 @@ def run(db: Database, settings: Settings, now: dt.datetime, *,
             rows = repo.candidates(cur, now=now, cutoff=day, limit=min(CHUNK, limit - done))
             for row in rows:
                 counts[_decide(cur, row=row, now=now, outcome_if_clear="purged",
-                               hooks=hooks)] += 1
+                               hooks=hooks, columns=columns)] += 1
         done += len(rows)
         if not rows:
             break

@@ -51,3 +51,6 @@ CREATE INDEX registry_retention_record_time ON registry_retention_record (decide
 -- The purge finds a person's notifications by guard.
 CREATE INDEX registry_notification_guard ON registry_notification (guard_id)
     WHERE guard_id IS NOT NULL;
+
+-- The purge's activity dates and the archive read a person's employments by guard.
+CREATE INDEX registry_employment_guard ON registry_employment (guard_id, id);
