@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg2
 import psycopg2.extras
+import pytest
 
 from api.jobs import cluster_jobs
 from registry.jobs import JobRunner
@@ -231,3 +232,59 @@ def test_retention_purges_the_departed_and_keeps_what_catches_the_banned(
         assert back["id"] == gone["id"]
         record = reg.get(f"/v1/guards/{gone['id']}").json()
         assert record["id_number"] == gone["id_number"] and record["birth_date"]
+
+
+def test_retention_is_bounded_per_run_and_resumes_where_it_stopped(
+        pg_server: str, template_db: str, data_dir: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most ``limit`` people per run; the next run continues with the rest; a run
+    that fails part-way (here: a hook that raises on the second person) leaves that
+    person's chunk untouched for the next run."""
+    from api.usecases import retention
+
+    clock = Clock()
+    with isolated_stack(pg_server, template_db, data_dir, clock) as (rt, client):
+        reg = make_principal(rt, client, "regulator")
+        company = reg.make_company()
+        people = [reg.make_guard(company["id"]) for _ in range(3)]
+        for g in people:
+            assert reg.post(f"/v1/guards/{g['id']}/employment/end",
+                            json={"reason": "left"}).status_code == 200
+        clock.advance(days=3 * 365 + 5)
+
+        def purged() -> set[int]:
+            return {int(r["id"]) for r in _rows(
+                rt.settings.database_url or "",
+                "SELECT id FROM registry_guard WHERE retention = 'purged'")}
+
+        first = retention.run(rt.db, rt.settings, clock(), limit=1)
+        assert first["purged"] == 1 and first["more"] is True
+        assert purged() == {people[0]["id"]}
+
+        calls: list[str] = []
+        real = retention._hooks
+
+        def failing(settings: Any) -> Any:
+            hooks = real(settings)
+
+            def hook(cur: Any, subject: str) -> int:
+                calls.append(subject)
+                if len(calls) == 2:
+                    raise RuntimeError("host died")
+                return hooks["finger-postings"](cur, subject)
+            return {"finger-postings": hook}
+
+        monkeypatch.setattr(retention, "_hooks", failing)
+        with pytest.raises(RuntimeError):
+            retention.run(rt.db, rt.settings, clock(), limit=10)
+        monkeypatch.undo()
+        assert purged() == {people[0]["id"]}  # the failed chunk rolled back as a whole
+        done = retention.run(rt.db, rt.settings, clock(), limit=10)
+        assert done["purged"] == 2 and done["more"] is False
+        assert purged() == {g["id"] for g in people}
+        again = retention.run(rt.db, rt.settings, clock(), limit=10)
+        assert again["purged"] == 0
+        events = _rows(rt.settings.database_url or "",
+                       "SELECT target_id FROM registry_audit_event"
+                       " WHERE action = 'retention.purge' ORDER BY seq")
+        assert sorted(int(e["target_id"]) for e in events) == sorted(g["id"] for g in people)
