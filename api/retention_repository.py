@@ -140,6 +140,17 @@ RULES: tuple[Rule, ...] = (
          Anonymise((("detail", f"'{PURGED_TEXT}'"),))),
     Rule("registry_reserve_member", _BY_GUARD, "reserve-force membership",
          Anonymise((("active", "false"), ("skills", "'{}'")))),
+    Rule("registry_exam_refusal",
+         "guard_id = ANY(%(guards)s) OR id_number_bidx IN (SELECT id_number_bidx"
+         " FROM registry_guard WHERE id = ANY(%(guards)s))",
+         "refused exam applications (sealed ID number, name, reasons)", Delete()),
+    Rule("registry_exam_result", _BY_GUARD, "evidence of exam results",
+         Anonymise((("evidence", "NULL"),)),
+         keeps="pass or fail, score and date",
+         keeps_why="a person who comes back keeps the exam they passed"),
+    Rule("registry_exam_registration", _BY_GUARD, "exam registrations",
+         Keep("session, date and attendance only: the registration code is kept as its "
+              "keyed hash, no personal field")),
     Rule("registry_revocation_record", _BY_GUARD, "revocation dates and reasons",
          Keep("two revocations bar for life and one for three years (Art. 17): the dates "
               "count however long ago")),
@@ -174,6 +185,8 @@ ACTIVITY: tuple[tuple[str, str, str], ...] = (
     ("registry_background_check", "guard_id", "created_at::date"),
     ("registry_training_attendance", "guard_id", "recorded_at::date"),
     ("registry_skill_evaluation", "guard_id", "recorded_at::date"),
+    ("registry_exam_registration", "guard_id", "created_at::date"),
+    ("registry_exam_result", "guard_id", "recorded_at::date"),
 )
 
 # The eligibility bars (migration 0031's registry_guard_bars) under which templates stay.

@@ -103,7 +103,8 @@ function renderArchive(a) {
     if (!items || !items.length) { body.append(h("p", { class: "note", text: t("archive.none") })); return; }
     body.append(h("ul", { class: "archive-list", "data-part": key }, items.map((i) => h("li", { text: line(i) }))));
   };
-  part("archive.exams", a.exams, (e) => [e.date ? fmtDate(e.date) : "", e.title, e.result, e.detail].filter(Boolean).join(" · "));
+  const tr = (key, raw) => { const v = t(key); return v === key ? raw : v; };
+  part("archive.exams", a.exams, (e) => [e.date ? fmtDate(e.date) : "", e.title, e.result ? tr("archive." + e.result, e.result) : "", e.detail].filter(Boolean).join(" · "));
   part("archive.training", a.training, (r) => `${span(r.starts_on, r.ends_on)} · ${r.title} · ${r.hours} ${t("archive.hours")} · ${r.training_unit} · ${t(r.completed ? "archive.completed" : "archive.notcompleted")}${r.certificate_no ? " · " + r.certificate_no : ""}`);
   part("archive.levels", a.level_history, (l) => `${fmtDate(l.evaluated_on)} · ${t("archive.kind." + l.kind)} · ${t(l.passed ? "archive.passed" : "archive.failed")} · ${t("archive.level")} ${l.level_before} → ${l.level_after}`);
   part("archive.certs", a.certificates, (c) => `${c.number} · ${span(c.issued_at, c.expires_at)} · ${t("archive.level")} ${c.skill_level} · ${c.status}${c.status_reason ? " (" + c.status_reason + ")" : ""}${c.employer_name ? " · " + c.employer_name : ""}`);

@@ -48,7 +48,9 @@ def test_a_guard_reads_their_own_archive_and_nobody_elses(
     assert cert["number"] in numbers and evaluated.json()["reissued"] in numbers
     assert [e["company_id"] for e in body["employment"]] == [company["id"]]
     assert body["employment"][0]["ended_on"] is None
-    assert body["exams"] == [] and body["more"] == {}
+    assert body["more"] == {}
+    # Exam items (from the exam work where it is installed) have the shape the page shows.
+    assert all({"date", "title", "result", "detail"} <= set(e) for e in body["exams"])
     # No ID number, phone or biometric data in the archive.
     assert id_number not in mine.text and "phone" not in mine.text
 
@@ -68,3 +70,31 @@ def test_a_guard_reads_their_own_archive_and_nobody_elses(
     assert extended["exams"] == [{"date": "2026-05-10", "title": "保安员资格考试",
                                   "result": "passed", "detail": f"guard {guard['id']}"}]
     assert extended["more"] == {"drills": [{"held": "yes"}]}
+
+
+def test_exam_items_adapt_the_exam_works_archive(runtime: Any) -> None:
+    """The default ``exams`` section reads ``registry.exams.archive`` (the exam work):
+    registrations without a result, then every result, oldest first."""
+    from decimal import Decimal
+
+    record = {"registrations": [
+        {"sits_on": dt.date(2026, 5, 10), "venue": "河西区考点", "district": "河西区",
+         "status": "registered", "passed": True, "score": Decimal("88.0")},
+        {"sits_on": dt.date(2026, 11, 8), "venue": "南开区考点", "district": "南开区",
+         "status": "registered", "passed": None, "score": None}],
+        "results": [{"sits_on": dt.date(2026, 5, 10), "venue": "河西区考点",
+                     "passed": True, "score": Decimal("88.0"), "source": "exam",
+                     "recorded_at": dt.datetime(2026, 5, 20, tzinfo=dt.UTC)},
+                    {"sits_on": None, "venue": None, "passed": False, "score": None,
+                     "source": "external",
+                     "recorded_at": dt.datetime(2025, 1, 3, tzinfo=dt.UTC)}],
+        "passed": True}
+    assert archive.exam_items_of(record) == [
+        {"date": dt.date(2025, 1, 3), "title": "external", "result": "failed", "detail": None},
+        {"date": dt.date(2026, 5, 10), "title": "河西区考点", "result": "passed",
+         "detail": "88.0"},
+        {"date": dt.date(2026, 11, 8), "title": "南开区考点", "result": "registered",
+         "detail": "南开区"}]
+    with runtime.db.transaction(readonly=True) as cur:
+        present = archive.archive_repository.has_table(cur, "registry_exam_result")
+        assert present or archive.exam_items(cur, 1) == []

@@ -76,6 +76,7 @@ const STRINGS = {
     "archive.completed": "completed", "archive.notcompleted": "not completed", "archive.level": "level",
     "archive.more": "Other records", "archive.kind.exam": "exam", "archive.kind.appraisal": "appraisal",
     "archive.kind.competition": "skill competition", "archive.hours": "h",
+    "archive.registered": "registered", "archive.cancelled": "cancelled",
   },
   zh: {
     "lang.toggle": "English", "lang.toggle.label": "切换到英文",
@@ -153,6 +154,7 @@ const STRINGS = {
     "archive.completed": "已结业", "archive.notcompleted": "未结业", "archive.level": "等级",
     "archive.more": "其他记录", "archive.kind.exam": "考核", "archive.kind.appraisal": "鉴定",
     "archive.kind.competition": "技能竞赛", "archive.hours": "学时",
+    "archive.registered": "已报名", "archive.cancelled": "已取消",
   },
 };
 
