@@ -24,6 +24,7 @@ from api.routers import (
     exams,
     notifications,
     regulation,
+    retention,
     supervision,
     supervision2,
     transparency,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(notifications.router)
     app.include_router(career.router)
     app.include_router(exams.router)
+    app.include_router(retention.router)
     app.include_router(supervision2.router)
     app.include_router(transparency.router)
     app.include_router(console.router)  # webreg

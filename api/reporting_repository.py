@@ -104,7 +104,9 @@ def capture_summaries(cur: Cursor, guard_ids: list[int]) -> dict[int, dict[str, 
 
 _VERIFY_CONTEXT_SQL = """
 SELECT c.id AS certificate_id, c.number, c.status, c.status_reason, c.kid,
-       sha256(c.payload) AS payload_sha256,
+       -- a certificate purged after the retention period keeps only its payload's hash
+       CASE WHEN c.claims ? 'purged' THEN c.payload ELSE sha256(c.payload) END
+           AS payload_sha256,
        g.id AS guard_id, g.skill_level, g.birth_date, g.status AS guard_status,
        g.intentional_crime, g.administrative_detentions, g.biometric_subject::text AS subject,
        e.company_id, co.name AS company_name, co.status AS company_status,

@@ -158,7 +158,11 @@ class ApiKeyIn(Input):
     guard_id: int | None = Field(default=None, ge=1)
 
 
-def mask_id_number(value: str) -> str:
+def mask_id_number(value: str | None) -> str | None:
+    """The ID number with the birth date hidden; None for a record purged at the end of
+    the retention period."""
+    if value is None:
+        return None
     return value[:6] + "********" + value[14:]
 
 
@@ -180,8 +184,9 @@ GUARD_FIELDS_SELF = (
 
 def guard_view(row: dict[str, Any], principal: Principal, *, today: dt.date) -> dict[str, Any]:
     """The guard record as the caller's role may see it (field allow-list per role)."""
-    birth: dt.date = row["birth_date"]
-    age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    birth: dt.date | None = row["birth_date"]  # None once purged (retention)
+    age = (None if birth is None else
+           today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day)))
     full = dict(row)
     full["age"] = age
     full["id_number_masked"] = mask_id_number(row["id_number"])

@@ -112,6 +112,13 @@ def apply(cur: Cursor, *, actor: Actor, now: dt.datetime, session_id: int, id_nu
         raise Conflict("this exam session is over", reason="session-over")
     name = name.strip()
     guard = repository.get_guard_by_id_number(cur, rid.number)
+    if guard is not None and guard["id_number"] is None:
+        # Purged at the end of the retention period (only the blind index was kept): the
+        # person comes back with their ID card, so the record takes their identity again.
+        repository.restore_purged_guard(cur, int(guard["id"]), id_number=rid.number,
+                                        birth_date=rid.birth_date, sex=rid.sex)
+        repository.update_guard(cur, int(guard["id"]), {"name": name, "phone": phone})
+        guard = repository.get_guard(cur, int(guard["id"]))
     reasons: list[str] = []
     if guard is not None:
         if guard["name"] != name or (applied_by == "self" and guard["phone"] is not None

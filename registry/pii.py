@@ -120,8 +120,14 @@ class PiiCodec:
         if "id_number_sealed" not in row:
             return row
         bidx = bytes(row.pop("id_number_bidx"))
-        row["id_number"] = self.open(row.pop("id_number_sealed"), purpose="id_number",
-                                     bound_to=bidx)
+        sealed_id = row.pop("id_number_sealed")
+        if sealed_id is None:  # purged at the end of the retention period (migration 0084)
+            row["id_number"] = None
+            if "phone_sealed" in row:
+                row.pop("phone_sealed")
+                row["phone"] = None
+            return row
+        row["id_number"] = self.open(sealed_id, purpose="id_number", bound_to=bidx)
         if "phone_sealed" in row:
             sealed = row.pop("phone_sealed")
             row["phone"] = (None if sealed is None else

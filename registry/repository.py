@@ -174,6 +174,18 @@ def update_guard(cur: Cursor, guard_id: int, changes: dict[str, Any]) -> None:
     )
 
 
+def restore_purged_guard(cur: Cursor, guard_id: int, *, id_number: str, birth_date: dt.date,
+                         sex: str) -> None:
+    """A person whose record was purged (retention) comes back under the same ID number:
+    the row gets its sealed ID number, birth date and sex again (from the ID number)."""
+    sealed = pii_of(cur).seal_person({"id_number": id_number})
+    cur.execute(
+        "UPDATE registry_guard SET id_number_sealed = %s, birth_date = %s, sex = %s,"
+        " purged_at = NULL, retention = NULL, version = version + 1, updated_at = now()"
+        " WHERE id = %s AND id_number_bidx = %s AND purged_at IS NOT NULL",
+        (sealed["id_number_sealed"], birth_date, sex, guard_id, sealed["id_number_bidx"]))
+
+
 def list_guards(
     cur: Cursor,
     *,
@@ -294,6 +306,20 @@ def active_bans(cur: Cursor, id_number: str, today: dt.date) -> list[Row]:
         (bidx, today),
     )
     return _guards(cur, fetch_all(cur))
+
+
+def active_bans_of_guard(cur: Cursor, guard_id: int, today: dt.date) -> list[Row]:
+    """Bans in force for the guard's ID number, matched by its blind index (so a record
+    purged at the end of the retention period, which has no ID number left, still
+    matches its bans)."""
+    cur.execute(
+        "SELECT b.id, b.reason, b.until_on, b.company_id, b.created_at FROM registry_ban b"
+        " JOIN registry_guard g ON g.id_number_bidx = b.id_number_bidx"
+        " WHERE g.id = %s AND b.lifted_at IS NULL"
+        " AND (b.until_on IS NULL OR b.until_on >= %s) ORDER BY b.id",
+        (guard_id, today),
+    )
+    return fetch_all(cur)
 
 
 def list_bans(cur: Cursor, *, after_id: int = 0, limit: int = 50) -> list[Row]:
@@ -611,6 +637,15 @@ def search_guards_by_name(cur: Cursor, name: str, *, limit: int = 50) -> list[Ro
         " ORDER BY g.id DESC LIMIT %s",
         (pattern, limit),
     )
+    return _guards(cur, fetch_all(cur))
+
+
+def bans_of_guard(cur: Cursor, guard_id: int) -> list[Row]:
+    """Every ban of the guard's ID number, lifted or not, oldest first; matched by the blind
+    index, so a record purged at the end of retention still shows its bans."""
+    cur.execute(f"SELECT {', '.join('b.' + c.strip() for c in BAN_COLUMNS.split(','))}"
+                " FROM registry_ban b JOIN registry_guard g ON g.id_number_bidx = b.id_number_bidx"
+                " WHERE g.id = %s ORDER BY b.id", (guard_id,))
     return _guards(cur, fetch_all(cur))
 
 

@@ -161,6 +161,9 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
             # The company is told no more than this; the reason stays with the regulator.
             raise NotEligible("this person cannot be hired as a guard at present; the person "
                               "may contact the public security bureau", reason="not-eligible")
+        if existing["id_number"] is None:  # purged at the end of the retention period
+            repository.restore_purged_guard(cur, guard_id, id_number=rid.number,
+                                            birth_date=rid.birth_date, sex=rid.sex)
         repository.update_guard(cur, guard_id, {"name": name.strip(), "phone": phone,
                                                 "status": "active"})
         action = "guard.rehire"

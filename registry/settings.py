@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     # Scheduled jobs (registry/jobs.py): on by default on every serving host.
     jobs_enabled: bool = True
 
+    # Retention (docs/LIFECYCLE.md): a person with no employment and no valid certificate
+    # for this many years has the personal fields of every table purged by the job
+    # `registry.retention`, at most `retention_batch` people per run.
+    retention_years: int = Field(default=3, ge=1, le=50)
+    retention_batch: int = Field(default=200, ge=1, le=10_000)
+
     # Duplicate check (docs/dedup.md): hold when the fused score's false positive
     # identification rate against a gallery of this many identities is at most the target;
     # candidates under an industry ban are held at the more sensitive target.

@@ -177,7 +177,8 @@ def _candidate_view(cur: Any, c: dict[str, Any], today: dt.date) -> dict[str, An
 
 def _identity(cur: Any, guard: dict[str, Any], today: dt.date) -> dict[str, Any]:
     """Who an identity is, for the reviewer: name, masked ID number, employer, bans."""
-    bans = registry_repo.active_bans(cur, guard["id_number"], today)
+    # By blind index: a record purged at the end of retention has no ID number left.
+    bans = registry_repo.active_bans_of_guard(cur, int(guard["id"]), today)
     return {"guard_id": int(guard["id"]), "name": guard["name"],
             "id_number_masked": mask_id_number(guard["id_number"]),
             "employer": guard.get("company_name"), "employer_id": guard.get("company_id"),

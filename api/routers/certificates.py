@@ -489,7 +489,7 @@ def _live_context(cur: Cursor, rt: Any, guard: dict[str, Any], employer_id: Any,
         sealed = guard["photo_sealed"]
         photo = (enrollment.open_photo(sealed, subject=guard["subject"], sealer=sealer(rt.settings),
                                        display=bool(guard["photo_is_display"]))
-                 if sealed is not None else None)
+                 if not enrollment.photo_purged(sealed) else None)
         out["photo"] = ("data:image/jpeg;base64," + base64.b64encode(photo).decode()
                         if photo else None)
     return out

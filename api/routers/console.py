@@ -122,7 +122,7 @@ def guard_bans(guard_id: int, request: Request, principal: Regulator, now: Now) 
         guard = registry_repo.get_guard(cur, guard_id)
         if guard is None:
             raise NotFound("no such guard")
-        rows = registry_repo.bans_for_id_number(cur, guard["id_number"])
+        rows = registry_repo.bans_of_guard(cur, guard_id)
     today = now.date()
     return {"items": [{
         "id": r["id"], "id_number_masked": mask_id_number(r["id_number"]),

@@ -219,6 +219,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/guards/{guard_id}/cards"): frozenset({R, O, G}),
     ("GET", "/v1/verifier-policy"): PUBLIC,
     ("POST", "/v1/verifications/face-check"): frozenset({R, C}),
+    # retain15: the person's own archive; the retention report
+    ("GET", "/v1/me/archive"): frozenset({G}),
+    ("GET", "/v1/retention/report"): frozenset({R}),
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.

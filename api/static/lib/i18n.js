@@ -200,6 +200,14 @@ const STRINGS = {
     "reg.v.action.certificate": "certificate", "reg.v.action.biometrics": "biometrics", "reg.v.action.credit": "credit",
     "reg.v.action.principal": "account", "reg.v.target.company": "company", "reg.v.target.guard": "guard",
     "reg.v.target.ban": "ban", "reg.v.target.certificate": "certificate",
+    // retain15
+    "archive.title": "My archive", "archive.exams": "Exams", "archive.training": "Training",
+    "archive.levels": "Level history", "archive.certs": "Certificates", "archive.employment": "Employment",
+    "archive.none": "None yet.", "archive.now": "now", "archive.passed": "passed", "archive.failed": "failed",
+    "archive.completed": "completed", "archive.notcompleted": "not completed", "archive.level": "level",
+    "archive.more": "Other records", "archive.kind.exam": "exam", "archive.kind.appraisal": "appraisal",
+    "archive.kind.competition": "skill competition", "archive.hours": "h",
+    "archive.registered": "registered", "archive.cancelled": "cancelled",
   },
   zh: {
     "lang.toggle": "English", "lang.toggle.label": "切换到英文",
@@ -401,6 +409,14 @@ const STRINGS = {
     "reg.v.action.certificate": "证书", "reg.v.action.biometrics": "生物特征", "reg.v.action.credit": "信用",
     "reg.v.action.principal": "账户", "reg.v.target.company": "公司", "reg.v.target.guard": "保安员",
     "reg.v.target.ban": "禁入", "reg.v.target.certificate": "证书",
+    // retain15
+    "archive.title": "我的档案", "archive.exams": "考试", "archive.training": "培训",
+    "archive.levels": "等级记录", "archive.certs": "证书", "archive.employment": "从业经历",
+    "archive.none": "暂无记录。", "archive.now": "至今", "archive.passed": "通过", "archive.failed": "未通过",
+    "archive.completed": "已结业", "archive.notcompleted": "未结业", "archive.level": "等级",
+    "archive.more": "其他记录", "archive.kind.exam": "考核", "archive.kind.appraisal": "鉴定",
+    "archive.kind.competition": "技能竞赛", "archive.hours": "学时",
+    "archive.registered": "已报名", "archive.cancelled": "已取消",
   },
 };
 
