@@ -71,7 +71,7 @@ async function uploadPhoto(blob, name) {
   refreshSelected(); loadGuards();
 }
 
-setupPage(PAGE, { onSignIn: loadGuards, onSignOut: () => { $("guards").textContent = ""; $("capture").hidden = true; } });
+const ready = setupPage(PAGE, { onSignIn: loadGuards, roles: ["company_operator"], onSignOut: () => { $("guards").textContent = ""; $("capture").hidden = true; } });
 
 $("enroll-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -128,4 +128,4 @@ $("card").addEventListener("click", async () => {
   catch (e) { say($("request-msg"), problemText(e), "error"); }
 });
 document.addEventListener("langchange", () => { loadGuards(); refreshSelected(); });
-loadGuards().finally(() => { document.body.dataset.ready = "1"; });
+ready.finally(() => { document.body.dataset.ready = "1"; });

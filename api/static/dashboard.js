@@ -189,6 +189,6 @@ async function loadAll() {
   await Promise.all([loadCapture(), loadReviews(), loadRequests(), loadRevocations(), loadCompanies()]);
 }
 $("company-filter").addEventListener("input", renderCompanies);
-setupPage(PAGE, { onSignIn: loadAll, onSignOut: () => location.reload() });
-document.addEventListener("langchange", loadAll);
-loadAll().finally(() => { document.body.dataset.ready = "1"; });
+// Signed out, the page shows the sign-in only (common.js hides every other part).
+setupPage(PAGE, { onSignIn: loadAll, roles: ["regulator"], totp: true }).finally(() => { document.body.dataset.ready = "1"; });
+document.addEventListener("langchange", () => { if (keyFor(PAGE)) loadAll(); });

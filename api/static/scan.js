@@ -92,7 +92,7 @@ async function verifyText(text, frameAt = performance.now()) {
         result = { mode: "online", verdict: b.verdict, detail: b.detail, cert: b.certificate, employer: b.employer,
           services: b.permitted_services, photo: b.photo, photo_note: b.photo_note };
       } catch (e) {
-        if (e instanceof ApiError && e.status === 401) say($("cam-msg"), t("auth.bad"), "error");
+        if (e instanceof ApiError && e.status === 401) say($("cam-msg"), t("auth.expired"), "error");
         result = null; // fall back to offline verification
       }
     }
@@ -150,7 +150,8 @@ async function lookup(number) {
   }
 }
 
-setupPage(PAGE, { onSignIn: () => {} });
+// Signed out, the scanner still verifies offline; an officer signed in also checks online.
+const signed = setupPage(PAGE, { gate: false, place: "end", roles: ["checkpoint_officer", "regulator"] });
 $("camera").addEventListener("click", () => (scanning ? stopCamera() : startCamera()));
 $("next").addEventListener("click", () => { $("verdict").hidden = true; challenge = null; $("challenge-box").hidden = true; $("camera").focus(); });
 $("challenge-new").addEventListener("click", newChallenge);
@@ -161,6 +162,7 @@ document.addEventListener("langchange", () => { renderDataAge(); if (!$("verdict
 window.addEventListener("online", refreshData);
 
 (async () => {
+  await signed;
   data = await store.load(); renderDataAge();
   if (navigator.onLine) await refreshData();
   setInterval(() => { if (navigator.onLine) refreshData(); else renderDataAge(); }, 5 * 60 * 1000);
