@@ -3,6 +3,7 @@
 import { setupPage, api, ApiError, t, h, say, keyFor, problemText, fmtTime } from "./lib/common.js";
 
 const PAGE = "dashboard";
+/** @type {(id: string) => any} the page's own elements, by id */
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const objectUrls = [];

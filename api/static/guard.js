@@ -4,6 +4,7 @@ import { deviceKey, createDeviceKey, certificateDeviceKey, presentation, WINDOW_
 import qrcode from "./vendor/qrcode.js";
 
 const PAGE = "guard";
+/** @type {(id: string) => any} the page's own elements, by id */
 const $ = (id) => document.getElementById(id);
 let current = null;
 

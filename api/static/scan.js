@@ -5,6 +5,7 @@ import { verifyCertificate, colourOf } from "./lib/verify.js";
 import * as store from "./lib/datastore.js";
 
 const PAGE = "scan";
+/** @type {(id: string) => any} the page's own elements, by id */
 const $ = (id) => document.getElementById(id);
 let data = { trust: null, statusTokens: [], error: null };
 let stream = null, scanning = false, busy = false, lastResult = null;

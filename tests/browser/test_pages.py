@@ -352,7 +352,7 @@ def test_company_page_enrolls_a_guard_with_a_real_photo(
                                            "buffer": blank.getvalue()}])
     page.click("#photo-form button[type=submit]")
     page.wait_for_selector("#photo-msg.error")
-    assert "face-count" in page.inner_text("#photo-msg")
+    assert "exactly one face" in page.inner_text("#photo-msg")
     # A real face photo is enrolled (or held, if the 1:N search finds this person).
     page.set_input_files("#photo", str(PEOPLE / "Wen_Jiabao_0001_x2.jpg"))
     page.click("#photo-form button[type=submit]")
@@ -363,14 +363,16 @@ def test_company_page_enrolls_a_guard_with_a_real_photo(
     page.click("#finger-form button[type=submit]")
     page.wait_for_selector("#finger-msg.ok, #finger-msg.warn")
     page.wait_for_function(
-        "() => document.getElementById('sel-status').textContent.includes('Face')")
+        "() => document.getElementById('sel-status').textContent.includes('right middle finger')")
     shot(page, shots, "company-enrolled")
-    page.click("#request")
-    page.wait_for_selector("#request-msg.ok")
-    assert "Issuance requested" in page.inner_text("#request-msg")
+    # One finger and no background check: the pre-check says why and the request waits.
+    page.wait_for_selector("#eligibility[data-eligible='false']")
+    reasons = page.inner_text("#eligibility")
+    assert "Fewer than two enrolled fingerprints" in reasons
+    assert page.is_disabled("#request")
     page.click("#card")  # no certificate yet: the page says why
     page.wait_for_selector("#request-msg.error")
-    assert "404" in page.inner_text("#request-msg")
+    assert "No certificate yet" in page.inner_text("#request-msg")
     guard_id = int(page.get_attribute("#capture", "data-guard-id"))
     status = issued["operator"].get(f"/v1/guards/{guard_id}/biometrics").json()
     assert status["face"] in ("enrolled", "held")

@@ -20,10 +20,11 @@ export { t, lang };
 
 /**
  * A DOM element: attributes (`class`, `text`, `on<event>` handlers, others as is) and children.
- * @param {string} tag
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
  * @param {Record<string, any> | null} [attrs]
  * @param {...any} children
- * @returns {HTMLElement}
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function h(tag, attrs = {}, ...children) {
   const n = document.createElement(tag);
@@ -117,13 +118,13 @@ export function problemText(e) {
   return parts.join(" · ");
 }
 
-/** @param {number | string | null | undefined} v */
+/** @param {number | string | Date | null | undefined} v */
 export function fmtTime(v) {
   if (v == null) return "";
   const d = typeof v === "number" ? new Date(v * 1000) : new Date(v);
   return d.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { dateStyle: "medium", timeStyle: "short" });
 }
-/** @param {number | string | null | undefined} v */
+/** @param {number | string | Date | null | undefined} v */
 export function fmtDate(v) {
   if (v == null) return "";
   const d = typeof v === "number" ? new Date(v * 1000) : new Date(v);

@@ -1,4 +1,5 @@
 // Chinese / English strings. Default from navigator.language; the toggle is remembered.
+/** @type {Record<"en" | "zh", Record<string, string>>} */
 const STRINGS = {
   en: {
     "lang.toggle": "中文", "lang.toggle.label": "Switch to Chinese",
@@ -242,18 +243,28 @@ const STRINGS = {
   },
 };
 
-export let lang = localStorage.getItem("gr.lang") || ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
+/** The catalogue: every label and value in Chinese (the default) and English; tests/js/i18n.test.mjs
+ * fails on a key missing in either language and on a Chinese value equal to its English one. */
+export { STRINGS };
 
+const stored = typeof localStorage !== "undefined" ? localStorage.getItem("gr.lang") : null;
+const browser = typeof navigator !== "undefined" ? (navigator.language || "") : "";
+/** Chinese unless the browser asks for English (or the toggle chose it). @type {"zh" | "en"} */
+export let lang = stored === "en" || stored === "zh" ? stored : (browser.toLowerCase().startsWith("en") ? "en" : "zh");
+
+/** @param {string} key @returns {string} */
 export function t(key) { return (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.en[key] || key; }
 
+/** @param {Document | HTMLElement} [root] */
 export function applyI18n(root = document) {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  root.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
-  root.querySelectorAll("[data-i18n-placeholder]").forEach((n) => { n.placeholder = t(n.dataset.i18nPlaceholder); });
-  root.querySelectorAll("[data-i18n-label]").forEach((n) => { n.setAttribute("aria-label", t(n.dataset.i18nLabel)); });
-  const title = document.querySelector("[data-i18n-title]");
-  if (title) document.title = t(title.dataset.i18nTitle) + " · guardreg";
+  root.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(/** @type {HTMLElement} */ (n).dataset.i18n || ""); });
+  root.querySelectorAll("[data-i18n-placeholder]").forEach((n) => { const e = /** @type {HTMLInputElement} */ (n); e.placeholder = t(e.dataset.i18nPlaceholder || ""); });
+  root.querySelectorAll("[data-i18n-label]").forEach((n) => { n.setAttribute("aria-label", t(/** @type {HTMLElement} */ (n).dataset.i18nLabel || "")); });
+  const title = /** @type {HTMLElement | null} */ (document.querySelector("[data-i18n-title]"));
+  if (title) document.title = t(title.dataset.i18nTitle || "") + " · guardreg";
 }
 
+/** @param {"zh" | "en"} l */
 export function setLang(l) { lang = l; localStorage.setItem("gr.lang", l); applyI18n(); document.dispatchEvent(new Event("langchange")); }
 export function toggleLang() { setLang(lang === "zh" ? "en" : "zh"); }
