@@ -215,7 +215,7 @@ function select(g) {
   selected = g;
   $("capture").hidden = false; $("capture").dataset.guardId = String(g.id);
   $("sel-name").textContent = g.name;
-  ["photo-msg", "finger-msg", "request-msg"].forEach((id) => say($(id), ""));
+  ["photo-msg", "finger-msg", "request-msg", "activation-msg"].forEach((id) => say($(id), ""));
   refreshSelected();
   $("capture-h").scrollIntoView({ block: "start" });
 }
@@ -370,5 +370,16 @@ $("request").addEventListener("click", async () => {
   }
 });
 $("card").addEventListener("click", () => { if (selected) cardFor(selected, $("request-msg")); });
+$("activation").addEventListener("click", async () => {
+  if (!selected) return;
+  const msg = $("activation-msg");
+  try {
+    const r = await api(PAGE, `/v1/guards/${selected.id}/activation-codes`, { method: "POST" });
+    say(msg, t("company.activation.code").replace("{until}", fmtTime(r.expires_at)), "ok");
+    msg.append(" ", h("output", { id: "activation-code", class: "code", text: r.code }));
+  } catch (e) {
+    say(msg, e instanceof ApiError && e.status === 409 ? t("company.activation.exists") : problemText(e), "error");
+  }
+});
 document.addEventListener("langchange", () => { fillPositions(); if (signedIn()) { loadGuards(); loadAnnual(); loadInbox(); refreshSelected(); } });
 ready.finally(() => { document.body.dataset.ready = "1"; });

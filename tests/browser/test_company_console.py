@@ -203,3 +203,56 @@ def test_company_clerk_journey(browser: Any, live: str, reg: Api, runtime: Any,
     assert axe_violations(page) == []
     assert page.problems == []
     page.context.close()
+
+
+def test_guard_activates_their_page_with_the_employers_code(
+        browser: Any, live: str, reg: Api, issued: dict[str, Any], make_person: Any,
+        shots: Path) -> None:
+    """The clerk makes a one-time code on the company page; the guard types it on the
+    guard page, chooses a username and password, and is signed in to their own page."""
+    from tests.conftest import make_issuable_guard
+
+    guard = make_issuable_guard(reg, issued["company"]["id"])
+    cert = reg.post(f"/v1/guards/{guard['id']}/certificate").json()
+    clerk = make_person("company_operator", company=issued["company"])
+    page = new_page(browser, live)
+    page.goto("/company")
+    sign_in(page, clerk)
+    page.click(f"li[data-guard-id='{guard['id']}'] .guard-row button")
+    page.click("#activation")
+    page.wait_for_selector("#activation-code")
+    code = page.inner_text("#activation-code")
+    assert len(code.replace("-", "")) >= 12
+    page.context.close()
+
+    phone = new_page(browser, live)
+    phone.goto("/guard")
+    phone.wait_for_selector("body[data-ready='1']")
+    assert axe_violations(phone) == []
+    phone.click("#activate-box summary")
+    phone.fill("#act-code", code.lower())  # typed as heard: case and dashes do not matter
+    username = f"guard{secrets.token_hex(3)}"
+    phone.fill("#act-user", username)
+    phone.fill("#act-pass", "my own pass 2468")
+    phone.fill("#act-again", "my own pass 2468")
+    phone.click("#activate button[type=submit]")
+    phone.wait_for_selector("body[data-auth='in'] #cert:not([hidden])")
+    assert cert["number"] in phone.inner_text("#fields")
+    assert username in phone.inner_text("#who")
+    assert_fits_phone(phone)
+    assert axe_violations(phone) == []
+    shot(phone, shots, "guard-activated")
+    # The code was used up: a second activation with it is refused, in words.
+    phone.click("#signout")
+    phone.wait_for_selector("body[data-auth='out']")
+    if not phone.evaluate("document.getElementById('activate-box').open"):
+        phone.click("#activate-box summary")
+    phone.fill("#act-code", code)
+    phone.fill("#act-user", f"guard{secrets.token_hex(3)}")
+    phone.fill("#act-pass", "my own pass 2468")
+    phone.fill("#act-again", "my own pass 2468")
+    phone.click("#activate button[type=submit]")
+    phone.wait_for_selector("#auth-msg.error")
+    assert "activation code is unknown, used or expired" in phone.inner_text("#auth-msg")
+    assert phone.problems == []
+    phone.context.close()

@@ -120,6 +120,9 @@ const STRINGS = {
     "elig.regulator-bar": "The public security bureau's records bar this person from a certificate at present; the person may contact the bureau.",
     "check.face-count": "exactly one face", "check.sharpness": "sharpness", "check.exposure": "exposure", "check.yaw": "head turned sideways",
     "check.roll": "head tilted", "check.resolution": "resolution", "check.inter-eye-distance": "face too small", "check.minutiae": "too few minutiae", "check.quality": "image quality",
+    "company.activation": "The guard's own page", "company.activation.note": "A one-time code with which the guard activates their account on the guard page (shown once, valid 72 hours).",
+    "company.activation.make": "Make an activation code", "company.activation.code": "Give the guard this code (valid until {until}):",
+    "company.activation.exists": "This guard already has an account: only the public security bureau can replace it.",
   },
   zh: {
     "lang.toggle": "English", "lang.toggle.label": "切换到英文",
@@ -240,6 +243,9 @@ const STRINGS = {
     "elig.regulator-bar": "根据公安机关记录，此人目前不能取得保安员证；本人可向公安机关咨询。",
     "check.face-count": "须恰好一张人脸", "check.sharpness": "清晰度", "check.exposure": "曝光", "check.yaw": "头部侧转",
     "check.roll": "头部倾斜", "check.resolution": "分辨率", "check.inter-eye-distance": "人脸过小", "check.minutiae": "细节点过少", "check.quality": "图像质量",
+    "company.activation": "保安员本人页面", "company.activation.note": "保安员在“我的证书”页面用此一次性激活码开通账户（只显示一次，72 小时内有效）。",
+    "company.activation.make": "生成激活码", "company.activation.code": "请将此激活码交给保安员（有效期至 {until}）：",
+    "company.activation.exists": "该保安员已有账户：只有公安机关可以重新发放。",
   },
 };
 
