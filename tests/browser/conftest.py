@@ -208,4 +208,8 @@ def sign_in(page: Any, person: Person, *, new_password: str | None = None) -> No
         page.fill("#pw-again", person.password)
         page.click("#pwchange button[type=submit]")
         person.one_time = False
-    page.wait_for_selector("body[data-auth='in']")
+    try:
+        page.wait_for_selector("body[data-auth='in']")
+    except Exception as exc:  # say what the page said
+        raise AssertionError(f"{person.role} {person.username} not signed in: "
+                             f"{page.inner_text('#auth')!r}") from exc

@@ -132,9 +132,11 @@ def test_company_clerk_journey(browser: Any, live: str, reg: Api, runtime: Any,
     assert axe_violations(page) == []
 
     # A CSV of three rows, one with a bad ID number: a report per row.
+    good = random_id_number()
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")  # the check digit is wrong
     csv = ("name,id_number,phone\n"
            f"钱学军,{random_id_number()},13800000001\n"
-           "孙丽,11010519491231002X,13800000002\n"   # check digit wrong
+           f"孙丽,{bad},13800000002\n"
            f"李国庆,{random_id_number()},13800000003\n")
     page.set_input_files("#batch-file", files=[{"name": "staff.csv", "mimeType": "text/csv",
                                                  "buffer": csv.encode()}])

@@ -100,6 +100,7 @@ export async function api(_page, path, { method = "GET", json, form, raw = false
     throw new ApiError(resp.status, problem);
   }
   if (raw) return resp;
+  if (resp.status === 204 || resp.headers.get("content-length") === "0") return null;
   const ct = resp.headers.get("content-type") || "";
   return ct.includes("json") ? resp.json() : resp.text();
 }
