@@ -191,6 +191,8 @@ def test_company_clerk_journey(browser: Any, live: str, reg: Api, runtime: Any,
     assert "not captured" not in page.inner_text("main").lower()
     assert axe_violations(page) == []
     page.click("#lang")
+    page.wait_for_selector(f"li[data-guard-id='{guard_id}'] .capture-status .chip")
+    page.wait_for_load_state("networkidle")
 
     # The session ends (here: the cookies go); the next action says so and asks again.
     page.context.clear_cookies()
