@@ -245,9 +245,51 @@ async function uploadPhoto(blob, name) {
   refreshSelected(); loadGuards();
 }
 
+// -- the company's clerks: accounts it creates, resets and disables itself ---------------
+/** A one-time password, shown once, in the message. @param {string} text @param {string} password */
+function showOnce(text, password) {
+  const msg = $("clerk-msg"); say(msg, text, "ok");
+  msg.append(" ", h("output", { id: "clerk-password", class: "code", text: password }));
+}
+
+async function loadClerks() {
+  const ul = $("clerk-list"); ul.textContent = "";
+  try {
+    const r = await api(PAGE, "/v1/accounts");
+    const me = principal();
+    for (const a of r.items) {
+      const state = a.disabled ? t("company.clerks.disabled") : a.locked ? t("company.clerks.locked")
+        : a.must_change_password ? t("company.clerks.new") : t("company.clerks.active");
+      const li = h("li", { "data-account-id": String(a.id) }, h("strong", { text: a.username }), ` · ${state} `);
+      if (!a.disabled && (!me || a.username !== me.name)) {
+        li.append(h("button", { type: "button", class: "small secondary", "aria-label": `${t("company.clerks.reset")} ${a.username}`, onclick: async () => {
+          try { const c = await api(PAGE, `/v1/accounts/${a.id}/reset`, { method: "POST" }); showOnce(t("company.clerks.reset.done").replace("{user}", a.username), c.one_time_password); loadClerks(); }
+          catch (e) { say($("clerk-msg"), problemText(e), "error"); }
+        } }, t("company.clerks.reset")), " ",
+        h("button", { type: "button", class: "small secondary", "aria-label": `${t("company.clerks.disable")} ${a.username}`, onclick: async () => {
+          try { await api(PAGE, `/v1/accounts/${a.id}/disable`, { method: "POST" }); say($("clerk-msg"), t("company.clerks.disabled.done").replace("{user}", a.username), "ok"); loadClerks(); }
+          catch (e) { say($("clerk-msg"), problemText(e), "error"); }
+        } }, t("company.clerks.disable")));
+      }
+      ul.append(li);
+    }
+  } catch (e) { say($("clerk-msg"), problemText(e), "error"); }
+}
+
+$("clerk-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const username = $in("clerk-user").value.trim();
+  try {
+    const c = await api(PAGE, "/v1/accounts", { method: "POST", json: { username, role: "company_operator" } });
+    $in("clerk-user").value = "";
+    showOnce(t("company.clerks.created").replace("{user}", c.account.username), c.one_time_password);
+    loadClerks();
+  } catch (e) { say($("clerk-msg"), problemText(e), "error"); }
+});
+
 const ready = setupPage(PAGE, {
   roles: ["company_operator"],
-  onSignIn: () => Promise.all([loadCompany(), loadInbox(), loadAnnual(), loadGuards()]),
+  onSignIn: () => Promise.all([loadCompany(), loadInbox(), loadAnnual(), loadClerks(), loadGuards()]),
   onSignOut: () => { $("guards").textContent = ""; $("capture").hidden = true; selected = null; },
 });
 

@@ -260,3 +260,47 @@ def test_guard_activates_their_page_with_the_employers_code(
     assert "activation code is unknown, used or expired" in phone.inner_text("#auth-msg")
     assert phone.problems == []
     phone.context.close()
+
+
+def test_a_clerk_gives_a_colleague_an_account_and_can_take_it_back(
+        browser: Any, live: str, reg: Api, make_person: Any) -> None:
+    """No API key to hand out: the company creates its clerks' accounts on its page; the
+    new clerk signs in with the one-time password and must choose their own; disabled,
+    their open page finds its session ended."""
+    from tests.browser.conftest import Person
+
+    company = reg.make_company()
+    boss = make_person("company_operator", company=company)
+    page = new_page(browser, live)
+    page.goto("/company")
+    sign_in(page, boss)
+    username = f"clerk{secrets.token_hex(3)}"
+    page.fill("#clerk-user", username)
+    page.click("#clerk-form button[type=submit]")
+    page.wait_for_selector("#clerk-password")
+    password = page.inner_text("#clerk-password")
+    assert username in page.inner_text("#clerk-list")
+    assert "waiting for the first sign-in" in page.inner_text("#clerk-list")
+    assert axe_violations(page) == []
+
+    colleague = Person(username, password, "company_operator", 0, company["id"], one_time=True)
+    other = new_page(browser, live)
+    other.goto("/company")
+    sign_in(other, colleague)  # the page asks for a new password first
+    other.wait_for_function(
+        "name => document.getElementById('company-name').textContent === name",
+        arg=company["name"])
+    # The boss disables the colleague: the colleague's open page learns it on its next call.
+    page.reload()
+    row = page.locator("#clerk-list li", has_text=username)
+    assert "active" in row.inner_text()
+    row.locator("button", has_text="Disable").click()
+    page.wait_for_selector("#clerk-msg.ok")
+    other.fill("#g-name", "钱某")
+    other.fill("#g-id", random_id_number())
+    other.click("#enroll-form button[type=submit]")
+    other.wait_for_selector("body[data-auth='out']")
+    assert "session has ended" in other.inner_text("#auth-msg")
+    assert page.problems == [] and other.problems == []
+    page.context.close()
+    other.context.close()
