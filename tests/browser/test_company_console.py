@@ -304,3 +304,25 @@ def test_a_clerk_gives_a_colleague_an_account_and_can_take_it_back(
     assert page.problems == [] and other.problems == []
     page.context.close()
     other.context.close()
+
+
+def test_sessions_are_listed_and_another_one_is_ended_from_the_page(
+        browser: Any, live: str, issued: dict[str, Any], make_person: Any) -> None:
+    clerk = make_person("company_operator", company=issued["company"])
+    office, home = new_page(browser, live), new_page(browser, live)
+    for page in (home, office):
+        page.goto("/company")
+        sign_in(page, clerk)
+    office.click("#sessions summary")
+    office.wait_for_function("() => document.querySelectorAll('#sessions-list li').length === 2")
+    assert "this device" in office.inner_text("#sessions-list")
+    assert axe_violations(office) == []
+    office.click("#sessions-list li button")  # the other one: home
+    office.wait_for_selector("#sessions-msg.ok")
+    office.wait_for_function("() => document.querySelectorAll('#sessions-list li').length === 1")
+    home.reload()
+    home.wait_for_selector("body[data-auth='out']")
+    assert home.locator("#sessions").is_hidden()
+    assert office.problems == [] and home.problems == []
+    office.context.close()
+    home.context.close()

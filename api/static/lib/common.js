@@ -210,6 +210,37 @@ function signInSection(opts) {
 }
 
 /**
+ * "Your sessions": where this account is signed in (device, address, last use), each
+ * of the others can be ended from here (a phone left somewhere, a shared computer).
+ * @param {string} page
+ */
+function sessionsSection(page) {
+  const list = h("ul", { id: "sessions-list", class: "plain" });
+  const msg = h("p", { id: "sessions-msg", class: "msg", hidden: true, role: "status" });
+  const load = async () => {
+    list.textContent = "";
+    try {
+      const r = await api(page, "/v1/sessions");
+      for (const s of r.items) {
+        const li = h("li", { "data-session": s.public_id },
+          h("strong", { text: s.current ? t("auth.sessions.this") : (s.user_agent || "?").slice(0, 60) }),
+          ` · ${s.address || ""} · ${t("auth.sessions.last")} ${fmtTime(s.last_seen_at)} `);
+        if (!s.current) li.append(h("button", { type: "button", class: "small secondary",
+          "aria-label": `${t("auth.sessions.end")}: ${s.user_agent || s.public_id}`, onclick: async () => {
+            try { await api(page, `/v1/sessions/${encodeURIComponent(s.public_id)}`, { method: "DELETE" }); say(msg, t("auth.sessions.ended"), "ok"); load(); }
+            catch (e) { say(msg, problemText(e), "error"); }
+          } }, t("auth.sessions.end")));
+        list.append(li);
+      }
+    } catch (e) { say(msg, problemText(e), "error"); }
+  };
+  const box = h("details", { id: "sessions", class: "card", hidden: true },
+    h("summary", { "data-i18n": "auth.sessions", text: t("auth.sessions") }), list, msg);
+  box.addEventListener("toggle", () => { if (/** @type {HTMLDetailsElement} */ (box).open) load(); });
+  return box;
+}
+
+/**
  * The page header (title, navigation, who is signed in, sign-out, language) and the
  * sign-in panel, wired to the session. `gate` (default true): while signed out, every
  * other part of <main> is hidden, so no live control shows. `roles`: the roles this page
@@ -228,6 +259,8 @@ export async function setupPage(page, opts = {}) {
   const section = signInSection(opts);
   const main = /** @type {HTMLElement} */ (document.querySelector("main"));
   if (place === "end") main.append(section); else main.prepend(section);
+  const sessionsBox = sessionsSection(page);
+  main.append(sessionsBox);
   applyI18n();
   el("lang").addEventListener("click", () => toggleLang());
   const msg = el("auth-msg");
@@ -243,13 +276,14 @@ export async function setupPage(page, opts = {}) {
     const act = document.getElementById("activate-box");
     if (act) act.hidden = !!me;
     section.hidden = ok;
+    sessionsBox.hidden = !ok || offline;
     el("signout").hidden = !me;
     const who = el("who");
     who.hidden = !p;
     who.textContent = p ? [p.name, t("role." + p.role), company].filter(Boolean).join(" · ") : "";
     if (p && !ok) say(msg, t("auth.wrongrole").replace("{role}", t("role." + p.role)), "warn");
     if (gate) for (const child of Array.from(main.children)) {
-      if (child === section) continue;
+      if (child === section || child === sessionsBox) continue;
       const c = /** @type {HTMLElement} */ (child);
       if (!ok) { if (!c.hidden) { c.dataset.gated = "1"; c.hidden = true; } }
       else if (c.dataset.gated) { delete c.dataset.gated; c.hidden = false; }
