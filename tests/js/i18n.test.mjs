@@ -59,3 +59,26 @@ test("every key the pages name is in the catalogue", () => {
   const missing = [...named].filter((k) => !(k in STRINGS.zh) || !(k in STRINGS.en)).sort();
   assert.deepEqual(missing, [], `named by a page but not in the catalogue: ${missing.join(", ")}`);
 });
+
+test("keys the pages build from values exist (finger positions, statuses, roles)", () => {
+  const families = {
+    finger: ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"],
+    capture: ["enrolled", "held", "rejected", "none"],
+    certstatus: ["valid", "suspended", "revoked"],
+    annual: ["due", "overdue", "filed", "accepted", "rejected"],
+    // registry/auth.py Role
+    role: ["regulator", "company_operator", "checkpoint_officer", "guard", "training_unit", "skill_assessor",
+      "exam_staff", "association", "market_regulation", "human_resources", "tax"],
+    // api/usecases/issuing.py: what a company can be told
+    elig: ["no-face", "fingerprints-missing", "no-background-check", "under-age", "no-employer",
+      "employer-not-active", "guard-inactive", "enrollment-held", "regulator-bar"],
+  };
+  const missing = [];
+  for (const [family, values] of Object.entries(families)) for (const v of values) {
+    const k = `${family}.${v}`;
+    if (!(k in STRINGS.zh) || !(k in STRINGS.en)) missing.push(k);
+  }
+  assert.deepEqual(missing, []);
+  assert.equal(STRINGS.zh["finger.1"], "右手拇指");
+  assert.equal(STRINGS.en["finger.1"], "right thumb");
+});
