@@ -70,3 +70,23 @@ def test_an_eligible_guard_is_requested(regulator: Api, runtime: Any, client: An
     other = regulator.make_company()
     stranger = make_principal(runtime, client, "company_operator", company_id=other["id"])
     assert stranger.get(f"/v1/guards/{guard['id']}/eligibility").status_code == 404
+
+
+def test_every_bar_has_a_company_wording_or_stays_with_the_regulator() -> None:
+    """A new rule in the registry must be placed: worded for companies, or folded into
+    'regulator-bar'; never passed through in the regulator's words by accident."""
+    from api.usecases import issuing
+    from registry.auth import Principal, Role
+    from registry.service import BAR_MESSAGES
+
+    for code in BAR_MESSAGES:
+        assert (code in issuing.REGULATOR_ONLY) != (code in issuing.COMPANY_MESSAGES), code
+    clerk = Principal(1, "clerk", Role.COMPANY_OPERATOR, 7, None)
+    every = [{"code": c, "message": m} for c, m in BAR_MESSAGES.items()]
+    shown = issuing.reasons_for(clerk, every)
+    assert [r for r in shown if r["code"] == "regulator-bar"] == [issuing.REGULATOR_BAR]
+    assert not {r["code"] for r in shown} & issuing.REGULATOR_ONLY
+    assert all(r["message"] == issuing.COMPANY_MESSAGES.get(r["code"], r["message"])
+               for r in shown)
+    regulator = Principal(2, "reg", Role.REGULATOR, None, None)
+    assert issuing.reasons_for(regulator, every) == every
