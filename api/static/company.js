@@ -1,7 +1,7 @@
 // Company clerks: the company's guards with capture status per named finger, enrolment
 // (one by one or from a CSV), face/finger capture, the eligibility pre-check and the
 // issuance request, card PDFs, the inbox and the annual report.
-import { setupPage, api, t, h, say, signedIn, principal, problemText, download, fmtDate, fmtTime, ApiError } from "./lib/common.js";
+import { setupPage, api, t, h, say, signedIn, principal, problemText, download, fmtDate, fmtTime, ApiError, lang } from "./lib/common.js";
 
 /**
  * @typedef {{ id: number, name: string, status?: string, id_number_masked?: string,
@@ -44,9 +44,10 @@ function captureSummary(b) {
   if (!b) return "";
   const enrolled = b.fingers.filter((f) => f.status === "enrolled").map((f) => fingerName(f.position));
   const held = b.fingers.filter((f) => f.status === "held").map((f) => fingerName(f.position));
+  const sep = lang === "zh" ? "、" : ", ";
   const parts = [`${t("company.face")}: ${statusWord(b.face)}`,
-    `${t("company.fingers")}: ${enrolled.length ? enrolled.join("、") : t("capture.none")}`];
-  if (held.length) parts.push(`${t("capture.held")}: ${held.join("、")}`);
+    `${t("company.fingers")}: ${enrolled.length ? enrolled.join(sep) : t("capture.none")}`];
+  if (held.length) parts.push(`${t("capture.held")}: ${held.join(sep)}`);
   parts.push(b.complete ? t("company.complete") : t("company.incomplete"));
   return parts.join(" · ");
 }
