@@ -67,9 +67,10 @@ async function loadCompany() {
 
 async function loadInbox() {
   const p = principal(); if (!p || !p.company_id) return;
-  const ul = $("inbox-list"); ul.textContent = ""; say($("inbox-msg"), "");
+  const ul = $("inbox-list");
   try {
     const box = await api(PAGE, `/v1/companies/${p.company_id}/notifications?limit=10`);
+    ul.textContent = ""; say($("inbox-msg"), "");
     $("inbox-unread").textContent = box.unread ? t("company.inbox.unread").replace("{n}", String(box.unread)) : "";
     if (!box.items.length) { say($("inbox-msg"), t("company.inbox.none"), "info"); return; }
     for (const n of box.items) {
