@@ -271,3 +271,19 @@ def missing(cur: Cursor, *, year: int, now: dt.datetime) -> dict[str, Any]:
     due = pol.due_date(year)
     return {"year": year, "due": due.isoformat(), "overdue": now.date() > due,
             "companies": repo.companies_without_report(cur, year)}
+
+
+def current(cur: Cursor, *, company_id: int, now: dt.datetime) -> dict[str, Any]:
+    """The report a company owes now: last year's, its due date and where it stands
+    ("due", "overdue", "filed", "accepted" or "rejected" with nothing refiled)."""
+    _, pol = policy(cur)
+    year = now.year - 1
+    due = pol.due_date(year)
+    live = repo.live_report(cur, company_id, year)
+    if live is not None:
+        status = str(live["status"])
+    elif any(r["year"] == year for r in repo.reports_of(cur, company_id)):
+        status = "rejected"
+    else:
+        status = "overdue" if now.date() > due else "due"
+    return {"year": year, "due": due, "status": status}

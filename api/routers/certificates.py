@@ -17,6 +17,7 @@ from api.biometric_context import read_upload, sealer
 from api.cert_context import CertContext
 from api.deps import clock, rate_limit, require, runtime
 from api.schemas import Input
+from api.usecases import issuing
 from api.usecases.issuing import issue_for
 from biometrics import enrollment
 from certificates import publication, qr, revocation
@@ -76,21 +77,36 @@ class RequestIn(Input):
 
 
 @router.post("/guards/{guard_id}/certificate-requests", status_code=201,
-             summary="A company asks the regulator to issue its guard's certificate")
+             summary="A company asks the regulator to issue its guard's certificate; an "
+                     "ineligible guard is refused (422 with the reasons)")
 def request_certificate(guard_id: int, body: RequestIn, request: Request, principal: Staff,
                         now: Now) -> Any:
-    from registry import audit
-
     with runtime(request).db.transaction() as cur:
-        guard = guard_for(cur, principal, guard_id)
-        if guard["company_id"] is None:
-            raise NotFound("the guard has no active employer")
-        row = cert_repo.insert_request(cur, guard_id=guard_id, company_id=guard["company_id"],
-                                       requested_by=principal.label, note=body.note)
-        audit.record(cur, actor=actor_of(principal), action="certificate.request",
-                     target_type="guard", target_id=guard_id, data={"request_id": row["id"]},
-                     now=now)
-        return row
+        return issuing.request_certificate(cur, principal, guard_id, body.note, now)
+
+
+class ReasonOut(BaseModel):
+    code: str
+    message: str
+
+
+class EligibilityOut(BaseModel):
+    guard_id: int
+    eligible: bool
+    reasons: list[ReasonOut] = Field(
+        description="what bars the certificate; a company reads its own wording, and "
+                    "reasons from police records only as 'regulator-bar'")
+
+
+@router.get("/guards/{guard_id}/eligibility", response_model=EligibilityOut,
+            summary="Can this guard get a certificate now, and if not why (the company's "
+                    "pre-check before a request)")
+def guard_eligibility(guard_id: Annotated[int, Path(ge=1, le=2**62)], request: Request,
+                      principal: Staff, now: Now) -> EligibilityOut:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        reasons = issuing.guard_eligibility(cur, principal, guard_id, now)
+    return EligibilityOut(guard_id=guard_id, eligible=not reasons,
+                          reasons=[ReasonOut(**r) for r in reasons])
 
 
 @router.get("/certificate-requests", summary="Issuance requests (regulator: all; company: own)")

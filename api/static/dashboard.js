@@ -3,6 +3,7 @@
 import { setupPage, api, ApiError, t, h, say, keyFor, problemText, fmtTime } from "./lib/common.js";
 
 const PAGE = "dashboard";
+/** @type {(id: string) => any} the page's own elements, by id */
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const objectUrls = [];
@@ -191,6 +192,6 @@ async function loadAll() {
   await Promise.all([loadCapture(), loadReviews(), loadRequests(), loadRevocations(), loadCompanies()]);
 }
 $("company-filter").addEventListener("input", renderCompanies);
-setupPage(PAGE, { onSignIn: loadAll, onSignOut: () => location.reload() });
-document.addEventListener("langchange", loadAll);
-loadAll().finally(() => { document.body.dataset.ready = "1"; });
+// Signed out, the page shows the sign-in only (common.js hides every other part).
+setupPage(PAGE, { onSignIn: loadAll, roles: ["regulator"], totp: true }).finally(() => { document.body.dataset.ready = "1"; });
+document.addEventListener("langchange", () => { if (keyFor(PAGE)) loadAll(); });

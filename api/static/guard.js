@@ -4,6 +4,7 @@ import { deviceKey, createDeviceKey, certificateDeviceKey, presentation, WINDOW_
 import qrcode from "./vendor/qrcode.js";
 
 const PAGE = "guard";
+/** @type {(id: string) => any} the page's own elements, by id */
 const $ = (id) => document.getElementById(id);
 let current = null;
 
@@ -134,7 +135,7 @@ async function load() {
   } catch (e) {
     if (e instanceof ApiError) {
       if (e.status === 404) { localStorage.removeItem("gr.guard.cert"); $("cert").hidden = true; say($("msg"), t("guard.none"), "warn"); return; }
-      if (e.status === 401) { say($("msg"), t("auth.bad"), "error"); return; }
+      if (e.status === 401) return; // the session ended: common.js shows the sign-in
       say($("msg"), problemText(e), "error");
     }
     if (cached) render(cached, true); else if (!(e instanceof ApiError)) say($("msg"), problemText(e), "error");
@@ -151,7 +152,8 @@ function closeFull() {
   if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
 }
 
-setupPage(PAGE, { onSignIn: load, onSignOut: () => { localStorage.removeItem("gr.guard.cert"); $("cert").hidden = true; $("status-banner").hidden = true; $("archive").hidden = true; archive = null; } });
+// The guard signs in with their account, or activates it with the one-time code.
+const ready = setupPage(PAGE, { onSignIn: load, roles: ["guard"], activation: true, onSignOut: () => { localStorage.removeItem("gr.guard.cert"); $("cert").hidden = true; $("status-banner").hidden = true; $("archive").hidden = true; archive = null; } });
 $("fullscreen").addEventListener("click", openFull);
 $("bind").addEventListener("click", bindThisPhone);
 $("challenge-in").addEventListener("input", () => { deviceKey().then((rec) => { if (rec && current && document.body.dataset.live === "1") renderLive(current, rec); }); });
@@ -162,4 +164,4 @@ $("card").addEventListener("click", async () => {
   catch (e) { say($("card-msg"), problemText(e), "error"); }
 });
 document.addEventListener("langchange", () => { if (current) render(current, !$("offline-note").hidden); if (archive) renderArchive(archive); });
-load().finally(() => { document.body.dataset.ready = "1"; });
+ready.finally(() => { document.body.dataset.ready = "1"; });

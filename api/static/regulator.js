@@ -4,6 +4,7 @@
 import { setupPage, api, ApiError, t, lang, h, say, keyFor, problemText, fmtTime, fmtDate, download } from "./lib/common.js";
 
 const PAGE = "regulator";
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const SECTIONS = ["overview", "reviews", "issuance", "companies", "guards", "checks", "bans", "audit", "keys", "exports"];
@@ -56,7 +57,7 @@ function bigNumber(n) {
     if (n >= 1e4) return `${+(n / 1e4).toPrecision(3)} 万`;
     return n.toLocaleString("zh-CN");
   }
-  for (const [size, word] of [[1e12, "trillion"], [1e9, "billion"], [1e6, "million"]]) if (n >= size) return `${+(n / size).toPrecision(3)} ${word}`;
+  for (const [size, word] of /** @type {Array<[number, string]>} */ ([[1e12, "trillion"], [1e9, "billion"], [1e6, "million"]])) if (n >= size) return `${+(n / size).toPrecision(3)} ${word}`;
   return n.toLocaleString("en-GB");
 }
 function modalitiesInWords(mods) {
@@ -459,7 +460,7 @@ async function loadKeys() {
   const state = $("trust-state"); state.textContent = "";
   try {
     const k = await api(PAGE, "/v1/console/keys");
-    const left = (new Date(k.trust_list.expires_at) - Date.now()) / 86400000;
+    const left = (new Date(k.trust_list.expires_at).getTime() - Date.now()) / 86400000;
     state.append(h("p", { class: "msg " + (left < 1 ? "warn" : "ok"), "data-trust": left < 1 ? "expiring" : "fresh",
       text: fill("reg.keys.trust", { issued: fmtTime(k.trust_list.issued_at), expires: fmtTime(k.trust_list.expires_at), n: k.trust_list.keys, next: k.trust_list.next_trust_list_keys }) }));
     $("key-table").textContent = "";
@@ -528,7 +529,7 @@ async function loadOverview() {
 
 // -- exports --------------------------------------------------------------------------
 document.querySelectorAll("[data-export]").forEach((b) => b.addEventListener("click", async () => {
-  const what = b.dataset.export;
+  const what = /** @type {HTMLElement} */ (b).dataset.export;
   const path = what === "credit" ? "/v1/credit-export.csv" : `/v1/console/exports/${what}.csv`;
   try { await download(PAGE, path, `guardreg-${what}.csv`); say($("exports-msg"), t("dash.done"), "ok"); }
   catch (e) { say($("exports-msg"), problemText(e), "error"); }
@@ -551,5 +552,5 @@ $("guard-search").addEventListener("submit", searchGuards);
 $("checks-form").addEventListener("submit", uploadChecks);
 window.addEventListener("hashchange", show);
 document.addEventListener("langchange", show);
-setupPage(PAGE, { onSignIn: show, onSignOut: () => location.reload() });
+setupPage(PAGE, { roles: ["regulator"], totp: true, onSignIn: show, onSignOut: () => location.reload() });
 show();

@@ -5,6 +5,7 @@ import { verifyCertificate, colourOf, POLICY } from "./lib/verify.js";
 import * as store from "./lib/datastore.js";
 
 const PAGE = "scan";
+/** @type {(id: string) => any} the page's own elements, by id */
 const $ = (id) => document.getElementById(id);
 let data = { trust: null, statusTokens: [], error: null };
 let stream = null, scanning = false, busy = false, lastResult = null;
@@ -152,7 +153,7 @@ async function verifyText(text, frameAt = performance.now()) {
         result = { mode: "online", verdict: b.verdict, detail: b.detail, cert: b.certificate, employer: b.employer,
           services: b.permitted_services, photo: b.photo, photo_note: b.photo_note, employer_note: b.employer_note };
       } catch (e) {
-        if (e instanceof ApiError && e.status === 401) say($("cam-msg"), t("auth.bad"), "error");
+        if (e instanceof ApiError && e.status === 401) say($("cam-msg"), t("auth.expired"), "error");
         result = null; // fall back to offline verification
       }
     }
@@ -212,7 +213,8 @@ async function lookup(number) {
   }
 }
 
-setupPage(PAGE, { onSignIn: () => {} });
+// Signed out, the scanner still verifies offline; an officer signed in also checks online.
+const signed = setupPage(PAGE, { gate: false, place: "end", roles: ["checkpoint_officer", "regulator"] });
 $("camera").addEventListener("click", () => (scanning ? stopCamera() : startCamera()));
 $("next").addEventListener("click", () => { $("verdict").hidden = true; faceResult = null; challenge = null; $("challenge-box").hidden = true; $("camera").focus(); });
 $("challenge-new").addEventListener("click", newChallenge);
@@ -225,6 +227,7 @@ document.addEventListener("langchange", () => { renderDataAge(); if (!$("verdict
 window.addEventListener("online", refreshData);
 
 (async () => {
+  await signed;
   data = await store.load(); renderDataAge();
   if (navigator.onLine) await refreshData();
   setInterval(() => { if (navigator.onLine) refreshData(); else renderDataAge(); }, 5 * 60 * 1000);

@@ -5,6 +5,7 @@
 import { setupPage, api, t, h, say, keyFor, problemText, download, fmtDate } from "./lib/common.js";
 
 const PAGE = "station";
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
 let current = null;
 
@@ -48,7 +49,7 @@ function outcome(node, kind, body) {
   else say(node, `${t("company.enrolled")} (${kind})`, "ok");
 }
 
-setupPage(PAGE, { onSignIn: loadSessions, onSignOut: () => { $("capture").hidden = true; current = null; } });
+setupPage(PAGE, { roles: ["exam_staff", "regulator"], onSignIn: loadSessions, onSignOut: () => { $("capture").hidden = true; current = null; } });
 loadSessions();
 
 $("find-form").addEventListener("submit", async (ev) => {

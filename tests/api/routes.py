@@ -58,6 +58,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/guards/{guard_id}/certificate"): frozenset({R}),
     ("POST", "/v1/guards/{guard_id}/certificate-requests"): frozenset({R, O}),
     ("GET", "/v1/certificate-requests"): frozenset({R, O}),
+    ("GET", "/v1/guards/{guard_id}/eligibility"): frozenset({R, O}),
     ("POST", "/v1/certificate-requests/{request_id}/decision"): frozenset({R}),
     ("GET", "/v1/guards/{guard_id}/certificates"): frozenset({R, O, G}),
     ("GET", "/v1/certificates/{number}"): frozenset({R, O, G}),

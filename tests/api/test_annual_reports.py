@@ -46,11 +46,18 @@ def test_overdue_report_lists_the_company_and_filing_lifts_it(
                                    if j.name == "supervision.annual-reports"], clock=clock)
         runner.run_now("supervision.annual-reports")
         assert not _abnormal(reg, late["id"])  # not due yet
+        # The company page shows what it owes: the year, the due date, where it stands.
+        owed = op_late.get(f"/v1/companies/{late['id']}/annual-reports").json()["current"]
+        assert owed == {"year": year, "due": f"{year + 1}-01-31", "status": "due"}
+        assert op_on_time.get(f"/v1/companies/{on_time['id']}/annual-reports"
+                              ).json()["current"]["status"] == "filed"
         clock.now = dt.datetime(year + 1, 2, 1, 9, tzinfo=dt.UTC)
         runner.run_now("supervision.annual-reports")
         assert _abnormal(reg, late["id"]) and not _abnormal(reg, on_time["id"])
         lists = reg.get(f"/v1/companies/{late['id']}/lists").json()
         assert any(f"annual report {year} overdue" in str(e) for e in lists["items"]), lists
+        assert op_late.get(f"/v1/companies/{late['id']}/annual-reports"
+                           ).json()["current"]["status"] == "overdue"
         # Filing lifts what the overdue rule put there, and only that.
         assert op_late.post(f"/v1/companies/{late['id']}/annual-reports",
                             json={"year": year, **REPORT}).status_code == 201
@@ -79,6 +86,8 @@ def test_a_rejected_report_lists_the_company_until_an_accepted_refiling(
     rejected = regulator.post(f"/v1/annual-reports/{first['id']}/review",
                               json={"accepted": False, "note": "社保人数与台账不符"})
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    owed = op.get(f"/v1/companies/{company['id']}/annual-reports").json()["current"]
+    assert (owed["year"], owed["status"]) == (year, "rejected")
     assert _abnormal(regulator, company["id"])
     refiled = op.post(f"/v1/companies/{company['id']}/annual-reports",
                       json={"year": year, **REPORT, "insured": 30})

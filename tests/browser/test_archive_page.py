@@ -12,11 +12,11 @@ pytestmark = pytest.mark.browser
 
 
 def test_guard_page_shows_the_archive_in_both_languages(
-        browser: Any, live: str, issued: dict[str, Any]) -> None:
+        browser: Any, live: str, issued: dict[str, Any], make_person: Any) -> None:
     cert = issued["cert"]
     page = new_page(browser, live)
     page.goto("/guard")
-    sign_in(page, issued["guard_api"].key)
+    sign_in(page, make_person("guard", guard=issued["guard"]))
     page.wait_for_selector("#archive:not([hidden]) ul[data-part='archive.certs']")
     text = page.inner_text("#archive")
     assert "My archive" in text and "Employment" in text and "Certificates" in text

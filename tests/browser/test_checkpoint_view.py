@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import Person, sign_in
 from tests.browser.test_pages import (
     GREEN,
     axe_violations,
     close_to,
     colour_at,
     shot,
+    sign_in_scanner,
     wait_verdict,
     watch,
 )
@@ -30,12 +32,15 @@ NO_CAMERA = ("navigator.mediaDevices.getUserMedia = () => "
              "Promise.reject(new DOMException('no camera in this test', 'NotFoundError'));")
 
 
-def page_for(browser: Any, live: str, viewport: dict[str, int], *, key: str | None,
+@pytest.fixture(scope="module")
+def officer(make_person: Any) -> Person:
+    return make_person("checkpoint_officer")  # type: ignore[no-any-return]
+
+
+def page_for(browser: Any, live: str, viewport: dict[str, int], *, who: Person | None,
              locale: str = "en-US", camera: bool = True, lang: str | None = None) -> Any:
     context = browser.new_context(viewport=viewport, locale=locale, base_url=live)
     context.set_default_timeout(30_000)
-    if key:
-        context.add_init_script(f"localStorage.setItem('gr.key.scan', {key!r})")
     if lang:
         context.add_init_script(f"localStorage.setItem('gr.lang', {lang!r})")
     if not camera:
@@ -44,6 +49,13 @@ def page_for(browser: Any, live: str, viewport: dict[str, int], *, key: str | No
     watch(page)
     page.goto("/scan")
     page.wait_for_selector("body[data-ready='1']")
+    if who is not None:
+        if camera:
+            sign_in_scanner(page, who)  # stops the camera, signs in, reloads
+        else:
+            sign_in(page, who)
+            page.reload()
+        page.wait_for_selector("body[data-ready='1']")
     return page
 
 
@@ -67,9 +79,9 @@ def number_on_one_line(page: Any) -> None:
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone-360", "desktop"])
 def test_online_verdict_at_arms_length(browser: Any, live: str, issued: dict[str, Any],
-                                       shots: Path, viewport: dict[str, int]) -> None:
+                                       shots: Path, viewport: dict[str, int], officer: Any) -> None:
     cert = issued["cert"]
-    page = page_for(browser, live, viewport, key=issued["officer"].key)
+    page = page_for(browser, live, viewport, who=officer)
     wait_verdict(page, "valid", "online")  # the fake camera films the certificate's QR
     name = f"checkpoint-valid-{viewport['width']}"
     img = shot(page, shots, name)
@@ -111,8 +123,8 @@ def test_online_verdict_at_arms_length(browser: Any, live: str, issued: dict[str
 
 
 def test_live_face_check_on_the_page(browser: Any, live: str, issued: dict[str, Any],
-                                     shots: Path) -> None:
-    page = page_for(browser, live, PHONE, key=issued["officer"].key)
+                                     shots: Path, officer: Any) -> None:
+    page = page_for(browser, live, PHONE, who=officer)
     wait_verdict(page, "valid", "online")
     # A second photo of the enrolled person (Jiang Zemin 0001 is enrolled).
     page.set_input_files("#face-photo", str(PEOPLE / "Jiang_Zemin_0003_x2.jpg"))
@@ -132,9 +144,9 @@ def test_live_face_check_on_the_page(browser: Any, live: str, issued: dict[str, 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone-360", "desktop"])
 def test_number_lookup_has_its_own_colour_and_words(browser: Any, live: str,
                                                     issued: dict[str, Any], shots: Path,
-                                                    viewport: dict[str, int]) -> None:
+                                                    viewport: dict[str, int], officer: Any) -> None:
     cert = issued["cert"]
-    page = page_for(browser, live, viewport, key=issued["officer"].key, camera=False)
+    page = page_for(browser, live, viewport, who=officer, camera=False)
     page.fill("#number", cert["number"])
     page.click("#lookup-form button[type=submit]")
     wait_verdict(page, "valid", "lookup")
@@ -152,12 +164,13 @@ def test_number_lookup_has_its_own_colour_and_words(browser: Any, live: str,
 
 
 def test_a_printed_card_verifies_as_card_online_and_offline(
-        browser: Any, live: str, issued: dict[str, Any], reg: Api, shots: Path) -> None:
+        browser: Any, live: str, issued: dict[str, Any], reg: Api, shots: Path,
+        officer: Any) -> None:
     guard_id = issued["guard"]["id"]
     made = reg.post(f"/v1/guards/{guard_id}/cards", json={})
     assert made.status_code == 201, made.text
     card = reg.get(f"/v1/certificates/{made.json()['number']}").json()
-    page = page_for(browser, live, PHONE, key=issued["officer"].key, camera=False)
+    page = page_for(browser, live, PHONE, who=officer, camera=False)
     page.fill("#qrtext", card["text"])
     page.click("#text-form button[type=submit]")
     wait_verdict(page, "card", "online")
@@ -173,7 +186,7 @@ def test_a_printed_card_verifies_as_card_online_and_offline(
     page.context.close()
     # Offline, with no key: verified in the page; no face check, so the note says so and
     # the portrait would be shown large (offline there is none: the ID card instead).
-    page = page_for(browser, live, PHONE, key=None, camera=False)
+    page = page_for(browser, live, PHONE, who=None, camera=False)
     page.fill("#qrtext", card["text"])
     page.click("#text-form button[type=submit]")
     wait_verdict(page, "card", "offline")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from tests.browser.conftest import Person, sign_in
 from tests.browser.test_pages import (
     HEIGHT,
     WIDTH,
@@ -33,13 +34,17 @@ DESKTOP = {"width": 1200, "height": 900}
 
 
 # -- sign-in: the ONE place to switch to account sign-in at merge ------------------------
-def sign_in_as_regulator(page: Any, reg: Api) -> None:
-    page.fill("#key", reg.key)
-    page.click("#signin button[type=submit]")
+def sign_in_as_regulator(page: Any, who: Person) -> None:
+    sign_in(page, who)  # password + TOTP through the page's own form
     page.wait_for_selector("#tabs:not([hidden])")
 
 
-def open_console(browser: Any, live: str, reg: Api, section: str, *, locale: str = "en-US",
+@pytest.fixture(scope="module")
+def regulator_person(make_person: Any) -> Person:
+    return make_person("regulator")  # type: ignore[no-any-return]
+
+
+def open_console(browser: Any, live: str, who: Person, section: str, *, locale: str = "en-US",
                  viewport: dict[str, int] | None = None) -> Any:
     if locale == "en-US":
         page = new_page(browser, live)
@@ -55,7 +60,7 @@ def open_console(browser: Any, live: str, reg: Api, section: str, *, locale: str
     page.goto("/regulator")
     page.wait_for_selector("body[data-ready='1']")
     assert axe_violations(page) == []  # signed out, too
-    sign_in_as_regulator(page, reg)
+    sign_in_as_regulator(page, who)
     page.goto(f"/regulator#{section}")
     page.wait_for_selector(f"body[data-section='{section}'][data-ready='1']")
     return page
@@ -105,9 +110,10 @@ def held(reg: Api, issued: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_review_a_duplicate_with_every_modalitys_evidence(
-        browser: Any, live: str, reg: Api, held: dict[str, Any], shots: Path) -> None:
+        browser: Any, live: str, reg: Api, held: dict[str, Any], shots: Path,
+        regulator_person: Any) -> None:
     first, again, review = held["first"], held["again"], held["review"]
-    page = open_console(browser, live, reg, "reviews", viewport=DESKTOP)
+    page = open_console(browser, live, regulator_person, "reviews", viewport=DESKTOP)
     item = page.locator(f"li[data-review-id='{review['id']}']")
     item.wait_for()
     evidence = item.locator(f".candidate-evidence[data-candidate='{first['id']}']")
@@ -183,13 +189,14 @@ def test_review_a_duplicate_with_every_modalitys_evidence(
     page.context.close()
 
 
-def test_approve_an_issuance_request(browser: Any, live: str, reg: Api, shots: Path) -> None:
+def test_approve_an_issuance_request(browser: Any, live: str, reg: Api, shots: Path,
+        regulator_person: Any) -> None:
     company = reg.make_company()
     guard = make_issuable_guard(reg, company["id"], name="孙" + secrets.choice("海涛建华"))
     req = reg.post(f"/v1/guards/{guard['id']}/certificate-requests", json={"note": "新入职"})
     assert req.status_code == 201, req.text
     request_id = req.json()["id"]
-    page = open_console(browser, live, reg, "issuance")
+    page = open_console(browser, live, regulator_person, "issuance")
     row = page.locator(f"li[data-request-id='{request_id}']")
     row.wait_for()
     text = row.inner_text()
@@ -209,7 +216,8 @@ def test_approve_an_issuance_request(browser: Any, live: str, reg: Api, shots: P
 
 
 def test_upload_a_check_csv_with_progress_and_a_per_line_report(
-        browser: Any, live: str, reg: Api, shots: Path, tmp_path: Path) -> None:
+        browser: Any, live: str, reg: Api, shots: Path, tmp_path: Path,
+        regulator_person: Any) -> None:
     company = reg.make_company()
     guard = reg.make_guard(company["id"])
     today = dt.date.today().isoformat()
@@ -219,7 +227,7 @@ def test_upload_a_check_csv_with_progress_and_a_per_line_report(
     lines += [f"{random_id_number()},clear,,{today}" for _ in range(118)]  # nobody: rejected
     path = tmp_path / "checks.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    page = open_console(browser, live, reg, "checks")
+    page = open_console(browser, live, regulator_person, "checks")
     page.set_input_files("#checks-file", str(path))
     page.click("#checks-form button[type=submit]")
     page.wait_for_selector("#checks-summary:not([hidden])")
@@ -247,8 +255,9 @@ def test_upload_a_check_csv_with_progress_and_a_per_line_report(
 
 
 def test_audit_filter_keys_overview_and_the_chinese_default(
-        browser: Any, live: str, reg: Api, held: dict[str, Any], shots: Path) -> None:
-    page = open_console(browser, live, reg, "audit", locale="zh-CN", viewport=DESKTOP)
+        browser: Any, live: str, reg: Api, held: dict[str, Any], shots: Path,
+        regulator_person: Any) -> None:
+    page = open_console(browser, live, regulator_person, "audit", locale="zh-CN", viewport=DESKTOP)
     assert page.inner_text("h1") == "监管控制台"
     assert page.get_attribute("html", "lang") == "zh-CN"
     page.select_option("#audit-action", "ban.")
@@ -295,14 +304,14 @@ def test_audit_filter_keys_overview_and_the_chinese_default(
 
 
 def test_company_and_guard_search_and_detail(browser: Any, live: str, reg: Api,
-                                             shots: Path) -> None:
+                                             shots: Path, regulator_person: Any) -> None:
     company = reg.make_company(name="北辰护卫有限公司" + secrets.token_hex(2))
     guard = make_issuable_guard(reg, company["id"], name="周" + secrets.choice("晓东子健"))
     cert = reg.post(f"/v1/guards/{guard['id']}/certificate").json()
     assert reg.post(f"/v1/companies/{company['id']}/credit-events", json={
         "points": -20, "kind": "violation", "reason": "未按规定着装",
         "occurred_on": dt.date.today().isoformat()}).status_code == 201
-    page = open_console(browser, live, reg, "companies")
+    page = open_console(browser, live, regulator_person, "companies")
     page.fill("#company-q", company["name"])
     page.click("#company-search button[type=submit]")
     page.locator(f"#company-list li[data-company-id='{company['id']}'] button").click()

@@ -15,7 +15,7 @@ from tests.conftest import FINGERS, PEOPLE, make_principal, random_id_number
 
 def test_station_captures_a_candidate_and_refuses_a_certificate_as_ticket(
         browser: Any, live: str, runtime: Any, http: Any, reg: Any, issued: dict[str, Any],
-        shots: Path) -> None:
+        shots: Path, make_person: Any) -> None:
     staff = make_principal(runtime, http, "exam_staff")
     today = dt.datetime.now(exams.CHINA).date()
     session = staff.post("/v1/exam-sessions", json={
@@ -26,7 +26,7 @@ def test_station_captures_a_candidate_and_refuses_a_certificate_as_ticket(
         "id_number": id_number, "name": "冯建国"}).status_code == 201
     page = new_page(browser, live)
     page.goto("/station")
-    sign_in(page, staff.key)
+    sign_in(page, make_person("exam_staff"))
     page.wait_for_selector(f"#session option[value='{session['id']}']", state="attached")
     assert_fits_phone(page)
     assert axe_violations(page) == []

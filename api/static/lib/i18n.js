@@ -1,4 +1,5 @@
 // Chinese / English strings. Default from navigator.language; the toggle is remembered.
+/** @type {Record<"en" | "zh", Record<string, string>>} */
 const STRINGS = {
   en: {
     "lang.toggle": "中文", "lang.toggle.label": "Switch to Chinese",
@@ -208,6 +209,66 @@ const STRINGS = {
     "archive.more": "Other records", "archive.kind.exam": "exam", "archive.kind.appraisal": "appraisal",
     "archive.kind.competition": "skill competition", "archive.hours": "h",
     "archive.registered": "registered", "archive.cancelled": "cancelled",
+    // webco
+    "app.title": "guardreg", "nav.label": "Pages",
+    "auth.title": "Sign in", "auth.username": "Username", "auth.password": "Password",
+    "auth.code": "Authenticator code", "auth.code.note": "Regulator accounts: the six-digit code from the authenticator app, or a recovery code.",
+    "auth.code.show": "I have an authenticator code",
+    "auth.refused": "Sign-in refused: wrong username, password or code, or the account is locked for a while after repeated failures.",
+    "auth.refused.code": "Sign-in refused. If your account uses an authenticator code (regulator accounts), enter it too; otherwise check the username and password.",
+    "auth.slow": "Too many attempts: wait a moment and try again.",
+    "auth.expired": "Your session has ended: sign in again.",
+    "auth.wrongrole": "This page is not for your account ({role}).",
+    "auth.pw.title": "Choose your own password", "auth.pw.note": "You signed in with a one-time password: choose a new one (at least 10 characters) before you continue.",
+    "auth.pw.current": "One-time or current password", "auth.pw.new": "New password", "auth.pw.again": "New password again",
+    "auth.pw.submit": "Change password", "auth.pw.mismatch": "The two new passwords differ.",
+    "auth.pw.done": "Password changed.", "auth.pw.required": "Choose a new password to continue.",
+    "auth.act.title": "First time here? Activate your account", "auth.act.note": "Type the one-time activation code from your employer or the public security bureau, then choose a username and password.",
+    "auth.act.code": "Activation code", "auth.act.submit": "Activate and sign in", "auth.act.done": "Your account is active.",
+    "auth.act.bad": "The activation code is unknown, used or expired: ask for a new one.",
+    "auth.sessions": "Where you are signed in", "auth.sessions.this": "this device", "auth.sessions.last": "last used",
+    "auth.sessions.end": "End", "auth.sessions.ended": "That session has ended.",
+    "role.regulator": "Regulator", "role.company_operator": "Company clerk", "role.checkpoint_officer": "Checkpoint officer",
+    "role.guard": "Guard", "role.training_unit": "Training unit", "role.skill_assessor": "Skill assessor", "role.exam_staff": "Exam office",
+    "role.association": "Industry association", "role.market_regulation": "Market regulation", "role.human_resources": "Human resources and social security", "role.tax": "Tax office",
+    "company.name": "Company", "company.inbox": "Notifications", "company.inbox.unread": "{n} unread",
+    "company.inbox.none": "No notifications.", "company.inbox.read": "Mark read",
+    "company.annual": "Annual report", "company.annual.year": "Year reported", "company.annual.headcount": "Guards employed",
+    "company.annual.contracts": "With a labour contract", "company.annual.insured": "With social insurance",
+    "company.annual.training": "Training hours", "company.annual.incidents": "Incidents", "company.annual.notes": "Notes",
+    "company.annual.file": "File the report", "company.annual.current": "Report for {year}, due {due}",
+    "company.annual.filed": "The {year} report is filed.",
+    "annual.due": "not filed yet", "annual.overdue": "OVERDUE: file it now; an overdue report puts the company on the abnormal-operations list",
+    "annual.filed": "filed, awaiting review", "annual.accepted": "accepted", "annual.rejected": "rejected: file it again",
+    "company.batch": "Enroll many guards (CSV)", "company.batch.note": "A CSV file with a header line: name,id_number and optionally phone,education,started_on (UTF-8).",
+    "company.batch.file": "CSV file", "company.batch.upload": "Upload and enroll", "company.batch.progress": "Progress",
+    "company.batch.report": "Report per row", "company.batch.line": "Line", "company.batch.outcome": "Outcome",
+    "company.batch.enrolled": "enrolled", "company.batch.existing": "already enrolled, unchanged",
+    "company.batch.count": "{done} of {all} rows", "company.batch.done": "Done: {enrolled} enrolled, {existing} already enrolled, {rejected} rejected.",
+    "company.fingers.table": "Capture per finger (ISO positions)", "company.eligibility": "Can a certificate be requested?",
+    "company.eligible": "Eligible: the request can be sent to the public security bureau.",
+    "company.ineligible": "Not eligible yet:", "company.held.why": "held for the regulator's review (a possible duplicate enrollment); no action needed from the company",
+    "company.card.none": "No certificate yet: the card can be downloaded once it is issued.",
+    "finger.1": "right thumb", "finger.2": "right index finger", "finger.3": "right middle finger", "finger.4": "right ring finger", "finger.5": "right little finger",
+    "finger.6": "left thumb", "finger.7": "left index finger", "finger.8": "left middle finger", "finger.9": "left ring finger", "finger.10": "left little finger",
+    "capture.enrolled": "captured", "capture.held": "held for review", "capture.rejected": "rejected", "capture.none": "not captured",
+    "certstatus.valid": "valid", "certstatus.suspended": "suspended", "certstatus.revoked": "revoked",
+    "elig.no-face": "No enrolled face photo: capture one.", "elig.fingerprints-missing": "Fewer than two enrolled fingerprints: capture more.",
+    "elig.no-background-check": "The background check is not recorded yet (the bureau runs it; nothing to do for the company).",
+    "elig.under-age": "The guard is under 18.", "elig.no-employer": "The guard has no active employment with the company.",
+    "elig.employer-not-active": "The company's licence is not active.", "elig.guard-inactive": "The guard's record is not active.",
+    "elig.enrollment-held": "The enrollment awaits the regulator's approval.",
+    "elig.regulator-bar": "The public security bureau's records bar this person from a certificate at present; the person may contact the bureau.",
+    "check.face-count": "exactly one face", "check.sharpness": "sharpness", "check.exposure": "exposure", "check.yaw": "head turned sideways",
+    "check.roll": "head tilted", "check.resolution": "resolution", "check.inter-eye-distance": "face too small", "check.minutiae": "too few minutiae", "check.quality": "image quality",
+    "company.clerks": "Clerks of the company", "company.clerks.username": "Username of a new clerk", "company.clerks.add": "Create the account",
+    "company.clerks.created": "Account {user} created. Give the clerk this one-time password (shown once; they choose their own at first sign-in):",
+    "company.clerks.reset": "Reset", "company.clerks.reset.done": "{user}: new one-time password (shown once):",
+    "company.clerks.disable": "Disable", "company.clerks.disabled.done": "{user} is disabled; their sessions ended.",
+    "company.clerks.active": "active", "company.clerks.new": "waiting for the first sign-in", "company.clerks.locked": "locked for a while (failed sign-ins)", "company.clerks.disabled": "disabled",
+    "company.activation": "The guard's own page", "company.activation.note": "A one-time code with which the guard activates their account on the guard page (shown once, valid 72 hours).",
+    "company.activation.make": "Make an activation code", "company.activation.code": "Give the guard this code (valid until {until}):",
+    "company.activation.exists": "This guard already has an account: only the public security bureau can replace it.",
   },
   zh: {
     "lang.toggle": "English", "lang.toggle.label": "切换到英文",
@@ -417,21 +478,91 @@ const STRINGS = {
     "archive.more": "其他记录", "archive.kind.exam": "考核", "archive.kind.appraisal": "鉴定",
     "archive.kind.competition": "技能竞赛", "archive.hours": "学时",
     "archive.registered": "已报名", "archive.cancelled": "已取消",
+    // webco
+    "app.title": "电子保安员证", "nav.label": "页面",
+    "auth.title": "登录", "auth.username": "用户名", "auth.password": "密码",
+    "auth.code": "动态验证码", "auth.code.note": "监管账户：请输入验证器应用中的六位验证码，或一个恢复码。",
+    "auth.code.show": "我有动态验证码",
+    "auth.refused": "登录被拒绝：用户名、密码或验证码错误，或因多次失败账户暂时锁定。",
+    "auth.refused.code": "登录被拒绝。如您的账户使用动态验证码（监管账户），请一并输入；否则请检查用户名和密码。",
+    "auth.slow": "尝试次数过多：请稍后再试。",
+    "auth.expired": "会话已结束：请重新登录。",
+    "auth.wrongrole": "本页面不适用于您的账户（{role}）。",
+    "auth.pw.title": "设置您自己的密码", "auth.pw.note": "您使用一次性密码登录：继续之前请设置新密码（至少 10 个字符）。",
+    "auth.pw.current": "一次性密码或当前密码", "auth.pw.new": "新密码", "auth.pw.again": "再次输入新密码",
+    "auth.pw.submit": "修改密码", "auth.pw.mismatch": "两次输入的新密码不一致。",
+    "auth.pw.done": "密码已修改。", "auth.pw.required": "请设置新密码后继续。",
+    "auth.act.title": "首次使用？激活您的账户", "auth.act.note": "输入用人单位或公安机关提供的一次性激活码，然后设置用户名和密码。",
+    "auth.act.code": "激活码", "auth.act.submit": "激活并登录", "auth.act.done": "您的账户已激活。",
+    "auth.act.bad": "激活码无效、已使用或已过期：请重新申请。",
+    "auth.sessions": "您的登录设备", "auth.sessions.this": "本设备", "auth.sessions.last": "最近使用",
+    "auth.sessions.end": "结束", "auth.sessions.ended": "该会话已结束。",
+    "role.regulator": "监管人员", "role.company_operator": "公司经办人", "role.checkpoint_officer": "查验民警",
+    "role.guard": "保安员", "role.training_unit": "培训单位", "role.skill_assessor": "技能鉴定人员", "role.exam_staff": "考试机构",
+    "role.association": "行业协会", "role.market_regulation": "市场监管部门", "role.human_resources": "人力资源社会保障部门", "role.tax": "税务部门",
+    "company.name": "公司", "company.inbox": "通知", "company.inbox.unread": "{n} 条未读",
+    "company.inbox.none": "没有通知。", "company.inbox.read": "标为已读",
+    "company.annual": "年度报告", "company.annual.year": "报告年度", "company.annual.headcount": "在职保安员人数",
+    "company.annual.contracts": "签订劳动合同人数", "company.annual.insured": "参加社会保险人数",
+    "company.annual.training": "培训学时", "company.annual.incidents": "案事件数", "company.annual.notes": "备注",
+    "company.annual.file": "报送年度报告", "company.annual.current": "{year} 年度报告，截止日期 {due}",
+    "company.annual.filed": "{year} 年度报告已报送。",
+    "annual.due": "尚未报送", "annual.overdue": "已逾期：请立即报送；逾期未报将列入经营异常名录",
+    "annual.filed": "已报送，待审核", "annual.accepted": "已通过", "annual.rejected": "被退回：请重新报送",
+    "company.batch": "批量登记保安员（CSV）", "company.batch.note": "CSV 文件（UTF-8），首行为列名：name,id_number，可选 phone,education,started_on。",
+    "company.batch.file": "CSV 文件", "company.batch.upload": "上传并登记", "company.batch.progress": "进度",
+    "company.batch.report": "逐行结果", "company.batch.line": "行号", "company.batch.outcome": "结果",
+    "company.batch.enrolled": "已登记", "company.batch.existing": "此前已登记，未改动",
+    "company.batch.count": "已处理 {done} / {all} 行", "company.batch.done": "完成：登记 {enrolled} 人，已存在 {existing} 人，拒绝 {rejected} 行。",
+    "company.fingers.table": "各手指采集情况（ISO 指位）", "company.eligibility": "能否申请签发证书？",
+    "company.eligible": "符合条件：可以向公安机关提交申请。",
+    "company.ineligible": "暂不符合条件：", "company.held.why": "待监管部门审核（疑似重复登记），公司无需操作",
+    "company.card.none": "尚未签发证书：签发后可下载证卡。",
+    "finger.1": "右手拇指", "finger.2": "右手食指", "finger.3": "右手中指", "finger.4": "右手环指", "finger.5": "右手小指",
+    "finger.6": "左手拇指", "finger.7": "左手食指", "finger.8": "左手中指", "finger.9": "左手环指", "finger.10": "左手小指",
+    "capture.enrolled": "已采集", "capture.held": "待审核", "capture.rejected": "被拒绝", "capture.none": "未采集",
+    "certstatus.valid": "有效", "certstatus.suspended": "已暂停", "certstatus.revoked": "已吊销",
+    "elig.no-face": "没有已登记的人脸照片：请采集。", "elig.fingerprints-missing": "已登记指纹少于两枚：请继续采集。",
+    "elig.no-background-check": "尚无背景审查记录（由公安机关进行，公司无需操作）。",
+    "elig.under-age": "该保安员未满 18 周岁。", "elig.no-employer": "该保安员与本公司没有在职的劳动关系。",
+    "elig.employer-not-active": "本公司许可证不在有效状态。", "elig.guard-inactive": "该保安员档案不在有效状态。",
+    "elig.enrollment-held": "该登记正等待监管部门批准。",
+    "elig.regulator-bar": "根据公安机关记录，此人目前不能取得保安员证；本人可向公安机关咨询。",
+    "check.face-count": "须恰好一张人脸", "check.sharpness": "清晰度", "check.exposure": "曝光", "check.yaw": "头部侧转",
+    "check.roll": "头部倾斜", "check.resolution": "分辨率", "check.inter-eye-distance": "人脸过小", "check.minutiae": "细节点过少", "check.quality": "图像质量",
+    "company.clerks": "本公司经办人", "company.clerks.username": "新经办人的用户名", "company.clerks.add": "创建账户",
+    "company.clerks.created": "账户 {user} 已创建。请将此一次性密码交给经办人（只显示一次；首次登录时设置自己的密码）：",
+    "company.clerks.reset": "重置", "company.clerks.reset.done": "{user}：新的一次性密码（只显示一次）：",
+    "company.clerks.disable": "停用", "company.clerks.disabled.done": "{user} 已停用，其会话已结束。",
+    "company.clerks.active": "正常", "company.clerks.new": "等待首次登录", "company.clerks.locked": "暂时锁定（登录失败次数过多）", "company.clerks.disabled": "已停用",
+    "company.activation": "保安员本人页面", "company.activation.note": "保安员在“我的证书”页面用此一次性激活码开通账户（只显示一次，72 小时内有效）。",
+    "company.activation.make": "生成激活码", "company.activation.code": "请将此激活码交给保安员（有效期至 {until}）：",
+    "company.activation.exists": "该保安员已有账户：只有公安机关可以重新发放。",
   },
 };
 
-export let lang = localStorage.getItem("gr.lang") || ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
+/** The catalogue: every label and value in Chinese (the default) and English; tests/js/i18n.test.mjs
+ * fails on a key missing in either language and on a Chinese value equal to its English one. */
+export { STRINGS };
 
+const stored = typeof localStorage !== "undefined" ? localStorage.getItem("gr.lang") : null;
+const browser = typeof navigator !== "undefined" ? (navigator.language || "") : "";
+/** Chinese unless the browser asks for English (or the toggle chose it). @type {"zh" | "en"} */
+export let lang = stored === "en" || stored === "zh" ? stored : (browser.toLowerCase().startsWith("en") ? "en" : "zh");
+
+/** @param {string} key @returns {string} */
 export function t(key) { return (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.en[key] || key; }
 
+/** @param {Document | HTMLElement} [root] */
 export function applyI18n(root = document) {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  root.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
-  root.querySelectorAll("[data-i18n-placeholder]").forEach((n) => { n.placeholder = t(n.dataset.i18nPlaceholder); });
-  root.querySelectorAll("[data-i18n-label]").forEach((n) => { n.setAttribute("aria-label", t(n.dataset.i18nLabel)); });
-  const title = document.querySelector("[data-i18n-title]");
-  if (title) document.title = t(title.dataset.i18nTitle) + " · guardreg";
+  root.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(/** @type {HTMLElement} */ (n).dataset.i18n || ""); });
+  root.querySelectorAll("[data-i18n-placeholder]").forEach((n) => { const e = /** @type {HTMLInputElement} */ (n); e.placeholder = t(e.dataset.i18nPlaceholder || ""); });
+  root.querySelectorAll("[data-i18n-label]").forEach((n) => { n.setAttribute("aria-label", t(/** @type {HTMLElement} */ (n).dataset.i18nLabel || "")); });
+  const title = /** @type {HTMLElement | null} */ (document.querySelector("[data-i18n-title]"));
+  if (title) document.title = t(title.dataset.i18nTitle || "") + " · guardreg";
 }
 
+/** @param {"zh" | "en"} l */
 export function setLang(l) { lang = l; localStorage.setItem("gr.lang", l); applyI18n(); document.dispatchEvent(new Event("langchange")); }
 export function toggleLang() { setLang(lang === "zh" ? "en" : "zh"); }
