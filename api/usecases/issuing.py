@@ -28,6 +28,8 @@ REGULATOR_BAR = {"code": "regulator-bar",
                             "certificate at present; the person may contact the bureau"}
 COMPANY_MESSAGES = {
     "under-age": "the guard is under 18",
+    "no-exam-pass": "no passed guard exam on record (the person registers for the unified "
+                    "exam; a company may register them)",
     "no-background-check": "the background check has not been recorded yet (the bureau "
                            "runs it; no action by the company)",
     "no-employer": "the guard has no active employment with the company",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from tests.conftest import Api, capture_biometrics, make_principal
+from tests.conftest import Api, capture_biometrics, make_principal, record_exam_pass
 
 
 def _codes(body: dict[str, Any]) -> set[str]:
@@ -22,7 +22,8 @@ def test_a_new_guard_is_not_eligible_and_the_request_is_refused_with_the_reasons
     pre = operator.get(f"/v1/guards/{guard['id']}/eligibility")
     assert pre.status_code == 200, pre.text
     assert pre.json()["eligible"] is False
-    assert {"no-face", "fingerprints-missing", "no-background-check"} <= _codes(pre.json())
+    assert {"no-face", "fingerprints-missing", "no-background-check",
+            "no-exam-pass"} <= _codes(pre.json())
     refused = operator.post(f"/v1/guards/{guard['id']}/certificate-requests", json={})
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
@@ -37,6 +38,7 @@ def test_police_record_reasons_stay_with_the_regulator(regulator: Api, runtime: 
     operator = make_principal(runtime, client, "company_operator", company_id=company["id"])
     guard = operator.make_guard(company["id"])
     capture_biometrics(operator, regulator, guard["id"])
+    record_exam_pass(regulator, guard["id"])
     # A failed check would clear the guard out (the company no longer sees them at all);
     # facts recorded with a check bar the certificate while the employment goes on.
     resp = regulator.post(f"/v1/guards/{guard['id']}/background-checks", json={
@@ -61,6 +63,7 @@ def test_an_eligible_guard_is_requested(regulator: Api, runtime: Any, client: An
     operator = make_principal(runtime, client, "company_operator", company_id=company["id"])
     guard = operator.make_guard(company["id"])
     capture_biometrics(operator, regulator, guard["id"])
+    record_exam_pass(regulator, guard["id"])
     regulator.post(f"/v1/guards/{guard['id']}/background-checks",
                    json={"result": "clear", "checked_on": dt.date.today().isoformat()})
     pre = operator.get(f"/v1/guards/{guard['id']}/eligibility").json()

@@ -23,7 +23,7 @@ from tests.browser.test_pages import (
     new_page,
     shot,
 )
-from tests.conftest import FINGERS, PEOPLE, Api, random_id_number
+from tests.conftest import FINGERS, PEOPLE, Api, random_id_number, record_exam_pass
 
 pytestmark = pytest.mark.browser
 OK_BG = (227, 244, 232)  # .msg.ok
@@ -99,6 +99,7 @@ def test_company_clerk_journey(browser: Any, live: str, reg: Api, runtime: Any,
     # Ineligible: no background check yet; the request button waits and says why.
     page.wait_for_selector("#eligibility[data-eligible='false']")
     assert "background check" in page.inner_text("#eligibility")
+    assert "No passed guard exam" in page.inner_text("#eligibility")
     assert page.is_disabled("#request")
     img = shot(page, shots, "company-ineligible-360")
     assert img.width == WIDTH
@@ -115,6 +116,7 @@ def test_company_clerk_journey(browser: Any, live: str, reg: Api, runtime: Any,
                             json={"approve": True}).status_code == 200
     assert reg.post(f"/v1/guards/{guard_id}/background-checks", json={
         "result": "clear", "checked_on": dt.date.today().isoformat()}).status_code == 201
+    record_exam_pass(reg, guard_id)  # the certificate is earned by the exam (issue 15)
     page.click(f"li[data-guard-id='{guard_id}'] .guard-row button")
     page.wait_for_selector("#eligibility[data-eligible='true']")
     assert not page.is_disabled("#request")

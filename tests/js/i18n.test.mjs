@@ -70,7 +70,7 @@ test("keys the pages build from values exist (finger positions, statuses, roles)
     role: ["regulator", "company_operator", "checkpoint_officer", "guard", "training_unit", "skill_assessor",
       "exam_staff", "association", "market_regulation", "human_resources", "tax"],
     // api/usecases/issuing.py: what a company can be told
-    elig: ["no-face", "fingerprints-missing", "no-background-check", "under-age", "no-employer",
+    elig: ["no-face", "fingerprints-missing", "no-background-check", "no-exam-pass", "under-age", "no-employer",
       "employer-not-active", "guard-inactive", "enrollment-held", "regulator-bar"],
   };
   const missing = [];
