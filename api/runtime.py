@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from api.principal_cache import PrincipalCache
+from api.rate_limits import RateLimits
 from api.workpool import WorkPool
 from biometrics.finger_search import TemplateCache
 from registry import migrate
@@ -34,6 +35,7 @@ class Runtime:
     # Prepared fingerprint templates of recent 1:N shortlists, per process and bounded
     # (about 150 KB each); the gallery itself stays in the database.
     finger_cache: TemplateCache = field(default_factory=lambda: TemplateCache(1024))
+    limits: RateLimits | None = None  # shared rate limits (state in PostgreSQL)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def image_pool(self) -> WorkPool:
@@ -55,6 +57,15 @@ class Runtime:
                     self.principals = PrincipalCache(self.db.dsn)
                 cache = self.principals
         return cache
+
+    def rate_limits(self) -> RateLimits:
+        limits = self.limits
+        if limits is None:
+            with self._work_lock:
+                if self.limits is None:
+                    self.limits = RateLimits(self.db)
+                limits = self.limits
+        return limits
 
     def close(self) -> None:
         if self.jobs is not None:
