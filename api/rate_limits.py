@@ -31,14 +31,18 @@ def burst_of(per_minute: int) -> float:
 class RateLimits:
     """Shared limits: ``check(kind, key, per_minute)`` admits or raises 429."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, shared: bool = True) -> None:
         self.db = db
+        self.shared = shared
         self._fallback: dict[tuple[str, int], ProcessRateLimiter] = {}
         self._lock = threading.Lock()
 
     def check(self, kind: str, key: int, per_minute: int) -> None:
         interval = 60.0 / max(1, per_minute)
         tolerance = (burst_of(per_minute) - 1.0) * interval
+        if not self.shared:
+            self._local(kind, per_minute).check(key)
+            return
         try:
             with self.db.snapshot() as cur:
                 admitted = repo.take(cur, kind, key, interval, tolerance)

@@ -66,7 +66,8 @@ class Runtime:
         if limits is None:
             with self._work_lock:
                 if self.limits is None:
-                    self.limits = RateLimits(self.db)
+                    self.limits = RateLimits(
+                        self.db, shared=self.settings.rate_limit_store == "database")
                 limits = self.limits
         return limits
 

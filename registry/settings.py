@@ -163,6 +163,10 @@ class Settings(BaseSettings):
     rate_limit_complaint_per_min: int = 20     # per client address: filing complaints
     rate_limit_public_per_min: int = 60        # per client address: tracking-code look-ups
     rate_limit_verify_image_per_min: int = 120  # photos of QR codes: image work per call
+    # Where the limits count (api/rate_limits.py): "database" (shared by every process
+    # and host) or "process" (each process on its own: a single-process deployment, and
+    # the baseline of bench/bench_replicas.py).
+    rate_limit_store: Literal["database", "process"] = "database"
 
     @property
     def read_urls(self) -> list[str]:

@@ -82,6 +82,8 @@ class Cluster:
         self.primary_port = free_port()
         self.replica_port = free_port()
         self.api_ports = [free_port() for _ in range(apis)]
+        # What a load balancer in front of them would be: the URL in certificates and lists.
+        self.public_url = f"http://127.0.0.1:{self.api_ports[0]}"
         self.processes: list[subprocess.Popen[bytes]] = []
         self._started: list[Path] = []
 
@@ -109,6 +111,7 @@ class Cluster:
             "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore",
             "DATABASE_URL": self.primary_url, "DATABASE_READ_URL": self.replica_url,
             "GUARDREG_MODE": "test", "GUARDREG_DATA_DIR": str(self.data_dir),
+            "GUARDREG_PUBLIC_BASE_URL": self.public_url,
             "GUARDREG_JOBS_ENABLED": "true",
             "XDG_CACHE_HOME": str(self.base / "cache"),
             "XDG_STATE_HOME": str(self.base / "state"),
@@ -129,6 +132,8 @@ class Cluster:
         if self.base.exists():
             shutil.rmtree(self.base)
         self.base.mkdir(parents=True)
+        if os.geteuid() == 0:  # the server runs as pgserver: it must reach the directory
+            _srv.ensure_prefix_permissions(self.base)
         _own(self.base)
         self.primary_dir.mkdir()
         _own(self.primary_dir)
@@ -202,6 +207,14 @@ class Cluster:
                 raise TimeoutError(f"the API process on port {port} did not come up")
             time.sleep(0.3)
 
+    def restart_apis(self, count: int, env: dict[str, str]) -> None:
+        """Stop the API processes and start ``count`` with ``env`` added (benchmarks)."""
+        self._stop_apis()
+        self.extra_env.update(env)
+        self.api_ports = [free_port() for _ in range(count)]
+        for port in self.api_ports:
+            self._serve(port)
+
     # -- control -------------------------------------------------------------------------
     def replica_sql(self, sql: str) -> None:
         with contextlib.closing(psycopg2.connect(self.replica_url)) as conn:
@@ -216,6 +229,14 @@ class Cluster:
         self.replica_sql("SELECT pg_wal_replay_resume()")
 
     def stop(self) -> None:
+        self._stop_apis()
+        for data_dir in reversed(self._started):
+            with contextlib.suppress(Exception):
+                _pg("pg_ctl", "-w", "-D", str(data_dir), "-m", "immediate", "stop")
+        self._started.clear()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def _stop_apis(self) -> None:
         for proc in self.processes:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -227,11 +248,6 @@ class Cluster:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         self.processes.clear()
-        for data_dir in reversed(self._started):
-            with contextlib.suppress(Exception):
-                _pg("pg_ctl", "-w", "-D", str(data_dir), "-m", "immediate", "stop")
-        self._started.clear()
-        shutil.rmtree(self.base, ignore_errors=True)
 
 
 if __name__ == "__main__":
