@@ -200,11 +200,15 @@ class ReplicaPool:
                 self._thread.start()
 
     def _run(self) -> None:
+        failing = False
         while not self._stop.is_set():
             try:
                 self.refresh()
+                failing = False
             except Exception as exc:  # the primary is away: the leases run out by themselves
-                log.debug("replica lease refresh failed: %s", type(exc).__name__)
+                if not failing:  # once per outage
+                    log.warning("replica lease refresh failed: %s", type(exc).__name__)
+                failing = True
             self._stop.wait(self.lease_s / 4)
 
     def close(self) -> None:

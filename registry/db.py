@@ -360,7 +360,8 @@ def execute_prepared(cur: Cursor, name: str, sql: str, params: Sequence[Any]) ->
         cur.execute(f"PREPARE {name} AS {sql}")
         with _prepared_lock:
             names.add(name)
-    cur.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", list(params))
+    args = f" ({', '.join(['%s'] * len(params))})" if params else ""
+    cur.execute(f"EXECUTE {name}{args}", list(params))
 
 
 @contextlib.contextmanager

@@ -149,7 +149,8 @@ class Cluster:
             with conn.cursor() as cur:
                 cur.execute(f"CREATE DATABASE {DB_NAME}")
         _pg("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port), "-U",
-            "postgres", "-D", str(self.replica_dir), "-R", "-X", "stream", "--no-sync")
+            "postgres", "-D", str(self.replica_dir), "-R", "-X", "stream", "--no-sync",
+            "--checkpoint=fast")
         with (self.replica_dir / "postgresql.auto.conf").open("a") as f:
             # cluster_name is the name the replica streams under (its application_name):
             # the name in synchronous_standby_names and in the read leases.
@@ -231,8 +232,17 @@ class Cluster:
     def stop(self) -> None:
         self._stop_apis()
         for data_dir in reversed(self._started):
+            pid = None
             with contextlib.suppress(Exception):
+                pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+            try:
                 _pg("pg_ctl", "-w", "-D", str(data_dir), "-m", "immediate", "stop")
+            except BaseException:
+                # pg_ctl failed or was interrupted: stop the server by its own pid (only
+                # then: after a clean stop the number may belong to another process).
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGQUIT)
         self._started.clear()
         shutil.rmtree(self.base, ignore_errors=True)
 
