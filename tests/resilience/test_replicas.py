@@ -22,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import secrets
 import select
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -50,16 +52,20 @@ def _until(what: str, condition: Callable[[], bool], timeout: float = WAIT_S) ->
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    base = Path(tmp_path_factory.mktemp("cluster")) / "c"
+def cluster() -> Iterator[Cluster]:
+    # Not under pytest's basetemp: each pytest session (ours or another on the machine)
+    # resets that directory to mode 0700, and the servers run as another user that must
+    # keep reading their configuration files (a reload re-reads them).
+    base = Path(tempfile.mkdtemp(prefix="guardreg-cluster-")) / "c"
     c = Cluster(base, apis=2, env={
         "GUARDREG_REPLICA_LEASE_S": str(LEASE_S), "GUARDREG_REPLICA_MAX_LAG_S": "2",
         "GUARDREG_IMAGE_WORKERS": "1", "GUARDREG_RATE_LIMIT_COMPLAINT_PER_MIN": "1"})
-    c.start()
     try:
+        c.start()
         yield c
     finally:
         c.stop()
+        shutil.rmtree(base.parent, ignore_errors=True)
 
 
 def _sql(dsn: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
