@@ -39,6 +39,7 @@ import psycopg2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.load import seed as seed_module  # noqa: E402
 from bench.load.seed import seed  # noqa: E402
 from tools.cluster import Cluster  # noqa: E402
 
@@ -102,7 +103,12 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--guards", type=int, default=4)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--fingers", type=Path, default=seed_module.FINGERS,
+                    help="FVC2002 DB1_B images (default: the shared data beside the repo)")
     args = ap.parse_args()
+    seed_module.FINGERS = args.fingers
+    if len(seed_module.finger_images()) < 80:
+        sys.exit(f"no FVC2002 DB1_B images in {args.fingers}: pass --fingers DIR")
 
     base = Path(tempfile.mkdtemp(prefix="guardreg-bench-replicas-")) / "c"
     cluster = Cluster(base, apis=1, env=dict(HIGH))
