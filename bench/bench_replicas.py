@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -155,6 +156,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     finally:
         cluster.stop()
+        shutil.rmtree(base.parent, ignore_errors=True)
     print(f"\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {args.connections} connections, "
           f"{args.seconds} s per phase, include_photo=true")
     print(f"{'phase':45} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"

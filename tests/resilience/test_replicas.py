@@ -233,11 +233,11 @@ def test_a_revocation_is_never_followed_by_a_valid_verdict_while_the_replica_lag
             stop.set()
             for t in threads:
                 t.join(60)
+        late = [(s, v, p) for s, v, p in records if s > after]
+        assert late and all(v == "revoked" for _, v, _ in late), late[:10]
         state = _sql(cluster.primary_url, "SELECT state FROM registry_read_replica"
                      " WHERE name = %s", (REPLICA_NAME,))[0][0]
         assert state in ("draining", "out"), state  # the paused replica lost its lease
-        late = [(s, v, p) for s, v, p in records if s > after]
-        assert late and all(v == "revoked" for _, v, _ in late), late[:10]
         assert any(v == "valid" for s, v, _ in records if s < after)  # before: valid
     finally:
         cluster.resume_replay()
