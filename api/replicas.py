@@ -142,7 +142,7 @@ class ReplicaPool:
     def refresh(self) -> None:
         """Learn the replicas' names and the leases they hold now (from the primary)."""
         for replica in self.replicas:
-            if replica.name is None:
+            if replica.name is None and replica.down_until <= time.monotonic():
                 self._identify(replica)
         started = time.monotonic()
         with self.primary.snapshot() as cur:
@@ -160,6 +160,9 @@ class ReplicaPool:
             with replica.db.snapshot() as cur:
                 row = repo.replica_identity(cur)
         except Unavailable:
+            # Not reachable: try again later, so that the other replicas' leases keep
+            # being refreshed meanwhile (a connection attempt may take seconds).
+            replica.down_until = time.monotonic() + 4 * self.lease_s
             return
         name = str(row["name"]) if row else ""
         if not row or not row["standby"] or not _NAME.match(name):
