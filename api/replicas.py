@@ -315,11 +315,14 @@ class ReplicaSteward:
             self._in_set_since.setdefault(name, now)
         common = {"replay_lsn": replay, "behind_bytes": behind}
         if state == "serving":
-            if applying:
+            # Renewed only while it applies WAL and status changes still wait for it (the
+            # setting may have been edited by hand: this steward puts it back, but the
+            # lease runs out first).
+            if applying and in_set:
                 repo.upsert_replica(cur, name, state="serving", lease_s=self.lease_s, **common)
             else:
-                log.warning("replica %s stopped applying WAL: its read lease is not renewed",
-                            name)
+                log.warning("replica %s stopped applying WAL or left the synchronous set:"
+                            " its read lease is not renewed", name)
                 repo.upsert_replica(cur, name, state="draining", **common)
         elif state == "draining":
             if repo.lease_over(cur, name, self.lease_s):
