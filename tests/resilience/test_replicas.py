@@ -59,7 +59,10 @@ def cluster() -> Iterator[Cluster]:
     base = Path(tempfile.mkdtemp(prefix="guardreg-cluster-")) / "c"
     c = Cluster(base, apis=2, env={
         "GUARDREG_REPLICA_LEASE_S": str(LEASE_S), "GUARDREG_REPLICA_MAX_LAG_S": "2",
-        "GUARDREG_IMAGE_WORKERS": "1", "GUARDREG_RATE_LIMIT_COMPLAINT_PER_MIN": "1"})
+        "GUARDREG_IMAGE_WORKERS": "1", "GUARDREG_RATE_LIMIT_COMPLAINT_PER_MIN": "1",
+        # The freshness test verifies as fast as it can with one key from two processes:
+        # the (shared) verification limit must not be what it measures.
+        "GUARDREG_RATE_LIMIT_VERIFY_PER_MIN": "100000000"})
     try:
         c.start()
         yield c
@@ -210,8 +213,9 @@ def test_a_revocation_is_never_followed_by_a_valid_verdict_while_the_replica_lag
                 started = time.monotonic()
                 resp = client.post("/v1/verifications", headers=officer.headers,
                                    json={"text": text, "include_photo": False})
-                assert resp.status_code == 200, resp.text
-                records.append((started, resp.json()["verdict"], i))
+                verdict = (resp.json()["verdict"] if resp.status_code == 200
+                           else f"http-{resp.status_code}")  # asserted below, not here
+                records.append((started, verdict, i))
 
         threads = [threading.Thread(target=watch)] + [
             threading.Thread(target=hammer, args=(i, o))
@@ -233,6 +237,7 @@ def test_a_revocation_is_never_followed_by_a_valid_verdict_while_the_replica_lag
             stop.set()
             for t in threads:
                 t.join(60)
+        assert not [v for _, v, _ in records if v.startswith("http-")], records[:10]
         late = [(s, v, p) for s, v, p in records if s > after]
         assert late and all(v == "revoked" for _, v, _ in late), late[:10]
         state = _sql(cluster.primary_url, "SELECT state FROM registry_read_replica"
