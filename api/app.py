@@ -61,6 +61,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             app.state.runtime.jobs.start()
         # Everything loaded so far lives as long as the process: keep it out of the
         # cyclic collector's full passes (shorter pauses in request latency tails).
+        if owned:
+            # With DATABASE_READ_URL: learn the replicas' leases now; one host's steward
+            # grants them (api/replicas.py).
+            app.state.runtime.start_steward()
         gc.collect()
         gc.freeze()
         try:

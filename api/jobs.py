@@ -112,6 +112,13 @@ def _psych_assessments(db: Database, now: dt.datetime) -> dict[str, Any]:
         return armed_escort.psych_alerts(cur, now=now)
 
 
+def _sweep_rate_limits(rt: Runtime) -> Any:
+    def run(db: Database, now: dt.datetime) -> dict[str, Any]:
+        return {"forgotten": rt.rate_limits().sweep()}
+
+    return run
+
+
 def cluster_jobs(rt: Runtime) -> list[Job]:
     ttl = dt.timedelta(seconds=rt.settings.status_list_ttl_s)
     return [
@@ -121,6 +128,7 @@ def cluster_jobs(rt: Runtime) -> list[Job]:
             lease=dt.timedelta(minutes=5)),
         Job("transparency.checkpoint", dt.timedelta(minutes=5), _transparency_checkpoint(rt)),
         Job("accounts.purge-sessions", dt.timedelta(hours=1), _purge_sessions),
+        Job("api.sweep-rate-limits", dt.timedelta(hours=1), _sweep_rate_limits(rt)),
         Job("supervision.annual-reports", dt.timedelta(hours=6), _annual_reports),
         Job("supervision.annual-report-reminders", dt.timedelta(hours=6),
             _annual_report_reminders),

@@ -7,7 +7,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from registry.db import Cursor, fetch_all, fetch_one, insert_many, insert_returning
+from registry.db import (
+    Cursor,
+    fence_status_change,
+    fetch_all,
+    fetch_one,
+    insert_many,
+    insert_returning,
+)
 
 Row = dict[str, Any]
 CERT_COLUMNS = (
@@ -144,7 +151,11 @@ def mark_failed_pending(cur: Cursor, guard_id: int, older_than: dt.datetime) -> 
 
 def change_status(cur: Cursor, cert_id: int, *, to: str, from_statuses: tuple[str, ...],
                   reason: str, at: dt.datetime, superseded_by: int | None = None) -> Row | None:
-    """The conditional update behind revoke, suspend and reinstate: zero rows = no change."""
+    """The conditional update behind revoke, suspend and reinstate: zero rows = no change.
+
+    The transaction then commits only once the replicas that serve online verification
+    have applied it (registry.db.fence_status_change, api/replicas.py)."""
+    fence_status_change(cur)
     cur.execute(
         "UPDATE certificates_certificate SET status = %s, status_reason = %s,"
         " status_changed_at = %s, superseded_by = coalesce(%s, superseded_by),"

@@ -72,6 +72,20 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "GUARDREG_DATABASE_URL")
     )
+    # Read replicas (docs/DEPLOYMENT.md, api/replicas.py): one or more streaming standbys,
+    # comma-separated. Online verification reads from them while they hold a read lease;
+    # everything else (and enrollment searches) stays on the primary.
+    database_read_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_READ_URL", "GUARDREG_DATABASE_READ_URL"))
+    # A replica serves reads only under a lease the primary renews while it applies WAL
+    # within ``replica_max_lag_s``; a replica that stops is dropped from the synchronous
+    # set one lease (plus one lease of margin) after its last renewal.
+    replica_lease_s: float = Field(default=2.0, gt=0, le=60)
+    replica_max_lag_s: float = Field(default=1.0, gt=0, le=60)
+    # Whether this host may run the steward that grants leases and edits the primary's
+    # synchronous_standby_names (one host at a time does; it needs that privilege).
+    replica_steward: bool = True
     data_dir: Path = Path("var")
     db_pool_min: int = 1
     db_pool_max: int = 10
@@ -165,6 +179,15 @@ class Settings(BaseSettings):
     rate_limit_complaint_per_min: int = 20     # per client address: filing complaints
     rate_limit_public_per_min: int = 60        # per client address: tracking-code look-ups
     rate_limit_verify_image_per_min: int = 120  # photos of QR codes: image work per call
+    # Where the limits count (api/rate_limits.py): "database" (shared by every process
+    # and host) or "process" (each process on its own: a single-process deployment, and
+    # the baseline of bench/bench_replicas.py).
+    rate_limit_store: Literal["database", "process"] = "database"
+
+    @property
+    def read_urls(self) -> list[str]:
+        """The replicas' addresses from ``DATABASE_READ_URL`` (none: read the primary)."""
+        return [u.strip() for u in (self.database_read_url or "").split(",") if u.strip()]
 
     @property
     def base_url(self) -> str:

@@ -422,9 +422,12 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
     ctx = certs(request)
     rate_limit(request, principal, "verify")
     trust, _ = ctx.trust(now)
-    live: dict[str, Any] = {}
 
-    with rt.db.snapshot() as cur:
+    # On a leased read replica when there is one (api/replicas.py), else the primary;
+    # the whole answer is built inside, so that it can be built again on the primary.
+    def answer(cur: Cursor) -> tuple[dict[str, Any], GuardClaims | None, str]:
+        live: dict[str, Any] = {}
+
         def status_of(uri: str, idx: int) -> tuple[int, dt.datetime, StatusBinding]:
             shard = ctx.issuance.status.shard_of(uri)
             if shard is None:
@@ -476,6 +479,9 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
                 body["status_reason"] = live["status_reason"]
                 body.update(_live_context(cur, rt, live, claims.employer_id, include_photo,
                                           now, verdict))
+        return body, claims, verdict
+
+    body, claims, verdict = rt.reads().read(answer)
     rt.verification_log.add(at=now, principal_id=principal.id,
                             number=claims.certificate_number if claims else None,
                             verdict=verdict, location=location, channel=channel)
