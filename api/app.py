@@ -18,10 +18,13 @@ from api.routers import (
     biometrics,
     career,
     certificates,
+    console,
     devices,
     docs,
+    exams,
     notifications,
     regulation,
+    retention,
     supervision,
     supervision2,
     transparency,
@@ -58,6 +61,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             app.state.runtime.jobs.start()
         # Everything loaded so far lives as long as the process: keep it out of the
         # cyclic collector's full passes (shorter pauses in request latency tails).
+        if owned:
+            # With DATABASE_READ_URL: learn the replicas' leases now; one host's steward
+            # grants them (api/replicas.py).
+            app.state.runtime.start_steward()
         gc.collect()
         gc.freeze()
         try:
@@ -92,8 +99,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(supervision.router)
     app.include_router(notifications.router)
     app.include_router(career.router)
+    app.include_router(exams.router)
+    app.include_router(retention.router)
     app.include_router(supervision2.router)
     app.include_router(transparency.router)
+    app.include_router(console.router)  # webreg
     app.include_router(web.router)
     app.include_router(docs.router)
     app.add_middleware(ContainErrorsMiddleware)

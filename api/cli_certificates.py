@@ -499,6 +499,8 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
                                challenge=challenge.encode() if challenge else None)
         result = verified.to_json()
         result["verdict"] = "valid"
+        if verified.presentation == "card":  # the printed card: compare the photo
+            result["verdict"], result["detail"] = "card", "card: compare the photo"
         if verified.status_list_age is not None:
             oldest = int((now - verified.status_list_age).timestamp())
     except VerificationError as exc:
@@ -524,7 +526,7 @@ def verify(text_or_image: str, offline: bool, server: str | None, cache_dir: str
         if "data_age_s" in result:
             line += f"  [{result['mode']} data signed {result['data_age_s']} s ago]"
         click.echo(line)
-    sys.exit(0 if result["verdict"] == "valid" else 1)
+    sys.exit(0 if result["verdict"] in ("valid", "card") else 1)
 
 
 def _cert_bytes(arg: str) -> bytes:

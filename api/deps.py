@@ -7,9 +7,6 @@ without it is public on purpose.
 from __future__ import annotations
 
 import datetime as dt
-import math
-import threading
-import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request
@@ -18,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api.runtime import Runtime
 from registry import auth
 from registry.auth import Principal, Role
-from registry.errors import Forbidden, RateLimited, Unauthenticated
+from registry.errors import Forbidden, Unauthenticated
 
 
 def runtime(request: Request) -> Runtime:
@@ -99,57 +96,29 @@ def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     return dependency
 
 
-_limiters: dict[tuple[str, int], RateLimiter] = {}
-
-
 def rate_limit(request: Request, principal: Principal, kind: str) -> None:
-    """Per-principal limits (per worker process) on the costly or abusable endpoints."""
+    """Per-principal limits on the costly or abusable endpoints, shared by every API
+    process and host (api/rate_limits.py)."""
     settings = runtime(request).settings
     per_minute = {"verify": settings.rate_limit_verify_per_min,
                   "verify-image": settings.rate_limit_verify_image_per_min,
                   "enroll": settings.rate_limit_enroll_per_min,
+                  "face-check": settings.face_check_per_minute,
                   "biometric-verify": settings.rate_limit_biometric_verify_per_min,
                   "officer-lookup": settings.rate_limit_officer_lookup_per_min}[kind]
-    limiter = _limiters.get((kind, per_minute))
-    if limiter is None:
-        limiter = _limiters.setdefault((kind, per_minute), RateLimiter(per_minute))
-    limiter.check(principal.id)
+    runtime(request).rate_limits().check(kind, principal.id, per_minute)
 
 
 def rate_limit_client(request: Request, kind: str) -> None:
     """Per-client-address limits on public endpoints that cost work or invite guessing
-    (per worker process, like ``rate_limit``)."""
+    (shared by every process, like ``rate_limit``)."""
     import zlib
 
     settings = runtime(request).settings
     per_minute = {"complaint": settings.rate_limit_complaint_per_min,
                   "complaint-track": settings.rate_limit_public_per_min,
                   "procurement": settings.rate_limit_public_per_min,
+                  "exam": settings.rate_limit_public_per_min,
                   "public-certificate": settings.rate_limit_public_certificate_per_min}[kind]
-    limiter = _limiters.get((kind, per_minute))
-    if limiter is None:
-        limiter = _limiters.setdefault((kind, per_minute), RateLimiter(per_minute))
     host = request.client.host if request.client else "-"
-    limiter.check(zlib.crc32(host.encode()))
-
-
-class RateLimiter:
-    """Per-principal token buckets (per worker process)."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = max(1.0, per_minute / 6.0)
-        self._buckets: dict[int, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, principal_id: int) -> None:
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(principal_id, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens < 1.0:
-                self._buckets[principal_id] = (tokens, now)
-                wait = math.ceil((1.0 - tokens) / self.rate) if self.rate > 0 else 60
-                raise RateLimited("too many requests for this key; slow down",
-                                  retry_after_s=max(1, int(wait)))
-            self._buckets[principal_id] = (tokens - 1.0, now)
+    runtime(request).rate_limits().check(kind, zlib.crc32(host.encode()), per_minute)

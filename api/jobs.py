@@ -52,6 +52,22 @@ def _annual_reports(db: Database, now: dt.datetime) -> dict[str, Any]:
         return annual_reports.list_overdue(cur, now=now)
 
 
+def _annual_report_reminders(db: Database, now: dt.datetime) -> dict[str, Any]:
+    from registry import annual_reports
+
+    with db.transaction() as cur:
+        return annual_reports.send_reminders(cur, now=now)
+
+
+def _retention(rt: Runtime) -> Any:
+    def run(db: Database, now: dt.datetime) -> dict[str, Any]:
+        from api.usecases import retention
+
+        return retention.run(db, rt.settings, now)
+
+    return run
+
+
 def _purge_complaints(db: Database, now: dt.datetime) -> dict[str, Any]:
     from registry import annual_reports, complaints
 
@@ -96,6 +112,13 @@ def _psych_assessments(db: Database, now: dt.datetime) -> dict[str, Any]:
         return armed_escort.psych_alerts(cur, now=now)
 
 
+def _sweep_rate_limits(rt: Runtime) -> Any:
+    def run(db: Database, now: dt.datetime) -> dict[str, Any]:
+        return {"forgotten": rt.rate_limits().sweep()}
+
+    return run
+
+
 def cluster_jobs(rt: Runtime) -> list[Job]:
     ttl = dt.timedelta(seconds=rt.settings.status_list_ttl_s)
     return [
@@ -105,7 +128,12 @@ def cluster_jobs(rt: Runtime) -> list[Job]:
             lease=dt.timedelta(minutes=5)),
         Job("transparency.checkpoint", dt.timedelta(minutes=5), _transparency_checkpoint(rt)),
         Job("accounts.purge-sessions", dt.timedelta(hours=1), _purge_sessions),
+        Job("api.sweep-rate-limits", dt.timedelta(hours=1), _sweep_rate_limits(rt)),
         Job("supervision.annual-reports", dt.timedelta(hours=6), _annual_reports),
+        Job("supervision.annual-report-reminders", dt.timedelta(hours=6),
+            _annual_report_reminders),
+        Job("registry.retention", dt.timedelta(hours=12), _retention(rt),
+            lease=dt.timedelta(minutes=30)),
         Job("supervision.purge-complaints", dt.timedelta(hours=12), _purge_complaints),
         Job("supervision.psych-assessments", dt.timedelta(hours=12), _psych_assessments),
     ]

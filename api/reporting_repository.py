@@ -88,7 +88,8 @@ def capture_summaries(cur: Cursor, guard_ids: list[int]) -> dict[int, dict[str, 
         " (SELECT count(*) FROM biometrics_finger b WHERE b.subject = g.biometric_subject"
         "  AND b.status = 'enrolled') AS fingers_enrolled,"
         " (SELECT c.status FROM certificates_certificate c WHERE c.guard_id = g.id"
-        "  AND c.status IN ('valid', 'suspended', 'revoked') ORDER BY c.id DESC LIMIT 1)"
+        "  AND c.status IN ('valid', 'suspended', 'revoked') AND c.kind = 'certificate'"
+        "  ORDER BY c.id DESC LIMIT 1)"
         " AS certificate"
         " FROM registry_guard g WHERE g.id = ANY(%s)",
         (guard_ids,),
@@ -103,7 +104,9 @@ def capture_summaries(cur: Cursor, guard_ids: list[int]) -> dict[int, dict[str, 
 
 _VERIFY_CONTEXT_SQL = """
 SELECT c.id AS certificate_id, c.number, c.status, c.status_reason, c.kid,
-       sha256(c.payload) AS payload_sha256,
+       -- a certificate purged after the retention period keeps only its payload's hash
+       CASE WHEN c.claims ? 'purged' THEN c.payload ELSE sha256(c.payload) END
+           AS payload_sha256,
        g.id AS guard_id, g.skill_level, g.birth_date, g.status AS guard_status,
        g.intentional_crime, g.administrative_detentions, g.biometric_subject::text AS subject,
        e.company_id, co.name AS company_name, co.status AS company_status,

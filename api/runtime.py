@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from api.principal_cache import PrincipalCache
+from api.rate_limits import RateLimits
+from api.replicas import ReplicaPool, ReplicaSteward
 from api.workpool import WorkPool
 from biometrics.finger_search import TemplateCache
 from registry import migrate
@@ -34,6 +36,9 @@ class Runtime:
     # Prepared fingerprint templates of recent 1:N shortlists, per process and bounded
     # (about 150 KB each); the gallery itself stays in the database.
     finger_cache: TemplateCache = field(default_factory=lambda: TemplateCache(1024))
+    limits: RateLimits | None = None  # shared rate limits (state in PostgreSQL)
+    replicas: ReplicaPool | None = None  # where online verification reads (api/replicas.py)
+    steward: ReplicaSteward | None = None  # read leases + synchronous set, started by a serving app
     _work_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def image_pool(self) -> WorkPool:
@@ -56,9 +61,51 @@ class Runtime:
                 cache = self.principals
         return cache
 
+    def rate_limits(self) -> RateLimits:
+        limits = self.limits
+        if limits is None:
+            with self._work_lock:
+                if self.limits is None:
+                    self.limits = RateLimits(
+                        self.db, shared=self.settings.rate_limit_store == "database")
+                limits = self.limits
+        return limits
+
+    def reads(self) -> ReplicaPool:
+        """The read pool of online verification: leased replicas of DATABASE_READ_URL, or
+        the primary (without replicas, or when none holds a lease)."""
+        pool = self.replicas
+        if pool is None:
+            with self._work_lock:
+                if self.replicas is None:
+                    s = self.settings
+                    self.replicas = ReplicaPool(
+                        self.db, s.read_urls, lease_s=s.replica_lease_s,
+                        pool_max=s.db_pool_max, statement_timeout_ms=s.db_statement_timeout_ms,
+                        connect_timeout_s=s.db_connect_timeout_s)
+                pool = self.replicas
+        return pool
+
+    def start_steward(self) -> None:
+        """Run the replica steward on this host (only with DATABASE_READ_URL)."""
+        s = self.settings
+        if s.read_urls:
+            self.reads().start()
+        if self.steward is None and s.read_urls and s.replica_steward:
+            self.steward = ReplicaSteward(self.db.dsn, self.reads().names,
+                                          lease_s=s.replica_lease_s,
+                                          max_lag_s=s.replica_max_lag_s)
+            self.steward.start()
+
     def close(self) -> None:
         if self.jobs is not None:
             self.jobs.stop()
+        if self.steward is not None:
+            self.steward.stop()
+            self.steward = None
+        if self.replicas is not None:
+            self.replicas.close()
+            self.replicas = None
         if self.principals is not None:
             self.principals.close()
             self.principals = None

@@ -97,6 +97,14 @@ class CompanyOut(BaseModel):
     updated_at: dt.datetime
 
 
+class Output(BaseModel):
+    """A response body whose declared fields are the documented contract. Fields a row
+    carries beyond them pass through unchanged (``extra="allow"``), so declaring a model
+    never silently drops what a page or client already reads."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 class Page(BaseModel):
     items: list[Any]
     next_cursor: int | None = None
@@ -164,7 +172,11 @@ class ApiKeyIn(Input):
     guard_id: GuardIdIn | None = None
 
 
-def mask_id_number(value: str) -> str:
+def mask_id_number(value: str | None) -> str | None:
+    """The ID number with the birth date hidden; None for a record purged at the end of
+    the retention period."""
+    if value is None:
+        return None
     return value[:6] + "********" + value[14:]
 
 
@@ -186,8 +198,9 @@ GUARD_FIELDS_SELF = (
 
 def guard_view(row: dict[str, Any], principal: Principal, *, today: dt.date) -> dict[str, Any]:
     """The guard record as the caller's role may see it (field allow-list per role)."""
-    birth: dt.date = row["birth_date"]
-    age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    birth: dt.date | None = row["birth_date"]  # None once purged (retention)
+    age = (None if birth is None else
+           today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day)))
     full = dict(row)
     full["id"] = str(row["public_id"])  # the opaque id: the internal number never leaves
     full["age"] = age

@@ -205,7 +205,7 @@ def find_duplicates(cur: Cursor, *, subject: str, probe: Probe, today: dt.date,
                                                 positions_compared=len(pool),
                                                 template_model=best[1]))
         guard = registry_repo.get_guard_by_subject(cur, name)
-        banned = bool(guard and registry_repo.active_bans(cur, guard["id_number"], today))
+        banned = bool(guard and registry_repo.active_bans_of_guard(cur, int(guard["id"]), today))
         verdict = fuse.decide(comps, banned=banned)
         if verdict.hold:
             out.append(Candidate(name, verdict.fused_llr, int(guard["id"]) if guard else None,
@@ -281,10 +281,22 @@ def load_portrait(cur: Cursor, *, subject: str, sealer: Sealer) -> bytes | None:
     return open_photo(row["photo_sealed"], subject=subject, sealer=sealer)
 
 
+# The photo column of a face kept after the retention period for a person still barred
+# (api/retention_repository.py): the template stays, the photo is gone.
+PURGED_PHOTO = b""
+
+
+def photo_purged(sealed: bytes | memoryview | None) -> bool:
+    return sealed is None or len(bytes(sealed)) == 0
+
+
 def open_photo(sealed: bytes | memoryview, *, subject: str, sealer: Sealer,
                display: bool = False) -> bytes:
     """Decrypt a sealed photo (or, with ``display``, the checkpoint portrait) read by
-    another query; each is bound to its subject."""
+    another query; each is bound to its subject. A purged photo is not found."""
+    if photo_purged(sealed):
+        raise NotFound("the photo was deleted at the end of the retention period",
+                       code="photo-purged")
     return sealer.open(bytes(sealed), aad=(display_aad if display else photo_aad)(subject))
 
 

@@ -159,3 +159,31 @@ def finger_index_status(cur: Cursor, *, scheme: int) -> Row:
     row = cur.fetchone()
     assert row is not None
     return dict(row)
+
+
+def index_rows_of(cur: Cursor, subject: str) -> list[Row]:
+    cur.execute("SELECT finger_id, position FROM biometrics_finger_index WHERE subject = %s"
+                " ORDER BY position", (subject,))
+    return fetch_all(cur)
+
+
+def remove_from_postings(cur: Cursor, finger_id: int, codes: Sequence[int]) -> int:
+    """Take ``finger_id`` out of the posting lists of ``codes`` (retention: the codes
+    are derived from the person's template); returns how many lists changed. Lists are
+    locked in code order, as enrollment does, so the two never deadlock."""
+    cur.execute("SELECT code, fingers FROM biometrics_finger_posting"
+                " WHERE code = ANY(%s::integer[]) ORDER BY code FOR UPDATE",
+                ([int(c) for c in codes],))
+    changed: list[tuple[int, bytes]] = []
+    for row in cur.fetchall():
+        ids = np.frombuffer(bytes(row["fingers"]), "<i4")
+        kept = ids[ids != finger_id]
+        if len(kept) != len(ids):
+            changed.append((int(row["code"]), kept.astype("<i4").tobytes()))
+    for code, fingers in changed:
+        if fingers:
+            cur.execute("UPDATE biometrics_finger_posting SET fingers = %s WHERE code = %s",
+                        (psycopg2.Binary(fingers), code))
+        else:
+            cur.execute("DELETE FROM biometrics_finger_posting WHERE code = %s", (code,))
+    return len(changed)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from biometrics import finger_repository
+from biometrics import finger_repository, repository
 from biometrics.fingerprint import index
 from biometrics.fingerprint.matcher import PreparedTemplate, match_many, prepare
 from biometrics.sealing import Sealer
@@ -161,6 +161,29 @@ def index_finger(cur: Cursor, *, subject: str, position: int, prepared: Prepared
     finger_repository.index_finger(
         cur, subject=subject, position=position, scheme=index.SCHEME,
         codes=index.finger_codes(prepared), max_postings=index.MAX_POSTINGS)
+
+
+def unindex_subject(cur: Cursor, *, subject: str, sealer: Sealer) -> int:
+    """Remove the subject's fingers from the posting lists (retention purge): the codes
+    are recomputed from each stored template, so exactly the lists naming the finger
+    change. Call before the finger rows are deleted; returns the lists changed."""
+    from biometrics.errors import TemplateRejected
+
+    changed = 0
+    templates = {int(f["position"]): f for f in repository.get_fingers(cur, subject)}
+    for row in finger_repository.index_rows_of(cur, subject):
+        position = int(row["position"])
+        finger = templates.get(position)
+        if finger is None:
+            continue
+        try:
+            prep = prepare(sealer.open(bytes(finger["template_sealed"]),
+                                       aad=finger_aad(subject, position)))
+        except TemplateRejected:
+            continue  # never indexed from this template; a rebuild drops stale postings
+        changed += finger_repository.remove_from_postings(
+            cur, int(row["finger_id"]), [int(c) for c in index.finger_codes(prep)])
+    return changed
 
 
 @dataclass

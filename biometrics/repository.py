@@ -301,7 +301,8 @@ def decide_review(cur: Cursor, review_id: int, *, status: str, decided_by: str,
 def faces_without_portrait(cur: Cursor, *, limit: int) -> list[Row]:
     cur.execute(
         "SELECT subject::text AS subject, photo_sealed FROM biometrics_face"
-        " WHERE display_sealed IS NULL ORDER BY subject LIMIT %s FOR UPDATE SKIP LOCKED",
+        " WHERE display_sealed IS NULL AND length(photo_sealed) > 0"
+        " ORDER BY subject LIMIT %s FOR UPDATE SKIP LOCKED",
         (limit,),
     )
     return fetch_all(cur)
@@ -317,7 +318,7 @@ def faces_of_other_models(cur: Cursor, *, model: str, limit: int,
                           skip: Sequence[str] = ()) -> list[Row]:
     cur.execute(
         "SELECT subject::text AS subject, model, photo_sealed FROM biometrics_face"
-        " WHERE model <> %s AND NOT (subject::text = ANY(%s))"
+        " WHERE model <> %s AND NOT (subject::text = ANY(%s)) AND length(photo_sealed) > 0"
         " ORDER BY subject LIMIT %s FOR UPDATE SKIP LOCKED",
         (model, list(skip), limit),
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from biometrics import repository
-from biometrics.enrollment import display_aad, open_photo, photo_aad
+from biometrics.enrollment import PURGED_PHOTO, display_aad, open_photo, photo_aad, photo_purged
 from biometrics.face.protection import FaceVectorKey
 from biometrics.finger_search import finger_aad
 from biometrics.sealing import Sealer, SealError
@@ -38,13 +38,16 @@ def rotate_faces(cur: Cursor, *, old: BiometricKeys, new: BiometricKeys, limit: 
         if row["transform_kid"] != old.vectors.key_id:
             raise Conflict(f"face {subject} is protected by key {row['transform_kid']}, "
                            "neither the old nor the new one", code="unknown-biometric-key")
-        photo = open_photo(row["photo_sealed"], subject=subject, sealer=old.sealer)
+        # A face kept after retention (docs/LIFECYCLE.md) has its photo purged: b"".
+        photo = (b"" if photo_purged(row["photo_sealed"]) else
+                 open_photo(row["photo_sealed"], subject=subject, sealer=old.sealer))
         display = (None if row["display_sealed"] is None else
                    open_photo(row["display_sealed"], subject=subject, sealer=old.sealer,
                               display=True))
         raw = old.vectors.unprotect(repository.parse_vector(row["embedding"]))
         repository.replace_face_sealing(
-            cur, subject, photo_sealed=new.sealer.seal(photo, aad=photo_aad(subject)),
+            cur, subject, photo_sealed=(new.sealer.seal(photo, aad=photo_aad(subject))
+                                        if photo else PURGED_PHOTO),
             display_sealed=(None if display is None
                             else new.sealer.seal(display, aad=display_aad(subject))),
             embedding=new.vectors.protect(np.asarray(raw, dtype=np.float64)),

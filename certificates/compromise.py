@@ -27,7 +27,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from certificates import publication, repository
+from certificates import cards, publication, repository
 from certificates.cose import SigningKey, decode_sign1
 from certificates.credential import seal
 from certificates.cwt import GuardClaims, StatusRef
@@ -137,9 +137,9 @@ def reissue_batch(cur: Cursor, *, actor: Actor, now: dt.datetime, kid: bytes,
     shards: set[int] = set()
     issued = now.replace(microsecond=0)
     for old in rows:
-        new_number, new_shard = _reissue_one(cur, actor=actor, now=now, issued=issued, old=old,
-                                             signer=signer, config=config)
-        shards.update({int(old["status_shard"]), new_shard})
+        new_number, touched = _reissue_one(cur, actor=actor, now=now, issued=issued, old=old,
+                                           signer=signer, config=config)
+        shards.update({int(old["status_shard"]), *touched})
         done.append((str(old["number"]), new_number))
     for shard in sorted(shards):
         publication.publish(cur, shard=shard, signer=status_signer, config=config.status,
@@ -149,7 +149,7 @@ def reissue_batch(cur: Cursor, *, actor: Actor, now: dt.datetime, kid: bytes,
 
 def _reissue_one(cur: Cursor, *, actor: Actor, now: dt.datetime, issued: dt.datetime,
                  old: dict[str, Any], signer: SigningKey,
-                 config: IssuanceConfig) -> tuple[str, int]:
+                 config: IssuanceConfig) -> tuple[str, set[int]]:
     old_claims = GuardClaims.decode(bytes(old["payload"]))
     shard, idx, uri = publication.allocate(cur, config=config.status)
     number = make_number(config.city_code, now.year, repository.next_number_sequence(cur))
@@ -178,6 +178,11 @@ def _reissue_one(cur: Cursor, *, actor: Actor, now: dt.datetime, issued: dt.date
                                           reason=REISSUE_REASON, at=now, superseded_by=cert_id)
     if superseded is None:  # pragma: no cover (the row is locked FOR UPDATE)
         raise CertificateError("the certificate changed during re-issuance")
+    # Its printed card is revoked (it was signed with the compromised key too); a new
+    # card is printed from the new certificate (certificates/cards.py).
+    touched = {shard} | cards.follow_certificate(cur, actor=actor, now=now,
+                                                 cert_id=int(old["id"]), to="revoked",
+                                                 reason=cards.CARD_REISSUED)
     if not repository.mark_signed(cur, cert_id, text=text, kid=signer.kid, alg=signer.alg):
         raise CertificateError("the re-issuance intent vanished")  # pragma: no cover
     if old["status"] == "suspended":  # a suspension carries over to the new certificate
@@ -188,7 +193,7 @@ def _reissue_one(cur: Cursor, *, actor: Actor, now: dt.datetime, issued: dt.date
                  data={"supersedes": old["number"], "cause": REISSUE_REASON,
                        "old_kid": bytes(old["kid"]).hex(), "kid": signer.kid.hex(),
                        "status": old["status"]}, now=now)
-    return number, shard
+    return number, touched
 
 
 def republish_all(cur: Cursor, *, signer: SigningKey, config: StatusConfig,

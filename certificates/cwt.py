@@ -16,6 +16,9 @@ Claim map (CBOR, integer keys)::
         3: uint  skill level 1 (highest) .. 5 (entry)
         4: tstr / uint (optional) employer id
         5: tstr (optional)        employer name
+        6: uint (optional)        card serial n: this credential is the PRINTED CARD
+                                  number n of the certificate; the number then ends in
+                                  "-C<n>" and the claims carry no cnf (a card has no phone)
     }
 
 No national ID number and no biometric data are ever put in the claims.
@@ -49,6 +52,9 @@ G_NAME = 2
 G_LEVEL = 3
 G_EMPLOYER_ID = 4
 G_EMPLOYER_NAME = 5
+G_CARD = 6
+
+MAX_CARD_SERIAL = 9999
 
 MAX_TEXT = 256
 MAX_EPOCH = 2**34  # year 2514: keeps date arithmetic far from datetime.max
@@ -73,6 +79,30 @@ def _text(value: Any, name: str, *, optional: bool = False) -> str | None:
         return None
     if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
         raise DecodeError(Malformed.CLAIMS, f"{name} must be a non-empty text string")
+    return value
+
+
+def card_number(certificate_number: str, serial: int) -> str:
+    """The printed card's own number: the certificate's number + ``-C<serial>``."""
+    return f"{certificate_number}-C{serial}"
+
+
+def check_card(value: Any, number: str, *, has_cnf: bool) -> int | None:
+    """The card rule (the same in api/static/lib/verify.js): a card serial is a uint
+    1..9999, the number ends in ``-C<serial>``, and a card carries no ``cnf``; a number
+    with a ``-C<n>`` suffix needs the card claim."""
+    head, sep, tail = number.rpartition("-C")
+    suffixed = bool(sep) and bool(head) and tail.isascii() and tail.isdigit()
+    if value is None:
+        if suffixed:
+            raise DecodeError(Malformed.CLAIMS, "a card number (-C<n>) needs the card claim")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CARD_SERIAL:
+        raise DecodeError(Malformed.CLAIMS, "card serial must be a uint 1..9999")
+    if not suffixed or tail != str(value):
+        raise DecodeError(Malformed.CLAIMS, "card number must end in -C<serial>")
+    if has_cnf:
+        raise DecodeError(Malformed.CLAIMS, "a card is bound to no device (no cnf)")
     return value
 
 
@@ -113,6 +143,7 @@ class GuardClaims:
     not_before: datetime | None = None
     token_id: bytes | None = None
     device_key: DeviceKey | None = None
+    card: int | None = None  # the printed card's serial (number suffix "-C<card>")
 
     def to_cbor_map(self) -> dict[int, Any]:
         if not 1 <= self.skill_level <= 5:
@@ -126,6 +157,8 @@ class GuardClaims:
             guard[G_EMPLOYER_ID] = self.employer_id
         if self.employer_name is not None:
             guard[G_EMPLOYER_NAME] = self.employer_name
+        if self.card is not None:
+            guard[G_CARD] = self.card
         m: dict[int, Any] = {
             CLAIM_ISS: self.issuer,
             CLAIM_EXP: to_epoch(self.expires_at),
@@ -165,12 +198,14 @@ class GuardClaims:
         cti = m.get(CLAIM_CTI)
         if cti is not None and not isinstance(cti, bytes):
             raise DecodeError(Malformed.CLAIMS, "cti must be a bstr")
+        number = str(_text(guard.get(G_NUMBER), "certificate number"))
+        card = check_card(guard.get(G_CARD), number, has_cnf=CLAIM_CNF in m)
         return cls(
             issuer=str(_text(m.get(CLAIM_ISS), "iss")),
             issued_at=from_epoch(m[CLAIM_IAT], "iat"),
             expires_at=from_epoch(m[CLAIM_EXP], "exp"),
             not_before=from_epoch(m[CLAIM_NBF], "nbf") if CLAIM_NBF in m else None,
-            certificate_number=str(_text(guard.get(G_NUMBER), "certificate number")),
+            certificate_number=number,
             guard_name=str(_text(guard.get(G_NAME), "guard name")),
             skill_level=level,
             employer_id=employer_id,
@@ -178,6 +213,7 @@ class GuardClaims:
             status=StatusRef.from_cbor(m.get(CLAIM_STATUS)),
             token_id=cti,
             device_key=DeviceKey.from_cnf(m[CLAIM_CNF]) if CLAIM_CNF in m else None,
+            card=card,
         )
 
     @classmethod
@@ -199,4 +235,5 @@ class GuardClaims:
             "employer_name": self.employer_name,
             "status": {"uri": self.status.uri, "idx": self.status.idx},
             **({"device_key": self.device_key.to_json()} if self.device_key else {}),
+            **({"card": self.card} if self.card is not None else {}),
         }

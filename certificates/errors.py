@@ -38,6 +38,9 @@ class Reason(StrEnum):
     PROOF_EXPIRED = "proof-expired"
     DEVICE_MISMATCH = "device-mismatch"
     CHALLENGE_MISMATCH = "challenge-mismatch"
+    # The printed card (its own credential): refused where the checkpoint policy does
+    # not accept cards (VerificationPolicy.accept_cards, setting checkpoint_accept_cards).
+    CARD_NOT_ACCEPTED = "card-not-accepted"
 
 
 class Malformed(StrEnum):

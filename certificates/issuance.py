@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from certificates import publication, repository
+from certificates import cards, publication, repository
 from certificates.cose import SigningKey, decode_sign1
 from certificates.credential import seal
 from certificates.cwt import GuardClaims, StatusRef
@@ -101,7 +101,10 @@ def prepare(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
         issuer=config.issuer, issued_at=issued, expires_at=issued + config.validity,
         certificate_number=number, guard_name=guard["name"], skill_level=guard["skill_level"],
         status=StatusRef(uri=uri, idx=idx),
-        employer_id=int(guard["company_id"]), employer_name=guard["company_name"],
+        # The certificate is personal (issue 15): the employer is named only while there
+        # is one.
+        employer_id=int(guard["company_id"]) if guard["company_id"] is not None else None,
+        employer_name=guard["company_name"] if guard["company_id"] is not None else None,
         device_key=device)
     payload = claims.encode()
     cert_id = repository.insert_certificate(cur, {
@@ -151,6 +154,11 @@ def _sign_and_record(cur: Cursor, *, actor: Actor, now: dt.datetime, prepared: P
         audit.record(cur, actor=actor, action="certificate.revoke", target_type="certificate",
                      target_id=old["number"],
                      data={"reason": "superseded", "by": prepared.number}, now=now)
+        # Re-issue (level, employer, phone, key compromise): the old certificate's printed
+        # card is revoked, not re-issued; a new card is printed (certificates/cards.py).
+        shards |= cards.follow_certificate(cur, actor=actor, now=now,
+                                           cert_id=prepared.supersedes, to="revoked",
+                                           reason=cards.CARD_REISSUED)
     if not repository.mark_signed(cur, prepared.certificate_id, text=text, kid=signer.kid,
                                   alg=signer.alg):
         raise Conflict("the issuance was abandoned before signing; retry",

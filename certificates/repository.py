@@ -7,13 +7,20 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from registry.db import Cursor, fetch_all, fetch_one, insert_many, insert_returning
+from registry.db import (
+    Cursor,
+    fence_status_change,
+    fetch_all,
+    fetch_one,
+    insert_many,
+    insert_returning,
+)
 
 Row = dict[str, Any]
 CERT_COLUMNS = (
     "id, number, guard_id, status, status_shard, status_idx, claims, payload, text, kid, alg,"
     " employer_id, skill_level, issued_at, expires_at, issued_by, status_reason,"
-    " status_changed_at, superseded_by, version, created_at,"
+    " status_changed_at, superseded_by, version, created_at, kind, card_of, card_serial,"
     " (SELECT rg.public_id FROM registry_guard rg WHERE rg.id = guard_id) AS guard_public_id"
 )
 
@@ -29,10 +36,51 @@ def live_certificate(cur: Cursor, guard_id: int, *, for_update: bool = False) ->
     """The guard's valid or suspended certificate, if any."""
     cur.execute(
         f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE guard_id = %s"
-        " AND status IN ('valid', 'suspended')" + (" FOR UPDATE" if for_update else ""),
+        " AND status IN ('valid', 'suspended') AND kind = 'certificate'"
+        + (" FOR UPDATE" if for_update else ""),
         (guard_id,),
     )
     return fetch_one(cur)
+
+
+# -- printed cards (kind 'card', migration 0250) ---------------------------------------
+def live_card(cur: Cursor, guard_id: int, *, for_update: bool = False) -> Row | None:
+    """The guard's valid or suspended printed card, if any."""
+    cur.execute(
+        f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE guard_id = %s"
+        " AND status IN ('valid', 'suspended') AND kind = 'card'"
+        + (" FOR UPDATE" if for_update else ""),
+        (guard_id,),
+    )
+    return fetch_one(cur)
+
+
+def cards_of_certificate(cur: Cursor, cert_id: int, *, live_only: bool = False,
+                         for_update: bool = False) -> list[Row]:
+    cur.execute(
+        f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE card_of = %s"
+        " AND kind = 'card'" + (" AND status IN ('valid', 'suspended')" if live_only else "")
+        + " ORDER BY card_serial" + (" FOR UPDATE" if for_update else ""),
+        (cert_id,),
+    )
+    return fetch_all(cur)
+
+
+def next_card_serial(cur: Cursor, cert_id: int) -> int:
+    cur.execute("SELECT coalesce(max(card_serial), 0) + 1 AS n FROM certificates_certificate"
+                " WHERE card_of = %s AND kind = 'card'", (cert_id,))
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+def cards_of_guard(cur: Cursor, guard_id: int) -> list[Row]:
+    cur.execute(
+        f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE guard_id = %s"
+        " AND kind = 'card' ORDER BY id",
+        (guard_id,),
+    )
+    return fetch_all(cur)
 
 
 def get_by_number(cur: Cursor, number: str, *, for_update: bool = False) -> Row | None:
@@ -59,8 +107,10 @@ def get_by_status_ref(cur: Cursor, shard: int, idx: int) -> Row | None:
 
 
 def certificates_of_guard(cur: Cursor, guard_id: int) -> list[Row]:
+    """The guard's certificates (not the printed cards: ``cards_of_guard``)."""
     cur.execute(
-        f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE guard_id = %s ORDER BY id",
+        f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE guard_id = %s"
+        " AND kind = 'certificate' ORDER BY id",
         (guard_id,),
     )
     return fetch_all(cur)
@@ -84,7 +134,7 @@ def mark_signed(cur: Cursor, cert_id: int, *, text: str, kid: bytes, alg: str) -
 def pending_certificate(cur: Cursor, guard_id: int) -> Row | None:
     cur.execute(
         f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE guard_id = %s"
-        " AND status = 'pending'",
+        " AND status = 'pending' AND kind = 'certificate'",
         (guard_id,),
     )
     return fetch_one(cur)
@@ -93,7 +143,8 @@ def pending_certificate(cur: Cursor, guard_id: int) -> Row | None:
 def mark_failed_pending(cur: Cursor, guard_id: int, older_than: dt.datetime) -> int:
     cur.execute(
         "UPDATE certificates_certificate SET status = 'failed', status_reason = 'signing-abandoned'"
-        " WHERE guard_id = %s AND status = 'pending' AND created_at < %s",
+        " WHERE guard_id = %s AND status = 'pending' AND kind = 'certificate'"
+        " AND created_at < %s",
         (guard_id, older_than),
     )
     return int(cur.rowcount)
@@ -101,7 +152,11 @@ def mark_failed_pending(cur: Cursor, guard_id: int, older_than: dt.datetime) -> 
 
 def change_status(cur: Cursor, cert_id: int, *, to: str, from_statuses: tuple[str, ...],
                   reason: str, at: dt.datetime, superseded_by: int | None = None) -> Row | None:
-    """The conditional update behind revoke, suspend and reinstate: zero rows = no change."""
+    """The conditional update behind revoke, suspend and reinstate: zero rows = no change.
+
+    The transaction then commits only once the replicas that serve online verification
+    have applied it (registry.db.fence_status_change, api/replicas.py)."""
+    fence_status_change(cur)
     cur.execute(
         "UPDATE certificates_certificate SET status = %s, status_reason = %s,"
         " status_changed_at = %s, superseded_by = coalesce(%s, superseded_by),"
@@ -296,8 +351,8 @@ def live_signed_by(cur: Cursor, kid: bytes, *, now: dt.datetime, limit: int) -> 
     ``kid``, locked (SKIP LOCKED: two re-issuing workers never take the same one)."""
     cur.execute(
         f"SELECT {CERT_COLUMNS} FROM certificates_certificate WHERE kid = %s"
-        " AND status IN ('valid', 'suspended') AND expires_at > %s ORDER BY id LIMIT %s"
-        " FOR UPDATE SKIP LOCKED",
+        " AND status IN ('valid', 'suspended') AND expires_at > %s AND kind = 'certificate'"
+        " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
         (kid, now, limit),
     )
     return fetch_all(cur)
@@ -306,7 +361,7 @@ def live_signed_by(cur: Cursor, kid: bytes, *, now: dt.datetime, limit: int) -> 
 def count_live_signed_by(cur: Cursor, kid: bytes, *, now: dt.datetime) -> int:
     cur.execute(
         "SELECT count(*) AS n FROM certificates_certificate WHERE kid = %s"
-        " AND status IN ('valid', 'suspended') AND expires_at > %s",
+        " AND status IN ('valid', 'suspended') AND expires_at > %s AND kind = 'certificate'",
         (kid, now),
     )
     row = cur.fetchone()

@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from certificates import publication, repository
+from certificates import cards, publication, repository
 from certificates.cose import SigningKey
 from certificates.publication import StatusConfig
 from registry import audit, notifications, service
@@ -32,6 +32,7 @@ class RevocationReason(enum.StrEnum):
     EMPLOYER_LICENCE_REVOKED = "employer-licence-revoked"
     LEFT_INDUSTRY = "left-industry"
     ISSUED_IN_ERROR = "issued-in-error"
+    LOST_CARD = "lost-card"  # the printed card only (certificates/cards.py)
 
 
 class SuspensionReason(enum.StrEnum):
@@ -47,7 +48,8 @@ FOR_CAUSE = frozenset({RevocationReason.BACKGROUND_CHECK_FAILED, RevocationReaso
 REVOKE_ALLOWED: dict[str, frozenset[str]] = {
     "regulator": frozenset(RevocationReason) - {RevocationReason.SUPERSEDED},
     "company_operator": frozenset({RevocationReason.LOST_DEVICE,
-                                   RevocationReason.LEFT_INDUSTRY}),
+                                   RevocationReason.LEFT_INDUSTRY,
+                                   RevocationReason.LOST_CARD}),
     "system": frozenset(RevocationReason),
 }
 SUSPEND_ALLOWED: dict[str, frozenset[str]] = {
@@ -95,9 +97,16 @@ def _change(cur: Cursor, *, actor: Actor, now: dt.datetime, cert: dict[str, Any]
                  target_id=cert["number"],
                  data={"reason": reason, "changed": changed, "status": current["status"]},
                  now=now)
+    extra: set[int] = set()
+    if changed and cert.get("kind", "certificate") == "certificate":
+        # The printed card follows its certificate (certificates/cards.py).
+        extra = cards.follow_certificate(cur, actor=actor, now=now, cert_id=int(cert["id"]),
+                                         to=to, reason=reason)
     if changed and publication_row is not None:
         publication.publish(cur, shard=int(cert["status_shard"]), signer=status_signer,
                             config=config, now=now, locked=True)
+    for shard in sorted(extra - {int(cert["status_shard"])}):
+        publication.publish(cur, shard=shard, signer=status_signer, config=config, now=now)
     if changed and to in _NOTICE:
         notifications.notify_employer(
             cur, guard_id=int(cert["guard_id"]), kind=_NOTICE[to], now=now,
@@ -116,6 +125,12 @@ def revoke(cur: Cursor, *, actor: Actor, now: dt.datetime, number: str, reason: 
     cert = repository.get_by_number(cur, number, for_update=True)
     if cert is None:
         raise NotFound("no such certificate")
+    is_card = cert.get("kind") == "card"
+    if is_card and why in FOR_CAUSE:
+        raise InvalidInput("a sanction revokes the certificate (its card follows), not the "
+                           "card alone", field="reason")
+    if not is_card and why is RevocationReason.LOST_CARD:
+        raise InvalidInput("lost-card revokes a printed card (number ...-C<n>)", field="reason")
     result = _change(cur, actor=actor, now=now, cert=cert, to="revoked",
                      from_statuses=("valid", "suspended"), reason=why.value,
                      action="certificate.revoke", status_signer=status_signer, config=config)

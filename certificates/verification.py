@@ -31,13 +31,17 @@ or raises :class:`~certificates.errors.VerificationError` whose ``reason`` is on
     ``status-mismatch`` (an online provider reports that the entry at that index
     belongs to another certificate, another key or other claims),
     ``revoked`` (1, and the reserved 3), ``suspended`` (2).
-13. device binding (certificates/presentation.py), for a certificate with ``cnf``:
+13. the printed card (claim guard[6]): ``card-not-accepted`` when ``policy.accept_cards``
+    is off, else the result's ``presentation`` is ``"card"`` ("card: compare the photo").
+    Device binding (certificates/presentation.py), for a certificate with ``cnf``:
     ``no-device-proof`` (the static ``SG1:`` text: a copy), ``device-mismatch`` (the
     ``SGP1:`` presentation is not signed by the ``cnf`` key, or the certificate has
     none), ``proof-expired`` (outside ``t - proof_skew .. t + proof_window +
     proof_skew``), ``challenge-mismatch`` (the verifier's challenge differs).
 
-``text`` may be a certificate (``SG1:``) or a rotating presentation (``SGP1:``).
+``text`` may be a certificate (``SG1:``) or a rotating presentation (``SGP1:``). A COSE
+message with a ``typ`` header (an exam ticket, certificates/exam_ticket.py) is refused as
+``malformed``/cose whatever its prefix and signature.
 
 Public keys are parsed once per trust list entry (cached), and the cached status
 provider verifies each status list token once.
@@ -60,7 +64,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from certificates.cose import Sign1, decode_guard_sign1, es256_is_high_s
+from certificates.cose import HDR_TYP, Sign1, decode_guard_sign1, es256_is_high_s
 from certificates.cwt import GuardClaims
 from certificates.envelope import GUARD_PREFIX, MAX_DECOMPRESSED, decode_text
 from certificates.errors import (
@@ -111,6 +115,10 @@ class VerificationPolicy:
     proof_window: timedelta = timedelta(seconds=30)
     proof_skew: timedelta = timedelta(seconds=15)
     require_device_proof: bool = True
+    # The printed card (its own credential, claim guard[6]): accepted as "card: compare
+    # the photo", or refused (card-not-accepted) where the regulator's checkpoint policy
+    # says so (setting checkpoint_accept_cards).
+    accept_cards: bool = True
 
     @classmethod
     def from_settings(cls, settings: Any = None, **overrides: Any) -> VerificationPolicy:
@@ -123,6 +131,7 @@ class VerificationPolicy:
             "max_trust_list_age": timedelta(seconds=settings.trust_list_validity_s),
             "max_status_list_age": timedelta(seconds=settings.status_list_max_age_s),
             "max_clock_ahead": timedelta(seconds=settings.clock_max_ahead_s),
+            "accept_cards": bool(getattr(settings, "checkpoint_accept_cards", True)),
         }
         values.update(overrides)
         return cls(**values)
@@ -237,7 +246,7 @@ class VerifiedCertificate:
     status_list_age: timedelta | None
     status_source: str | None
     key: TrustedKey = field(repr=False)
-    presentation: str = "static"  # or "live" (a device-signed SGP1 presentation)
+    presentation: str = "static"  # "live" (a device-signed SGP1 presentation) or "card"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -253,6 +262,7 @@ class VerifiedCertificate:
             ),
             "status_source": self.status_source,
             "presentation": self.presentation,
+            "card": self.presentation == "card",
         }
 
 
@@ -292,6 +302,10 @@ def parse_any(text: str, policy: VerificationPolicy) -> tuple[Sign1, Presentatio
         else:
             cose = decode_text(text, policy.prefix, limit=policy.max_decompressed)
         msg = decode_guard_sign1(cose)
+        if HDR_TYP in msg.protected:
+            # A guard certificate has no typ; anything typed (an exam ticket, a status
+            # or trust list) is another kind of token, whoever signed it.
+            raise DecodeError(Malformed.COSE, "not a guard certificate (typed token)")
     except DecodeError as exc:
         raise _malformed(exc) from None
     except AlgorithmMismatch as exc:
@@ -303,7 +317,16 @@ def parse_any(text: str, policy: VerificationPolicy) -> tuple[Sign1, Presentatio
 
 def check_device_proof(claims: GuardClaims, proof: Presentation | None, *, now: datetime,
                        policy: VerificationPolicy, challenge: bytes | None) -> str:
-    """Step 13; returns "live" or "static"."""
+    """Step 13; returns "live", "static" or "card" (the printed card: no device, the
+    officer compares the photo; ``card-not-accepted`` where the policy refuses cards)."""
+    if claims.card is not None:
+        if proof is not None:
+            raise VerificationError(Reason.DEVICE_MISMATCH,
+                                    "presentation of a card (a card is bound to no device)")
+        if not policy.accept_cards:
+            raise VerificationError(Reason.CARD_NOT_ACCEPTED,
+                                    "printed cards are not accepted at checkpoints")
+        return "card"
     if claims.device_key is None:
         if proof is not None:
             raise VerificationError(Reason.DEVICE_MISMATCH,

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from registry import audit, regulation, repository
+from registry import audit, notifications, regulation, repository
 from registry import supervision_repository as repo
 from registry.audit import SYSTEM, Actor
 from registry.db import Cursor
@@ -222,8 +222,68 @@ def list_overdue(cur: Cursor, *, now: dt.datetime, actor: Actor = SYSTEM) -> dic
     return {"year": year, "due": due.isoformat(), "listed": listed}
 
 
+def reminder_stage(pol: SupervisionPolicy, year: int, today: dt.date) -> str | None:
+    """``due-soon`` from ``annual_report_reminder_days`` before the due date to the due
+    date, ``overdue`` after it, otherwise None (no reminder yet)."""
+    due = pol.due_date(year)
+    if today > due:
+        return "overdue"
+    if pol.annual_report_reminder_days and today >= due - dt.timedelta(
+            days=pol.annual_report_reminder_days):
+        return "due-soon"
+    return None
+
+
+def send_reminders(cur: Cursor, *, now: dt.datetime) -> dict[str, Any]:
+    """Tell each company whose last-year report is missing that it is due soon or
+    overdue (job ``supervision.annual-report-reminders``): one ``annual-report.due``
+    notification per company, year and stage, however often the job runs."""
+    _, pol = policy(cur)
+    year = now.year - 1
+    due = pol.due_date(year)
+    stage = reminder_stage(pol, year, now.date())
+    if stage is None:
+        return {"year": year, "due": due.isoformat(), "stage": None, "sent": 0}
+    sent = 0
+    for company in repo.companies_without_report(cur, year):
+        company_id = int(company["id"])
+        if not repo.claim_reminder(cur, company_id=company_id, year=year, stage=stage,
+                                   due_on=due, now=now):
+            continue
+        subject = (f"{year} 年度报告已逾期（截止 {due.isoformat()}） annual report {year} "
+                   f"overdue (due {due.isoformat()})" if stage == "overdue" else
+                   f"{year} 年度报告将于 {due.isoformat()} 到期 annual report {year} due "
+                   f"{due.isoformat()}")
+        nid = notifications.notify(cur, company_id=company_id, kind="annual-report.due",
+                                   subject=subject, now=now,
+                                   data={"year": year, "stage": stage,
+                                         "due_on": due.isoformat()})
+        repo.set_reminder_notification(cur, company_id=company_id, year=year, stage=stage,
+                                       notification_id=nid)
+        audit.record(cur, actor=SYSTEM, action="annual-report.reminder", target_type="company",
+                     target_id=company_id, data={"year": year, "stage": stage}, now=now)
+        sent += 1
+    return {"year": year, "due": due.isoformat(), "stage": stage, "sent": sent}
+
+
 def missing(cur: Cursor, *, year: int, now: dt.datetime) -> dict[str, Any]:
     _, pol = policy(cur)
     due = pol.due_date(year)
     return {"year": year, "due": due.isoformat(), "overdue": now.date() > due,
             "companies": repo.companies_without_report(cur, year)}
+
+
+def current(cur: Cursor, *, company_id: int, now: dt.datetime) -> dict[str, Any]:
+    """The report a company owes now: last year's, its due date and where it stands
+    ("due", "overdue", "filed", "accepted" or "rejected" with nothing refiled)."""
+    _, pol = policy(cur)
+    year = now.year - 1
+    due = pol.due_date(year)
+    live = repo.live_report(cur, company_id, year)
+    if live is not None:
+        status = str(live["status"])
+    elif any(r["year"] == year for r in repo.reports_of(cur, company_id)):
+        status = "rejected"
+    else:
+        status = "overdue" if now.date() > due else "due"
+    return {"year": year, "due": due, "status": status}

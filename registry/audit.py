@@ -194,19 +194,28 @@ def event_digests(cur: Cursor, *, after_seq: int, limit: int) -> list[tuple[int,
 
 def list_events(cur: Cursor, *, after_seq: int = 0, limit: int = 100,
                 target_type: str | None = None,
-                target_id: str | None = None) -> list[dict[str, Any]]:
+                target_id: str | None = None, action_prefix: str | None = None,
+                actor: str | None = None, since: dt.datetime | None = None,
+                until: dt.datetime | None = None, newest_first: bool = False,
+                before_seq: int | None = None) -> list[dict[str, Any]]:
+    """Events in ``seq`` order (or newest first, below ``before_seq``), filtered by
+    target, action prefix (``biometrics.`` ...), actor (part of its label) and time."""
     where = ["seq > %s"]
     args: list[Any] = [after_seq]
-    if target_type is not None:
-        where.append("target_type = %s")
-        args.append(target_type)
-    if target_id is not None:
-        where.append("target_id = %s")
-        args.append(target_id)
+    conditions: list[tuple[str, Any]] = [
+        ("target_type = %s", target_type), ("target_id = %s", target_id),
+        ("starts_with(action, %s)", action_prefix),
+        ("strpos(lower(actor), lower(%s)) > 0", actor),
+        ("occurred_at >= %s", since), ("occurred_at < %s", until),
+        ("seq < %s", before_seq)]
+    for sql, value in conditions:
+        if value is not None:
+            where.append(sql)
+            args.append(value)
     cur.execute(
         "SELECT seq, occurred_at, actor, action, target_type, target_id, request_id, data,"
         f" encode(hash, 'hex') AS hash FROM registry_audit_event WHERE {' AND '.join(where)}"
-        " ORDER BY seq LIMIT %s",
+        f" ORDER BY seq {'DESC' if newest_first else ''} LIMIT %s",
         [*args, limit],
     )
     return [dict(r) for r in cur.fetchall()]

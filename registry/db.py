@@ -360,7 +360,8 @@ def execute_prepared(cur: Cursor, name: str, sql: str, params: Sequence[Any]) ->
         cur.execute(f"PREPARE {name} AS {sql}")
         with _prepared_lock:
             names.add(name)
-    cur.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", list(params))
+    args = f" ({', '.join(['%s'] * len(params))})" if params else ""
+    cur.execute(f"EXECUTE {name}{args}", list(params))
 
 
 @contextlib.contextmanager
@@ -379,6 +380,22 @@ def relax_commit(cur: Cursor) -> None:
     """Commit this transaction without waiting for the WAL flush (for logs whose last few
     rows may be lost in a crash; never for state changes)."""
     cur.execute("SET LOCAL synchronous_commit = off")
+
+
+def fence_status_change(cur: Cursor) -> None:
+    """For a transaction that changes what online verification answers (a certificate's
+    status): its COMMIT waits until every synchronous standby has APPLIED it, not only
+    received it, and never gives up on a statement timeout (a cancelled wait leaves the
+    change visible on the primary before the replicas that serve reads have it; see
+    api/replicas.py). Without synchronous standbys it costs nothing."""
+    cur.execute("SET LOCAL synchronous_commit = remote_apply")
+    hooks = getattr(cur, "before_commit", None)
+    if hooks is not None and _no_statement_timeout not in hooks:
+        hooks.append(_no_statement_timeout)
+
+
+def _no_statement_timeout(cur: Cursor) -> None:
+    cur.execute("SET LOCAL statement_timeout = 0")
 
 
 def insert_returning(cur: Cursor, table: str, values: dict[str, Any],

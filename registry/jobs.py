@@ -121,7 +121,10 @@ class JobRunner:
     # -- background thread ---------------------------------------------------------------
     def start(self, every: dt.timedelta = dt.timedelta(seconds=15)) -> None:
         def loop() -> None:
-            while not self._stop.wait(every.total_seconds()):
+            # Jittered (0.75-1.25 x): hosts started together would otherwise tick in a
+            # fixed order, and one of them would take every job for ever.
+            while not self._stop.wait(every.total_seconds()
+                                      * (0.75 + secrets.randbelow(501) / 1000)):
                 try:
                     self.tick()
                 except Exception as exc:  # the database may be away; try again next tick

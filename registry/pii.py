@@ -68,6 +68,13 @@ class PiiCodec:
         return hmac.new(self._index_key, b"id-number\x00" + normal.encode(),
                         hashlib.sha256).digest()
 
+    def code_index(self, code: str) -> bytes:
+        """The keyed hash a one-time code (an exam registration code) is stored as: the
+        code is shown once and never kept (a database reader cannot use it)."""
+        normal = code.strip().upper().replace("-", "").replace(" ", "")
+        return hmac.new(self._index_key, b"exam-code\x00" + normal.encode(),
+                        hashlib.sha256).digest()
+
     def seal(self, value: str, *, purpose: str, bound_to: bytes) -> bytes:
         nonce = os.urandom(12)
         return MAGIC + nonce + self._aead.encrypt(nonce, value.encode(),
@@ -113,8 +120,14 @@ class PiiCodec:
         if "id_number_sealed" not in row:
             return row
         bidx = bytes(row.pop("id_number_bidx"))
-        row["id_number"] = self.open(row.pop("id_number_sealed"), purpose="id_number",
-                                     bound_to=bidx)
+        sealed_id = row.pop("id_number_sealed")
+        if sealed_id is None:  # purged at the end of the retention period (migration 0084)
+            row["id_number"] = None
+            if "phone_sealed" in row:
+                row.pop("phone_sealed")
+                row["phone"] = None
+            return row
+        row["id_number"] = self.open(sealed_id, purpose="id_number", bound_to=bidx)
         if "phone_sealed" in row:
             sealed = row.pop("phone_sealed")
             row["phone"] = (None if sealed is None else

@@ -190,6 +190,18 @@ def update_guard(cur: Cursor, guard_id: int, changes: dict[str, Any]) -> None:
     )
 
 
+def restore_purged_guard(cur: Cursor, guard_id: int, *, id_number: str, birth_date: dt.date,
+                         sex: str) -> None:
+    """A person whose record was purged (retention) comes back under the same ID number:
+    the row gets its sealed ID number, birth date and sex again (from the ID number)."""
+    sealed = pii_of(cur).seal_person({"id_number": id_number})
+    cur.execute(
+        "UPDATE registry_guard SET id_number_sealed = %s, birth_date = %s, sex = %s,"
+        " purged_at = NULL, retention = NULL, version = version + 1, updated_at = now()"
+        " WHERE id = %s AND id_number_bidx = %s AND purged_at IS NOT NULL",
+        (sealed["id_number_sealed"], birth_date, sex, guard_id, sealed["id_number_bidx"]))
+
+
 def list_guards(
     cur: Cursor,
     *,
@@ -341,6 +353,20 @@ def active_bans(cur: Cursor, id_number: str, today: dt.date) -> list[Row]:
         (bidx, today),
     )
     return _guards(cur, fetch_all(cur))
+
+
+def active_bans_of_guard(cur: Cursor, guard_id: int, today: dt.date) -> list[Row]:
+    """Bans in force for the guard's ID number, matched by its blind index (so a record
+    purged at the end of the retention period, which has no ID number left, still
+    matches its bans)."""
+    cur.execute(
+        "SELECT b.id, b.reason, b.until_on, b.company_id, b.created_at FROM registry_ban b"
+        " JOIN registry_guard g ON g.id_number_bidx = b.id_number_bidx"
+        " WHERE g.id = %s AND b.lifted_at IS NULL"
+        " AND (b.until_on IS NULL OR b.until_on >= %s) ORDER BY b.id",
+        (guard_id, today),
+    )
+    return fetch_all(cur)
 
 
 def list_bans(cur: Cursor, *, after_id: int = 0, limit: int = 50) -> list[Row]:
@@ -647,3 +673,31 @@ def listen_principal_changes(cur: Cursor) -> None:
 def ping(cur: Cursor) -> None:
     """A round trip that fails on a dropped connection."""
     cur.execute("SELECT 1")
+
+
+# -- webreg: guard search of the regulator console ---------------------------------------
+def search_guards_by_name(cur: Cursor, name: str, *, limit: int = 50) -> list[Row]:
+    """Guards whose name contains ``name`` (case-insensitive), newest first."""
+    pattern = "%" + name.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+    cur.execute(
+        f"SELECT {GUARD_COLUMNS}{_GUARD_FROM} WHERE lower(g.name) LIKE %s"
+        " ORDER BY g.id DESC LIMIT %s",
+        (pattern, limit),
+    )
+    return _guards(cur, fetch_all(cur))
+
+
+def bans_of_guard(cur: Cursor, guard_id: int) -> list[Row]:
+    """Every ban of the guard's ID number, lifted or not, oldest first; matched by the blind
+    index, so a record purged at the end of retention still shows its bans."""
+    cur.execute(f"SELECT {', '.join('b.' + c.strip() for c in BAN_COLUMNS.split(','))}"
+                " FROM registry_ban b JOIN registry_guard g ON g.id_number_bidx = b.id_number_bidx"
+                " WHERE g.id = %s ORDER BY b.id", (guard_id,))
+    return _guards(cur, fetch_all(cur))
+
+
+def bans_for_id_number(cur: Cursor, id_number: str) -> list[Row]:
+    """Every ban of an ID number, lifted or not, oldest first."""
+    cur.execute(f"SELECT {BAN_COLUMNS} FROM registry_ban WHERE id_number_bidx = %s ORDER BY id",
+                (id_number_index(cur, id_number),))
+    return _guards(cur, fetch_all(cur))

@@ -185,7 +185,7 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
             # The regulator sees every company: it ends the employment first.
             raise Conflict("this person is employed by another company; that employment must "
                            "end first", reason="employed-elsewhere")
-        if not _same_identity(existing, name, phone):
+        if existing["id_number"] is not None and not _same_identity(existing, name, phone):
             raise Conflict("the name or phone does not match the person's record, which is "
                            "not changed by a hire; the person can have it corrected by the "
                            "public security bureau", reason="identity-mismatch")
@@ -200,7 +200,13 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
                 data["previous_company_id"] = ended["company_id"]
                 events.emit(cur, events.EMPLOYMENT_ENDED, guard_id=guard_id,
                             company_id=ended["company_id"], actor=actor, now=now)
-        if existing["status"] != "active":
+        if existing["id_number"] is None:  # purged at the end of the retention period
+            repository.restore_purged_guard(cur, guard_id, id_number=rid.number,
+                                            birth_date=rid.birth_date, sex=rid.sex)
+            # Nothing of the person was left to compare: the hire gives it back.
+            repository.update_guard(cur, guard_id, {"name": name.strip(), "phone": phone,
+                                                    "status": "active"})
+        elif existing["status"] != "active":
             repository.update_guard(cur, guard_id, {"status": "active"})
         action = "guard.rehire"
     else:
@@ -400,6 +406,7 @@ class Eligibility:
 BAR_MESSAGES = {
     "under-age": f"the guard is under {MIN_AGE}",
     "banned": "the person is under an industry ban",
+    "no-exam-pass": "no passed guard exam on record",
     "no-background-check": "no background check on record",
     "background-check-failed": "the latest background check failed",
     "criminal-record": "criminally punished for an intentional crime",

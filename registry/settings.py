@@ -72,6 +72,20 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "GUARDREG_DATABASE_URL")
     )
+    # Read replicas (docs/DEPLOYMENT.md, api/replicas.py): one or more streaming standbys,
+    # comma-separated. Online verification reads from them while they hold a read lease;
+    # everything else (and enrollment searches) stays on the primary.
+    database_read_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_READ_URL", "GUARDREG_DATABASE_READ_URL"))
+    # A replica serves reads only under a lease the primary renews while it applies WAL
+    # within ``replica_max_lag_s``; a replica that stops is dropped from the synchronous
+    # set one lease (plus one lease of margin) after its last renewal.
+    replica_lease_s: float = Field(default=2.0, gt=0, le=60)
+    replica_max_lag_s: float = Field(default=1.0, gt=0, le=60)
+    # Whether this host may run the steward that grants leases and edits the primary's
+    # synchronous_standby_names (one host at a time does; it needs that privilege).
+    replica_steward: bool = True
     data_dir: Path = Path("var")
     db_pool_min: int = 1
     db_pool_max: int = 10
@@ -99,6 +113,13 @@ class Settings(BaseSettings):
     certificate_validity_days: int = 365
     # The printed card: "id1" (85.6 x 54 mm, a bank card's size) or "a6" (enlarged on A6).
     card_format: Literal["id1", "a6"] = "id1"
+    # Regulator policy: do checkpoints accept a printed card (its own credential, number
+    # suffix -C<n>) as "card: compare the photo"? Off: cards get "card-not-accepted" (API,
+    # CLI offline, and the scanner page, which reads it from /v1/verifier-policy).
+    checkpoint_accept_cards: bool = True
+    # The live face check at the checkpoint (POST /v1/verifications/face-check): at most
+    # this many checks per officer per minute.
+    face_check_per_minute: int = Field(default=30, ge=1)
     signature_algorithm: Literal["ES256", "EdDSA", "SM2SM3"] = "ES256"
     status_list_ttl_s: int = 300
     status_list_max_age_s: int = 24 * 3600
@@ -123,11 +144,20 @@ class Settings(BaseSettings):
     # Scheduled jobs (registry/jobs.py): on by default on every serving host.
     jobs_enabled: bool = True
 
+    # Retention (docs/LIFECYCLE.md): a person with no employment and no valid certificate
+    # for this many years has the personal fields of every table purged by the job
+    # `registry.retention`, at most `retention_batch` people per run.
+    retention_years: int = Field(default=3, ge=1, le=50)
+    retention_batch: int = Field(default=200, ge=1, le=10_000)
+
     # Duplicate check (docs/dedup.md): hold when the fused score's false positive
     # identification rate against a gallery of this many identities is at most the target;
     # candidates under an industry ban are held at the more sensitive target.
     dedup_fpir: float = Field(default=0.01, gt=0.0, lt=1.0)
     dedup_fpir_banned: float = Field(default=0.1, gt=0.0, lt=1.0)
+    # Exam attendance (issue 15): the live face + one finger are admitted when their fused
+    # LLR reaches the impostor-distribution threshold at this false match rate (1:1).
+    exam_attendance_fmr: float = Field(default=1e-4, gt=0.0, lt=0.1)
     dedup_gallery_size: int = Field(default=500_000, ge=1, le=1_000_000_000)
 
     # Request limits
@@ -159,6 +189,15 @@ class Settings(BaseSettings):
     # A checkpoint officer's look-ups of a holder's permitted services by certificate
     # number, per principal (numbers are sequential: this bounds harvesting eligibility).
     rate_limit_officer_lookup_per_min: int = Field(default=60, ge=1)
+    # Where the limits count (api/rate_limits.py): "database" (shared by every process
+    # and host) or "process" (each process on its own: a single-process deployment, and
+    # the baseline of bench/bench_replicas.py).
+    rate_limit_store: Literal["database", "process"] = "database"
+
+    @property
+    def read_urls(self) -> list[str]:
+        """The replicas' addresses from ``DATABASE_READ_URL`` (none: read the primary)."""
+        return [u.strip() for u in (self.database_read_url or "").split(",") if u.strip()]
 
     @property
     def base_url(self) -> str:

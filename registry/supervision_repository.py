@@ -71,3 +71,28 @@ def companies_without_report(cur: Cursor, year: int) -> list[Row]:
         " WHERE r.company_id = c.id AND r.year = %s AND r.status <> 'rejected')"
         " ORDER BY c.id", (year, year))
     return fetch_all(cur)
+
+
+# -- annual-report reminders (migration 0086) -------------------------------------------
+def claim_reminder(cur: Cursor, *, company_id: int, year: int, stage: str, due_on: Any,
+                   now: Any) -> bool:
+    """Record that the ``stage`` reminder of ``year`` goes to the company now; False when
+    it was sent before (the primary key makes reruns and concurrent hosts send once)."""
+    cur.execute("INSERT INTO registry_annual_report_reminder (company_id, year, stage, due_on,"
+                " sent_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (company_id, year, stage, due_on, now))
+    return bool(cur.rowcount)
+
+
+def set_reminder_notification(cur: Cursor, *, company_id: int, year: int, stage: str,
+                              notification_id: int) -> None:
+    cur.execute("UPDATE registry_annual_report_reminder SET notification_id = %s"
+                " WHERE company_id = %s AND year = %s AND stage = %s",
+                (notification_id, company_id, year, stage))
+
+
+def reminders_of(cur: Cursor, company_id: int) -> list[Row]:
+    cur.execute("SELECT company_id, year, stage, due_on, notification_id, sent_at"
+                " FROM registry_annual_report_reminder WHERE company_id = %s"
+                " ORDER BY year, stage", (company_id,))
+    return fetch_all(cur)

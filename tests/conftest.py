@@ -308,9 +308,20 @@ def capture_biometrics(api: Api, regulator: Api, guard_id: int | str, *,
     assert status["complete"], status
 
 
+def record_exam_pass(regulator: Api, guard_id: int) -> None:
+    """A passed guard exam on record (issue 15: a certificate needs one), entered by the
+    regulator as a result from elsewhere; the sitting itself is tested in
+    tests/api/test_exams.py."""
+    resp = regulator.post(f"/v1/guards/{guard_id}/exam-results",
+                          json={"passed": True, "evidence": "test fixture: exam passed"})
+    assert resp.status_code == 201, resp.text
+
+
 def make_issuable_guard(regulator: Api, company_id: int, **overrides: Any) -> dict[str, Any]:
-    """A guard who meets every condition: enrolled biometrics and a clear background check."""
+    """A guard who meets every condition: a passed exam, enrolled biometrics and a clear
+    background check."""
     guard = regulator.make_guard(company_id, **overrides)
+    record_exam_pass(regulator, guard["id"])
     capture_biometrics(regulator, regulator, guard["id"])
     resp = regulator.post(f"/v1/guards/{guard['id']}/background-checks",
                           json={"result": "clear", "checked_on": dt.date.today().isoformat()})

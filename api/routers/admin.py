@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from api import idempotency
 from api.access import actor_of, guard_for, guard_id_in, public_guard_ids
@@ -22,12 +23,90 @@ Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
 Now = Annotated[dt.datetime, Depends(clock)]
 
 
-@router.get("/healthz", summary="Liveness (public)")
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    database: str
+
+
+class PrincipalOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    company_id: int | None
+    guard_id: str | None  # the public id
+    key_prefix: str | None = None
+    created_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+
+
+class CreatedKeyOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    company_id: int | None
+    guard_id: str | None  # the public id
+    api_key: str | None = None  # absent from an idempotent replay: the secret is shown once
+
+
+class PrincipalsOut(BaseModel):
+    items: list[PrincipalOut]
+
+
+class JobOut(BaseModel):
+    name: str
+    interval_s: int
+    next_run_at: dt.datetime
+    running_on: str | None
+    runs: int
+    last_owner: str | None
+    last_started_at: dt.datetime | None
+    last_finished_at: dt.datetime | None
+    last_status: str | None
+    last_result: dict[str, Any] | None
+    last_error: str | None
+
+
+class JobsOut(BaseModel):
+    items: list[JobOut]
+
+
+class AuditEventOut(BaseModel):
+    seq: int
+    occurred_at: dt.datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str | None
+    request_id: str | None
+    data: dict[str, Any] | None
+    hash: str
+
+
+class AuditEventsOut(BaseModel):
+    items: list[AuditEventOut]
+    next_cursor: int | None
+
+
+class ChainOut(BaseModel):
+    model_config = ConfigDict(title="AuditChainReport")
+    ok: bool
+    events: int
+    first_bad_seq: int | None
+    problem: str | None
+
+
+@router.get("/healthz", response_model=HealthOut, summary="Liveness (public)")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the database answers (public)")
+@router.get("/readyz", response_model=ReadyOut,
+            responses={503: {"description": "the database is not reachable"}},
+            summary="Readiness: the database answers (public)")
 def readyz(request: Request) -> Any:
     if runtime(request).db.ping():
         return {"status": "ready", "database": "ok"}
@@ -37,7 +116,7 @@ def readyz(request: Request) -> Any:
         status_code=503, media_type="application/problem+json", headers={"Retry-After": "1"})
 
 
-@router.post("/v1/apikeys", status_code=201, tags=["admin"],
+@router.post("/v1/apikeys", status_code=201, tags=["admin"], response_model=CreatedKeyOut,
              summary="Create a principal and its API key (shown once; regulator)")
 def create_api_key(body: ApiKeyIn, request: Request, principal: Regulator, now: Now) -> Any:
     rt = runtime(request)
@@ -67,7 +146,7 @@ def create_api_key(body: ApiKeyIn, request: Request, principal: Regulator, now: 
         return JSONResponse(result, status_code=status)
 
 
-@router.get("/v1/apikeys", summary="List principals (regulator)")
+@router.get("/v1/apikeys", response_model=PrincipalsOut, summary="List principals (regulator)")
 @public_guard_ids
 def list_api_keys(request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -85,7 +164,8 @@ def revoke_api_key(principal_id: int, request: Request, principal: Regulator, no
     runtime(request).principal_cache().invalidate(principal_id)
 
 
-@router.get("/v1/jobs", summary="Scheduled jobs and their last runs (regulator)")
+@router.get("/v1/jobs", response_model=JobsOut,
+            summary="Scheduled jobs and their last runs (regulator)")
 def list_jobs(request: Request, principal: Regulator) -> Any:
     from registry import jobs
 
@@ -102,24 +182,37 @@ def _is_uuid(text: str) -> bool:
     return True
 
 
-@router.get("/v1/audit/events", summary="Audit events (regulator)")
+@router.get("/v1/audit/events", response_model=AuditEventsOut, summary="Audit events (regulator)")
 def audit_events(request: Request, principal: Regulator,
                  target_type: Annotated[str | None, Query(max_length=40)] = None,
                  target_id: Annotated[str | None, Query(max_length=40)] = None,
+                 action: Annotated[str | None, Query(
+                     max_length=80, description="action prefix, e.g. biometrics.")] = None,
+                 actor: Annotated[str | None, Query(
+                     max_length=80, description="part of the actor's label")] = None,
+                 since: Annotated[dt.datetime | None, Query()] = None,
+                 until: Annotated[dt.datetime | None, Query()] = None,
+                 order: Annotated[str, Query(pattern="^(asc|desc)$", description=(
+                     "desc: newest first; the cursor is then the seq to go below"))] = "asc",
                  cursor: Annotated[int, Query(ge=0)] = 0,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Any:
     limit = min(limit, runtime(request).settings.max_page_size)
+    desc = order == "desc"
     with runtime(request).db.transaction(readonly=True) as cur:
         if target_type == "guard" and target_id is not None and not target_id.isdigit():
             # URLs and responses name guards by their public id; the log keeps the row id.
             internal = repository.guard_id_of(cur, target_id) if _is_uuid(target_id) else None
             target_id = str(internal) if internal is not None else "0"
-        rows = audit.list_events(cur, after_seq=cursor, limit=limit, target_type=target_type,
-                                 target_id=target_id)
+        rows = audit.list_events(cur, after_seq=0 if desc else cursor, limit=limit,
+                                 target_type=target_type, target_id=target_id,
+                                 action_prefix=action or None, actor=actor or None,
+                                 since=since, until=until, newest_first=desc,
+                                 before_seq=(cursor or None) if desc else None)
     return {"items": rows, "next_cursor": rows[-1]["seq"] if len(rows) == limit else None}
 
 
-@router.get("/v1/audit/verify", summary="Verify the audit hash chain (regulator)")
+@router.get("/v1/audit/verify", response_model=ChainOut,
+            summary="Verify the audit hash chain (regulator)")
 def audit_verify(request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         return dataclasses.asdict(audit.verify_chain(cur))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from api import image_work
 from api.access import GuardRef, actor_of, certificate_holder, guard_for
@@ -20,6 +21,7 @@ from biometrics.face.pipeline import THRESHOLDS
 from biometrics.imaging import FACE_FORMATS, FINGER_FORMATS, inspect_image
 from registry import repository as registry_repo
 from registry.auth import Principal, Role
+from registry.db import Cursor
 from registry.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["biometrics"])
@@ -49,15 +51,26 @@ def _analyse_face(request: Request, data: bytes, *, purpose: Literal["enroll", "
                                keep_pixels=purpose == "enroll")
 
 
+GuardLoader = Callable[[Cursor, bool], dict[str, Any]]
+
+
 @router.post("/guards/{guard_id}/face", status_code=201,
              summary="Capture (or replace) a guard's face photo; 1:N duplicate search")
 def enroll_face(guard_id: GuardRef, request: Request, principal: Staff, now: Now,
                 photo: Annotated[UploadFile, File(description="JPEG or PNG")],
                 ) -> Any:
+    return capture_face(request, principal, now, photo,
+                        lambda cur, lock: guard_for(cur, principal, guard_id, for_update=lock))
+
+
+def capture_face(request: Request, principal: Principal, now: dt.datetime, photo: UploadFile,
+                 load: GuardLoader) -> Any:
+    """The face capture flow for whoever ``load`` lets the principal reach (the guard
+    pages, or the exam registration point)."""
     rt = runtime(request)
     # Check access before reading anything, and again under lock when storing.
     with rt.db.transaction(readonly=True) as cur:
-        guard_for(cur, principal, guard_id)
+        load(cur, False)
     rate_limit(request, principal, "enroll")
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
     work = _analyse_face(request, data, purpose="enroll")
@@ -66,7 +79,8 @@ def enroll_face(guard_id: GuardRef, request: Request, principal: Staff, now: Now
     from biometrics import finger_capture
 
     with rt.db.transaction() as cur:
-        guard = guard_for(cur, principal, guard_id, for_update=True)
+        guard = load(cur, True)
+        guard_id = int(guard["id"])
         outcome = enrollment.enroll_face(
             cur, actor=actor_of(principal), now=now, subject=str(guard["biometric_subject"]),
             guard_id=guard_id, encoding=result.encoding, model=result.model_id,
@@ -188,12 +202,19 @@ def _candidate_view(cur: Any, c: dict[str, Any], today: dt.date) -> dict[str, An
         "comparisons": c.get("comparisons", []),
     }
     if other is not None:
-        view["identity"] = {
-            "name": other["name"], "id_number_masked": mask_id_number(other["id_number"]),
-            "employer": other.get("company_name"), "employer_id": other.get("company_id"),
-            "banned_now": bool(registry_repo.active_bans(cur, other["id_number"], today)),
-        }
+        view["identity"] = _identity(cur, other, today)
     return view
+
+
+def _identity(cur: Any, guard: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """Who an identity is, for the reviewer: name, masked ID number, employer, bans."""
+    # By blind index: a record purged at the end of retention has no ID number left.
+    bans = registry_repo.active_bans_of_guard(cur, int(guard["id"]), today)
+    return {"guard_id": int(guard["id"]), "name": guard["name"],
+            "id_number_masked": mask_id_number(guard["id_number"]),
+            "employer": guard.get("company_name"), "employer_id": guard.get("company_id"),
+            "banned_now": bool(bans),
+            "bans": [{"reason": b["reason"], "until_on": b["until_on"]} for b in bans]}
 
 
 def _review_view(cur: Any, review: dict[str, Any], today: dt.date) -> dict[str, Any]:
@@ -312,15 +333,25 @@ def enroll_finger(guard_id: GuardRef, request: Request, principal: Staff, now: N
                   image: Annotated[UploadFile | None, File()] = None,
                   template: Annotated[UploadFile | None, File()] = None,
                   dpi: Annotated[float | None, Form(ge=250, le=1200)] = None) -> Any:
+    return capture_finger(request, principal, now, position, image, template, dpi,
+                          lambda cur, lock: guard_for(cur, principal, guard_id,
+                                                      for_update=lock))
+
+
+def capture_finger(request: Request, principal: Principal, now: dt.datetime, position: int,
+                   image: UploadFile | None, template: UploadFile | None, dpi: float | None,
+                   load: GuardLoader) -> Any:
+    """The finger capture flow for whoever ``load`` lets the principal reach."""
     from biometrics import finger_capture
 
     rt = runtime(request)
     with rt.db.transaction(readonly=True) as cur:
-        guard_for(cur, principal, guard_id)
+        load(cur, False)
     rate_limit(request, principal, "enroll")
     capture = _finger_capture(request, image, template, dpi, "enroll", position)
     with rt.db.transaction() as cur:
-        guard = guard_for(cur, principal, guard_id, for_update=True)
+        guard = load(cur, True)
+        guard_id = int(guard["id"])
         outcome = enrollment.enroll_finger(
             cur, actor=actor_of(principal), now=now, subject=str(guard["biometric_subject"]),
             guard_id=guard_id, position=position, record=capture.record,
@@ -338,3 +369,145 @@ def enroll_finger(guard_id: GuardRef, request: Request, principal: Staff, now: N
             body["candidates"] = _public_candidates(request, outcome.candidates)
             body["banned_match"] = outcome.banned_match
     return JSONResponse(body, status_code=201 if outcome.status == "enrolled" else 202)
+
+
+# -- the evidence of one held duplicate (regulator only) ------------------------------
+class BanOut(BaseModel):
+    reason: str
+    until_on: dt.date | None
+
+
+class IdentityOut(BaseModel):
+    guard_id: int
+    name: str
+    id_number_masked: str
+    employer: str | None
+    employer_id: int | None
+    banned_now: bool
+    bans: list[BanOut]
+
+
+class FaceEvidenceOut(BaseModel):
+    distance: float | None = Field(description="face distance at the hold (lower = closer)")
+    llr: float | None
+    held_portrait: str | None = Field(description="URL of the held identity's face crop")
+    candidate_portrait: str | None
+
+
+class FingerEvidenceOut(BaseModel):
+    position: int | None = Field(description="ISO position of the held identity's finger")
+    candidate_position: int | None
+    score_at_hold: float | None
+    llr: float | None
+    score_now: float | None = Field(description="the same two templates matched now; null "
+                                    "when one of them is no longer on file")
+    held_minutiae: list[list[float]] = Field(
+        description="[x, y, direction in degrees] at 500 dpi (y down, clockwise)")
+    candidate_minutiae: list[list[float]]
+    pairs: list[list[float]] = Field(
+        description="[held index, candidate index, relaxed similarity] of the mated "
+        "minutiae of the best alignment")
+
+
+class CandidateEvidenceOut(BaseModel):
+    identity: IdentityOut | None
+    banned_at_hold: bool
+    fused_llr: float | None
+    threshold: float | None
+    chance: float | None = Field(
+        description="chance that two different people score at least this high on these "
+        "modalities")
+    one_in: float | None = Field(description="N of 'about 1 in N' (2 significant figures)")
+    words: str | None
+    modalities: list[str]
+    face: FaceEvidenceOut | None
+    fingers: list[FingerEvidenceOut]
+
+
+class ReviewEvidenceOut(BaseModel):
+    id: int
+    modality: str
+    status: str
+    created_at: dt.datetime
+    banned_match: bool
+    held: IdentityOut | None
+    candidates: list[CandidateEvidenceOut]
+    images_kept: dict[str, bool]
+
+
+def _review_guards(cur: Any, review: dict[str, Any]) -> tuple[dict[str, Any] | None,
+                                                            list[dict[str, Any] | None]]:
+    held = registry_repo.get_guard_by_subject(cur, review["subject"])
+    others = [registry_repo.get_guard(cur, int(c["guard_id"])) if c.get("guard_id") is not None
+              else None for c in review["candidates"]]
+    return held, others
+
+
+@router.get("/biometrics/reviews/{review_id}/evidence", response_model=ReviewEvidenceOut,
+            summary="Every modality's evidence of a held duplicate: face crops, minutiae "
+            "with the mated pairs, the odds in words, the other identity named")
+def review_evidence(review_id: int, request: Request, principal: Regulator, now: Now) -> Any:
+    from biometrics import evidence, finger_capture
+
+    rt = runtime(request)
+    today = now.date()
+    with rt.db.transaction(readonly=True) as cur:
+        review = bio_repo.get_review(cur, review_id)
+        if review is None:
+            raise NotFound("no such review")
+        held, others = _review_guards(cur, review)
+        face_row = bio_repo.get_face_status(cur, review["subject"])
+        base = f"/v1/biometrics/reviews/{review_id}/portraits/"
+        out: list[dict[str, Any]] = []
+        for c, other in zip(review["candidates"], others, strict=True):
+            comps: list[dict[str, Any]] = list(c.get("comparisons") or [])
+            chance, words = c.get("chance"), c.get("words")
+            if chance is None and not comps:  # a hold from before fused decisions
+                chance, words = evidence.legacy_chance(
+                    modality=review["modality"], score=float(c["score"]),
+                    policy=dedup_policy(request),
+                    face_model=str(face_row["model"]) if face_row and face_row.get("model")
+                    else "", finger_model=finger_capture.MODEL_ID, banned=bool(c["banned"]))
+                comps = [{"modality": review["modality"], "score": c["score"], "llr": None}]
+            face_comp = next((x for x in comps if x.get("modality") == "face"), None)
+            fingers = (evidence.finger_evidence(
+                cur, held_subject=review["subject"], candidate_subject=str(c["subject"]),
+                comparisons=comps, sealer=sealer(rt.settings)) if c.get("subject") else [])
+            out.append({
+                "identity": _identity(cur, other, today) if other else None,
+                "banned_at_hold": bool(c["banned"]),
+                "fused_llr": c.get("fused_llr"), "threshold": c.get("threshold"),
+                "chance": chance, "one_in": evidence.one_in(chance), "words": words,
+                "modalities": [str(x.get("modality")) for x in comps],
+                "face": None if face_comp is None else {
+                    "distance": face_comp.get("score"), "llr": face_comp.get("llr"),
+                    "held_portrait": base + str(held["id"]) if held else None,
+                    "candidate_portrait": base + str(other["id"]) if other else None},
+                "fingers": [f.as_dict() for f in fingers],
+            })
+        return {"id": review["id"], "modality": review["modality"], "status": review["status"],
+                "created_at": review["created_at"], "banned_match": review["banned_match"],
+                "held": _identity(cur, held, today) if held else None, "candidates": out,
+                "images_kept": {"face": True, "finger": False}}
+
+
+@router.get("/biometrics/reviews/{review_id}/portraits/{guard_id}",
+            summary="The face crop of an identity of a held duplicate (JPEG)",
+            response_class=Response)
+def review_portrait(review_id: int, guard_id: int, request: Request,
+                    principal: Regulator) -> Response:
+    rt = runtime(request)
+    with rt.db.transaction(readonly=True) as cur:
+        review = bio_repo.get_review(cur, review_id)
+        if review is None:
+            raise NotFound("no such review")
+        held, others = _review_guards(cur, review)
+        guard = next((g for g in [held, *others] if g and int(g["id"]) == guard_id), None)
+        if guard is None:
+            raise NotFound("this guard is not part of the review")
+        photo = enrollment.load_portrait(cur, subject=str(guard["biometric_subject"]),
+                                         sealer=sealer(rt.settings))
+    if photo is None:
+        raise NotFound("no photo on file for this guard", code="no-face-enrolled")
+    return Response(photo, media_type="image/jpeg",
+                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

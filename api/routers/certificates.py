@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
-from pydantic import Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.access import (
@@ -24,6 +24,7 @@ from api.biometric_context import read_upload, sealer
 from api.cert_context import CertContext
 from api.deps import clock, rate_limit, require, runtime
 from api.schemas import Input
+from api.usecases import issuing
 from api.usecases.issuing import issue_for
 from biometrics import enrollment
 from certificates import publication, qr, revocation
@@ -85,20 +86,12 @@ class RequestIn(Input):
 
 
 @router.post("/guards/{guard_id}/certificate-requests", status_code=201,
-             summary="A company asks the regulator to issue its guard's certificate")
+             summary="A company asks the regulator to issue its guard's certificate; an "
+                     "ineligible guard is refused (422 with the reasons)")
 def request_certificate(guard_id: GuardRef, body: RequestIn, request: Request, principal: Staff,
                         now: Now) -> Any:
-    from registry import audit
-
     with runtime(request).db.transaction() as cur:
-        guard = guard_for(cur, principal, guard_id)
-        if guard["company_id"] is None:
-            raise NotFound("the guard has no active employer")
-        row = cert_repo.insert_request(cur, guard_id=guard_id, company_id=guard["company_id"],
-                                       requested_by=principal.label, note=body.note)
-        audit.record(cur, actor=actor_of(principal), action="certificate.request",
-                     target_type="guard", target_id=guard_id, data={"request_id": row["id"]},
-                     now=now)
+        row = issuing.request_certificate(cur, principal, guard_id, body.note, now)
         return request_view(row)
 
 
@@ -110,6 +103,37 @@ def request_view(row: dict[str, Any]) -> dict[str, Any]:
         if key in row:
             out[key] = row[key]
     return out
+
+
+class ReasonOut(BaseModel):
+    code: str
+    message: str
+
+
+class EligibilityOut(BaseModel):
+    guard_id: str = Field(description="the guard's public id")
+    eligible: bool
+    reasons: list[ReasonOut] = Field(
+        description="what bars the certificate; a company reads its own wording, and "
+                    "reasons from police records only as 'regulator-bar'")
+
+
+@router.get("/guards/{guard_id}/eligibility", response_model=EligibilityOut,
+            summary="Can this guard get a certificate now, and if not why (the company's "
+                    "pre-check before a request)")
+def guard_eligibility(guard_id: GuardRef, request: Request,
+                      principal: Staff, now: Now) -> EligibilityOut:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        reasons = issuing.guard_eligibility(cur, principal, guard_id, now)
+        public = repository_public_id(cur, guard_id)
+    return EligibilityOut(guard_id=public, eligible=not reasons,
+                          reasons=[ReasonOut(**r) for r in reasons])
+
+
+def repository_public_id(cur: Any, guard_id: int) -> str:
+    from registry import repository as registry_repo
+
+    return str(registry_repo.public_ids_of(cur, [guard_id])[guard_id])
 
 
 @router.get("/certificate-requests", summary="Issuance requests (regulator: all; company: own)")
@@ -431,9 +455,12 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
     ctx = certs(request)
     rate_limit(request, principal, "verify")
     trust, _ = ctx.trust(now)
-    live: dict[str, Any] = {}
 
-    with rt.db.snapshot() as cur:
+    # On a leased read replica when there is one (api/replicas.py), else the primary;
+    # the whole answer is built inside, so that it can be built again on the primary.
+    def answer(cur: Cursor) -> tuple[dict[str, Any], GuardClaims | None, str]:
+        live: dict[str, Any] = {}
+
         def status_of(uri: str, idx: int) -> tuple[int, dt.datetime, StatusBinding]:
             shard = ctx.issuance.status.shard_of(uri)
             if shard is None:
@@ -458,13 +485,17 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
                               status=CallableStatusProvider(status_of), policy=ctx.policy,
                               challenge=challenge.encode() if challenge else None)
             claims = verified.claims
+            if verified.presentation == "card":
+                # The printed card: valid, but nothing proves who holds it but the photo.
+                verdict, detail = "card", "card: compare the photo"
         except VerificationError as exc:
             verdict, detail = exc.reason.value, exc.detail
             if exc.reason is Reason.STATUS_MISMATCH:
                 live.clear()  # another certificate's row: never show its data
             if exc.reason in (Reason.REVOKED, Reason.SUSPENDED, Reason.EXPIRED,
                               Reason.NOT_YET_VALID, Reason.NO_DEVICE_PROOF,
-                              Reason.PROOF_EXPIRED, Reason.CHALLENGE_MISMATCH):
+                              Reason.PROOF_EXPIRED, Reason.CHALLENGE_MISMATCH,
+                              Reason.CARD_NOT_ACCEPTED):
                 # signature already verified at this point (certificate or presentation)
                 claims = GuardClaims.decode(parse_any(text, ctx.policy)[0].payload)
         body: dict[str, Any] = {"verdict": verdict, "checked_at": now}
@@ -475,12 +506,15 @@ def _verify_text(request: Request, principal: Principal, text: str, location: st
                 "number": claims.certificate_number, "guard_name": claims.guard_name,
                 "skill_level": claims.skill_level, "employer_id": claims.employer_id,
                 "employer_name": claims.employer_name, "issued_at": claims.issued_at,
-                "expires_at": claims.expires_at}
+                "expires_at": claims.expires_at, "card": claims.card}
             if live:
                 body["live_status"] = live["status"]
                 body["status_reason"] = live["status_reason"]
                 body.update(_live_context(cur, rt, live, claims.employer_id, include_photo,
                                           now, verdict))
+        return body, claims, verdict
+
+    body, claims, verdict = rt.reads().read(answer)
     rt.verification_log.add(at=now, principal_id=principal.id,
                             number=claims.certificate_number if claims else None,
                             verdict=verdict, location=location, channel=channel)
@@ -502,7 +536,7 @@ def _live_context(cur: Cursor, rt: Any, guard: dict[str, Any], employer_id: Any,
     out["permitted_services"] = (
         regulation.permitted_services(cur, guard=guard, now=now, policy=current_policy(cur),
                                       quals=guard["qualifications"])
-        if verdict == "valid" and employer is not None else [])
+        if verdict in ("valid", "card") and employer is not None else [])
     if guard["face_status"] in (None, "rejected"):
         out["photo"] = None
         out["photo_note"] = "no photo on file: check the ID card instead"
@@ -510,7 +544,7 @@ def _live_context(cur: Cursor, rt: Any, guard: dict[str, Any], employer_id: Any,
         sealed = guard["photo_sealed"]
         photo = (enrollment.open_photo(sealed, subject=guard["subject"], sealer=sealer(rt.settings),
                                        display=bool(guard["photo_is_display"]))
-                 if sealed is not None else None)
+                 if not enrollment.photo_purged(sealed) else None)
         out["photo"] = ("data:image/jpeg;base64," + base64.b64encode(photo).decode()
                         if photo else None)
     return out
@@ -582,3 +616,177 @@ def _jsonable(value: Any) -> Any:
     from fastapi.encoders import jsonable_encoder
 
     return jsonable_encoder(value)
+
+
+# -- the printed card (its own credential, certificates/cards.py) ---------------------------
+class CardOut(BaseModel):
+    number: str = Field(description="<certificate number>-C<n>")
+    certificate_number: str | None
+    serial: int
+    status: str
+    status_reason: str | None
+    guard_id: int
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class CardsOut(BaseModel):
+    items: list[CardOut]
+
+
+def card_view(card: dict[str, Any], certificate_number: str | None) -> CardOut:
+    return CardOut(number=card["number"], certificate_number=certificate_number,
+                   serial=int(card["card_serial"]), status=card["status"],
+                   status_reason=card["status_reason"], guard_id=int(card["guard_id"]),
+                   issued_at=card["issued_at"], expires_at=card["expires_at"])
+
+
+@router.post("/guards/{guard_id}/cards", status_code=201, response_model=CardOut,
+             summary="Print a new card (its own credential; the previous card is revoked)")
+def issue_card(guard_id: int, request: Request, principal: Staff, now: Now) -> CardOut:
+    from certificates import cards
+
+    ctx = certs(request)
+    with runtime(request).db.transaction() as cur:
+        guard_for(cur, principal, guard_id, for_update=True)
+        card = cards.issue_card(cur, actor=actor_of(principal), now=now, guard_id=guard_id,
+                                signer=ctx.signer("certificate"),
+                                status_signer=ctx.signer("status-list"),
+                                config=ctx.issuance.status)
+        cert = cert_repo.get_by_id(cur, int(card["card_of"]))
+    return card_view(card, cert["number"] if cert else None)
+
+
+@router.get("/guards/{guard_id}/cards", response_model=CardsOut,
+            summary="A guard's printed cards, newest last")
+def guard_cards(guard_id: int, request: Request, principal: StaffOrSelf) -> CardsOut:
+    with runtime(request).db.transaction(readonly=True) as cur:
+        guard_for(cur, principal, guard_id)
+        rows = cert_repo.cards_of_guard(cur, guard_id)
+        numbers = {int(r["card_of"]): r["number"].rpartition("-C")[0] for r in rows}
+    return CardsOut(items=[card_view(r, numbers.get(int(r["card_of"]))) for r in rows])
+
+
+class VerifierPolicyOut(BaseModel):
+    accept_cards: bool = Field(description="do checkpoints accept a printed card")
+    proof_window_s: int
+    proof_skew_s: int
+    face_check: bool = Field(description="the live face check is offered (online)")
+
+
+@router.get("/verifier-policy", response_model=VerifierPolicyOut,
+            summary="The checkpoint policy the scanner page applies (public)")
+def verifier_policy(request: Request) -> VerifierPolicyOut:
+    policy = certs(request).policy
+    return VerifierPolicyOut(accept_cards=policy.accept_cards,
+                             proof_window_s=int(policy.proof_window.total_seconds()),
+                             proof_skew_s=int(policy.proof_skew.total_seconds()),
+                             face_check=True)
+
+
+# -- the live face check at the checkpoint (issue 18) ---------------------------------------
+class FaceCheckOut(BaseModel):
+    result: Literal["match", "no-match", "poor-photo"]
+    strength: Literal["strong", "moderate", "weak", "none"] | None = Field(
+        description="how strongly the photo resembles the enrolled face, in plain words")
+    message: str
+    retake: str | None = Field(default=None, description="poor photo: what to fix")
+    retake_check: str | None = Field(default=None, description="poor photo: the failed check")
+    threshold: float
+    liveness_checked: bool = Field(
+        default=False, description="always false: no liveness detection is performed")
+    note: str
+    photo_kept: bool = Field(default=False, description="the photo is discarded")
+
+
+_LIVENESS_NOTE = ("no liveness detection: a printed photo or a screen can match; look at "
+                  "the person")
+_RETAKE = {"face-count": "no single face found: one person, facing the camera",
+           "inter-eye-distance": "face too small: come closer",
+           "roll": "head tilted: hold the head straight", "yaw": "head turned: face the camera",
+           "exposure": "too dark or too bright: change the light",
+           "sharpness": "blurred: hold still"}
+
+
+FaceResultWord = Literal["match", "no-match", "poor-photo"]
+StrengthWord = Literal["strong", "moderate", "weak", "none"]
+
+
+def face_strength(distance: float, threshold: float
+                  ) -> tuple[FaceResultWord, StrengthWord, str]:
+    """(result, strength, message) of a distance, in plain words."""
+    if distance <= threshold - 0.08:
+        return "match", "strong", "strong match: the photo resembles the enrolled face closely"
+    if distance <= threshold:
+        return "match", "moderate", ("match, not strong: compare the face with the portrait "
+                                     "yourself")
+    if distance <= threshold + 0.12:
+        return "no-match", "weak", ("no match: some resemblance, not enough to confirm; "
+                                    "check the ID card")
+    return "no-match", "none", "no match: the photo does not resemble the enrolled face"
+
+
+@router.post("/verifications/face-check", response_model=FaceCheckOut,
+             summary="Live face check: a photo of the person presenting vs the enrolled face "
+                     "(1:1; no liveness detection; the photo is discarded)")
+def face_check(request: Request, principal: Officer, now: Now,
+               number: Annotated[str, Form(min_length=16, max_length=24,
+                                           description="the certificate or card number "
+                                                       "just verified")],
+               photo: Annotated[UploadFile, File(description="JPEG or PNG")],
+               location: Annotated[str | None, Form(max_length=200)] = None) -> FaceCheckOut:
+    from api import image_work
+    from api.biometric_context import vector_key
+    from biometrics import repository as bio_repo
+    from biometrics.errors import QualityRejected
+    from biometrics.face.pipeline import MODEL_ID, checkpoint_threshold
+    from biometrics.imaging import FACE_FORMATS, inspect_image
+
+    rt = runtime(request)
+    # Per officer, taken before any image work (a refused caller costs nothing).
+    rate_limit(request, principal, "face-check")
+    n = number.strip().upper()
+    with rt.db.transaction(readonly=True) as cur:
+        cert = cert_repo.get_by_number(cur, n)
+        if cert is None or cert["status"] in ("pending", "failed"):
+            raise NotFound("no such certificate")
+        guard = registry_repo.get_guard(cur, int(cert["guard_id"]))
+        assert guard is not None
+        subject = str(guard["biometric_subject"])
+        face = bio_repo.get_face_status(cur, subject)
+        if face is None or face["status"] == "rejected":
+            raise NotFound("no face enrolled for this guard: check the ID card",
+                           code="no-face-enrolled")
+    data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
+    out: FaceCheckOut
+    try:
+        limits = {"max_bytes": rt.settings.max_image_bytes,
+                  "max_pixels": rt.settings.max_image_pixels}
+        inspect_image(data, formats=FACE_FORMATS, **limits)
+        result = rt.image_pool().run(image_work.analyse_face, data, purpose="verify",
+                                     keep_pixels=False, **limits).result
+    except QualityRejected as exc:
+        check = str(exc.extra.get("check", ""))
+        threshold = checkpoint_threshold(MODEL_ID)
+        out = FaceCheckOut(result="poor-photo", strength=None,
+                           message="poor photo: no comparison was made",
+                           retake=_RETAKE.get(check, "retake the photo"),
+                           retake_check=check or None, threshold=threshold,
+                           note=_LIVENESS_NOTE)
+    else:
+        with rt.db.transaction(readonly=True) as cur:
+            dist = enrollment.face_distance(cur, subject=subject, encoding=result.encoding,
+                                            vector_key=vector_key(rt.settings),
+                                            model=result.model_id)
+        threshold = checkpoint_threshold(result.model_id)
+        verdict, strength, message = face_strength(dist, threshold)
+        out = FaceCheckOut(result=verdict, strength=strength, message=message,
+                           threshold=threshold, note=_LIVENESS_NOTE)
+        del result
+    # The photo is discarded: nothing of it is stored; the check log holds the outcome
+    # only (no photo, template, distance or score).
+    del data
+    rt.verification_log.add(at=now, principal_id=principal.id, number=n,
+                            verdict=f"face-{out.result}", location=location,
+                            channel="face-check")
+    return out

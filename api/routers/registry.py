@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from api import idempotency
 from api.access import (
@@ -32,6 +34,7 @@ from api.schemas import (
     company_view,
     guard_view,
 )
+from api.usecases.issuing import REISSUE_FIELDS, follow_change
 from registry import hire_consent, repository, service
 from registry.auth import Principal, Role
 
@@ -105,7 +108,8 @@ def company_history(company_id: int, request: Request, principal: Staff) -> Any:
 @router.post("/guards", status_code=201, summary="Enroll a guard with a company")
 def enroll_guard(body: GuardIn, request: Request, principal: Staff, now: Now) -> Any:
     company_id = enrolling_company(principal, body.company_id)
-    with runtime(request).db.transaction() as cur:
+    rt = runtime(request)
+    with rt.db.transaction() as cur:
         def action() -> tuple[int, Any]:
             row = service.enroll_guard(
                 cur, actor=actor_of(principal), now=now, company_id=company_id,
@@ -114,7 +118,18 @@ def enroll_guard(body: GuardIn, request: Request, principal: Staff, now: Now) ->
             view["rehired"] = row["rehired"]
             view["enrollment_held"] = row["enrollment_hold_id"] is not None
             return 201, view
-        return idempotency.run(cur, request, principal, body, action)
+        answer = idempotency.run(cur, request, principal, body, action)
+    if answer.status_code == 201 and "idempotent-replayed" not in answer.headers:
+        view = json.loads(bytes(answer.body))
+        if view.get("rehired"):
+            # A new hire of a certified person: the certificate follows (issue 15).
+            # The answer names the guard by public id; the use case takes the row id.
+            with rt.db.snapshot() as cur:
+                internal = repository.guard_id_of(cur, str(view["id"]))
+            assert internal is not None
+            view.update(follow_change(rt.db, rt.certs, principal, internal, now))
+            return JSONResponse(view, status_code=201)
+    return answer
 
 
 @router.post("/me/hire-code", response_model=HireCodeOut,
@@ -168,12 +183,17 @@ def patch_guard(guard_id: GuardRef, body: GuardPatch, request: Request, principa
                 now: Now) -> Any:
     allowed = (service.GUARD_EDITABLE_BY_REGULATOR if principal.role is Role.REGULATOR
                else service.GUARD_EDITABLE_BY_COMPANY)
-    with runtime(request).db.transaction() as cur:
-        guard_for(cur, principal, guard_id, for_update=True)
+    changes = body.model_dump(exclude_none=True)
+    rt = runtime(request)
+    with rt.db.transaction() as cur:
+        before = guard_for(cur, principal, guard_id, for_update=True)
         row = service.update_guard(cur, actor=actor_of(principal), now=now, guard_id=guard_id,
-                                   changes=body.model_dump(exclude_none=True),
-                                   allowed=frozenset(allowed))
-        return guard_view(row, principal, today=now.date())
+                                   changes=changes, allowed=frozenset(allowed))
+        view = guard_view(row, principal, today=now.date())
+    if any(k in REISSUE_FIELDS and before[k] != row[k] for k in changes):
+        # The name or the level on the certificate changed: it is re-issued (issue 15).
+        view.update(follow_change(rt.db, rt.certs, principal, guard_id, now))
+    return view
 
 
 @router.get("/guards/{guard_id}/employment", summary="Employment history")

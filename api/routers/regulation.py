@@ -24,7 +24,7 @@ from api.access import (
 from api.biometric_context import sealer
 from api.card import render_card
 from api.deps import clock, rate_limit, rate_limit_client, require, runtime
-from api.schemas import Input
+from api.schemas import CompanyOut, Input, Output
 from biometrics import enrollment
 from certificates import repository as cert_repo
 from certificates.numbers import is_well_formed
@@ -52,8 +52,205 @@ class ListIn(Reason):
     list: Literal["red", "black", "abnormal"]
 
 
+ListName = Literal["red", "black", "abnormal"]
+
+
+class ListEntryOut(Output):
+    id: int
+    list: ListName
+    reason: str
+    added_on: dt.date
+    added_by: str
+    removed_on: dt.date | None = None
+    removal_reason: str | None = None
+
+
+class ListEntriesOut(Output):
+    items: list[ListEntryOut]
+
+
+class ListRemovedOut(Output):
+    list: ListName
+    removed_on: dt.date
+    reason: str
+
+
+class CreditEntryOut(Output):
+    id: int
+    company_id: int
+    year: int
+    points: int
+    kind: str
+    reason: str
+    evidence: str | None
+    occurred_on: dt.date
+    created_by: str
+    created_at: dt.datetime
+    dispute: str | None
+    dispute_reason: str | None
+    ruled_by: str | None
+    ruled_at: dt.datetime | None
+
+
+class CreditEventOut(CreditEntryOut):
+    grade: str
+
+
+class CreditLedgerOut(Output):
+    company_id: int
+    year: int
+    start: int
+    total: int
+    grade: str
+    entries: list[CreditEntryOut]
+
+
+class ProjectOut(Output):
+    id: int
+    company_id: int
+    name: str
+    service: str
+    client: str | None
+    starts_on: dt.date
+    ends_on: dt.date | None
+    created_by: str
+    created_at: dt.datetime
+    client_id: int | None = None
+
+
+class ProjectsOut(Output):
+    items: list[ProjectOut]
+
+
+class PolicyServiceOut(Output):
+    version: int
+    service: str
+    lowest_level: int
+    min_age: int | None
+    requires: list[str]
+    description: str | None
+    created_by: str
+    created_at: dt.datetime
+
+
+class PolicyVersionOut(Output):
+    version: int
+    created_at: dt.datetime
+    created_by: str
+    services: int
+
+
+class PolicyOut(Output):
+    version: int
+    services: list[PolicyServiceOut]
+    versions: list[PolicyVersionOut] | None = None
+
+
+class QualificationOut(Output):
+    id: int
+    guard_id: int
+    kind: str
+    reference: str | None
+    valid_from: dt.date
+    valid_until: dt.date | None
+    recorded_by: str
+    created_at: dt.datetime
+
+
+class MayPerformOut(Output):
+    guard_id: int
+    service: str
+    allowed: bool
+    reasons: list[str]
+    policy_version: int
+    checked_at: dt.datetime
+
+
+class LineError(Output):
+    line: int
+    reason: str
+
+
+class ChecksImportedOut(Output):
+    applied: int
+    unchanged: int
+    rejected: list[LineError]
+    revoked_certificates: list[str]
+
+
+class ImportedRow(Output):
+    line: int
+    guard_id: int
+
+
+class GuardsImportedOut(Output):
+    enrolled: list[ImportedRow]
+    existing: list[ImportedRow]
+    unchanged: int
+    rejected: list[LineError]
+    committed: bool
+
+
+class CaptureRateRow(Output):
+    key: str | None
+    label: str | None
+    active_guards: int
+    with_photo: int
+    with_two_fingers: int
+    captured: int
+    eligible: int
+    eligible_with_certificate: int
+    capture_rate: float | None
+    certificate_rate: float | None
+
+
+class CaptureRateOut(Output):
+    by: Literal["city", "district", "company"]
+    computed_at: dt.datetime
+    items: list[CaptureRateRow]
+
+
+class RevocationOut(Output):
+    number: str
+    guard_id: int
+    status: str
+    status_reason: str | None
+    status_changed_at: dt.datetime | None
+
+
+class RevocationsOut(Output):
+    items: list[RevocationOut]
+
+
+class PublicCompanyOut(Output):
+    name: str
+    credit_code: str
+    kind: str
+    status: str
+    credit_grade: str
+    red_list: bool
+    black_list: bool
+    abnormal_operations: bool
+    district: str
+    licence_number: str
+
+
+class PublicCompaniesOut(Output):
+    items: list[PublicCompanyOut]
+
+
+class PublicCertificateOut(Output):
+    number: str
+    valid: bool
+    status: str
+    guard_name: str | None
+    skill_level: int | None
+    employer_name: str | None
+    expires_at: dt.datetime
+
+
 # -- lists ---------------------------------------------------------------------------------
-@router.post("/companies/{company_id}/lists", status_code=201,
+@router.post("/companies/{company_id}/lists", status_code=201, response_model=ListEntryOut,
              summary="Put a company on the red, black or abnormal-operations list")
 def add_to_list(company_id: int, body: ListIn, request: Request, principal: Regulator,
                 now: Now) -> Any:
@@ -62,7 +259,7 @@ def add_to_list(company_id: int, body: ListIn, request: Request, principal: Regu
                                       company_id=company_id, lst=body.list, reason=body.reason)
 
 
-@router.post("/companies/{company_id}/lists/{list_name}/remove",
+@router.post("/companies/{company_id}/lists/{list_name}/remove", response_model=ListRemovedOut,
              summary="Take a company off a list")
 def remove_from_list(company_id: int, list_name: Literal["red", "black", "abnormal"],
                      body: Reason, request: Request, principal: Regulator, now: Now) -> Any:
@@ -72,7 +269,8 @@ def remove_from_list(company_id: int, list_name: Literal["red", "black", "abnorm
                                            reason=body.reason)
 
 
-@router.get("/companies/{company_id}/lists", summary="A company's list history")
+@router.get("/companies/{company_id}/lists", response_model=ListEntriesOut,
+            summary="A company's list history")
 def company_lists(company_id: int, request: Request, principal: Staff) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
@@ -90,6 +288,7 @@ class CreditEventIn(Input):
 
 
 @router.post("/companies/{company_id}/credit-events", status_code=201,
+             response_model=CreditEventOut,
              summary="Record a credit event (regulator); the grade follows")
 def add_credit_event(company_id: int, body: CreditEventIn, request: Request,
                      principal: Regulator, now: Now) -> Any:
@@ -98,7 +297,8 @@ def add_credit_event(company_id: int, body: CreditEventIn, request: Request,
                                            company_id=company_id, **body.model_dump())
 
 
-@router.get("/companies/{company_id}/credit", summary="The year's credit ledger and grade")
+@router.get("/companies/{company_id}/credit", response_model=CreditLedgerOut,
+            summary="The year's credit ledger and grade")
 def credit_ledger(company_id: int, request: Request, principal: Staff, now: Now,
                   year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -106,7 +306,7 @@ def credit_ledger(company_id: int, request: Request, principal: Staff, now: Now,
         return regulation.credit_summary(cur, company_id, year or now.year)
 
 
-@router.post("/credit-entries/{entry_id}/objection",
+@router.post("/credit-entries/{entry_id}/objection", response_model=CreditEntryOut,
              summary="Object to a credit entry (the company); disputed until the ruling")
 def object_to_credit_entry(entry_id: int, body: Reason, request: Request, principal: Staff,
                            now: Now) -> Any:
@@ -121,7 +321,8 @@ class RulingIn(Input):
     uphold: bool = Field(description="true: the objection is right and the entry is void")
 
 
-@router.post("/credit-entries/{entry_id}/ruling", summary="Rule on an objection (regulator)")
+@router.post("/credit-entries/{entry_id}/ruling", response_model=CreditEntryOut,
+             summary="Rule on an objection (regulator)")
 def rule_on_objection(entry_id: int, body: RulingIn, request: Request, principal: Regulator,
                       now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
@@ -139,6 +340,7 @@ class ProjectIn(Input):
 
 
 @router.post("/companies/{company_id}/service-projects", status_code=201,
+             response_model=ProjectOut,
              summary="Register a new service project (refused for grades D and E)")
 def register_project(company_id: int, body: ProjectIn, request: Request, principal: Staff,
                      now: Now) -> Any:
@@ -150,7 +352,8 @@ def register_project(company_id: int, body: ProjectIn, request: Request, princip
             ends_on=body.ends_on)
 
 
-@router.get("/companies/{company_id}/service-projects", summary="A company's service projects")
+@router.get("/companies/{company_id}/service-projects", response_model=ProjectsOut,
+            summary="A company's service projects")
 def list_projects(company_id: int, request: Request, principal: Staff) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
@@ -158,7 +361,7 @@ def list_projects(company_id: int, request: Request, principal: Staff) -> Any:
 
 
 # -- licence lifecycle --------------------------------------------------------------------------
-@router.post("/companies/{company_id}/licence/{op}",
+@router.post("/companies/{company_id}/licence/{op}", response_model=CompanyOut,
              summary="Suspend, revoke or reinstate a company's licence (regulator)")
 def change_licence(company_id: int, op: Literal["suspend", "revoke", "reinstate"], body: Reason,
                    request: Request, principal: Regulator, now: Now) -> Any:
@@ -184,7 +387,8 @@ class PolicyIn(Input):
     services: list[PolicyRow] = Field(min_length=1, max_length=100)
 
 
-@router.get("/service-policy", summary="The current service-scope policy (public)")
+@router.get("/service-policy", response_model=PolicyOut,
+            summary="The current service-scope policy (public)")
 def get_policy(request: Request) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         rows = registry_repo.current_policy(cur)
@@ -193,7 +397,8 @@ def get_policy(request: Request) -> Any:
             "versions": versions}
 
 
-@router.put("/service-policy", summary="Publish a new version of the policy (regulator)")
+@router.put("/service-policy", response_model=PolicyOut,
+            summary="Publish a new version of the policy (regulator)")
 def put_policy(body: PolicyIn, request: Request, principal: Regulator, now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
         version = regulation.set_policy(cur, actor=actor_of(principal), now=now,
@@ -209,6 +414,7 @@ class QualificationIn(Input):
 
 
 @router.post("/guards/{guard_id}/qualifications", status_code=201,
+             response_model=QualificationOut,
              summary="Record a firearm licence or psychological assessment (regulator)")
 def add_qualification(guard_id: GuardRef, body: QualificationIn, request: Request,
                       principal: Regulator, now: Now) -> Any:
@@ -218,7 +424,7 @@ def add_qualification(guard_id: GuardRef, body: QualificationIn, request: Reques
             **body.model_dump())])[0]
 
 
-@router.get("/guards/{guard_id}/services/{service_name}",
+@router.get("/guards/{guard_id}/services/{service_name}", response_model=MayPerformOut,
             summary="May this guard perform service S now? (yes/no with reasons)")
 def may_perform(guard_id: GuardRef, service_name: str, request: Request, principal: Staff,
                 now: Now) -> Any:
@@ -272,7 +478,7 @@ def _parse_date(value: str, field: str) -> dt.date:
         raise InvalidInput(f"{field} must be a date (YYYY-MM-DD)", field=field) from None
 
 
-@router.post("/background-checks/import",
+@router.post("/background-checks/import", response_model=ChecksImportedOut,
              summary="Apply a CSV of background-check results (regulator); re-runs change "
              "nothing")
 async def import_background_checks(request: Request, principal: Regulator, now: Now,
@@ -286,6 +492,9 @@ async def import_background_checks(request: Request, principal: Regulator, now: 
 def _apply_checks(request: Request, principal: Principal, now: dt.datetime,
                   data: bytes) -> dict[str, Any]:
     applied, unchanged, rejected, revoked = 0, 0, [], []
+    # webreg: one entry per data line, so a page can show what became of each line
+    # (no ID number in it: the uploader has the file).
+    lines: list[dict[str, Any]] = []
     actor = actor_of(principal)
     with runtime(request).db.transaction() as cur:
         for row in csv_import.rows(data, required=("id_number", "result", "reason",
@@ -296,14 +505,19 @@ def _apply_checks(request: Request, principal: Principal, now: dt.datetime,
                     outcome = _apply_check_row(cur, actor, now, row)
             except GuardregError as exc:
                 rejected.append(_row_error(row.line, exc))
+                lines.append({"line": row.line, "status": "rejected",
+                              "reason": rejected[-1]["reason"]})
                 continue
             if outcome is None:
                 unchanged += 1
+                lines.append({"line": row.line, "status": "unchanged"})
             else:
                 applied += 1
                 revoked.extend(outcome)
+                lines.append({"line": row.line, "status": "applied",
+                              "revoked_certificates": outcome})
     return {"applied": applied, "unchanged": unchanged, "rejected": rejected,
-            "revoked_certificates": revoked}
+            "revoked_certificates": revoked, "lines": lines}
 
 
 def _apply_check_row(cur: Cursor, actor: Any, now: dt.datetime,
@@ -346,7 +560,7 @@ def _int(value: str, field: str) -> int:
     return n
 
 
-@router.post("/guards/import",
+@router.post("/guards/import", response_model=GuardsImportedOut,
              summary="Enroll many guards from a CSV (name,id_number[,phone,education,"
              "started_on,consent_code]); re-runs do not duplicate")
 async def import_guards(request: Request, principal: Staff, now: Now,
@@ -420,7 +634,7 @@ class _RollBack(Exception):
 
 
 # -- statistics -----------------------------------------------------------------------------------
-@router.get("/stats/capture-rate",
+@router.get("/stats/capture-rate", response_model=CaptureRateOut,
             summary="Share of active guards with photo and 2+ fingerprints, and of eligible "
             "guards holding a valid certificate")
 def capture_rate(request: Request, principal: Staff, now: Now,
@@ -431,7 +645,8 @@ def capture_rate(request: Request, principal: Staff, now: Now,
     return {"by": by, "computed_at": now, "items": rows}
 
 
-@router.get("/stats/recent-revocations", summary="Latest revocations and suspensions")
+@router.get("/stats/recent-revocations", response_model=RevocationsOut,
+            summary="Latest revocations and suspensions")
 def recent_revocations(request: Request, principal: Regulator,
                        limit: Annotated[int, Query(ge=1, le=200)] = 20) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -443,7 +658,8 @@ PUBLIC_COMPANY_FIELDS = ("name", "credit_code", "kind", "status", "credit_grade"
                          "black_list", "abnormal_operations", "district", "licence_number")
 
 
-@router.get("/public/companies", summary="Public company lookup by name or credit code")
+@router.get("/public/companies", response_model=PublicCompaniesOut,
+            summary="Public company lookup by name or credit code")
 def public_companies(request: Request,
                      q: Annotated[str, Query(min_length=2, max_length=100)]) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -451,14 +667,16 @@ def public_companies(request: Request,
     return {"items": [{k: r[k] for k in PUBLIC_COMPANY_FIELDS} for r in rows]}
 
 
-@router.get("/public/certificates/{number}",
+@router.get("/public/certificates/{number}", response_model=PublicCertificateOut,
             summary="Public certificate-number check: valid or not, and what the card shows")
 def public_certificate(number: str, request: Request, now: Now) -> Any:
     # Per client address, before anything else: numbers are sequential, so this check
     # must not be a way to harvest every card's name, employer and status.
     rate_limit_client(request, "public-certificate")
     n = number.strip().upper()
-    if not is_well_formed(n):
+    base, sep, serial = n.rpartition("-C")  # a printed card: <certificate number>-C<n>
+    card = bool(sep) and serial.isascii() and serial.isdigit() and is_well_formed(base)
+    if not card and not is_well_formed(n):
         raise InvalidInput("not a well-formed certificate number (check character)",
                            field="number")
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -470,44 +688,54 @@ def public_certificate(number: str, request: Request, now: Now) -> Any:
     return {"number": n, "valid": valid,
             "status": "expired" if cert["status"] == "valid" and not valid else cert["status"],
             "guard_name": claims.get("guard_name"), "skill_level": claims.get("skill_level"),
-            "employer_name": claims.get("employer_name"), "expires_at": cert["expires_at"]}
+            "employer_name": claims.get("employer_name"), "expires_at": cert["expires_at"],
+            **({"card": True} if cert.get("kind") == "card" else {})}
 
 
 # -- printable card ------------------------------------------------------------------------------
-def _card(request: Request, cur: Cursor, guard: dict[str, Any],
-          principal: Principal | None = None) -> Response:
-    rows = [r for r in cert_repo.certificates_of_guard(cur, int(guard["id"]))
-            if r["status"] in ("valid", "suspended") and r["text"]
-            and (principal is None or may_see_certificate(principal, r))]
-    if not rows:
+def _card(request: Request, cur: Cursor, guard: dict[str, Any], principal: Principal,
+          now: dt.datetime) -> Response:
+    """The printed card is its own credential (certificates/cards.py): the PDF carries
+    the guard's live card for the current certificate, issuing card C1 (or the next
+    serial, after a re-issue) on the first download; a replacement for a lost card is
+    ``POST /v1/guards/{guard_id}/cards``."""
+    from certificates import cards
+
+    ctx = runtime(request).certs
+    card = cards.current_card(cur, actor=actor_of(principal), now=now,
+                              guard_id=int(guard["id"]), signer=ctx.signer("certificate"),
+                              status_signer=ctx.signer("status-list"),
+                              config=ctx.issuance.status)
+    if not may_see_certificate(principal, card):
+        # Issued under a previous employer (takeover by re-hire): not this company's to
+        # print; the exception rolls back a card issued just now.
         raise NotFound("no current certificate to print")
-    cert = rows[-1]
     photo = enrollment.load_portrait(cur, subject=str(guard["biometric_subject"]),
                                      sealer=sealer(runtime(request).settings))
-    view = {"number": cert["number"], "guard_name": cert["claims"].get("guard_name"),
-            "skill_level": cert["skill_level"],
-            "employer_name": cert["claims"].get("employer_name"), "issued_at": cert["issued_at"],
-            "expires_at": cert["expires_at"], "text": cert["text"]}
+    view = {"number": card["number"], "guard_name": card["claims"].get("guard_name"),
+            "skill_level": card["skill_level"],
+            "employer_name": card["claims"].get("employer_name"), "issued_at": card["issued_at"],
+            "expires_at": card["expires_at"], "text": card["text"]}
     settings = runtime(request).settings
     pdf = render_card(cert=view, photo=photo, issuer=settings.issuer, fmt=settings.card_format)
     return Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="guard-card-{cert["number"]}.pdf"',
+        "Content-Disposition": f'inline; filename="guard-card-{card["number"]}.pdf"',
         "Cache-Control": "no-store"})
 
 
 @router.get("/me/card.pdf", summary="My printable card (guard)", response_class=Response)
-def my_card(request: Request,
+def my_card(request: Request, now: Now,
             principal: Annotated[Principal, Depends(require(Role.GUARD))]) -> Response:
-    with runtime(request).db.transaction(readonly=True) as cur:
+    with runtime(request).db.transaction() as cur:
         guard = registry_repo.get_guard(cur, int(principal.guard_id or 0))
         if guard is None:
             raise NotFound("no such guard")
-        return _card(request, cur, guard)
+        return _card(request, cur, guard, principal, now)
 
 
 @router.get("/guards/{guard_id}/card.pdf", summary="A guard's printable card",
             response_class=Response)
-def guard_card(guard_id: GuardRef, request: Request, principal: Staff) -> Response:
-    with runtime(request).db.transaction(readonly=True) as cur:
-        return _card(request, cur, guard_for(cur, principal, guard_id), principal)
+def guard_card(guard_id: GuardRef, request: Request, principal: Staff, now: Now) -> Response:
+    with runtime(request).db.transaction() as cur:
+        return _card(request, cur, guard_for(cur, principal, guard_id), principal, now)
 

@@ -7,7 +7,7 @@ published results are public on purpose: anyone may recompute a draw.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -259,8 +259,15 @@ class AnnualReportOut(BaseModel):
     review_note: str | None
 
 
+class CurrentReportOut(BaseModel):
+    year: int = Field(description="the year the company reports on now (last year)")
+    due: dt.date
+    status: Literal["due", "overdue", "filed", "accepted", "rejected"]
+
+
 class AnnualReportsOut(BaseModel):
     items: list[AnnualReportOut]
+    current: CurrentReportOut | None = None
 
 
 class ReviewIn(Input):
@@ -297,10 +304,11 @@ def file_annual_report(company_id: CompanyId, body: AnnualReportIn, request: Req
 @router.get("/v1/companies/{company_id}/annual-reports", response_model=AnnualReportsOut,
             summary="The company's annual reports")
 def list_annual_reports(company_id: CompanyId, request: Request,
-                        principal: RegulatorOrCompany) -> dict[str, Any]:
+                        principal: RegulatorOrCompany, now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
-        return {"items": supervision_repo.reports_of(cur, company_id)}
+        return {"items": supervision_repo.reports_of(cur, company_id),
+                "current": annual_reports.current(cur, company_id=company_id, now=now)}
 
 
 @router.post("/v1/annual-reports/{report_id}/review", response_model=AnnualReportOut,

@@ -27,7 +27,7 @@ from api.deps import current_time
 from registry.errors import NotFound
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-PAGES = ("scan", "guard", "company", "dashboard")
+PAGES = ("scan", "guard", "company", "dashboard", "station", "regulator")
 
 router = APIRouter(include_in_schema=False, tags=["web"])
 
@@ -124,6 +124,11 @@ def company_page(request: Request) -> Response:
     return _page(request, "company")
 
 
+@router.get("/station", summary="Exam registration point (exam staff)")
+def station_page(request: Request) -> Response:
+    return _page(request, "station")
+
+
 @router.get("/public", summary="Public page: complaints, red and black lists, inspections")
 def public_page(request: Request) -> Response:
     return _page(request, "public")
@@ -132,6 +137,11 @@ def public_page(request: Request) -> Response:
 @router.get("/dashboard", summary="Regulator dashboard")
 def dashboard_page(request: Request) -> Response:
     return _page(request, "dashboard")
+
+
+@router.get("/regulator", summary="Regulator console (webreg)")
+def regulator_page(request: Request) -> Response:
+    return _page(request, "regulator")
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 import { setupPage, api, ApiError, t, h, say, keyFor, problemText, fmtTime } from "./lib/common.js";
 
 const PAGE = "dashboard";
+/** @type {(id: string) => any} the page's own elements, by id */
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const objectUrls = [];
@@ -89,10 +90,12 @@ async function loadReviews() {
       const pair = h("div", { class: "pair" });
       li.append(h("p", {}, h("strong", { text: `${t("dash.held")}: ${r.guard_name || "?"} (#${shortId(r.guard_id)})` }), ` · ${t("dash.modality")}: ${r.modality} · ${fmtTime(r.created_at)}`));
       if (r.banned_match) li.append(h("p", { class: "banner red small", text: t("dash.banned") }));
+      li.append(h("p", {}, h("a", { href: "/regulator#reviews" }, t("dash.evidence"))));
       li.append(pair);
       pair.append(figure(await photoOf(r.guard_id), `${t("dash.held")} #${shortId(r.guard_id)}`));
       for (const c of r.candidates) {
-        const cap = `${t("dash.candidate")} #${c.guard_id ? shortId(c.guard_id) : "?"} · ${t("dash.score")} ${Number(c.score).toFixed(3)}${c.banned ? " · " + t("dash.banned") : ""}`;
+        const who = c.identity ? `${c.identity.name} (#${c.guard_id ? shortId(c.guard_id) : "?"}, ${c.identity.id_number_masked})` : `#${c.guard_id ? shortId(c.guard_id) : "?"}`;
+        const cap = `${t("dash.candidate")} ${who} · ${t("dash.score")} ${Number(c.score).toFixed(3)}${c.banned ? " · " + t("dash.banned") : ""}`;
         pair.append(figure(c.guard_id ? await photoOf(c.guard_id) : null, cap));
       }
       const decide = async (approve) => {
@@ -191,6 +194,6 @@ async function loadAll() {
   await Promise.all([loadCapture(), loadReviews(), loadRequests(), loadRevocations(), loadCompanies()]);
 }
 $("company-filter").addEventListener("input", renderCompanies);
-setupPage(PAGE, { onSignIn: loadAll, onSignOut: () => location.reload() });
-document.addEventListener("langchange", loadAll);
-loadAll().finally(() => { document.body.dataset.ready = "1"; });
+// Signed out, the page shows the sign-in only (common.js hides every other part).
+setupPage(PAGE, { onSignIn: loadAll, roles: ["regulator"], totp: true }).finally(() => { document.body.dataset.ready = "1"; });
+document.addEventListener("langchange", () => { if (keyFor(PAGE)) loadAll(); });

@@ -4,6 +4,7 @@ import { deviceKey, createDeviceKey, certificateDeviceKey, presentation, WINDOW_
 import qrcode from "./vendor/qrcode.js";
 
 const PAGE = "guard";
+/** @type {(id: string) => any} the page's own elements, by id */
 const $ = (id) => document.getElementById(id);
 let current = null;
 
@@ -90,8 +91,39 @@ function render(entry, offline) {
   if (offline) { note.hidden = false; note.textContent = `${t("guard.offline")} ${fmtTime(entry.fetched)}`; } else note.hidden = true;
 }
 
+// -- the person's own archive (GET /v1/me/archive) -------------------------------------
+let archive = null;
+
+function renderArchive(a) {
+  archive = a;
+  const body = $("archive-body"); body.textContent = "";
+  $("archive").hidden = false;
+  const span = (from, to) => `${fmtDate(from)} – ${to ? fmtDate(to) : t("archive.now")}`;
+  const part = (key, items, line) => {
+    body.append(h("h3", { text: t(key) }));
+    if (!items || !items.length) { body.append(h("p", { class: "note", text: t("archive.none") })); return; }
+    body.append(h("ul", { class: "archive-list", "data-part": key }, items.map((i) => h("li", { text: line(i) }))));
+  };
+  const tr = (key, raw) => { const v = t(key); return v === key ? raw : v; };
+  part("archive.exams", a.exams, (e) => [e.date ? fmtDate(e.date) : "", e.title, e.result ? tr("archive." + e.result, e.result) : "", e.detail].filter(Boolean).join(" · "));
+  part("archive.training", a.training, (r) => `${span(r.starts_on, r.ends_on)} · ${r.title} · ${r.hours} ${t("archive.hours")} · ${r.training_unit} · ${t(r.completed ? "archive.completed" : "archive.notcompleted")}${r.certificate_no ? " · " + r.certificate_no : ""}`);
+  part("archive.levels", a.level_history, (l) => `${fmtDate(l.evaluated_on)} · ${t("archive.kind." + l.kind)} · ${t(l.passed ? "archive.passed" : "archive.failed")} · ${t("archive.level")} ${l.level_before} → ${l.level_after}`);
+  part("archive.certs", a.certificates, (c) => `${c.number} · ${span(c.issued_at, c.expires_at)} · ${t("archive.level")} ${c.skill_level} · ${c.status}${c.status_reason ? " (" + c.status_reason + ")" : ""}${c.employer_name ? " · " + c.employer_name : ""}`);
+  part("archive.employment", a.employment, (e) => `${span(e.started_on, e.ended_on)} · ${e.company_name}${e.end_reason ? " · " + e.end_reason : ""}`);
+  for (const [key, items] of Object.entries(a.more || {})) {
+    body.append(h("h3", { text: `${t("archive.more")}: ${key}` }));
+    body.append(h("ul", { class: "archive-list" }, items.map((i) => h("li", { text: Object.values(i).join(" · ") }))));
+  }
+}
+
+async function loadArchive() {
+  try { renderArchive(await api(PAGE, "/v1/me/archive")); }
+  catch (e) { $("archive").hidden = true; if (!(e instanceof ApiError) || e.status !== 401) say($("msg"), problemText(e), "error"); }
+}
+
 async function load() {
   say($("msg"), "");
+  if (keyFor(PAGE)) loadArchive();
   const cached = JSON.parse(localStorage.getItem("gr.guard.cert") || "null");
   if (!keyFor(PAGE)) { $("cert").hidden = true; $("status-banner").hidden = true; return; }
   try {
@@ -103,7 +135,7 @@ async function load() {
   } catch (e) {
     if (e instanceof ApiError) {
       if (e.status === 404) { localStorage.removeItem("gr.guard.cert"); $("cert").hidden = true; say($("msg"), t("guard.none"), "warn"); return; }
-      if (e.status === 401) { say($("msg"), t("auth.bad"), "error"); return; }
+      if (e.status === 401) return; // the session ended: common.js shows the sign-in
       say($("msg"), problemText(e), "error");
     }
     if (cached) render(cached, true); else if (!(e instanceof ApiError)) say($("msg"), problemText(e), "error");
@@ -120,7 +152,8 @@ function closeFull() {
   if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
 }
 
-setupPage(PAGE, { onSignIn: load, onSignOut: () => { localStorage.removeItem("gr.guard.cert"); $("cert").hidden = true; $("status-banner").hidden = true; } });
+// The guard signs in with their account, or activates it with the one-time code.
+const ready = setupPage(PAGE, { onSignIn: load, roles: ["guard"], activation: true, onSignOut: () => { localStorage.removeItem("gr.guard.cert"); $("cert").hidden = true; $("status-banner").hidden = true; $("archive").hidden = true; archive = null; } });
 $("fullscreen").addEventListener("click", openFull);
 $("bind").addEventListener("click", bindThisPhone);
 $("challenge-in").addEventListener("input", () => { deviceKey().then((rec) => { if (rec && current && document.body.dataset.live === "1") renderLive(current, rec); }); });
@@ -137,5 +170,5 @@ $("hire-code").addEventListener("click", async () => {
     say($("hire-msg"), `${t("guard.hire.code")}: ${r.code} · ${t("guard.hire.until")} ${fmtTime(r.expires_at)}`, "ok");
   } catch (e) { say($("hire-msg"), problemText(e), "error"); }
 });
-document.addEventListener("langchange", () => { if (current) render(current, !$("offline-note").hidden); });
-load().finally(() => { document.body.dataset.ready = "1"; });
+document.addEventListener("langchange", () => { if (current) render(current, !$("offline-note").hidden); if (archive) renderArchive(archive); });
+ready.finally(() => { document.body.dataset.ready = "1"; });

@@ -30,7 +30,7 @@ async function submitComplaint(ev) {
   const msg = document.getElementById("complaint-msg");
   const data = new FormData(form);
   for (const k of ["company", "certificate_number", "contact"]) if (!data.get(k)) data.delete(k);
-  if (!data.getAll("attachments").some((f) => f && f.size)) data.delete("attachments");
+  if (!data.getAll("attachments").some((f) => f instanceof File && f.size)) data.delete("attachments");
   msg.className = ""; msg.textContent = "…";
   const resp = await fetch("/v1/public/complaints", { method: "POST", body: data });
   if (!resp.ok) { msg.className = "error"; msg.textContent = await problem(resp); return; }
@@ -45,7 +45,7 @@ async function track(ev) {
   ev.preventDefault();
   const out = document.getElementById("track-result");
   out.replaceChildren();
-  const code = document.getElementById("t-code").value.trim();
+  const code = /** @type {HTMLInputElement} */ (document.getElementById("t-code")).value.trim();
   const resp = await fetch("/v1/public/complaints/" + encodeURIComponent(code));
   if (!resp.ok) { out.append(el("p", await problem(resp), "error")); return; }
   const c = await resp.json();

@@ -1,10 +1,11 @@
 // Checkpoint scanner: camera + jsQR, online verification with the officer's key,
 // offline verification in the page (WebCrypto) with the cached signed lists.
 import { setupPage, api, ApiError, t, h, fmtAge, fmtTime, fmtDate, say, keyFor, problemText } from "./lib/common.js";
-import { verifyCertificate, colourOf } from "./lib/verify.js";
+import { verifyCertificate, colourOf, POLICY } from "./lib/verify.js";
 import * as store from "./lib/datastore.js";
 
 const PAGE = "scan";
+/** @type {(id: string) => any} the page's own elements, by id */
 const $ = (id) => document.getElementById(id);
 let data = { trust: null, statusTokens: [], error: null };
 let stream = null, scanning = false, busy = false, lastResult = null;
@@ -29,48 +30,108 @@ function renderDataAge() {
   p.dataset.trustAgeS = String(tAge);
 }
 
+// The regulator's checkpoint policy (printed cards accepted or not), kept for offline use.
+const checkpointPolicy = () => { try { return JSON.parse(localStorage.getItem("gr.policy") || "{}"); } catch (e) { return {}; } };
+async function refreshPolicy() {
+  try { const p = await api(PAGE, "/v1/verifier-policy", { auth: false }); localStorage.setItem("gr.policy", JSON.stringify(p)); }
+  catch (e) { /* keep the stored one */ }
+}
+
 async function refreshData() {
+  refreshPolicy();
   try { data = await store.refresh(); }
   catch (e) { data = await store.load(); if (!data.error) data.error = e.message; }
   renderDataAge();
 }
 
 // -- verdict -------------------------------------------------------------------------
+// Status by colour AND icon AND words (never colour alone); values translated.
+const ICONS = { green: "✓", red: "✕", amber: "!", blue: "▣", lookup: "#" };
+const tr = (key, fallback) => { const v = t(key); return v === key ? fallback : v; };
+const serviceName = (s) => { const code = typeof s === "string" ? s : s.code || s.service || s.name || ""; return tr("svc." + code, code); };
+const levelName = (n) => tr("lvl." + n, String(n));
+
 function showVerdict(r) {
   lastResult = r;
   const box = $("verdict");
-  const colour = colourOf(r.verdict);
-  box.className = "verdict " + colour;
+  const lookup = r.mode === "lookup";
+  const colour = lookup ? "lookup" : colourOf(r.verdict);
+  // Offline or without a key there is no face check: the portrait is shown large.
+  const faceOk = !lookup && r.mode === "online" && navigator.onLine && !!keyFor(PAGE) && !!(r.cert && r.cert.number);
+  box.className = "verdict " + colour + (faceOk ? "" : " photo-large");
   box.dataset.verdict = r.verdict; box.dataset.mode = r.mode;
-  $("verdict-word").textContent = t("v." + r.verdict) || r.verdict.toUpperCase();
+  $("verdict-icon").textContent = ICONS[colour] || "?";
+  const banner = $("verdict-banner");
+  banner.hidden = !lookup; banner.textContent = lookup ? t("scan.lookup.banner") : "";
+  $("verdict-word").textContent = lookup ? t("v.lookup") : (t("v." + r.verdict) || r.verdict.toUpperCase());
+  // The words under the big word: what the colour means, in plain language.
+  $("verdict-status").textContent = lookup ? `${t("f.status")}: ${tr("st." + r.verdict, r.verdict)}` : tr("d." + r.verdict, "");
   const dl = $("verdict-fields"); dl.textContent = "";
   const c = r.cert || {};
-  const row = (k, v) => { if (v != null && v !== "") dl.append(h("dt", { text: t(k) }), h("dd", { text: String(v) })); };
-  row("f.name", c.guard_name); row("f.number", c.number); row("f.level", c.skill_level);
-  row("f.employer", (r.employer && r.employer.name) || c.employer_name);
+  const row = (k, v, cls) => { if (v != null && v !== "") dl.append(h("dt", { text: t(k), class: cls || "" }), h("dd", { text: String(v), class: cls || "" })); };
+  row("f.name", c.guard_name); row("f.level", c.skill_level != null ? levelName(c.skill_level) : null);
+  row(c.card ? "f.cardno" : "f.number", c.number, "num");
+  row("f.employer", (r.employer && r.employer.name) || c.employer_name || (r.employer_note ? t("f.noemployer") : null));
   if (c.expires_at) row("f.valid", `${t("f.until")} ${fmtDate(c.expires_at)}`);
-  if (r.services) row("f.services", r.services.length ? r.services.map((s) => (typeof s === "string" ? s : s.name || s.code || JSON.stringify(s))).join(", ") : "–");
-  if (r.detail && r.verdict !== "valid") row("f.detail", r.detail);
+  if (r.services) row("f.services", r.services.length ? r.services.map(serviceName).join("、") : "–");
   const img = $("verdict-photo");
-  if (r.photo) { img.src = r.photo; img.alt = t("f.photo"); img.hidden = false; } else { img.hidden = true; img.removeAttribute("src"); }
+  const noPhoto = $("verdict-nophoto");
+  if (r.photo) {
+    img.src = r.photo; img.alt = t("f.photo.of").replace("{name}", c.guard_name || ""); img.hidden = false; noPhoto.hidden = true;
+  } else {
+    img.hidden = true; img.removeAttribute("src");
+    noPhoto.hidden = lookup ? true : false;
+    noPhoto.textContent = r.photo_note ? t("f.nophoto.note") : r.mode === "offline" ? t("face.noportrait") : t("f.nophoto.note");
+  }
   const meta = [t("scan.mode." + r.mode), `${t("f.checked")} ${fmtTime(new Date())}`];
   if (r.statusAgeS != null) meta.push(`${t("data.status")} ${fmtAge(r.statusAgeS)} ${t("data.ago")}`);
   if (r.trustAgeS != null) meta.push(`${t("data.trust")} ${fmtAge(r.trustAgeS)} ${t("data.ago")}`);
-  if (r.photo_note) meta.push(r.photo_note);
   $("verdict-meta").textContent = meta.join(" · ");
+  renderFace(r, faceOk, lookup);
   box.hidden = false;
   box.scrollTop = 0;
   $("next").focus({ preventScroll: true });
+}
+
+// -- live face check (POST /v1/verifications/face-check) -----------------------------
+let faceResult = null;
+function renderFace(r, faceOk, lookup) {
+  const sec = $("face");
+  sec.hidden = lookup;
+  $("face-take").hidden = !faceOk;
+  const off = $("face-offline");
+  off.hidden = faceOk; off.textContent = faceOk ? "" : t("face.offline");
+  const out = $("face-result"); out.textContent = "";
+  if (!faceResult) return;
+  const f = faceResult;
+  out.dataset.result = f.result || "error";
+  if (f.error) { out.append(f.error); return; }
+  out.append(t("face.r." + f.result));
+  if (f.strength) out.append(h("span", { class: "sub", text: t("face.s." + f.strength) }));
+  if (f.result === "poor-photo") out.append(h("span", { class: "sub", text: `${t("face.retake")} ${tr("face.fix." + (f.retake_check || ""), t("face.fix.other"))}` }));
+  out.append(h("span", { class: "sub", text: t("face.discarded") }));
+}
+
+async function faceCheck(file) {
+  if (!file || !lastResult || !lastResult.cert) return;
+  const fd = new FormData();
+  fd.append("number", lastResult.cert.number);
+  fd.append("photo", file, "photo.jpg");
+  faceResult = null; $("face-result").textContent = t("face.checking");
+  try { faceResult = await api(PAGE, "/v1/verifications/face-check", { method: "POST", form: fd }); }
+  catch (e) { faceResult = { error: problemText(e) }; }
+  finally { $("face-photo").value = ""; }  // the page keeps no copy of the photo either
+  showVerdict(lastResult);
 }
 
 async function verifyOffline(text) {
   data = await store.load();
   renderDataAge();
   const r = await verifyCertificate(text, { trust: data.trust, statusTokens: data.statusTokens, clockFloor: data.clockFloor, now: nowS(),
-    challenge: challenge ? new TextEncoder().encode(challenge) : null });
+    challenge: challenge ? new TextEncoder().encode(challenge) : null, policy: { ...POLICY, acceptCards: checkpointPolicy().accept_cards !== false } });
   const cl = r.claims;
   return { mode: "offline", verdict: r.verdict, detail: r.detail, trustAgeS: r.trustAgeS, statusAgeS: r.statusAgeS,
-    cert: cl && { number: cl.number, guard_name: cl.guard_name, skill_level: cl.skill_level, employer_name: cl.employer_name, expires_at: cl.exp } };
+    cert: cl && { number: cl.number, guard_name: cl.guard_name, skill_level: cl.skill_level, employer_name: cl.employer_name, expires_at: cl.exp, card: cl.card } };
 }
 
 // A checkpoint code the guard's phone signs into its live QR (optional): a copy made
@@ -90,13 +151,14 @@ async function verifyText(text, frameAt = performance.now()) {
       try {
         const b = await api(PAGE, "/v1/verifications", { method: "POST", json: { text, include_photo: true, ...(challenge ? { challenge } : {}) } });
         result = { mode: "online", verdict: b.verdict, detail: b.detail, cert: b.certificate, employer: b.employer,
-          services: b.permitted_services, photo: b.photo, photo_note: b.photo_note };
+          services: b.permitted_services, photo: b.photo, photo_note: b.photo_note, employer_note: b.employer_note };
       } catch (e) {
-        if (e instanceof ApiError && e.status === 401) say($("cam-msg"), t("auth.bad"), "error");
+        if (e instanceof ApiError && e.status === 401) say($("cam-msg"), t("auth.expired"), "error");
         result = null; // fall back to offline verification
       }
     }
     if (!result) result = await verifyOffline(text);
+    faceResult = null;
     showVerdict(result);
     $("verdict").dataset.ms = String(Math.round((performance.now() - frameAt) * 10) / 10);
   } finally { busy = false; }
@@ -140,9 +202,10 @@ async function lookup(number) {
   const msg = $("lookup-msg"); say(msg, "");
   try {
     const b = await api(PAGE, "/v1/public/certificates/" + encodeURIComponent(number.trim().toUpperCase()), { auth: false });
-    const verdict = b.verdict || (b.status === "valid" ? "valid" : b.status) || "malformed";
-    showVerdict({ mode: "lookup", verdict, detail: b.detail || b.status_reason, cert: b.certificate || b, employer: b.employer,
-      services: b.permitted_services, photo: null, photo_note: null });
+    // A number look-up checks no signature: shown in a colour and words of its own.
+    const verdict = b.status || (b.valid ? "valid" : "malformed");
+    faceResult = null;
+    showVerdict({ mode: "lookup", verdict, cert: b.certificate || b, photo: null, photo_note: null });
   } catch (e) {
     if (e instanceof ApiError && e.status === 404 && e.problem && /certificate/i.test(e.problem.detail || "")) say(msg, t("scan.lookup.notfound"), "error");
     else if (e instanceof ApiError && (e.status === 404 || e.status === 405)) say(msg, t("scan.lookup.unavailable"), "error");
@@ -150,10 +213,13 @@ async function lookup(number) {
   }
 }
 
-setupPage(PAGE, { onSignIn: () => {} });
+// Signed out, the scanner still verifies offline; an officer signed in also checks online.
+const signed = setupPage(PAGE, { gate: false, place: "end", roles: ["checkpoint_officer", "regulator"] });
 $("camera").addEventListener("click", () => (scanning ? stopCamera() : startCamera()));
-$("next").addEventListener("click", () => { $("verdict").hidden = true; challenge = null; $("challenge-box").hidden = true; $("camera").focus(); });
+$("next").addEventListener("click", () => { $("verdict").hidden = true; faceResult = null; challenge = null; $("challenge-box").hidden = true; $("camera").focus(); });
 $("challenge-new").addEventListener("click", newChallenge);
+$("face-take").addEventListener("click", () => $("face-photo").click());
+$("face-photo").addEventListener("change", (e) => faceCheck(e.target.files && e.target.files[0]));
 $("refresh").addEventListener("click", refreshData);
 $("lookup-form").addEventListener("submit", (e) => { e.preventDefault(); const n = $("number").value; if (n.trim()) lookup(n); });
 $("text-form").addEventListener("submit", (e) => { e.preventDefault(); const x = $("qrtext").value.trim(); if (x) verifyText(x); });
@@ -161,6 +227,7 @@ document.addEventListener("langchange", () => { renderDataAge(); if (!$("verdict
 window.addEventListener("online", refreshData);
 
 (async () => {
+  await signed;
   data = await store.load(); renderDataAge();
   if (navigator.onLine) await refreshData();
   setInterval(() => { if (navigator.onLine) refreshData(); else renderDataAge(); }, 5 * 60 * 1000);

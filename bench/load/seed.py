@@ -77,6 +77,10 @@ class Seeder:
         r = self.post(f"/v1/guards/{guard_id}/background-checks",
                       json={"result": "clear", "checked_on": dt.date.today().isoformat()})
         r.raise_for_status()
+        # Issue 15: a certificate needs a passed exam too.
+        r = self.post(f"/v1/guards/{guard_id}/exam-results",
+                      json={"passed": True, "evidence": "load seed"})
+        r.raise_for_status()
 
     def _approve_if_held(self, r: httpx.Response) -> None:
         if r.status_code == 202:

@@ -282,10 +282,39 @@ def _consolidate(
 ) -> np.ndarray:
     """LSS-R over a batch: ``sims`` (B, na, nb) local similarities (0 on padding), probe
     ``pt``, candidate minutiae ``cms`` (B, nb, 4), distances and radial angles (B, nb, nb)."""
+    relaxed = _relax(sims, pt, cms, cdist, crad, n_p, counts)
+    if relaxed is None:
+        return np.zeros(sims.shape[0])
+    return relaxed.score
+
+
+@dataclass
+class _Relaxed:
+    """What the relaxation left: the chosen pairs (flat indices ``ia``/``ib`` into probe
+    and candidate minutiae), their relaxed similarities in score order (``order``), how
+    many of them make the score (``npk``) and the score."""
+
+    ia: np.ndarray  # (B, nr)
+    ib: np.ndarray  # (B, nr)
+    lam: np.ndarray  # (B, nr)
+    order: np.ndarray  # (B, nr)
+    npk: np.ndarray  # (B,)
+    score: np.ndarray  # (B,)
+
+
+def _relax(
+    sims: np.ndarray,
+    pt: PreparedTemplate,
+    cms: np.ndarray,
+    cdist: np.ndarray,
+    crad: np.ndarray,
+    n_p: np.ndarray,
+    counts: np.ndarray,
+) -> _Relaxed | None:
     bsz, na, nb = sims.shape
     nr = int(min(MAX_NR, na, nb))
     if nr < 2 or bsz == 0:
-        return np.zeros(bsz)
+        return None
     pm = pt.minutiae
     flat = sims.reshape(bsz, -1)
     top, lam0 = _greedy_pairs(flat, nb, nr)
@@ -324,7 +353,8 @@ def _consolidate(
     mask = np.arange(nr)[None, :] < npk[:, None]
     score = (lam_sorted * mask).sum(axis=1) / np.maximum(npk, 1)
     score[counts < 2] = 0.0
-    return np.asarray(np.clip(score, 0.0, 1.0))
+    return _Relaxed(ia, ib, lam, order, np.where(counts < 2, 0, npk),
+                    np.asarray(np.clip(score, 0.0, 1.0)))
 
 
 def _local_sims(
@@ -348,6 +378,39 @@ def match(probe: PreparedTemplate, candidate: PreparedTemplate) -> float:
     if probe.size < 2 or candidate.size < 2:
         return 0.0
     return float(match_many(probe, stack([candidate]))[0])
+
+
+@dataclass(frozen=True)
+class MatedPair:
+    """One mated minutia pair of the best alignment: ``probe`` and ``candidate`` index
+    the kept minutiae (``PreparedTemplate.minutiae``) of each side; ``similarity`` is the
+    pair's relaxed similarity (its share of the score)."""
+
+    probe: int
+    candidate: int
+    similarity: float
+
+
+def mated_pairs(probe: PreparedTemplate, candidate: PreparedTemplate) -> list[MatedPair]:
+    """The minutia pairs that make :func:`match`'s score (the ``n_P`` most reinforced
+    pairs after relaxation), most similar first: the evidence a reviewer can look at.
+    Empty when the score is 0."""
+    if probe.size < 2 or candidate.size < 2:
+        return []
+    batch = stack([candidate])
+    flat = _local_sims(probe, batch.cylinders, batch.norms, batch.theta)
+    nmax = batch.minutiae.shape[1]
+    sims = np.zeros((1, nmax, probe.size), np.float32)
+    sims[0, :candidate.size] = flat
+    relaxed = _relax(np.swapaxes(sims, 1, 2), probe, batch.minutiae, batch.distances,
+                     batch.radial, _n_p(probe.size, batch.counts), batch.counts)
+    if relaxed is None or relaxed.score[0] <= 0:
+        return []
+    k = int(relaxed.npk[0])
+    chosen = relaxed.order[0, :k]
+    pairs = [MatedPair(int(relaxed.ia[0, j]), int(relaxed.ib[0, j]),
+                       float(relaxed.lam[0, j])) for j in chosen]
+    return sorted(pairs, key=lambda p: -p.similarity)
 
 
 @dataclass

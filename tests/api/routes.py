@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 
 R, O, C, G = "regulator", "company_operator", "checkpoint_officer", "guard"
-T, A = "training_unit", "skill_assessor"
+T, A, E = "training_unit", "skill_assessor", "exam_staff"
 PUBLIC: frozenset[str] = frozenset()
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -49,9 +49,19 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/guards/{guard_id}/fingers/verify"): frozenset({R, O}),
     ("POST", "/v1/certificates/{number}/fingers/verify"): frozenset({R, O, C}),
     ("POST", "/v1/biometrics/reviews/{review_id}/decision"): frozenset({R}),
+    # webreg: the evidence of a held duplicate (templates decrypted for this one request)
+    ("GET", "/v1/biometrics/reviews/{review_id}/evidence"): frozenset({R}),
+    ("GET", "/v1/biometrics/reviews/{review_id}/portraits/{guard_id}"): frozenset({R}),
+    # webreg: read endpoints of the regulator console (api/routers/console.py)
+    ("GET", "/v1/console/overview"): frozenset({R}),
+    ("GET", "/v1/console/guards"): frozenset({R}),
+    ("GET", "/v1/console/guards/{guard_id}/bans"): frozenset({R}),
+    ("GET", "/v1/console/keys"): frozenset({R}),
+    ("GET", "/v1/console/exports/{what}.csv"): frozenset({R}),
     ("POST", "/v1/guards/{guard_id}/certificate"): frozenset({R}),
     ("POST", "/v1/guards/{guard_id}/certificate-requests"): frozenset({R, O}),
     ("GET", "/v1/certificate-requests"): frozenset({R, O}),
+    ("GET", "/v1/guards/{guard_id}/eligibility"): frozenset({R, O}),
     ("POST", "/v1/certificate-requests/{request_id}/decision"): frozenset({R}),
     ("GET", "/v1/guards/{guard_id}/certificates"): frozenset({R, O, G}),
     ("GET", "/v1/certificates/{number}"): frozenset({R, O, G}),
@@ -149,6 +159,24 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/training/rotation-due"): frozenset({R, O}),
     ("POST", "/v1/skill-evaluations"): frozenset({R, A}),
     ("GET", "/v1/guards/{guard_id}/skill-evaluations"): frozenset({R, O, G}),
+    # The unified exam (issue 15, exam15): api/routers/exams.py.
+    ("POST", "/v1/exam-sessions"): frozenset({R, E}),
+    ("GET", "/v1/exam-sessions"): PUBLIC,
+    ("POST", "/v1/exam-sessions/{session_id}/applications"): PUBLIC,
+    ("POST", "/v1/exam-sessions/{session_id}/registrations"): frozenset({R, O}),
+    ("GET", "/v1/exam-sessions/{session_id}/registrations"): frozenset({R, E}),
+    ("GET", "/v1/exam-refusals"): frozenset({R}),
+    ("POST", "/v1/exam-registrations/lookup"): frozenset({R, E}),
+    ("GET", "/v1/exam-registrations/{registration_id}"): frozenset({R, E}),
+    ("POST", "/v1/exam-registrations/{registration_id}/face"): frozenset({R, E}),
+    ("POST", "/v1/exam-registrations/{registration_id}/fingers/{position}"): frozenset({R, E}),
+    ("GET", "/v1/exam-registrations/{registration_id}/ticket.pdf"): frozenset({R, E}),
+    ("POST", "/v1/public/exam-ticket"): PUBLIC,
+    ("POST", "/v1/exam-attendance"): frozenset({R, E}),
+    ("POST", "/v1/exam-sessions/{session_id}/results"): frozenset({R, E}),
+    ("POST", "/v1/exam-sessions/{session_id}/results/import"): frozenset({R, E}),
+    ("POST", "/v1/guards/{guard_id}/exam-results"): frozenset({R}),
+    ("GET", "/v1/guards/{guard_id}/exams"): frozenset({R, O, G}),
     ("GET", "/v1/transparency/checkpoint"): PUBLIC,
     ("GET", "/v1/transparency/key"): PUBLIC,
     ("GET", "/v1/transparency/proof/inclusion"): PUBLIC,
@@ -191,6 +219,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/me/incidents"): frozenset({G}),
     ("GET", "/v1/incidents"): frozenset({R, C}),
     ("POST", "/v1/incidents/{incident_id}/acknowledge"): frozenset({R, C}),
+    # card18: the printed card as its own credential, the checkpoint policy, the live
+    # face check at the checkpoint (issue 18).
+    ("POST", "/v1/guards/{guard_id}/cards"): frozenset({R, O}),
+    ("GET", "/v1/guards/{guard_id}/cards"): frozenset({R, O, G}),
+    ("GET", "/v1/verifier-policy"): PUBLIC,
+    ("POST", "/v1/verifications/face-check"): frozenset({R, C}),
+    # retain15: the person's own archive; the retention report
+    ("GET", "/v1/me/archive"): frozenset({G}),
+    ("GET", "/v1/retention/report"): frozenset({R}),
 }
 
 # Valid bodies for company-scoped writes, so the isolation test reaches the handler.
@@ -212,6 +249,7 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/guards/{guard_id}/employment/end"): {"json": {"reason": "left"}},
     ("POST", "/v1/guards/{guard_id}/face"): {"files": {"photo": ("p.jpg", _JPEG, "image/jpeg")}},
     ("POST", "/v1/guards/{guard_id}/certificate-requests"): {"json": {"note": "please"}},
+    ("POST", "/v1/guards/{guard_id}/cards"): {"json": {}},  # card18
     ("POST", "/v1/guards/{guard_id}/device-key"): {"json": {
         "x": "qEqytJJYPzGQeyMBk3ENwk5KtkuSZszdbKwRHLmLQnE",
         "y": "0BcBDMPMGT9j1S5CAzCp-2JdBVQceruyNd0d9QGSU-I"}},

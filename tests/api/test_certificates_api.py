@@ -18,7 +18,13 @@ from certificates.statuslist import REVOKED, SUSPENDED, VALID, verify_status_lis
 from certificates.trustlist import verify_trust_list
 from registry.settings import reset_settings_cache
 from tests.api.live_server import serve
-from tests.conftest import Api, capture_biometrics, make_issuable_guard, make_principal
+from tests.conftest import (
+    Api,
+    capture_biometrics,
+    make_issuable_guard,
+    make_principal,
+    record_exam_pass,
+)
 
 
 @pytest.fixture
@@ -112,10 +118,12 @@ def test_reissue_supersedes(regulator: Api, officer: Api) -> None:
     company = regulator.make_company()
     guard = make_issuable_guard(regulator, company["id"])
     first = regulator.post(f"/v1/guards/{guard['id']}/certificate").json()
-    regulator.patch(f"/v1/guards/{guard['id']}", json={"skill_level": 3})
+    # A level change re-issues at once (issue 15); asking again gives that certificate.
+    patched = regulator.patch(f"/v1/guards/{guard['id']}", json={"skill_level": 3}).json()
+    assert patched["reissued"] and patched["reissue_error"] is None
     second = regulator.post(f"/v1/guards/{guard['id']}/certificate")
-    assert second.status_code == 201
-    assert second.json()["number"] != first["number"]
+    assert second.status_code == 200
+    assert second.json()["number"] == patched["reissued"] != first["number"]
     assert second.json()["skill_level"] == 3
     old = regulator.get(f"/v1/certificates/{first['number']}").json()
     assert old["status"] == "revoked"
@@ -275,6 +283,7 @@ def test_company_request_approved_by_regulator(regulator: Api, runtime: Any,
     capture_biometrics(operator, regulator, guard["id"])
     regulator.post(f"/v1/guards/{guard['id']}/background-checks",
                    json={"result": "clear", "checked_on": dt.date.today().isoformat()})
+    record_exam_pass(regulator, guard["id"])
     req = operator.post(f"/v1/guards/{guard['id']}/certificate-requests", json={"note": "new"})
     assert req.status_code == 201
     pending = operator.get("/v1/certificate-requests").json()["items"]

@@ -378,8 +378,11 @@ def test_card_pdf_prints_every_element_apart_with_fonts_embedded_and_a_valid_qr(
     buf = io.BytesIO()
     img.save(buf, "PNG")
     text = qr.decode_image(buf.getvalue())
-    assert text == cert["text"]
-    assert officer.post("/v1/verifications", json={"text": text}).json()["verdict"] == "valid"
+    # The card carries its own credential (card18): number <certificate>-C1, verdict "card".
+    cards = regulator.get(f"/v1/guards/{guard['id']}/cards").json()["items"]
+    assert [c["number"] for c in cards] == [cert["number"] + "-C1"]
+    assert text == regulator.get(f"/v1/certificates/{cards[0]['number']}").json()["text"]
+    assert officer.post("/v1/verifications", json={"text": text}).json()["verdict"] == "card"
     # No word of the PDF's own text layout touches the QR or the photo.
     by_name = {b.name: b for b in boxes}
     words = _pdf_words(path)

@@ -1,12 +1,32 @@
 """Fixtures of the browser tests: a live server of the app with the web router, a
-headless Chromium with a fake camera that films a real certificate's QR code."""
+headless Chromium with a fake camera that films a real certificate's QR code, and people
+with accounts who sign in through the pages' own form.
+
+Signing a person in (any role)::
+
+    def test_something(browser, live, make_person, issued):
+        clerk = make_person("company_operator", company=issued["company"])
+        page = new_page(browser, live)          # tests/browser/test_pages.py
+        page.goto("/company")
+        sign_in(page, clerk)                    # the page's form; TOTP for regulators
+
+``make_person(role, company=..., guard=..., one_time=False)`` creates the account through
+the registry (registry/accounts.py, as ``guardreg account create`` does) with a known
+password; ``one_time=True`` keeps the one-time password, so that the page asks for a new
+one. A regulator's TOTP code is computed from the account's secret at sign-in time.
+"""
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import io
+import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +36,12 @@ from PIL import Image
 
 from api.app import create_app
 from api.routers import web
+from api.sessions import account_keys
 from certificates import qr
+from registry import accounts
+from registry.accounts import totp_at, totp_step
+from registry.audit import Actor
+from registry.auth import Role
 from tests.api.live_server import serve
 from tests.conftest import Api, make_issuable_guard, make_principal
 
@@ -98,3 +123,93 @@ def browser(issued: dict[str, Any]) -> Iterator[Any]:
             "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"])
         yield b
         b.close()
+
+
+# -- people with accounts -------------------------------------------------------------------
+PASSWORD = "browser-test password 7"
+
+
+@dataclass
+class Person:
+    """An account of one role, and what its owner knows: username, password, and for a
+    regulator the TOTP secret (and the recovery codes)."""
+
+    username: str
+    password: str
+    role: str
+    account_id: int
+    company_id: int | None = None
+    guard_id: int | None = None
+    totp_secret: bytes | None = None
+    recovery_codes: tuple[str, ...] = ()
+    one_time: bool = False
+    last_step: int = field(default=-1, repr=False)
+
+    def totp(self) -> str:
+        """A code the server accepts now and has not seen: each code is accepted once,
+        with one step of skew, so a second sign-in within 30 s uses the next step (and a
+        third waits for the clock)."""
+        assert self.totp_secret is not None, f"{self.role} accounts have no second factor"
+        while True:
+            now = totp_step(dt.datetime.now(dt.UTC))
+            step = max(now, self.last_step + 1)
+            if step <= now + 1:
+                self.last_step = step
+                return totp_at(self.totp_secret, step)
+            time.sleep(1)
+
+
+def _id(value: dict[str, Any] | int | None) -> int | None:
+    return value["id"] if isinstance(value, dict) else value
+
+
+@pytest.fixture(scope="module")
+def make_person(runtime: Any) -> Callable[..., Person]:
+    """``make_person(role, company=None, guard=None, one_time=False)``: a new account
+    (company and guard: a dict with "id" or the id)."""
+
+    def make(role: str, *, company: dict[str, Any] | int | None = None,
+             guard: dict[str, Any] | int | None = None, one_time: bool = False) -> Person:
+        username = f"{role[:4]}{secrets.token_hex(4)}"
+        with runtime.db.transaction() as cur:
+            made = accounts.create_account(
+                cur, actor=Actor("test"), now=dt.datetime.now(dt.UTC),
+                keys=account_keys(runtime.settings), username=username, role=Role(role),
+                company_id=_id(company), guard_id=_id(guard),
+                password=None if one_time else PASSWORD)
+        secret = None
+        if made.totp_secret:
+            b32 = made.totp_secret
+            secret = base64.b32decode(b32 + "=" * (-len(b32) % 8))
+        return Person(made.account.username, made.password, role, made.account.id,
+                      made.account.company_id, made.account.guard_id, secret,
+                      made.recovery_codes, one_time)
+
+    return make
+
+
+def sign_in(page: Any, person: Person, *, new_password: str | None = None) -> None:
+    """Sign ``person`` in through the page's form (the page must be open). Regulators type
+    the TOTP code; a one-time password is then replaced by ``new_password`` (default: a
+    fresh one, remembered on the person). Returns once the page shows the person signed
+    in (``body[data-auth=in]``)."""
+    page.wait_for_selector("#signin:not([hidden])")
+    page.fill("#su-user", person.username)
+    page.fill("#su-pass", person.password)
+    if person.totp_secret is not None:
+        if page.is_visible("#su-code-show"):
+            page.click("#su-code-show")
+        page.fill("#su-code", person.totp())
+    page.click("#signin button[type=submit]")
+    if person.one_time:
+        page.wait_for_selector("#pwchange:not([hidden])")
+        person.password = new_password or f"{PASSWORD} {secrets.token_hex(3)}"
+        page.fill("#pw-new", person.password)
+        page.fill("#pw-again", person.password)
+        page.click("#pwchange button[type=submit]")
+        person.one_time = False
+    try:
+        page.wait_for_selector("body[data-auth='in']")
+    except Exception as exc:  # say what the page said
+        raise AssertionError(f"{person.role} {person.username} not signed in: "
+                             f"{page.inner_text('#auth')!r}") from exc

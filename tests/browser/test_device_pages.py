@@ -16,14 +16,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from certificates.presentation import DeviceKey
 from certificates.qr import qr_version
 from tests.api.test_device_binding import _jwk, present
-from tests.browser.conftest import CHROMIUM, write_y4m
-from tests.browser.test_pages import new_page, shot, sign_in, wait_verdict
+from tests.browser.conftest import CHROMIUM, sign_in, write_y4m
+from tests.browser.test_pages import new_page, shot, sign_in_scanner, wait_verdict
 from tests.conftest import Api, make_issuable_guard, make_principal
 
 
 def test_guard_page_binds_the_phone_and_shows_a_rotating_qr_that_verifies(
         browser: Any, live: str, runtime: Any, http: Any, reg: Api,
-        issued: dict[str, Any], shots: Path) -> None:
+        issued: dict[str, Any], shots: Path, make_person: Any) -> None:
     import zxingcpp
 
     company = reg.make_company()
@@ -33,7 +33,7 @@ def test_guard_page_binds_the_phone_and_shows_a_rotating_qr_that_verifies(
     officer = issued["officer"]
     page = new_page(browser, live)
     page.goto("/guard")
-    sign_in(page, me.key)
+    sign_in(page, make_person("guard", guard=guard))
     page.wait_for_selector("body[data-status='valid'] #cert:not([hidden])")
     assert page.locator("#bind").is_visible()
     page.click("#bind")
@@ -103,12 +103,10 @@ def camera_browser(browser: Any, live_presentation: dict[str, Any]
 
 def test_scanner_verifies_a_rotating_qr_online_and_offline(
         camera_browser: tuple[Any, str], live: str, issued: dict[str, Any],
-        live_presentation: dict[str, Any], shots: Path) -> None:
+        live_presentation: dict[str, Any], shots: Path, make_person: Any) -> None:
     browser, _ = camera_browser
     page = new_page(browser, live)
-    page.context.add_init_script(
-        f"localStorage.setItem('gr.key.scan', {issued['officer'].key!r})")
-    page.goto("/scan")
+    sign_in_scanner(page, make_person("checkpoint_officer"))
     page.wait_for_selector("body[data-ready='1']")
     wait_verdict(page, "valid", "online")
     assert live_presentation["number"] in page.inner_text("#verdict")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import FIXTURES
+from tests.browser.conftest import FIXTURES, Person, sign_in
 from tests.conftest import FINGERS, PEOPLE, Api, random_id_number
 
 pytestmark = pytest.mark.browser
@@ -46,9 +46,16 @@ def watch(page: Any) -> None:
     page.problems = problems
 
 
-def sign_in(page: Any, key: str) -> None:
-    page.fill("#key", key)
-    page.click("#signin button[type=submit]")
+def sign_in_scanner(page: Any, officer: Person) -> None:
+    """The officer signs in on the scanner page: the camera is stopped and any verdict
+    closed first (it covers the page), then the page reloads with the session."""
+    page.goto("/scan")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_function("() => document.getElementById('camera').dataset.i18n === 'scan.stop'")
+    page.evaluate("document.getElementById('camera').click()")
+    page.evaluate("document.getElementById('verdict').hidden = true")
+    sign_in(page, officer)
+    page.reload()
 
 
 def shot(page: Any, shots: Path, name: str) -> Image.Image:
@@ -154,13 +161,14 @@ def test_api_docs_render_their_operations_with_no_network(browser: Any, live: st
 
 # -- guard page --------------------------------------------------------------------------
 def test_guard_page_shows_a_scannable_qr_offline_and_the_status(
-        browser: Any, live: str, issued: dict[str, Any], reg: Api, shots: Path) -> None:
+        browser: Any, live: str, issued: dict[str, Any], reg: Api, shots: Path,
+        make_person: Any) -> None:
     import zxingcpp
 
     cert = issued["cert"]
     page = new_page(browser, live)
     page.goto("/guard")
-    sign_in(page, issued["guard_api"].key)
+    sign_in(page, make_person("guard", guard=issued["guard"]))
     page.wait_for_selector("body[data-status='valid'] #cert:not([hidden])")
     text = page.inner_text("main")
     assert cert["number"] in text and cert["guard_name"] in text
@@ -266,20 +274,17 @@ def test_scanner_offline_verifier_refuses_tampering_and_shows_staleness(
 
 
 def test_scanner_valid_offline_and_revoked(browser: Any, live: str, issued: dict[str, Any],
-                                           reg: Api, shots: Path) -> None:
+                                           reg: Api, shots: Path, make_person: Any) -> None:
     cert = issued["cert"]
     page = new_page(browser, live)
-    # The officer signed in on an earlier visit (the key is kept in localStorage).
-    page.context.add_init_script(
-        f"localStorage.setItem('gr.key.scan', {issued['officer'].key!r})")
-    page.goto("/scan")
+    sign_in_scanner(page, make_person("checkpoint_officer"))
     page.wait_for_selector("body[data-ready='1']")
     assert_fits_phone(page)
     # Online: the camera sees the QR, the API answers, the enrolled photo is shown.
     wait_verdict(page, "valid", "online")
     text = page.inner_text("#verdict")
     assert "VALID" in text and cert["number"] in text and cert["guard_name"] in text
-    assert "ordinary-patrol" in text  # permitted services
+    assert "guarding and patrol" in text  # permitted services, translated (card18)
     assert page.locator("#verdict-photo").is_visible()
     assert page.evaluate("document.getElementById('verdict-photo').naturalWidth") > 50
     img = shot(page, shots, "scan-valid-online")
@@ -326,10 +331,10 @@ def test_scanner_valid_offline_and_revoked(browser: Any, live: str, issued: dict
 
 # -- company page ------------------------------------------------------------------------
 def test_company_page_enrolls_a_guard_with_a_real_photo(
-        browser: Any, live: str, issued: dict[str, Any], shots: Path) -> None:
+        browser: Any, live: str, issued: dict[str, Any], shots: Path, make_person: Any) -> None:
     page = new_page(browser, live)
     page.goto("/company")
-    sign_in(page, issued["operator"].key)
+    sign_in(page, make_person("company_operator", company=issued["company"]))
     page.wait_for_selector(f"li[data-guard-id='{issued['guard']['id']}'] .capture-status.ok")
     assert_fits_phone(page)
     assert axe_violations(page) == []
@@ -347,7 +352,7 @@ def test_company_page_enrolls_a_guard_with_a_real_photo(
                                            "buffer": blank.getvalue()}])
     page.click("#photo-form button[type=submit]")
     page.wait_for_selector("#photo-msg.error")
-    assert "face-count" in page.inner_text("#photo-msg")
+    assert "exactly one face" in page.inner_text("#photo-msg")
     # A real face photo is enrolled (or held, if the 1:N search finds this person).
     page.set_input_files("#photo", str(PEOPLE / "Wen_Jiabao_0001_x2.jpg"))
     page.click("#photo-form button[type=submit]")
@@ -358,14 +363,16 @@ def test_company_page_enrolls_a_guard_with_a_real_photo(
     page.click("#finger-form button[type=submit]")
     page.wait_for_selector("#finger-msg.ok, #finger-msg.warn")
     page.wait_for_function(
-        "() => document.getElementById('sel-status').textContent.includes('Face')")
+        "() => document.getElementById('sel-status').textContent.includes('right middle finger')")
     shot(page, shots, "company-enrolled")
-    page.click("#request")
-    page.wait_for_selector("#request-msg.ok")
-    assert "Issuance requested" in page.inner_text("#request-msg")
+    # One finger and no background check: the pre-check says why and the request waits.
+    page.wait_for_selector("#eligibility[data-eligible='false']")
+    reasons = page.inner_text("#eligibility")
+    assert "Fewer than two enrolled fingerprints" in reasons
+    assert page.is_disabled("#request")
     page.click("#card")  # no certificate yet: the page says why
     page.wait_for_selector("#request-msg.error")
-    assert "404" in page.inner_text("#request-msg")
+    assert "No certificate yet" in page.inner_text("#request-msg")
     guard_id = page.get_attribute("#capture", "data-guard-id")  # the public id
     status = issued["operator"].get(f"/v1/guards/{guard_id}/biometrics").json()
     assert status["face"] in ("enrolled", "held")
@@ -376,7 +383,8 @@ def test_company_page_enrolls_a_guard_with_a_real_photo(
 
 # -- dashboard ---------------------------------------------------------------------------
 def test_dashboard_shows_a_held_duplicate_side_by_side(
-        browser: Any, live: str, issued: dict[str, Any], reg: Api, shots: Path) -> None:
+        browser: Any, live: str, issued: dict[str, Any], reg: Api, shots: Path,
+        make_person: Any) -> None:
     # The same person (another photo of him, another impression of a finger) enrolled as
     # a second guard: held when the finger arrives (a face alone does not hold at city
     # scale, docs/dedup.md).
@@ -394,7 +402,7 @@ def test_dashboard_shows_a_held_duplicate_side_by_side(
     page = new_page(browser, live)
     page.set_viewport_size({"width": 1000, "height": 900})
     page.goto("/dashboard")
-    sign_in(page, reg.key)
+    sign_in(page, make_person("regulator"))
     item = page.locator(f"li[data-review-id='{review_id}']")
     item.wait_for()
     page.wait_for_function(

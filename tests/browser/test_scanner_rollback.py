@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import sign_in
 from tests.browser.test_pages import HEIGHT, WIDTH, wait_verdict, watch
 from tests.conftest import Api, make_issuable_guard, make_principal
 
@@ -62,7 +63,7 @@ def test_scanner_keeps_the_newer_status_list_when_an_old_one_is_replayed(
 
 def test_guard_page_tells_the_holder_their_certificate_was_reissued(
         browser: Any, live: str, http: Any, reg: Api, issued: dict[str, Any],
-        runtime: Any) -> None:
+        runtime: Any, make_person: Any) -> None:
     """After a key compromise the guard's current certificate is a new one that names
     the one it replaces (the API side is tests/api/test_trust.py); the page says so."""
     import json
@@ -80,8 +81,7 @@ def test_guard_page_tells_the_holder_their_certificate_was_reissued(
     page.route("**/v1/me/certificate", lambda route: route.fulfill(
         status=200, body=json.dumps(mine), content_type="application/json"))
     page.goto("/guard")
-    page.fill("#key", holder.key)
-    page.click("#signin button[type=submit]")
+    sign_in(page, make_person("guard", guard=guard))
     page.wait_for_selector("#reissued:not([hidden])")
     note = page.inner_text("#reissued")
     assert "120120260000007X" in note and "Re-issued" in note

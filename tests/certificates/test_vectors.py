@@ -33,11 +33,14 @@ def run(vector: dict[str, Any]) -> tuple[str, str | None, Any]:
         tokens = {uri: (DIR / f).read_bytes() for uri, f in vector["status_lists"].items()}
         result = verify(vector["text"], now=now, trust=trust,
                         status=CachedStatusProvider(tokens, trust=trust),
-                        policy=VerificationPolicy(), clock_floor=floor,
+                        policy=VerificationPolicy(
+                            accept_cards=vector.get("accept_cards", True)),
+                        clock_floor=floor,
                         challenge=vector["challenge"].encode() if vector.get("challenge") else None)
     except VerificationError as exc:
         return exc.reason.value, exc.malformed.value if exc.malformed else None, None
-    return "valid", None, result
+    # A printed card that verifies: "card" (compare the photo), its own verdict.
+    return ("card" if result.presentation == "card" else "valid"), None, result
 
 
 def test_index_covers_every_required_case() -> None:
@@ -45,7 +48,8 @@ def test_index_covers_every_required_case() -> None:
     assert expected >= {"valid", "revoked", "suspended", "expired", "not-yet-valid",
                         "bad-signature", "unknown-key", "malformed", "algorithm-mismatch",
                         "stale-trust-list", "stale-status-list", "oversized",
-                        "clock-wrong", "key-compromised", "wrong-issuer"}
+                        "clock-wrong", "key-compromised", "wrong-issuer", "card",
+                        "card-not-accepted"}
     algs = {v["name"].split("-")[0] for v in INDEX["vectors"]}
     assert "sm2" in algs  # both signature profiles
 

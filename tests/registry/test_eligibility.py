@@ -13,7 +13,7 @@ import pytest
 
 from api import reporting_repository
 from biometrics import repository as bio_repo
-from registry import holds_repository, regulation, repository, service
+from registry import exams_repository, holds_repository, regulation, repository, service
 from registry.audit import Actor
 from tests.conftest import Api, internal_guard_id, random_id_number
 
@@ -35,9 +35,23 @@ def _captured(cur: Any, guard: dict[str, Any]) -> None:
                                model="test", template_sealed=b"x", quality=80, minutiae=40)
 
 
-def _clear(cur: Any, g: dict[str, Any]) -> None:
+def _exam(passed: bool) -> Callable[[Any, dict[str, Any]], None]:
+    def setup(cur: Any, g: dict[str, Any]) -> None:
+        exams_repository.insert_result(cur, {
+            "guard_id": g["id"], "passed": passed, "source": "external", "evidence": "t",
+            "recorded_by": "t", "recorded_at": NOW})
+    return setup
+
+
+def _checked(cur: Any, g: dict[str, Any]) -> None:
     service.record_background_check(cur, actor=ACTOR, now=NOW, guard_id=g["id"],
                                      result="clear", reason=None, checked_on=NOW.date())
+
+
+def _clear(cur: Any, g: dict[str, Any]) -> None:
+    """Every condition of the registry met: a passed exam and a clear check."""
+    _exam(True)(cur, g)
+    _checked(cur, g)
 
 
 def _revoked(*years_ago: int) -> Callable[[Any, dict[str, Any]], None]:
@@ -59,7 +73,14 @@ def _then(*steps: Callable[[Any, dict[str, Any]], None]) -> Callable[[Any, dict[
 
 CASES: list[tuple[str, Callable[[Any, dict[str, Any]], None], list[str]]] = [
     ("clean", _clear, []),
-    ("no check", lambda cur, g: None, ["no-background-check"]),
+    ("no check", _exam(True), ["no-background-check"]),
+    ("nothing", lambda cur, g: None, ["no-exam-pass", "no-background-check"]),
+    # Issue 15: the certificate is earned by the exam.
+    ("no exam", _checked, ["no-exam-pass"]),
+    ("exam failed", _then(_checked, _exam(False)), ["no-exam-pass"]),
+    ("failed then passed", _then(_checked, _exam(False), _exam(True)), []),
+    ("no employer", _then(_clear, lambda cur, g: repository.end_employment(
+        cur, g["id"], NOW.date(), "left")), []),
     ("under age", _then(_clear, lambda cur, g: cur.execute(
         "UPDATE registry_guard SET birth_date = %s WHERE id = %s",
         (NOW.date().replace(year=NOW.year - 17), g["id"]))), ["under-age"]),
@@ -107,5 +128,6 @@ def test_each_rule_agrees_in_issuance_and_in_the_statistics(
                                                   company_id=company["id"])
     assert codes == expected, case
     counted = stats[0]["eligible"] if stats else 0
-    active_employed = case not in ("inactive",)
+    # The statistics count employed, active guards only.
+    active_employed = case not in ("inactive", "no employer")
     assert counted == (1 if not expected and active_employed else 0), (case, stats)

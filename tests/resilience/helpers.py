@@ -50,8 +50,12 @@ def enroll_biometrics(api: Api, regulator: Api, guard_id: int, n: int | None = N
 
 
 def background_check(regulator: Api, guard_id: int) -> None:
+    """The registry's conditions: a clear background check and (issue 15) a passed exam."""
     r = regulator.post(f"/v1/guards/{guard_id}/background-checks",
                        json={"result": "clear", "checked_on": dt.date.today().isoformat()})
+    assert r.status_code == 201, r.text
+    r = regulator.post(f"/v1/guards/{guard_id}/exam-results",
+                       json={"passed": True, "evidence": "test fixture: exam passed"})
     assert r.status_code == 201, r.text
 
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.runtime import Runtime
+from certificates import repository as cert_repo
 from registry.settings import Settings
 from tests.api.live_server import serve
 from tests.conftest import FIXTURES, Api, Clock, make_principal
@@ -155,8 +156,11 @@ def test_every_list_honours_the_page_size_setting(limited: Any, runtime: Runtime
     for _ in range(PAGE_CAP + 2):
         g = reg.make_guard(company["id"])
         if path == "/v1/certificate-requests":
-            r = reg.post(f"/v1/guards/{g['id']}/certificate-requests", json={"note": "x"})
-            assert r.status_code == 201, r.text
+            # Pending requests as rows: the endpoint refuses ineligible guards (no capture
+            # here), and the list's paging is what this test is about.
+            with runtime.db.transaction() as cur:
+                cert_repo.insert_request(cur, guard_id=g["id"], company_id=company["id"],
+                                         requested_by="test", note="x")
         else:  # the same two finger templates for every guard: all but the first are
             # held (one finger alone does not meet the fused target, docs/dedup.md)
             for position in (1, 2):

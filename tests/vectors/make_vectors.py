@@ -8,8 +8,10 @@ sign nothing real), creating it on first run. Writes ``trust-list*.cose``,
 trust/status files to verify it with, and the expected verdict (``valid`` or a
 ``certificates.errors.Reason`` value, plus the ``Malformed`` layer when relevant);
 optional ``anchor_spki_b64`` (the pinned trust-list key, default the index's),
-optional ``now`` (the verifier's clock, default the index's ``now``) and
-``clock_floor`` (the newest signed time the verifier's store has seen).
+optional ``now`` (the verifier's clock, default the index's ``now``),
+``clock_floor`` (the newest signed time the verifier's store has seen) and
+``accept_cards`` (the checkpoint policy on printed cards, default true). A printed
+card that verifies has the verdict ``card`` ("card: compare the photo").
 Both verifiers run every vector: tests/certificates/test_vectors.py (Python) and
 tests/js/verifier.test.mjs (the browser's, under ``node --test``).
 Re-running produces new signatures (ECDSA is randomised) but the same verdicts.
@@ -101,6 +103,31 @@ def flip(data: bytes, offset: int, bit: int = 0x01) -> bytes:
     b = bytearray(data)
     b[offset] ^= bit
     return bytes(b)
+
+
+def exam15_vectors(cert: Any) -> list[dict[str, Any]]:
+    """Issue 15: a certificate without an employer is valid (the credential is personal);
+    an exam admission ticket (SGX1:, typ header) is never a guard certificate, even under
+    the SG1: prefix."""
+    from certificates.envelope import decode_text
+    from certificates.exam_ticket import TICKET_PREFIX, TicketClaims, seal_ticket
+
+    personal = claims(certificate_number="120120260000126X", employer_id=None,
+                      employer_name=None)
+    ticket = seal_ticket(TicketClaims(
+        issuer="guardreg-test", issued_at=NOW - timedelta(days=2),
+        expires_at=NOW + timedelta(hours=6), registration_id=41, name="欧阳明华",
+        sits_on=NOW.date(), venue="河西区考点", session_id=7), cert)
+    return [
+        {"name": "no-employer-valid", "text": encode_text(seal_cose(personal, cert)),
+         "expected": "valid", "claims": personal.to_json(), "kid": cert.kid.hex(),
+         "qr_version": None},
+        {"name": "exam-ticket", "text": ticket, "expected": "malformed",
+         "malformed": "prefix"},
+        {"name": "exam-ticket-as-sg1",
+         "text": encode_text(decode_text(ticket, TICKET_PREFIX)), "expected": "malformed",
+         "malformed": "cose"},
+    ]
 
 
 def main() -> None:
@@ -410,6 +437,43 @@ def main() -> None:
     add("device-cnf-off-curve", encode_text(encode_sign1(
         cbor2.dumps(off_curve, canonical=True), alg="ES256", kid=cert.kid, sign=cert.sign)),
         "malformed", "claims")
+
+    for v in exam15_vectors(cert):
+        add(**v)
+    # The printed card (certificates/cards.py): its own number (-C<n>), its own status
+    # entry, no cnf; "card" (compare the photo), or card-not-accepted by policy.
+    card_claims = claims(certificate_number="120120260000125X-C1", card=1,
+                         status=StatusRef(URI, IDX_VALID + 1))
+    card_cose = seal_cose(card_claims, cert)
+    card_text = encode_text(card_cose)
+    add("card-valid", card_text, "card", claims=card_claims.to_json(), kid=cert.kid.hex())
+    add("card-not-accepted", card_text, "card-not-accepted", accept_cards=False)
+    card_revoked = encode_text(seal_cose(claims(
+        certificate_number="120120260000125X-C2", card=2, status=StatusRef(URI, IDX_REVOKED)),
+        cert))
+    add("card-revoked", card_revoked, "revoked")
+    add("card-revoked-where-cards-refused", card_revoked, "revoked", accept_cards=False)
+    add("card-presented-as-live", present(card_cose, window), "device-mismatch")
+    add("card-expired", encode_text(seal_cose(claims(
+        certificate_number="120120260000125X-C1", card=1, issued_at=NOW - timedelta(days=29),
+        expires_at=NOW - timedelta(days=1)), cert)), "expired")
+
+    def raw_card(number: str, serial: Any, *, cnf: bool = False) -> str:
+        m = claims(certificate_number=number).to_cbor_map()
+        if serial is not None:
+            m[-65537][6] = serial
+        if cnf:
+            m[8] = DeviceKey.from_public_key(device.public_key()).to_cnf()
+        return encode_text(encode_sign1(cbor2.dumps(m, canonical=True), alg="ES256",
+                                        kid=cert.kid, sign=cert.sign))
+
+    add("card-with-cnf", raw_card("120120260000125X-C1", 1, cnf=True), "malformed", "claims")
+    add("card-suffix-mismatch", raw_card("120120260000125X-C2", 1), "malformed", "claims")
+    add("card-suffix-without-card-claim", raw_card("120120260000125X-C1", None),
+        "malformed", "claims")
+    add("card-claim-without-suffix", raw_card("120120260000125X", 1), "malformed", "claims")
+    add("card-serial-zero", raw_card("120120260000125X-C0", 0), "malformed", "claims")
+    add("card-serial-text", raw_card("120120260000125X-C1", "1"), "malformed", "claims")
 
     from certificates.qr import qr_version
 

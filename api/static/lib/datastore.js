@@ -37,7 +37,7 @@ function writePins(pins) {
 // copy), the page falls back to trust-on-first-use from /v1/trust-list.json. Pinned
 // anchors roll forward only to a successor key announced (by hash) in a verified list.
 export async function pins() {
-  const meta = typeof document !== "undefined" ? document.querySelector('meta[name="guardreg-trust-anchors"]') : null;
+  const meta = typeof document !== "undefined" ? /** @type {HTMLMetaElement | null} */ (document.querySelector('meta[name="guardreg-trust-anchors"]')) : null;
   const fromPage = meta && meta.content && !meta.content.includes("{{") ? meta.content.split(",").filter(Boolean) : [];
   const held = readPins();
   if (fromPage.length) {

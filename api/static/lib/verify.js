@@ -17,6 +17,10 @@ export const POLICY = {
   proofWindowS: 30,
   proofSkewS: 15,
   requireDeviceProof: true,
+  // The printed card (certificates/cards.py): "card: compare the photo", or refused
+  // (card-not-accepted) where the regulator's checkpoint policy says so
+  // (setting checkpoint_accept_cards, served at /v1/verifier-policy).
+  acceptCards: true,
 };
 export const PRESENTATION_PREFIX = "SGP1:";
 const PROOF_CONTEXT = "SG1-device-proof";
@@ -290,13 +294,29 @@ function parseClaims(payload) {
     if (k.get(-2).length !== 32 || k.get(-3).length !== 32) throw new VerifyError("malformed", "claims: cnf key is not a P-256 point");
     cnf = { x: k.get(-2), y: k.get(-3) };
   }
+  const card = checkCard(g.get(6), g.get(1), cnf != null);
   return {
-    cnf,
+    cnf, card,
     iss: c.get(1), exp: c.get(4), nbf: num(c.get(5)), iat: c.get(6),
     status: { idx, uri: sr.get("uri") },
     number: g.get(1), guard_name: g.get(2), skill_level: g.get(3),
     employer_id: g.get(4) ?? null, employer_name: g.get(5) ?? null,
   };
+}
+
+// The card rule of certificates/cwt.py check_card: serial a uint 1..9999, the number ends
+// in "-C<serial>", no cnf; a number with a "-C<n>" suffix needs the card claim.
+function checkCard(serial, number, hasCnf) {
+  if (typeof number !== "string" || !number) throw new VerifyError("malformed", "claims: certificate number");
+  const m = /^(.+)-C([0-9]+)$/.exec(number);
+  if (serial === undefined) {
+    if (m) throw new VerifyError("malformed", "claims: a card number (-C<n>) needs the card claim");
+    return null;
+  }
+  if (!Number.isInteger(serial) || serial < 1 || serial > 9999) throw new VerifyError("malformed", "claims: card serial must be a uint 1..9999");
+  if (!m || m[2] !== String(serial)) throw new VerifyError("malformed", "claims: card number must end in -C<serial>");
+  if (hasCnf) throw new VerifyError("malformed", "claims: a card is bound to no device (no cnf)");
+  return serial;
 }
 
 async function unpack(body) {
@@ -337,8 +357,13 @@ async function deviceKey(cnf) {
   catch (e) { throw new VerifyError("malformed", "claims: cnf key is not a P-256 point"); }
 }
 
-// Step 13 of certificates/verification.py: returns "live" or "static".
+// Step 13 of certificates/verification.py: returns "live", "static" or "card" (the
+// card policy itself is applied after the status, as in Python).
 async function checkDeviceProof(claims, key, proof, now, policy, challenge) {
+  if (claims.card != null) {
+    if (proof) throw new VerifyError("device-mismatch", "presentation of a card (a card is bound to no device)");
+    return "card";
+  }
   if (!claims.cnf) {
     if (proof) throw new VerifyError("device-mismatch", "presentation of a certificate bound to no device");
     return "static";
@@ -378,6 +403,9 @@ export async function verifyCertificate(text, { trust, statusTokens, now, clockF
     out.trustAgeS = now - trust.iat;
     const { cose, proof } = await decodeAny(text);
     const msg = parseSign1(cose);
+    // A guard certificate has no typ header: a typed token (an exam admission ticket,
+    // SGX1:) is never a certificate, whatever its prefix (issue 15).
+    if (msg.protected.has(16)) throw new VerifyError("malformed", "cose: not a guard certificate (typed token)");
     if (!CERT_ALGS.includes(msg.alg)) throw new VerifyError("algorithm-mismatch", msg.alg + " not allowed");
     checkClock(now, Math.max(trust.iat, clockFloor ?? trust.iat), policy);
     if (trust.stale) { out.stale.push(trust.stale); out.staleReason = "stale-trust-list"; }
@@ -402,6 +430,9 @@ export async function verifyCertificate(text, { trust, statusTokens, now, clockF
     out.presentation = await checkDeviceProof(claims, devKey, proof, now, policy, challenge);
     if (v === 2) throw new VerifyError("suspended", "suspended (status list)");
     if (v !== 0) throw new VerifyError("revoked", "revoked (status list)");
+    if (out.presentation === "card" && policy.acceptCards === false)
+      throw new VerifyError("card-not-accepted", "printed cards are not accepted at checkpoints");
+    if (out.presentation === "card") out.verdict = "card";
     if (out.stale.length) { out.verdict = "stale"; out.reason = out.staleReason; out.detail = out.stale.join("; "); }
   } catch (e) {
     if (!(e instanceof VerifyError)) { out.verdict = out.reason = "malformed"; out.detail = String(e && e.message || e); return out; }
@@ -418,6 +449,7 @@ export function malformedLayer(detail) {
 
 export function colourOf(verdict) {
   if (verdict === "valid") return "green";
+  if (verdict === "card") return "blue";  // a card: valid, but only the photo proves who holds it
   if (["suspended", "stale", "stale-trust-list", "stale-status-list", "rollback", "clock-wrong", "no-device-proof"].includes(verdict)) return "amber";
   return "red";
 }

@@ -1,0 +1,126 @@
+"""The person's archive for the guard (``GET /v1/me/archive``) and the retention report
+for the regulator (``GET /v1/retention/report``). Parse -> use case -> view."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from api.deps import require, runtime
+from api.usecases import archive as archive_usecase
+from api.usecases import retention
+from registry.auth import Principal, Role
+
+router = APIRouter(tags=["career"])
+Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
+GuardSelf = Annotated[Principal, Depends(require(Role.GUARD))]
+
+
+class ArchiveCertificateOut(BaseModel):
+    number: str
+    status: str
+    skill_level: int
+    employer_id: int | None
+    employer_name: str | None
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    status_reason: str | None
+    status_changed_at: dt.datetime | None
+
+
+class ArchiveEmploymentOut(BaseModel):
+    company_id: int
+    company_name: str
+    started_on: dt.date
+    ended_on: dt.date | None
+    end_reason: str | None
+
+
+class ArchiveTrainingOut(BaseModel):
+    course: str
+    title: str
+    starts_on: dt.date
+    ends_on: dt.date
+    hours: int
+    training_unit: str
+    completed: bool
+    certificate_no: str | None
+
+
+class ArchiveLevelOut(BaseModel):
+    kind: str
+    passed: bool
+    level_before: int
+    level_after: int
+    evaluated_on: dt.date
+
+
+class ArchiveOut(BaseModel):
+    guard_id: int
+    name: str
+    skill_level: int
+    employer: str | None
+    exams: list[dict[str, Any]]
+    training: list[ArchiveTrainingOut]
+    level_history: list[ArchiveLevelOut]
+    certificates: list[ArchiveCertificateOut]
+    employment: list[ArchiveEmploymentOut]
+    more: dict[str, list[dict[str, Any]]]
+
+
+@router.get("/v1/me/archive", response_model=ArchiveOut,
+            summary="My archive: exams, training, level history, certificates, employment "
+                    "(guard)")
+def my_archive(request: Request, principal: GuardSelf) -> dict[str, Any]:
+    return archive_usecase.archive(runtime(request).db, int(principal.guard_id or 0))
+
+
+class RetentionRuleOut(BaseModel):
+    table: str
+    what: str
+    purge: str
+    while_barred: str
+    keeps: str | None
+    why_kept: str | None
+
+
+class RetentionTotalsOut(BaseModel):
+    purged: int
+    kept_for_bar: int
+
+
+class RetentionRecordOut(BaseModel):
+    id: int
+    guard_id: int
+    outcome: str
+    out_since: dt.date | None
+    bars: list[str]
+    purged: dict[str, int]
+    kept: list[dict[str, str]]
+    decided_at: dt.datetime
+
+
+class RetentionReportOut(BaseModel):
+    retention_years: int
+    keeping_bars: list[str]
+    totals: RetentionTotalsOut
+    rules: list[RetentionRuleOut]
+    items: list[RetentionRecordOut]
+    next_after: int | None
+
+
+@router.get("/v1/retention/report", response_model=RetentionReportOut,
+            summary="Retention: what is purged, what is kept and why (regulator)")
+def retention_report(request: Request, principal: Regulator,
+                     guard_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                     outcome: Annotated[str | None,
+                                        Query(pattern=r"^(purged|kept-for-bar|released)$")
+                                        ] = None,
+                     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    rt = runtime(request)
+    return retention.report(rt.db, rt.settings, guard_id=guard_id, outcome=outcome,
+                            after_id=after, limit=limit)

@@ -1,0 +1,286 @@
+"""The unified guard exam (notice §4 §6; national regulation Art. 8, 17): sessions,
+registration, the rules that apply before the exam, attendance and results.
+
+- A person applies online (``applied_by='self'``: identified by the ID number, the name and
+  the phone on record) or a company applies for them (``'company'``). Someone the registry
+  has never seen becomes a person record (a ``registry_guard`` row with no employment).
+- The rules before the exam: 18 or older on the exam day, no ban in force, no revocation
+  bar (twice, or within 3 years), no criminal record or too many detentions. A refused
+  applicant is told only "not eligible, contact the bureau", in the same words whatever
+  the reason; the reasons are kept for the regulator (``registry_exam_refusal``).
+- Seats are taken by one conditional UPDATE, so a session never exceeds its capacity.
+- The registration code is shown once; only its keyed hash is stored.
+- A pass needs an attendance check on record (the candidate was matched at the venue);
+  a fail or an absence can be recorded without one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from registry import audit, repository
+from registry import exams_repository as repo
+from registry.audit import Actor
+from registry.db import Cursor
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.validation import parse_resident_id
+
+MIN_AGE = 18
+MIN_SESSIONS_PER_YEAR = 2
+# The bars that stop an application (the others, such as the background check, come
+# after the exam and before the certificate).
+PRE_EXAM_BARS = frozenset({"under-age", "banned", "criminal-record",
+                           "administrative-detentions", "revoked-twice", "recently-revoked"})
+NOT_ELIGIBLE = ("not eligible for the guard exam at present; please contact the public "
+                "security bureau")
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+REFUSAL_MESSAGES = {
+    "under-age": f"under {MIN_AGE} on the exam day",
+    "banned": "under an industry ban",
+    "criminal-record": "criminally punished for an intentional crime",
+    "administrative-detentions": "three or more administrative detentions",
+    "revoked-twice": "a certificate was revoked twice",
+    "recently-revoked": "a certificate was revoked less than 3 years ago",
+    "identity-mismatch": "the name or phone does not match the person's record",
+}
+
+
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def _today(now: dt.datetime) -> dt.date:
+    """Exam days are dates in China time (a session "today" is today at the venue)."""
+    return now.astimezone(CHINA).date()
+
+
+def new_code() -> str:
+    """A registration code: 10 characters (50 bits) in two groups, no look-alikes."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+# -- sessions ----------------------------------------------------------------------------
+def create_session(cur: Cursor, *, actor: Actor, now: dt.datetime, sits_on: dt.date,
+                   venue: str, district: str, capacity: int) -> dict[str, Any]:
+    if sits_on < _today(now):
+        raise InvalidInput("the exam day is in the past", field="sits_on")
+    row = repo.insert_session(cur, {"sits_on": sits_on, "venue": venue.strip(),
+                                    "district": district.strip(), "capacity": capacity,
+                                    "created_by": actor.label, "created_at": now})
+    audit.record(cur, actor=actor, action="exam.session.create", target_type="exam_session",
+                 target_id=row["id"], data={"sits_on": sits_on.isoformat(),
+                                            "capacity": capacity}, now=now)
+    return row
+
+
+def schedule(cur: Cursor, *, year: int, limit: int = 200) -> dict[str, Any]:
+    """The sessions of a year and the notice's check: at least two a year."""
+    items = repo.sessions(cur, year=year, limit=limit)
+    count = repo.sessions_in_year(cur, year)
+    warning = None
+    if count < MIN_SESSIONS_PER_YEAR:
+        warning = (f"{count} exam session(s) scheduled in {year}; the notice asks for at "
+                   f"least {MIN_SESSIONS_PER_YEAR} a year")
+    return {"year": year, "sessions_in_year": count, "warning": warning, "items": items}
+
+
+# -- applications ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Application:
+    """The outcome: a registration and its code (shown once), or a refusal (the reasons
+    are recorded; the caller answers :data:`NOT_ELIGIBLE` after committing)."""
+
+    registration: dict[str, Any] | None
+    code: str | None
+    refusal_id: int | None = None
+
+
+def apply(cur: Cursor, *, actor: Actor, now: dt.datetime, session_id: int, id_number: str,
+          name: str, phone: str | None, applied_by: str,
+          company_id: int | None = None) -> Application:
+    if applied_by not in ("self", "company", "regulator"):
+        raise InvalidInput("unknown applicant kind", field="applied_by")
+    rid = parse_resident_id(id_number, today=_today(now))
+    session = repo.get_session(cur, session_id)
+    if session is None:
+        raise NotFound("no such exam session")
+    if session["sits_on"] < _today(now):
+        raise Conflict("this exam session is over", reason="session-over")
+    name = name.strip()
+    guard = repository.get_guard_by_id_number(cur, rid.number)
+    if guard is not None and guard["id_number"] is None:
+        # Purged at the end of the retention period (only the blind index was kept): the
+        # person comes back with their ID card, so the record takes their identity again.
+        repository.restore_purged_guard(cur, int(guard["id"]), id_number=rid.number,
+                                        birth_date=rid.birth_date, sex=rid.sex)
+        repository.update_guard(cur, int(guard["id"]), {"name": name, "phone": phone})
+        guard = repository.get_guard(cur, int(guard["id"]))
+    reasons: list[str] = []
+    if guard is not None:
+        if guard["name"] != name or (applied_by == "self" and guard["phone"] is not None
+                                     and guard["phone"] != phone):
+            reasons.append("identity-mismatch")
+        bars = repository.guard_bars(cur, int(guard["id"]), session["sits_on"]) or []
+        reasons += [b for b in bars if b in PRE_EXAM_BARS]
+    else:
+        if rid.age_on(session["sits_on"]) < MIN_AGE:
+            reasons.append("under-age")
+        if repository.active_bans(cur, rid.number, session["sits_on"]):
+            reasons.append("banned")
+    if reasons:
+        refusal = repo.insert_refusal(cur, {
+            "session_id": session_id, "id_number": rid.number, "name": name,
+            "guard_id": guard["id"] if guard else None, "applied_by": applied_by,
+            "reasons": reasons, "created_at": now})
+        audit.record(cur, actor=actor, action="exam.application.refused",
+                     target_type="exam_session", target_id=session_id,
+                     data={"refusal_id": refusal, "reasons": reasons}, now=now)
+        return Application(None, None, refusal)
+    if guard is None:
+        guard_id = repository.insert_guard(cur, {
+            "name": name, "id_number": rid.number, "birth_date": rid.birth_date,
+            "sex": rid.sex, "phone": phone})
+        audit.record(cur, actor=actor, action="person.create", target_type="guard",
+                     target_id=guard_id, data={"via": "exam-application"}, now=now)
+    else:
+        guard_id = int(guard["id"])
+        if guard["phone"] is None and phone:
+            repository.update_guard(cur, guard_id, {"phone": phone})
+    if repo.active_registration(cur, session_id, guard_id) is not None:
+        raise Conflict("already registered for this exam session", reason="already-registered")
+    if not repo.take_seat(cur, session_id):
+        raise Conflict("this exam session is full", reason="session-full")
+    code = new_code()
+    registration_id = repo.insert_registration(cur, {
+        "session_id": session_id, "guard_id": guard_id, "code_hmac": repo.code_index(cur, code),
+        "applied_by": applied_by, "company_id": company_id, "created_at": now})
+    if registration_id is None:
+        raise Conflict("already registered for this exam session", reason="already-registered")
+    audit.record(cur, actor=actor, action="exam.register", target_type="exam_registration",
+                 target_id=registration_id, data={"session_id": session_id,
+                                                  "guard_id": guard_id,
+                                                  "applied_by": applied_by}, now=now)
+    row = repo.get_registration(cur, registration_id)
+    assert row is not None
+    return Application(row, code)
+
+
+def by_code(cur: Cursor, *, id_number: str, code: str, now: dt.datetime) -> dict[str, Any]:
+    """The applicant's own registration, from the ID number and the code; one answer for
+    a wrong code and a wrong number."""
+    rid = parse_resident_id(id_number, today=_today(now))
+    row = repo.registration_by_code(cur, code)
+    if row is not None:
+        guard = repository.get_guard(cur, int(row["guard_id"]))
+        if guard is not None and guard["id_number"] == rid.number \
+                and row["status"] == "registered":
+            return row
+    raise NotFound("no registration with this ID number and code")
+
+
+def registration(cur: Cursor, registration_id: int, *, for_update: bool = False
+                 ) -> dict[str, Any]:
+    row = repo.get_registration(cur, registration_id, for_update=for_update)
+    if row is None or row["status"] != "registered":
+        raise NotFound("no such exam registration")
+    return row
+
+
+def lookup(cur: Cursor, *, id_number: str, session_id: int | None,
+           now: dt.datetime) -> list[dict[str, Any]]:
+    """A person's registrations from the ID card shown at the registration point."""
+    rid = parse_resident_id(id_number, today=_today(now))
+    guard = repository.get_guard_by_id_number(cur, rid.number)
+    if guard is None:
+        return []
+    return [r for r in repo.registrations_of_person(cur, int(guard["id"]))
+            if r["status"] == "registered" and (session_id is None
+                                                 or r["session_id"] == session_id)]
+
+
+# -- attendance ----------------------------------------------------------------------------
+def record_attendance(cur: Cursor, *, actor: Actor, now: dt.datetime, registration_id: int,
+                      admitted: bool, fused_llr: float, threshold: float,
+                      face_distance: float, finger_score: float) -> int:
+    reg = registration(cur, registration_id, for_update=True)
+    if reg["sits_on"] != _today(now):
+        raise Conflict(f"this registration is for the session on {reg['sits_on']}",
+                       reason="wrong-day")
+    check_id = repo.insert_attendance(cur, {
+        "registration_id": registration_id, "admitted": admitted, "fused_llr": fused_llr,
+        "threshold": threshold, "face_distance": face_distance, "finger_score": finger_score,
+        "checked_by": actor.label, "checked_at": now})
+    if admitted:
+        repo.mark_attended(cur, registration_id, now)
+    audit.record(cur, actor=actor, action="exam.attendance", target_type="exam_registration",
+                 target_id=registration_id, data={"admitted": admitted, "check_id": check_id},
+                 now=now)
+    return check_id
+
+
+# -- results ---------------------------------------------------------------------------
+def _score(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        score = Decimal(str(value))
+    except ArithmeticError:
+        raise InvalidInput("score must be a number", field="score") from None
+    if not score.is_finite() or not 0 <= score <= 1000:
+        raise InvalidInput("score must be between 0 and 1000", field="score")
+    return score.quantize(Decimal("0.1"))
+
+
+def record_result(cur: Cursor, *, actor: Actor, now: dt.datetime, session_id: int,
+                  id_number: str, passed: bool, score: Any = None) -> dict[str, Any]:
+    """The result of one candidate of a session, by the ID number on the sheet."""
+    rid = parse_resident_id(id_number, today=_today(now))
+    guard = repository.get_guard_by_id_number(cur, rid.number)
+    reg = (repo.registration_in_session_by_guard(cur, session_id, int(guard["id"]))
+           if guard is not None else None)
+    if reg is None:
+        raise NotFound("no registration for this ID number in this session")
+    if reg["sits_on"] > _today(now):
+        raise Conflict("the exam has not taken place yet", reason="exam-not-held")
+    if passed and reg["attended_at"] is None:
+        raise InvalidInput("a pass needs an attendance check at the venue on record",
+                           field="passed", reason="no-attendance")
+    row = repo.upsert_result(cur, {"guard_id": reg["guard_id"], "registration_id": reg["id"],
+                                   "passed": passed, "score": _score(score),
+                                   "recorded_by": actor.label, "recorded_at": now})
+    audit.record(cur, actor=actor, action="exam.result", target_type="exam_registration",
+                 target_id=reg["id"], data={"passed": passed}, now=now)
+    return {"registration_id": reg["id"], "guard_id": reg["guard_id"], "passed": row["passed"],
+            "score": row["score"]}
+
+
+def record_external(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
+                    passed: bool, evidence: str, score: Any = None) -> dict[str, Any]:
+    """A result from outside this registry's sittings (another city's exam), recorded by
+    the regulator with its evidence."""
+    if repository.get_guard(cur, guard_id) is None:
+        raise NotFound("no such guard")
+    row = repo.insert_result(cur, {"guard_id": guard_id, "passed": passed,
+                                   "score": _score(score), "source": "external",
+                                   "evidence": evidence, "recorded_by": actor.label,
+                                   "recorded_at": now})
+    audit.record(cur, actor=actor, action="exam.result.external", target_type="guard",
+                 target_id=guard_id, data={"passed": passed, "result_id": row["id"]}, now=now)
+    return row
+
+
+def archive(cur: Cursor, guard_id: int) -> dict[str, Any]:
+    regs = repo.registrations_of_person(cur, guard_id)
+    results = repo.results_of(cur, guard_id)
+    return {
+        "registrations": [{k: r[k] for k in ("id", "session_id", "sits_on", "venue",
+                                             "district", "status", "applied_by",
+                                             "attended_at", "passed", "score")}
+                          for r in regs],
+        "results": results,
+        "passed": any(r["passed"] for r in results),
+    }
