@@ -210,7 +210,7 @@ def _identity(cur: Any, guard: dict[str, Any], today: dt.date) -> dict[str, Any]
     """Who an identity is, for the reviewer: name, masked ID number, employer, bans."""
     # By blind index: a record purged at the end of retention has no ID number left.
     bans = registry_repo.active_bans_of_guard(cur, int(guard["id"]), today)
-    return {"guard_id": int(guard["id"]), "name": guard["name"],
+    return {"guard_id": str(guard["public_id"]), "name": guard["name"],
             "id_number_masked": mask_id_number(guard["id_number"]),
             "employer": guard.get("company_name"), "employer_id": guard.get("company_id"),
             "banned_now": bool(bans),
@@ -378,7 +378,7 @@ class BanOut(BaseModel):
 
 
 class IdentityOut(BaseModel):
-    guard_id: int
+    guard_id: str = Field(description="the guard's public id")
     name: str
     id_number_masked: str
     employer: str | None
@@ -481,8 +481,8 @@ def review_evidence(review_id: int, request: Request, principal: Regulator, now:
                 "modalities": [str(x.get("modality")) for x in comps],
                 "face": None if face_comp is None else {
                     "distance": face_comp.get("score"), "llr": face_comp.get("llr"),
-                    "held_portrait": base + str(held["id"]) if held else None,
-                    "candidate_portrait": base + str(other["id"]) if other else None},
+                    "held_portrait": base + str(held["public_id"]) if held else None,
+                    "candidate_portrait": base + str(other["public_id"]) if other else None},
                 "fingers": [f.as_dict() for f in fingers],
             })
         return {"id": review["id"], "modality": review["modality"], "status": review["status"],
@@ -494,7 +494,7 @@ def review_evidence(review_id: int, request: Request, principal: Regulator, now:
 @router.get("/biometrics/reviews/{review_id}/portraits/{guard_id}",
             summary="The face crop of an identity of a held duplicate (JPEG)",
             response_class=Response)
-def review_portrait(review_id: int, guard_id: int, request: Request,
+def review_portrait(review_id: int, guard_id: GuardRef, request: Request,
                     principal: Regulator) -> Response:
     rt = runtime(request)
     with rt.db.transaction(readonly=True) as cur:

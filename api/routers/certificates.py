@@ -625,7 +625,7 @@ class CardOut(BaseModel):
     serial: int
     status: str
     status_reason: str | None
-    guard_id: int
+    guard_id: str = Field(description="the guard's public id")
     issued_at: dt.datetime
     expires_at: dt.datetime
 
@@ -637,13 +637,13 @@ class CardsOut(BaseModel):
 def card_view(card: dict[str, Any], certificate_number: str | None) -> CardOut:
     return CardOut(number=card["number"], certificate_number=certificate_number,
                    serial=int(card["card_serial"]), status=card["status"],
-                   status_reason=card["status_reason"], guard_id=int(card["guard_id"]),
+                   status_reason=card["status_reason"], guard_id=str(card["guard_public_id"]),
                    issued_at=card["issued_at"], expires_at=card["expires_at"])
 
 
 @router.post("/guards/{guard_id}/cards", status_code=201, response_model=CardOut,
              summary="Print a new card (its own credential; the previous card is revoked)")
-def issue_card(guard_id: int, request: Request, principal: Staff, now: Now) -> CardOut:
+def issue_card(guard_id: GuardRef, request: Request, principal: Staff, now: Now) -> CardOut:
     from certificates import cards
 
     ctx = certs(request)
@@ -653,16 +653,21 @@ def issue_card(guard_id: int, request: Request, principal: Staff, now: Now) -> C
                                 signer=ctx.signer("certificate"),
                                 status_signer=ctx.signer("status-list"),
                                 config=ctx.issuance.status)
+        if not may_see_certificate(principal, card):
+            # Issued under a previous employer (takeover by re-hire): not this company's
+            # to print; raising rolls the new card back.
+            raise NotFound("no current certificate to print")
         cert = cert_repo.get_by_id(cur, int(card["card_of"]))
     return card_view(card, cert["number"] if cert else None)
 
 
 @router.get("/guards/{guard_id}/cards", response_model=CardsOut,
             summary="A guard's printed cards, newest last")
-def guard_cards(guard_id: int, request: Request, principal: StaffOrSelf) -> CardsOut:
+def guard_cards(guard_id: GuardRef, request: Request, principal: StaffOrSelf) -> CardsOut:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
-        rows = cert_repo.cards_of_guard(cur, guard_id)
+        rows = [r for r in cert_repo.cards_of_guard(cur, guard_id)
+                if may_see_certificate(principal, r)]
         numbers = {int(r["card_of"]): r["number"].rpartition("-C")[0] for r in rows}
     return CardsOut(items=[card_view(r, numbers.get(int(r["card_of"]))) for r in rows])
 

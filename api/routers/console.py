@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api import console_repository, csv_export
+from api.access import GuardRef
 from api.deps import clock, require, runtime
 from api.schemas import mask_id_number
 from certificates import repository as cert_repo
@@ -56,7 +57,7 @@ def overview(request: Request, principal: Regulator, now: Now) -> Any:
 
 # -- guard search -----------------------------------------------------------------------
 class GuardHit(BaseModel):
-    id: int
+    id: str = Field(description="the guard's public id")
     name: str
     id_number_masked: str
     status: str
@@ -71,14 +72,14 @@ class GuardSearchOut(BaseModel):
 
 
 def _hit(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"],
+    return {"id": str(row["public_id"]), "name": row["name"],
             "id_number_masked": mask_id_number(row["id_number"]), "status": row["status"],
             "company_id": row.get("company_id"), "company_name": row.get("company_name"),
             "district": row.get("district")}
 
 
 @router.get("/guards", response_model=GuardSearchOut,
-            summary="Find guards by name, ID number, certificate number or guard id")
+            summary="Find guards by name, ID number, certificate number or public guard id")
 def search_guards(request: Request, principal: Regulator,
                   q: Annotated[str, Query(min_length=1, max_length=64)]) -> Any:
     q = q.strip()
@@ -86,8 +87,9 @@ def search_guards(request: Request, principal: Regulator,
         if _ID_NUMBER.match(q):
             row = registry_repo.get_guard_by_id_number(cur, q.upper())
             return {"matched_by": "id_number", "items": [_hit(row)] if row else []}
-        if q.isdigit() and len(q) <= 12:
-            row = registry_repo.get_guard(cur, int(q))
+        internal = _guard_by_public_id(cur, q)
+        if internal is not None:
+            row = registry_repo.get_guard(cur, internal)
             if row is not None:
                 return {"matched_by": "guard_id", "items": [_hit(row)]}
         if re.fullmatch(r"[0-9A-Za-z-]{8,40}", q):
@@ -97,6 +99,18 @@ def search_guards(request: Request, principal: Regulator,
                 return {"matched_by": "certificate", "items": [_hit(row)] if row else []}
         rows = registry_repo.search_guards_by_name(cur, q, limit=50)
     return {"matched_by": "name", "items": [_hit(r) for r in rows]}
+
+
+def _guard_by_public_id(cur: Any, q: str) -> int | None:
+    """The internal id of the guard whose public id is ``q`` (URLs and answers name guards
+    by public id only; the internal number finds nothing)."""
+    import uuid
+
+    try:
+        public = str(uuid.UUID(q))
+    except ValueError:
+        return None
+    return registry_repo.guard_id_of(cur, public)
 
 
 class GuardBan(BaseModel):
@@ -115,7 +129,7 @@ class GuardBansOut(BaseModel):
 
 @router.get("/guards/{guard_id}/bans", response_model=GuardBansOut,
             summary="Every ban of this guard's ID number, lifted or not")
-def guard_bans(guard_id: int, request: Request, principal: Regulator, now: Now) -> Any:
+def guard_bans(guard_id: GuardRef, request: Request, principal: Regulator, now: Now) -> Any:
     from registry.errors import NotFound
 
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -226,6 +240,8 @@ def export_csv(request: Request, principal: Regulator, now: Now,
                what: Annotated[Literal["companies", "guards", "bans"], Path()]) -> Response:
     with runtime(request).db.transaction(readonly=True) as cur:
         rows = _export_rows(cur, what)
+    if what == "guards":  # guards leave the system under their public id only
+        rows = [{**r, "id": str(r["public_id"])} for r in rows]
     out = io.StringIO()
     out.write("\ufeff")  # so that spreadsheets read the Chinese names as UTF-8
     writer = csv_export.dict_writer(out, EXPORTS[what], extrasaction="ignore")

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api import csv_import
-from api.access import actor_of, guard_for
+from api.access import GuardRef, actor_of, guard_for, public_guard_ids
 from api.deps import clock, rate_limit_client, require, runtime
 from api.routers.biometrics import capture_face, capture_finger
 from api.routers.regulation import _csv_body
@@ -89,7 +89,7 @@ class RegisteredOut(AppliedOut):
 class RegistrationOut(BaseModel):
     id: int
     session_id: int
-    guard_id: int
+    guard_id: str  # the public id
     name: str
     sits_on: dt.date
     venue: str
@@ -117,7 +117,7 @@ class RefusalOut(BaseModel):
     session_id: int
     name: str
     id_number: str
-    guard_id: int | None
+    guard_id: str | None  # the public id
     applied_by: str
     reasons: list[str]
     messages: list[str]
@@ -152,7 +152,7 @@ class ResultIn(Input):
 
 class ResultOut(BaseModel):
     registration_id: int
-    guard_id: int
+    guard_id: str  # the public id
     passed: bool
     score: float | None
 
@@ -171,7 +171,7 @@ class ExternalResultIn(Input):
 
 class ExternalResultOut(BaseModel):
     id: int
-    guard_id: int
+    guard_id: str  # the public id
     passed: bool
     source: str
 
@@ -289,6 +289,7 @@ def _registration_view(cur: Cursor, row: dict[str, Any], *, capture: bool) -> di
 
 @router.get("/exam-sessions/{session_id}/registrations", response_model=RegistrationsOut,
             summary="Candidates of a session (exam staff)")
+@public_guard_ids
 def list_registrations(session_id: Id, request: Request, principal: ExamStaff,
                        cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
                        limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
@@ -302,6 +303,7 @@ def list_registrations(session_id: Id, request: Request, principal: ExamStaff,
 
 @router.get("/exam-refusals", response_model=RefusalsOut,
             summary="Refused applications and their reasons (regulator only)")
+@public_guard_ids
 def list_refusals(request: Request, principal: Regulator,
                   session_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                   cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
@@ -315,6 +317,7 @@ def list_refusals(request: Request, principal: Regulator,
 # -- the registration point (station) ------------------------------------------------------
 @router.post("/exam-registrations/lookup", response_model=RegistrationsOut,
              summary="Find a candidate's registrations by the ID card shown (exam staff)")
+@public_guard_ids
 def lookup(body: LookupIn, request: Request, principal: ExamStaff, now: Now
            ) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -325,6 +328,7 @@ def lookup(body: LookupIn, request: Request, principal: ExamStaff, now: Now
 
 @router.get("/exam-registrations/{registration_id}", response_model=RegistrationOut,
             summary="One registration with its capture status (exam staff)")
+@public_guard_ids
 def get_registration(registration_id: Id, request: Request, principal: ExamStaff
                      ) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
@@ -406,6 +410,7 @@ def attendance(request: Request, principal: ExamStaff, now: Now,
 # -- results -------------------------------------------------------------------------------
 @router.post("/exam-sessions/{session_id}/results", response_model=ResultOut,
              summary="Record one candidate's result (exam staff)")
+@public_guard_ids
 def record_result(session_id: Id, body: ResultIn, request: Request, principal: ExamStaff,
                   now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
@@ -472,7 +477,8 @@ def _import(request: Request, principal: Principal, now: dt.datetime, session_id
 @router.post("/guards/{guard_id}/exam-results", status_code=201,
              response_model=ExternalResultOut,
              summary="Record an exam result from elsewhere, with its evidence (regulator)")
-def external_result(guard_id: Id, body: ExternalResultIn, request: Request,
+@public_guard_ids
+def external_result(guard_id: GuardRef, body: ExternalResultIn, request: Request,
                     principal: Regulator, now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction() as cur:
         return exams.record_external(cur, actor=actor_of(principal), now=now,
@@ -482,7 +488,7 @@ def external_result(guard_id: Id, body: ExternalResultIn, request: Request,
 
 @router.get("/guards/{guard_id}/exams", response_model=ArchiveOut,
             summary="The person's exam record (archive)")
-def archive(guard_id: Id, request: Request, principal: StaffOrSelf) -> dict[str, Any]:
+def archive(guard_id: GuardRef, request: Request, principal: StaffOrSelf) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
         return exams.archive(cur, guard_id)

@@ -148,7 +148,7 @@ class PolicyOut(Output):
 
 class QualificationOut(Output):
     id: int
-    guard_id: int
+    guard_id: str  # the public id
     kind: str
     reference: str | None
     valid_from: dt.date
@@ -158,7 +158,7 @@ class QualificationOut(Output):
 
 
 class MayPerformOut(Output):
-    guard_id: int
+    guard_id: str  # the public id
     service: str
     allowed: bool
     reasons: list[str]
@@ -180,7 +180,7 @@ class ChecksImportedOut(Output):
 
 class ImportedRow(Output):
     line: int
-    guard_id: int
+    guard_id: str  # the public id
 
 
 class GuardsImportedOut(Output):
@@ -212,7 +212,7 @@ class CaptureRateOut(Output):
 
 class RevocationOut(Output):
     number: str
-    guard_id: int
+    guard_id: str  # the public id
     status: str
     status_reason: str | None
     status_changed_at: dt.datetime | None

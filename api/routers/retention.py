@@ -4,14 +4,17 @@ for the regulator (``GET /v1/retention/report``). Parse -> use case -> view."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from api.access import NO_GUARD, public_guard_ids
 from api.deps import require, runtime
 from api.usecases import archive as archive_usecase
 from api.usecases import retention
+from registry import repository as registry_repo
 from registry.auth import Principal, Role
 
 router = APIRouter(tags=["career"])
@@ -59,7 +62,7 @@ class ArchiveLevelOut(BaseModel):
 
 
 class ArchiveOut(BaseModel):
-    guard_id: int
+    guard_id: str  # the public id
     name: str
     skill_level: int
     employer: str | None
@@ -74,6 +77,7 @@ class ArchiveOut(BaseModel):
 @router.get("/v1/me/archive", response_model=ArchiveOut,
             summary="My archive: exams, training, level history, certificates, employment "
                     "(guard)")
+@public_guard_ids
 def my_archive(request: Request, principal: GuardSelf) -> dict[str, Any]:
     return archive_usecase.archive(runtime(request).db, int(principal.guard_id or 0))
 
@@ -94,7 +98,7 @@ class RetentionTotalsOut(BaseModel):
 
 class RetentionRecordOut(BaseModel):
     id: int
-    guard_id: int
+    guard_id: str  # the public id
     outcome: str
     out_since: dt.date | None
     bars: list[str]
@@ -114,13 +118,24 @@ class RetentionReportOut(BaseModel):
 
 @router.get("/v1/retention/report", response_model=RetentionReportOut,
             summary="Retention: what is purged, what is kept and why (regulator)")
+@public_guard_ids
 def retention_report(request: Request, principal: Regulator,
-                     guard_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                     guard_id: Annotated[str | None, Query(
+                         max_length=64, description="the guard's public id")] = None,
                      outcome: Annotated[str | None,
                                         Query(pattern=r"^(purged|kept-for-bar|released)$")
                                         ] = None,
                      after: Annotated[int, Query(ge=0, le=2**62)] = 0,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     rt = runtime(request)
-    return retention.report(rt.db, rt.settings, guard_id=guard_id, outcome=outcome,
+    internal: int | None = None
+    if guard_id is not None:
+        try:
+            public = str(uuid.UUID(guard_id))
+        except ValueError:
+            public = None
+        with rt.db.snapshot() as cur:
+            found = registry_repo.guard_id_of(cur, public) if public else None
+        internal = found if found is not None else NO_GUARD  # unknown: no record
+    return retention.report(rt.db, rt.settings, guard_id=internal, outcome=outcome,
                             after_id=after, limit=limit)

@@ -4,11 +4,11 @@
 import { setupPage, api, t, h, say, signedIn, principal, problemText, download, fmtDate, fmtTime, ApiError, lang } from "./lib/common.js";
 
 /**
- * @typedef {{ id: number, name: string, status?: string, id_number_masked?: string,
+ * @typedef {{ id: string, name: string, status?: string, id_number_masked?: string,
  *             capture?: { face: string | null, fingers_enrolled: number, complete: boolean,
  *                         certificate: string | null } | null }} Guard
  * @typedef {{ position: number, status: string, quality?: number, minutiae?: number }} Finger
- * @typedef {{ guard_id: number, face: string | null, face_quality?: number | null,
+ * @typedef {{ guard_id: string, face: string | null, face_quality?: number | null,
  *             fingers: Finger[], complete: boolean }} Capture
  * @typedef {{ code: string, message: string }} Reason
  */
