@@ -15,6 +15,7 @@ bench/bench_rate_limits.py.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -46,11 +47,14 @@ class RateLimits:
         try:
             with self.db.snapshot() as cur:
                 admitted = repo.take(cur, kind, key, interval, tolerance)
+                # Refused: Retry-After says when the next request is admitted.
+                wait = 0.0 if admitted else repo.wait_s(cur, kind, key, tolerance)
         except Unavailable:
             self._local(kind, per_minute).check(key)
             return
         if not admitted:
-            raise RateLimited("too many requests for this key; slow down")
+            raise RateLimited("too many requests for this key; slow down",
+                              retry_after_s=max(1, math.ceil(wait)))
 
     def _local(self, kind: str, per_minute: int) -> ProcessRateLimiter:
         with self._lock:
@@ -81,5 +85,7 @@ class ProcessRateLimiter:
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens < 1.0:
                 self._buckets[key] = (tokens, now)
-                raise RateLimited("too many requests for this key; slow down")
+                wait = math.ceil((1.0 - tokens) / self.rate) if self.rate > 0 else 60
+                raise RateLimited("too many requests for this key; slow down",
+                                  retry_after_s=max(1, int(wait)))
             self._buckets[key] = (tokens - 1.0, now)

@@ -28,6 +28,16 @@ def take(cur: Cursor, kind: str, key: int, interval_s: float, tolerance_s: float
     return cur.fetchone() is not None
 
 
+def wait_s(cur: Cursor, kind: str, key: int, tolerance_s: float) -> float:
+    """After a refusal: seconds until ``key`` is admitted again under ``kind`` (for the
+    ``Retry-After`` header); 0 when the row is gone."""
+    cur.execute("SELECT extract(epoch FROM tat - now())::float8 - %s AS wait"
+                " FROM registry_rate_limit WHERE kind = %s AND key = %s",
+                (tolerance_s, kind, key))
+    row = cur.fetchone()
+    return max(0.0, float(row["wait"])) if row is not None else 0.0
+
+
 def sweep(cur: Cursor, idle_s: float) -> int:
     """Forget keys idle for ``idle_s`` (their bucket is full again anyway)."""
     cur.execute("DELETE FROM registry_rate_limit"
