@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from api.usecases import archive
-from tests.conftest import Api, make_issuable_guard, make_principal
+from tests.conftest import Api, internal_guard_id, make_issuable_guard, make_principal
 
 
 def test_a_guard_reads_their_own_archive_and_nobody_elses(
@@ -68,7 +68,8 @@ def test_a_guard_reads_their_own_archive_and_nobody_elses(
     monkeypatch.setitem(archive._SECTIONS, "drills", lambda cur, gid: [{"held": "yes"}])
     extended = me.get("/v1/me/archive").json()
     assert extended["exams"] == [{"date": "2026-05-10", "title": "保安员资格考试",
-                                  "result": "passed", "detail": f"guard {guard['id']}"}]
+                                  "result": "passed",
+                                  "detail": f"guard {internal_guard_id(runtime, guard['id'])}"}]
     assert extended["more"] == {"drills": [{"held": "yes"}]}
 
 

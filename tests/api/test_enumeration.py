@@ -111,6 +111,59 @@ def test_guards_are_named_by_public_ids_only(runtime: Runtime, regulator: Api,
     assert issued["cert"]["guard_id"] == guard["id"]
 
 
+def test_routes_added_since_name_guards_by_public_ids_too(runtime: Runtime, regulator: Api,
+                                                           issued: dict[str, Any]) -> None:
+    """Eligibility, cards, exams, the regulator console, review evidence and retention
+    (issues 15, 18, 19 and the web consoles) follow the same rule: public ids in URLs and
+    answers; an internal number answers 404 like any unknown id."""
+    guard, operator = issued["guard"], issued["operator"]
+    gid, internal = guard["id"], internal_guard_id(runtime, guard["id"])
+    for api in (regulator, operator):
+        elig = api.get(f"/v1/guards/{gid}/eligibility")
+        assert elig.status_code == 200, elig.text
+        assert elig.json()["guard_id"] == gid
+        _problem(api.get(f"/v1/guards/{internal}/eligibility"), 404)
+        _problem(api.get(f"/v1/guards/{internal}/cards"), 404)
+        _problem(api.get(f"/v1/guards/{internal}/exams"), 404)
+        assert api.get(f"/v1/guards/{gid}/exams").status_code == 200
+    card = operator.post(f"/v1/guards/{gid}/cards", json={})
+    assert card.status_code == 201, card.text
+    assert card.json()["guard_id"] == gid
+    cards = operator.get(f"/v1/guards/{gid}/cards").json()["items"]
+    assert cards and all(c["guard_id"] == gid for c in cards)
+    _problem(regulator.post(f"/v1/guards/{internal}/cards", json={}), 404)
+    # The console finds a guard by its public id, never by the internal number.
+    found = regulator.get(f"/v1/console/guards?q={gid}").json()
+    assert found["matched_by"] == "guard_id" and [h["id"] for h in found["items"]] == [gid]
+    by_number = regulator.get(f"/v1/console/guards?q={internal}").json()
+    assert all(_is_public_id(h["id"]) for h in by_number["items"])
+    assert gid not in [h["id"] for h in by_number["items"]]
+    assert regulator.get(f"/v1/console/guards/{gid}/bans").status_code == 200
+    _problem(regulator.get(f"/v1/console/guards/{internal}/bans"), 404)
+    export = regulator.get("/v1/console/exports/guards.csv")
+    assert export.status_code == 200
+    assert gid in export.text and f"\n{internal}," not in export.text
+    # A held duplicate's evidence names both identities by public id, portraits too.
+    twin = regulator.make_guard(issued["company"]["id"])
+    held = regulator.post(f"/v1/guards/{twin['id']}/fingers/2", files={
+        "image": ("f.png", (FINGERS / "101_1.png").read_bytes(), "image/png")})
+    assert held.status_code == 202, held.text
+    reviews = regulator.get("/v1/biometrics/reviews?status=pending&limit=200").json()["items"]
+    review = next(r for r in reviews if r["guard_id"] == twin["id"])
+    evidence = regulator.get(f"/v1/biometrics/reviews/{review['id']}/evidence")
+    assert evidence.status_code == 200, evidence.text
+    body = evidence.json()
+    assert body["held"]["guard_id"] == twin["id"]
+    named = [c["identity"]["guard_id"] for c in body["candidates"] if c["identity"]]
+    assert gid in named and all(_is_public_id(g) for g in named)
+    portrait = regulator.get(f"/v1/biometrics/reviews/{review['id']}/portraits/{gid}")
+    assert portrait.status_code == 200 and portrait.headers["content-type"] == "image/jpeg"
+    _problem(regulator.get(f"/v1/biometrics/reviews/{review['id']}/portraits/{internal}"), 404)
+    report = regulator.get(f"/v1/retention/report?guard_id={gid}")
+    assert report.status_code == 200, report.text
+    assert all(r["guard_id"] == gid for r in report.json()["items"])
+
+
 def test_issuance_requests_are_named_by_public_ids(regulator: Api, runtime: Runtime,
                                                    client: TestClient) -> None:
     company = regulator.make_company()

@@ -19,10 +19,17 @@ from certificates import qr
 from certificates.credential import inspect
 from registry import exams
 from registry import exams_repository as exam_repo
-from tests.conftest import FINGERS, PEOPLE, Api, make_principal, random_id_number
+from tests.conftest import (
+    FINGERS,
+    PEOPLE,
+    Api,
+    internal_guard_id,
+    make_principal,
+    random_id_number,
+)
 
 
-def _approve_holds(regulator: Api, guard_id: int) -> None:
+def _approve_holds(regulator: Api, guard_id: str) -> None:
     for review in regulator.get("/v1/biometrics/reviews?limit=200").json()["items"]:
         if review["guard_id"] == guard_id:
             regulator.post(f"/v1/biometrics/reviews/{review['id']}/decision",
@@ -153,5 +160,6 @@ def test_from_online_application_to_a_personal_certificate(
     with runtime.db.transaction(readonly=True) as cur:
         cur.execute("SELECT count(*) AS n FROM registry_audit_event WHERE action ="
                     " 'certificate.issue.signed' AND actor LIKE 'system%%'"
-                    " AND data->>'guard_id' = %s", (str(guard_id),))
+                    " AND data->>'guard_id' = %s",
+                    (str(internal_guard_id(runtime, guard_id)),))
         assert cur.fetchone()["n"] == 3

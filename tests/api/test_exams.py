@@ -204,6 +204,7 @@ def test_results_by_csv_are_all_or_nothing_with_line_numbers(
         (False, 41.0, "exam")]
 
 
-def _guard_id(staff: Api, id_number: str) -> int:
+def _guard_id(staff: Api, id_number: str) -> str:
+    """The guard's public id, as the station's look-up answers it."""
     items = staff.post("/v1/exam-registrations/lookup", json={"id_number": id_number}).json()
-    return int(items["items"][0]["guard_id"])
+    return str(items["items"][0]["guard_id"])

@@ -14,7 +14,13 @@ import pytest
 from PIL import Image, ImageFilter
 
 from api import reporting_repository
-from tests.conftest import Api, capture_biometrics, make_principal, record_exam_pass
+from tests.conftest import (
+    Api,
+    capture_biometrics,
+    internal_guard_id,
+    make_principal,
+    record_exam_pass,
+)
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 
@@ -96,7 +102,7 @@ def test_the_check_is_logged_without_biometric_data_and_keeps_no_photo(
 
     officer = make_principal(runtime, client, "checkpoint_officer")
     with runtime.db.transaction(readonly=True) as cur:
-        guard = registry_repo.get_guard(cur, presented["guard"]["id"])
+        guard = registry_repo.get_guard(cur, internal_guard_id(runtime, presented["guard"]["id"]))
         subject = str(guard["biometric_subject"])
         before = bio_repo.get_face(cur, subject)
     number = presented["cert"]["number"]

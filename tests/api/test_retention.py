@@ -44,13 +44,13 @@ def _rows(dsn: str, sql: str, args: Any = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in cur.fetchall()]
 
 
-def _secrets_of(dsn: str, guard_id: int) -> dict[str, str]:
+def _secrets_of(dsn: str, guard_id: str) -> dict[str, str]:
     """Every sealed or derived value of the person, as the text PostgreSQL prints it
     (bytea in hex, the vector as text): what must not survive the purge."""
     out: dict[str, str] = {}
     guard = _rows(dsn, "SELECT biometric_subject::text AS s, encode(id_number_sealed, 'hex')"
                        " AS idn, encode(phone_sealed, 'hex') AS phone FROM registry_guard"
-                       " WHERE id = %s", (guard_id,))[0]
+                       " WHERE public_id = %s", (guard_id,))[0]
     out["id_number_sealed"], out["phone_sealed"] = guard["idn"], guard["phone"]
     face = _rows(dsn, "SELECT encode(photo_sealed, 'hex') AS photo,"
                       " encode(display_sealed, 'hex') AS display, embedding::text AS vec"
@@ -160,12 +160,12 @@ def test_retention_purges_the_departed_and_keeps_what_catches_the_banned(
         assert found == {}, found
         row = _rows(dsn, "SELECT name, id_number_sealed, phone_sealed, birth_date, sex,"
                          " id_number_bidx IS NOT NULL AS has_bidx, retention, purged_at"
-                         " FROM registry_guard WHERE id = %s", (gone["id"],))[0]
+                         " FROM registry_guard WHERE public_id = %s", (gone["id"],))[0]
         assert row["id_number_sealed"] is None and row["phone_sealed"] is None
         assert row["birth_date"] is None and row["sex"] is None and row["has_bidx"]
         assert row["name"] != gone["name"] and row["retention"] == "purged"
         subject = _rows(dsn, "SELECT biometric_subject::text AS s FROM registry_guard"
-                             " WHERE id = %s", (gone["id"],))[0]["s"]
+                             " WHERE public_id = %s", (gone["id"],))[0]["s"]
         for table in ("biometrics_face", "biometrics_finger", "biometrics_finger_index",
                       "biometrics_review"):
             assert _rows(dsn, f"SELECT 1 FROM {table} WHERE subject = %s",
@@ -256,10 +256,10 @@ def test_retention_is_bounded_per_run_and_resumes_where_it_stopped(
                             json={"reason": "left"}).status_code == 200
         clock.advance(days=3 * 365 + 5)
 
-        def purged() -> set[int]:
-            return {int(r["id"]) for r in _rows(
+        def purged() -> set[str]:  # public ids, as the API names the guards
+            return {str(r["id"]) for r in _rows(
                 rt.settings.database_url or "",
-                "SELECT id FROM registry_guard WHERE retention = 'purged'")}
+                "SELECT public_id AS id FROM registry_guard WHERE retention = 'purged'")}
 
         first = retention.run(rt.db, rt.settings, clock(), limit=1)
         assert first["purged"] == 1 and first["more"] is True

@@ -12,7 +12,14 @@ import pytest
 from PIL import Image
 
 from tests.api.test_dedup_api import FACES, enrol, review_of
-from tests.conftest import FINGERS, PEOPLE, Api, isolated_stack, make_principal
+from tests.conftest import (
+    FINGERS,
+    PEOPLE,
+    Api,
+    internal_guard_id,
+    isolated_stack,
+    make_principal,
+)
 
 
 @pytest.fixture
@@ -108,17 +115,18 @@ def test_a_hold_from_before_fused_decisions_gets_its_odds_from_the_calibration(
         resp = regulator.post(f"/v1/guards/{guard['id']}/face", files={
             "photo": (photo.name, photo.read_bytes(), "image/jpeg")})
         assert resp.status_code == 201, resp.text
+    ia, ib = internal_guard_id(runtime, a["id"]), internal_guard_id(runtime, b["id"])
     with runtime.db.transaction() as cur:
-        ga, gb = registry_repo.get_guard(cur, a["id"]), registry_repo.get_guard(cur, b["id"])
+        ga, gb = registry_repo.get_guard(cur, ia), registry_repo.get_guard(cur, ib)
         assert ga is not None and gb is not None
         sa, sb = str(ga["biometric_subject"]), str(gb["biometric_subject"])
         close = bio_repo.open_review(cur, subject=sb, modality="face", banned_match=False,
-                                     candidates=[{"subject": sa, "guard_id": a["id"],
+                                     candidates=[{"subject": sa, "guard_id": ia,
                                                   "score": 0.30, "banned": False}])
     with runtime.db.transaction() as cur:  # a far one, under another subject's review
         bio_repo.decide_review(cur, close, status="approved", decided_by="test", note=None)
         far = bio_repo.open_review(cur, subject=sb, modality="face", banned_match=False,
-                                   candidates=[{"subject": sa, "guard_id": a["id"],
+                                   candidates=[{"subject": sa, "guard_id": ia,
                                                 "score": 0.58, "banned": False}])
     near_ev = regulator.get(f"/v1/biometrics/reviews/{close}/evidence").json()
     far_ev = regulator.get(f"/v1/biometrics/reviews/{far}/evidence").json()

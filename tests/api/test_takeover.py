@@ -165,14 +165,21 @@ def test_the_hire_code_lets_the_new_company_hire_without_changing_the_record(
     history = op_b.call("GET", f"/v1/guards/{employed['id']}/employment").json()["items"]
     assert [h["company_id"] for h in history] == [world["a"]["id"], world["b"]["id"]]
     assert history[0]["ended_on"] is not None
-    # The certificate issued under A stays out of B's reach: not read, printed or revoked.
-    number = world["cert"]["number"]
+    # The credential follows the person (issue 15): re-issued under B, a new number. The
+    # certificate issued under A stays out of B's reach: not read, printed or revoked.
+    number, reissued = world["cert"]["number"], view["reissued"]
+    assert reissued and reissued != number, view
     assert op_b.call("GET", f"/v1/certificates/{number}").status_code == 404
     assert op_b.call("POST", f"/v1/certificates/{number}/revoke",
                      json={"reason": "misconduct"}).status_code == 404
     listed = op_b.call("GET", f"/v1/guards/{employed['id']}/certificates").json()["items"]
-    assert number not in [c["number"] for c in listed]
-    assert op_b.call("GET", f"/v1/guards/{employed['id']}/card.pdf").status_code == 404
+    assert [c["number"] for c in listed] == [reissued]
+    assert op_b.call("GET", f"/v1/certificates/{reissued}").json()["employer_id"] == \
+        world["b"]["id"]
+    # B prints the card of the certificate issued under B, and no card of A's.
+    assert op_b.call("GET", f"/v1/guards/{employed['id']}/card.pdf").status_code == 200
+    cards = op_b.call("GET", f"/v1/guards/{employed['id']}/cards").json()["items"]
+    assert cards and all(c["certificate_number"] == reissued for c in cards)
     # A no longer reaches the person at all.
     assert world["op_a"].call("GET", f"/v1/guards/{employed['id']}").status_code == 404
     # The regulator, who sees every company, is told where the person works.
