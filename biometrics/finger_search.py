@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from biometrics import finger_repository
 from biometrics.fingerprint import index
 from biometrics.fingerprint.matcher import PreparedTemplate, match_many, prepare
@@ -104,13 +106,16 @@ def _score(probe: PreparedTemplate, rows: list[dict[str, Any]], sealer: Sealer,
 
 def shortlist_ids(cur: Cursor, probe: PreparedTemplate, *, k: int,
                   db: Database | None = None) -> list[tuple[int, float]]:
-    """The ``k`` best ``(finger_id, index score)`` for ``probe`` from the database index,
-    best first (stale, rejected and excluded fingers not yet removed). With ``db``, the
-    posting lists are read in two halves at the same time (:meth:`Database.fan_out`)."""
-    codes, mult = index.probe_codes(probe)
-    if codes.size == 0:
+    """The ``k`` best ``(finger_id, index score)`` for ``probe`` from the database index
+    (:func:`index.rank_votes`), best first (stale, rejected and excluded fingers not yet
+    removed). With ``db``, the posting lists are read in two halves at the same time
+    (:meth:`Database.fan_out`)."""
+    codes = index.minutia_codes(probe)
+    distinct = np.unique(codes)
+    if distinct.size == 0:
         return []
-    parts = [codes] if db is None else [codes[: codes.size // 2], codes[codes.size // 2:]]
+    parts = ([distinct] if db is None
+             else [distinct[: distinct.size // 2], distinct[distinct.size // 2:]])
 
     def read(part: Any) -> Any:
         return lambda c: finger_repository.posting_lists(
@@ -122,9 +127,8 @@ def shortlist_ids(cur: Cursor, probe: PreparedTemplate, *, k: int,
         found.update(lists)
     if not found:
         return []
-    keep = [i for i, c in enumerate(codes.tolist()) if c in found]
-    return index.rank_postings(codes[keep], mult[keep], [found[int(codes[i])] for i in keep],
-                               gallery_size=finger_repository.gallery_size(cur), top=k)
+    return index.rank_votes(codes, found, gallery_size=finger_repository.gallery_size(cur),
+                            top=k)
 
 
 def search_fingers(cur: Cursor, probe: PreparedTemplate, *, sealer: Sealer,
@@ -158,9 +162,10 @@ def search_fingers(cur: Cursor, probe: PreparedTemplate, *, sealer: Sealer,
 def index_finger(cur: Cursor, *, subject: str, position: int, prepared: PreparedTemplate,
                  ) -> None:
     """Write the finger's index rows (called in the same transaction as the upsert)."""
+    codes, slots = index.finger_postings(prepared)
     finger_repository.index_finger(
-        cur, subject=subject, position=position, scheme=index.SCHEME,
-        codes=index.finger_codes(prepared), max_postings=index.MAX_POSTINGS)
+        cur, subject=subject, position=position, scheme=index.SCHEME, codes=codes,
+        slots=slots, max_postings=index.MAX_POSTINGS)
 
 
 @dataclass
@@ -171,14 +176,16 @@ class IndexReport:
 
 
 def index_fingers(cur: Cursor, *, sealer: Sealer, after: tuple[str, int] | None,
-                  limit: int) -> IndexReport:
+                  limit: int, staged: bool = False) -> IndexReport:
     """Index up to ``limit`` not yet indexed fingers after ``after`` in (subject,
-    position) order, in one bulk write (``guardreg biometrics finger-index``)."""
+    position) order, in one bulk write (``guardreg biometrics finger-index``).
+    ``staged``: the postings wait in the stage until :func:`merge_staged` (the CLI's
+    bulk build); otherwise they are searchable when the transaction commits."""
     from biometrics.errors import TemplateRejected
 
     rows = finger_repository.fingers_to_index(cur, scheme=index.SCHEME, after=after,
                                               limit=limit)
-    items: list[tuple[str, int, Any]] = []
+    items: list[finger_repository.Postings] = []
     failed: list[tuple[str, int]] = []
     for row in rows:
         subject, position = str(row["subject"]), int(row["position"])
@@ -188,8 +195,14 @@ def index_fingers(cur: Cursor, *, sealer: Sealer, after: tuple[str, int] | None,
         except TemplateRejected:
             failed.append((subject, position))
             continue
-        items.append((subject, position, index.finger_codes(prep)))
+        items.append((subject, position, *index.finger_postings(prep)))
     finger_repository.index_fingers_bulk(cur, items, scheme=index.SCHEME,
-                                         max_postings=index.MAX_POSTINGS)
+                                         max_postings=index.MAX_POSTINGS, staged=staged)
     last = (str(rows[-1]["subject"]), int(rows[-1]["position"])) if len(rows) == limit else None
     return IndexReport(len(items), failed, last)
+
+
+def merge_staged(cur: Cursor, *, keep_stage: bool = False) -> int:
+    """Make the staged postings of a bulk build searchable (one write per list)."""
+    return finger_repository.merge_staged_postings(cur, max_postings=index.MAX_POSTINGS,
+                                                   keep_stage=keep_stage)
