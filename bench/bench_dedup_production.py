@@ -12,7 +12,8 @@ for the face-index benchmark) and two fingers (positions 2 and 7; distinct synth
 fingers from ``biometrics.fingerprint.synthetic``, first impressions, prepared and cached
 by ``bench/_finger_gallery.py``), sealed as enrollment seals them and indexed with the
 production index (``finger_repository.index_fingers_bulk``, as `guardreg biometrics
-finger-index` does); the face index installed by ``biometrics.face.projection.install``.
+finger-index` does: staged, then every list written once); the face index installed
+by ``biometrics.face.projection.install``.
 Then ``biometrics.enrollment.find_duplicates`` (face and finger indexes -> candidates ->
 every modality scored -> calibrated LLRs fused -> hold threshold for FPIR 1% at the
 configured gallery of 500,000) inside a ``Database.transaction``:
@@ -116,17 +117,17 @@ def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_m
     per_chunk = gallery.CHUNK
     done = 0
     for c in range((2 * n + per_chunk - 1) // per_chunk):
-        templates, codes = gallery.load_chunk(c)
+        templates, postings = gallery.load_chunk(c)
         rows: list[tuple[str, int, bytes]] = []
-        items: list[tuple[str, int, np.ndarray]] = []
-        for j, (tpl, cds) in enumerate(zip(templates, codes, strict=True)):
+        items: list[tuple[str, int, np.ndarray, np.ndarray]] = []
+        for j, (tpl, (cds, slots)) in enumerate(zip(templates, postings, strict=True)):
             finger = c * per_chunk + j
             if finger >= 2 * n:
                 break
             subject, position = subjects[finger // 2], (2 if finger % 2 == 0 else 7)
             rows.append((subject, position, sealer.seal(bytes(tpl),
                                                         aad=finger_aad(subject, position))))
-            items.append((subject, position, np.asarray(cds)))
+            items.append((subject, position, np.asarray(cds), np.asarray(slots)))
         buf = io.StringIO()
         for subject, position, sealed in rows:
             buf.write(f"{subject}\t{position}\tenrolled\t{finger_model}\t"
@@ -136,9 +137,11 @@ def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_m
                         " template_sealed, quality, minutiae) FROM STDIN", buf)
         with db.transaction() as icur:
             finger_repository.index_fingers_bulk(icur, items, scheme=index.SCHEME,
-                                                 max_postings=index.MAX_POSTINGS)
+                                                 max_postings=index.MAX_POSTINGS, staged=True)
         done += len(rows)
-        print(f"  fingers: {done:,} sealed and indexed ({_stamp()})", flush=True)
+        print(f"  fingers: {done:,} sealed and staged ({_stamp()})", flush=True)
+    with db.transaction() as icur:  # as `finger-index` ends: every list written once
+        finger_repository.merge_staged_postings(icur, max_postings=index.MAX_POSTINGS)
     cur.execute("VACUUM ANALYZE")
     conn.close()
     return subjects, time.perf_counter() - t
