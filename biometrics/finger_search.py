@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,20 @@ class TemplateCache:
                 self._items.popitem(last=False)
 
 
+_PARALLEL_FROM = 16  # shortlists at least this long are prepared on PREPARE_THREADS
+PREPARE_THREADS = 2
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(PREPARE_THREADS,
+                                            thread_name_prefix="finger-prepare"))
+        return _POOL[0]
+
+
 def _prepared(row: dict[str, Any], sealer: Sealer, cache: TemplateCache | None,
               ) -> PreparedTemplate:
     subject, position = str(row["subject"]), int(row["position"])
@@ -97,7 +112,13 @@ def _score(probe: PreparedTemplate, rows: list[dict[str, Any]], sealer: Sealer,
            cache: TemplateCache | None, limit: int) -> list[FingerHit]:
     if not rows:
         return []
-    scores = match_many(probe, [_prepared(r, sealer, cache) for r in rows])
+    if len(rows) >= _PARALLEL_FROM:
+        # decrypting and preparing (cylinders) is most of a search's CPU; OpenCV and
+        # the larger numpy steps release the GIL, so two threads use both cores
+        prepared = list(_pool().map(lambda r: _prepared(r, sealer, cache), rows))
+    else:
+        prepared = [_prepared(r, sealer, cache) for r in rows]
+    scores = match_many(probe, prepared)
     hits = [FingerHit(str(r["subject"]), int(r["position"]), float(s))
             for r, s in zip(rows, scores, strict=True)]
     hits.sort(key=lambda h: (-h.score, h.subject, h.position))
