@@ -17,6 +17,7 @@ FIX = Path(__file__).resolve().parents[2] / "fixtures" / "fingerprints"
 
 def real(name: str) -> matcher.PreparedTemplate:
     img = cv2.imread(str(FIX / f"db1_{name}.png"), cv2.IMREAD_GRAYSCALE)
+    assert img is not None
     return matcher.prepare(extract(img, 500.0))
 
 
