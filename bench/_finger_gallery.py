@@ -64,7 +64,12 @@ def build_chunk(c: int) -> Path:
 
 
 def load_chunk(c: int) -> tuple[list[bytes], list[tuple[np.ndarray, np.ndarray]]]:
-    """Templates and ``(codes, slots)`` postings of chunk ``c``'s fingers."""
+    """Templates and ``(codes, slots)`` postings of chunk ``c``'s fingers. With
+    ``FPINDEX_WAIT=1`` a missing chunk is awaited (another process is making it)
+    instead of built here."""
+    if os.environ.get("FPINDEX_WAIT") == "1":
+        while not chunk_path(c).exists():
+            time.sleep(10)
     z = np.load(build_chunk(c), allow_pickle=True)
     off = z["offsets"]
     codes, slots = z["codes"], z["slots"].astype(np.int32)
