@@ -170,6 +170,9 @@ def merge_staged_postings(cur: Cursor, *, max_postings: int, keep_stage: bool = 
     # one statement over the whole gallery: no per-statement limit, room to aggregate
     cur.execute("SET LOCAL statement_timeout = 0")
     cur.execute("SET LOCAL work_mem = '256MB'")
+    # enrollments append to the lists meanwhile: hold them off until the merge commits
+    # (so the emptiness seen below still holds when the key is rebuilt)
+    cur.execute("LOCK TABLE biometrics_finger_posting IN ACCESS EXCLUSIVE MODE")
     cur.execute("SELECT NOT EXISTS (SELECT 1 FROM biometrics_finger_posting) AS empty")
     row = cur.fetchone()
     agg = ("SELECT code, substring(string_agg(entries, ''::bytea) FROM 1 FOR %s) AS entries"
