@@ -1,10 +1,12 @@
 """1:N fingerprint search from PostgreSQL (docs/fingerprint.md, "1:N search").
 
 The gallery lives in the database only: each enrolled finger is indexed by its MCC
-codes (:mod:`biometrics.fingerprint.index`, tables of migration 0110) when it is
-enrolled (:func:`index_finger`, in the enrollment's transaction). :func:`search_fingers`
-reads the posting lists of the probe's codes, ranks fingers by the codes they share,
-decrypts the templates of the best ``shortlist`` and scores them with the full matcher.
+cylinders' codes (:mod:`biometrics.fingerprint.index`, tables of migrations 0110/0111)
+when it is enrolled (:func:`index_finger`, in the enrollment's transaction), or in bulk
+by ``guardreg biometrics finger-index`` (:func:`index_fingers` staged, then
+:func:`merge_staged`). :func:`search_fingers` reads the posting lists of the probe's
+codes, ranks fingers by per-cylinder votes (:func:`index.rank_votes`), decrypts the
+templates of the best ``shortlist`` and scores them with the full matcher.
 Every search reads committed data, so a finger enrolled through one API process is
 found by every other one at once; no process holds the gallery. Prepared templates may
 be kept in a bounded :class:`TemplateCache` that the caller owns (the API runtime has

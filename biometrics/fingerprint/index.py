@@ -4,15 +4,17 @@
 Minutia Cylinder-Code", IEEE TPAMI 2011). Each valid MCC cylinder of a finger is
 binarised (a cell is 1 when its value is above 0.5) and hashed by ``TABLES`` hash
 functions, each reading ``BITS`` fixed cells chosen at random (fixed seed) among the
-cells of the inner ``INNER`` part of the cylinder disk. A finger is the set of its
-``(table, bits)`` *codes* (:func:`finger_codes`): a fixed-length, indexable
-representation that PostgreSQL stores as posting lists ``code -> fingers``
-(``biometrics/finger_repository.py``). Corresponding minutiae of two impressions of a
-finger have nearly the same cylinder, so they share many codes whatever the finger's
-position and rotation; :func:`rank_postings` scores every finger by the codes it
-shares with the probe, each weighted by its inverse document frequency
-(``log(N / list length)``: a code most fingers have says little), and the best few are
-then scored with the full matcher. Nothing here touches a database.
+cells of the inner ``INNER`` part of the cylinder disk. Every cylinder's ``TABLES``
+*codes* ``(table, bits)`` are indexed (:func:`finger_postings`, scheme 2): PostgreSQL
+stores posting lists ``code -> (finger, cylinder slot)``
+(``biometrics/finger_repository.py``).
+Corresponding minutiae of two impressions of a finger have nearly the same cylinder,
+so their codes collide in many tables whatever the finger's position and rotation;
+:func:`rank_votes` counts, for each probe cylinder, the tables each enrolled cylinder
+shares with it (each vote weighted by the code's rarity, ``log(cylinders / list
+length)``: a code most cylinders have says little) and scores fingers by their best
+corresponding cylinders; the best few are then scored with the full matcher. Nothing
+here touches a database.
 
 ``FingerprintIndex`` is the earlier in-memory index (cylinder-code histograms and a
 cosine prefilter). It is kept as a library class and as the baseline of
