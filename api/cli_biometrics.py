@@ -194,15 +194,18 @@ def face_index(shards: int, m: int, ef_construction: int, sample: int,
 def finger_index(batch: int, rebuild: bool) -> None:
     """Index enrolled fingers for 1:N search (MCC codes in PostgreSQL).
 
-    Run it once after upgrading to migration 0110 (fingers enrolled before it are not
-    searchable until then), after a change of the index scheme, and with --rebuild from
-    time to time to compact. Each batch is one transaction; an interrupted run resumes
-    where it stopped. Enrollment keeps working meanwhile (it indexes its own fingers)."""
+    Run it once after upgrading to migrations 0110/0111 (fingers enrolled before them are
+    not searchable until then), after a change of the index scheme, and with --rebuild
+    from time to time to compact. Each batch is one transaction that stages its
+    postings; the end of the run writes every posting list once (into an empty index:
+    lists loaded first, primary key built after). An interrupted run resumes where it
+    stopped and merges what earlier runs staged. Enrollment keeps working meanwhile (it
+    indexes its own fingers), waiting only while the final merge holds the lists."""
     import datetime as dt
 
     from api.biometric_context import sealer
     from biometrics.finger_repository import clear_finger_index, finger_index_status
-    from biometrics.finger_search import index_fingers
+    from biometrics.finger_search import index_fingers, merge_staged
     from biometrics.fingerprint.index import SCHEME
     from registry import audit
 
@@ -218,7 +221,8 @@ def finger_index(batch: int, rebuild: bool) -> None:
         after: tuple[str, int] | None = None
         while True:
             with rt.db.transaction() as cur:
-                report = index_fingers(cur, sealer=sealer(settings), after=after, limit=batch)
+                report = index_fingers(cur, sealer=sealer(settings), after=after, limit=batch,
+                                       staged=True)
             done += report.indexed
             failed += len(report.failed)
             for subject, position in report.failed:
@@ -228,6 +232,9 @@ def finger_index(batch: int, rebuild: bool) -> None:
             after = report.last
             if after is None:
                 break
+        with rt.db.transaction() as cur:
+            lists = merge_staged(cur)
+        click.echo(f"{lists} posting lists written", err=True)
         with rt.db.transaction() as cur:
             status = finger_index_status(cur, scheme=SCHEME)
             audit.record(cur, actor=audit.Actor("cli"), action="biometrics.finger-index",

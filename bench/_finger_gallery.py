@@ -2,7 +2,8 @@
 
 Chunk ``c`` holds fingers ``c * CHUNK .. (c + 1) * CHUNK - 1``: finger ``i`` is the first
 impression of ``synthetic.master_finger(SEED0 + i)``. Each chunk file stores the
-serialised prepared templates and the index codes, so that a benchmark run only loads.
+serialised prepared templates and the index postings (``index.finger_postings``: codes
+and cylinder slots), so that a benchmark run only loads.
 Run directly to fill the cache in the background: ``python bench/_finger_gallery.py
 START_CHUNK END_CHUNK``.
 """
@@ -40,6 +41,7 @@ def build_chunk(c: int) -> Path:
         return path
     templates: list[bytes] = []
     codes: list[np.ndarray] = []
+    slots: list[np.ndarray] = []
     # the same fingers under another index scheme: reuse their templates
     made = sorted(CACHE.glob(f"gallery-*-{c:03d}.npz"))
     old = list(np.load(made[0], allow_pickle=True)["templates"]) if made else []
@@ -50,19 +52,29 @@ def build_chunk(c: int) -> Path:
             prep = matcher.prepare_minutiae(
                 synthetic.impression(synthetic.master_finger(SEED0 + i), 0))
         templates.append(matcher.serialize(prep))
-        codes.append(index.finger_codes(prep))
+        c_, s_ = index.finger_postings(prep)
+        codes.append(c_)
+        slots.append(s_.astype(np.uint8))
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, templates=np.array(templates, dtype=object),
-             codes=np.concatenate(codes), offsets=np.cumsum([0] + [len(x) for x in codes]))
+             codes=np.concatenate(codes), slots=np.concatenate(slots),
+             offsets=np.cumsum([0] + [len(x) for x in codes]))
     tmp.rename(path)
     return path
 
 
-def load_chunk(c: int) -> tuple[list[bytes], list[np.ndarray]]:
+def load_chunk(c: int) -> tuple[list[bytes], list[tuple[np.ndarray, np.ndarray]]]:
+    """Templates and ``(codes, slots)`` postings of chunk ``c``'s fingers. With
+    ``FPINDEX_WAIT=1`` a missing chunk is awaited (another process is making it)
+    instead of built here."""
+    if os.environ.get("FPINDEX_WAIT") == "1":
+        while not chunk_path(c).exists():
+            time.sleep(10)
     z = np.load(build_chunk(c), allow_pickle=True)
     off = z["offsets"]
-    codes = z["codes"]
-    return list(z["templates"]), [codes[off[i]:off[i + 1]] for i in range(len(off) - 1)]
+    codes, slots = z["codes"], z["slots"].astype(np.int32)
+    return list(z["templates"]), [(codes[off[i]:off[i + 1]], slots[off[i]:off[i + 1]])
+                                  for i in range(len(off) - 1)]
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ for the face-index benchmark) and two fingers (positions 2 and 7; distinct synth
 fingers from ``biometrics.fingerprint.synthetic``, first impressions, prepared and cached
 by ``bench/_finger_gallery.py``), sealed as enrollment seals them and indexed with the
 production index (``finger_repository.index_fingers_bulk``, as `guardreg biometrics
-finger-index` does); the face index installed by ``biometrics.face.projection.install``.
+finger-index` does: staged, then every list written once); the face index installed
+by ``biometrics.face.projection.install``.
 Then ``biometrics.enrollment.find_duplicates`` (face and finger indexes -> candidates ->
 every modality scored -> calibrated LLRs fused -> hold threshold for FPIR 1% at the
 configured gallery of 500,000) inside a ``Database.transaction``:
@@ -98,8 +99,11 @@ def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_m
     for s in range(0, n, CHUNK):
         cur.copy_expert("COPY bench_stage (id, embedding) FROM STDIN WITH (FORMAT binary)",
                         io.BytesIO(_copy_binary(faces[s: s + CHUNK], s)))
-    cur.execute("INSERT INTO registry_guard (name, id_number, birth_date, sex, biometric_subject)"
-                " SELECT 'bench', lpad((100000000000 + id)::text, 18, '0'), '1990-01-01', 'M',"
+    # ID numbers are sealed at rest since registry 0080: a blind index and a sealed copy
+    # (bench values: a hash of the row id and a placeholder, as the tests insert guards)
+    cur.execute("INSERT INTO registry_guard (name, id_number_bidx, id_number_sealed, birth_date,"
+                " sex, biometric_subject) SELECT 'bench',"
+                " sha256(convert_to('bench-guard' || id, 'UTF8')), '\\x00', '1990-01-01', 'M',"
                 " md5(id::text)::uuid FROM bench_stage")
     cur.execute("INSERT INTO biometrics_face (subject, status, model, embedding, photo_sealed,"
                 " photo_sha256, quality, transform_kid, display_sealed)"
@@ -113,17 +117,17 @@ def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_m
     per_chunk = gallery.CHUNK
     done = 0
     for c in range((2 * n + per_chunk - 1) // per_chunk):
-        templates, codes = gallery.load_chunk(c)
+        templates, postings = gallery.load_chunk(c)
         rows: list[tuple[str, int, bytes]] = []
-        items: list[tuple[str, int, np.ndarray]] = []
-        for j, (tpl, cds) in enumerate(zip(templates, codes, strict=True)):
+        items: list[tuple[str, int, np.ndarray, np.ndarray]] = []
+        for j, (tpl, (cds, slots)) in enumerate(zip(templates, postings, strict=True)):
             finger = c * per_chunk + j
             if finger >= 2 * n:
                 break
             subject, position = subjects[finger // 2], (2 if finger % 2 == 0 else 7)
             rows.append((subject, position, sealer.seal(bytes(tpl),
                                                         aad=finger_aad(subject, position))))
-            items.append((subject, position, np.asarray(cds)))
+            items.append((subject, position, np.asarray(cds), np.asarray(slots)))
         buf = io.StringIO()
         for subject, position, sealed in rows:
             buf.write(f"{subject}\t{position}\tenrolled\t{finger_model}\t"
@@ -133,9 +137,11 @@ def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_m
                         " template_sealed, quality, minutiae) FROM STDIN", buf)
         with db.transaction() as icur:
             finger_repository.index_fingers_bulk(icur, items, scheme=index.SCHEME,
-                                                 max_postings=index.MAX_POSTINGS)
+                                                 max_postings=index.MAX_POSTINGS, staged=True)
         done += len(rows)
-        print(f"  fingers: {done:,} sealed and indexed ({_stamp()})", flush=True)
+        print(f"  fingers: {done:,} sealed and staged ({_stamp()})", flush=True)
+    with db.transaction() as icur:  # as `finger-index` ends: every list written once
+        finger_repository.merge_staged_postings(icur, max_postings=index.MAX_POSTINGS)
     cur.execute("VACUUM ANALYZE")
     conn.close()
     return subjects, time.perf_counter() - t

@@ -8,10 +8,11 @@ Usage (from the repository root; fill the distractor cache first, it takes CPU):
 
 What runs is what the service runs: a PostgreSQL 18 server started in a temporary
 directory, every guardreg migration, guards and sealed templates in the real
-``registry_guard`` / ``biometrics_finger`` tables, the index written by
-``finger_repository.index_fingers_bulk`` (the write behind ``guardreg biometrics
-finger-index``; the codes come from the distractor cache, made by the same
-``index.finger_codes``), and ``finger_search.search_fingers`` inside a
+``registry_guard`` / ``biometrics_finger`` tables, the index written as ``guardreg
+biometrics finger-index --rebuild`` writes it (``finger_repository.index_fingers_bulk``
+into the stage, then ``merge_staged_postings``: each list written once, primary key
+built after the load; the postings come from the distractor cache, made by the same
+``index.finger_postings``), and ``finger_search.search_fingers`` inside a
 ``Database.transaction`` with no template cache (every shortlisted template is decrypted
 and prepared: the worst case). Timing covers the whole transaction.
 
@@ -55,7 +56,12 @@ from _finger_gallery import CACHE, CHUNK, load_chunk  # noqa: E402
 from bench_face import _start_server  # noqa: E402
 
 from biometrics import finger_repository  # noqa: E402
-from biometrics.finger_search import finger_aad, search_fingers, shortlist_ids  # noqa: E402
+from biometrics.finger_search import (  # noqa: E402
+    finger_aad,
+    merge_staged,
+    search_fingers,
+    shortlist_ids,
+)
 from biometrics.fingerprint import index, matcher  # noqa: E402
 from biometrics.sealing import Sealer  # noqa: E402
 
@@ -88,17 +94,20 @@ def fvc_minutiae() -> dict[str, np.ndarray]:
 _GUARDS = [0]
 
 
-def add_fingers(cur: Any, sealer: Sealer, rows: list[tuple[str, int, bytes, np.ndarray]],
-                ) -> float:
-    """Guards, sealed templates and the index for ``(subject, position, serialised
-    template, codes)``; returns the seconds the index write took."""
+def add_fingers(cur: Any, sealer: Sealer,
+                rows: list[tuple[str, int, bytes, tuple[np.ndarray, np.ndarray]]]) -> float:
+    """Guards, sealed templates and the staged index postings for ``(subject, position,
+    serialised template, (codes, slots))``; returns the seconds the index write took."""
     subjects = sorted({s for s, _, _, _ in rows})
     first = _GUARDS[0]
     _GUARDS[0] += len(subjects)
-    cur.execute("INSERT INTO registry_guard (name, id_number, birth_date, sex,"
-                " biometric_subject) SELECT 'bench', lpad((%s + o)::text, 18, '0'),"
+    # ID numbers are sealed at rest since registry 0080 (blind index + sealed copy; bench
+    # values as the tests insert guards)
+    cur.execute("INSERT INTO registry_guard (name, id_number_bidx, id_number_sealed, birth_date,"
+                " sex, biometric_subject) SELECT 'bench',"
+                " sha256(convert_to('bench-guard' || (%s + o), 'UTF8')), '\\x00',"
                 " '1990-01-01', 'M', s FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(s, o)"
-                " ON CONFLICT DO NOTHING", (100_000_000_000 + first, subjects))
+                " ON CONFLICT DO NOTHING", (first, subjects))
     buf = io.StringIO()
     for s, pos, tmpl, _ in rows:
         sealed = sealer.seal(tmpl, aad=finger_aad(s, pos))
@@ -109,8 +118,8 @@ def add_fingers(cur: Any, sealer: Sealer, rows: list[tuple[str, int, bytes, np.n
     t = time.perf_counter()
     for at in range(0, len(rows), 5000):
         finger_repository.index_fingers_bulk(
-            cur, [(r[0], r[1], r[3]) for r in rows[at:at + 5000]], scheme=index.SCHEME,
-            max_postings=index.MAX_POSTINGS)
+            cur, [(r[0], r[1], *r[3]) for r in rows[at:at + 5000]], scheme=index.SCHEME,
+            max_postings=index.MAX_POSTINGS, staged=True)
     return time.perf_counter() - t
 
 
@@ -141,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     mate_subject = {f: _subject("real", i) for i, f in enumerate(sorted(mates))}
     print(f"{len(probes)} probes, {sum(genuine.values())} of them a genuine match of their "
           f"mate (score >= {matcher.THRESHOLD_FMR_01}); scheme {index.SCHEME}: "
-          f"{index.TABLES} tables x {index.BITS} bits, saturation {index.MAX_POSTINGS}",
+          f"{index.TABLES} tables x {index.BITS} bits, per-cylinder votes, saturation "
+          f"{index.MAX_POSTINGS}",
           flush=True)
 
     tmp = tempfile.mkdtemp(prefix="bench_finger_index_")
@@ -154,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             print(str(cur.fetchone()["v"]).split(" on ")[0], f"shared_buffers "
                   f"{a.shared_buffers}; {os.cpu_count()} cores ({_stamp()})", flush=True)
             build = add_fingers(cur, sealer, [
-                (mate_subject[f], 1, matcher.serialize(p), index.finger_codes(p))
+                (mate_subject[f], 1, matcher.serialize(p), index.finger_postings(p))
                 for f, p in mates.items()])
         enrolled = len(mates)
         sample: list[matcher.PreparedTemplate] = []
@@ -172,9 +182,19 @@ def main(argv: list[str] | None = None) -> int:
                     cur.execute("SET LOCAL statement_timeout = 0")
                     build += add_fingers(cur, sealer, rows)
                 enrolled += hi - lo
+            # the lists of this size, written once from everything staged so far (as a
+            # `finger-index --rebuild` of this gallery would): no dead list versions
+            t = time.perf_counter()
             with db.transaction() as cur:
                 cur.execute("SET LOCAL statement_timeout = 0")
+                cur.execute("TRUNCATE biometrics_finger_posting")
+                merge_staged(cur, keep_stage=True)
+            merge = time.perf_counter() - t
+            with db.transaction() as cur:
+                cur.execute("SET LOCAL statement_timeout = 0")
+                cur.execute("ANALYZE biometrics_finger_posting")
                 status = finger_repository.finger_index_status(cur, scheme=index.SCHEME)
+            print(f"  merge of the staged postings into the lists: {merge:.0f} s", flush=True)
             measure(db, sealer, size, probes, real, genuine, mate_subject, a.shortlist,
                     status, build, sample, a.timed)
         return 0

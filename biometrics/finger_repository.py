@@ -1,5 +1,8 @@
-"""SQL of the 1:N fingerprint index (migration 0110). Functions take the caller's cursor;
-none commits. The codes themselves come from :mod:`biometrics.fingerprint.index`."""
+"""SQL of the 1:N fingerprint index (migrations 0110, 0111). Functions take the caller's
+cursor; none commits. The codes themselves come from :mod:`biometrics.fingerprint.index`.
+
+Posting lists map a code to entries ``finger_id << 6 | slot`` (int32 big-endian): which
+cylinder of which finger has the code (``index.entries``)."""
 
 from __future__ import annotations
 
@@ -13,41 +16,69 @@ import psycopg2
 from registry.db import Cursor, fetch_all
 
 Row = dict[str, Any]
+# one enrolled finger's postings: (subject, position, codes, slots) from index.finger_postings
+Postings = tuple[str, int, np.ndarray, np.ndarray]
+SLOT_BITS = 6  # = index.SLOT_BITS (the repository does not import the index module)
+
+
+def _grouped(ids: np.ndarray, items: Sequence[Postings], max_postings: int,
+             ) -> list[tuple[int, bytes]]:
+    """``(code, entries bytes)`` of every code of ``items`` (finger ``ids[k]`` for
+    ``items[k]``), in code order, each list cut at ``max_postings`` entries."""
+    codes = np.concatenate([c for _, _, c, _ in items]).astype(np.int64)
+    owners = np.repeat(ids.astype(np.int64), [len(c) for _, _, c, _ in items])
+    slots = np.concatenate([s for _, _, _, s in items]).astype(np.int64)
+    ent = (owners << SLOT_BITS) | slots
+    order = np.lexsort((ent, codes))
+    codes, ent = codes[order], ent[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], codes.size]
+    raw = ent.astype(">i4").tobytes()
+    return [(int(codes[a]), raw[4 * a:4 * min(b, a + max_postings)])
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def _new_index_rows(cur: Cursor, items: Sequence[Postings], scheme: int) -> np.ndarray:
+    subjects = [s for s, _, _, _ in items]
+    positions = [int(p) for _, p, _, _ in items]
+    cur.execute(
+        "DELETE FROM biometrics_finger_index i USING unnest(%s::uuid[], %s::smallint[])"
+        " AS t(s, p) WHERE i.subject = t.s AND i.position = t.p", (subjects, positions))
+    cur.execute(
+        "INSERT INTO biometrics_finger_index (subject, position, scheme, codes)"
+        " SELECT s, p, %s, n FROM unnest(%s::uuid[], %s::smallint[], %s::integer[])"
+        " WITH ORDINALITY AS t(s, p, n, o) ORDER BY o RETURNING finger_id",
+        (scheme, subjects, positions, [len(c) for _, _, c, _ in items]))
+    return np.array([int(r["finger_id"]) for r in cur.fetchall()], np.int64)
 
 
 def index_finger(cur: Cursor, *, subject: str, position: int, scheme: int,
-                 codes: np.ndarray, max_postings: int) -> int:
-    """(Re)index one finger: a new ``finger_id`` whose id is appended to the posting list
-    of each of ``codes`` (sorted, distinct), except lists already ``max_postings`` long.
-    Any earlier index row of the finger goes (its postings become stale, see 0110).
-    Lists are locked in code order, so concurrent enrollments never deadlock here."""
-    cur.execute("DELETE FROM biometrics_finger_index WHERE subject = %s AND position = %s",
-                (subject, position))
+                 codes: np.ndarray, slots: np.ndarray, max_postings: int) -> int:
+    """(Re)index one finger: a new ``finger_id`` whose entries are appended to the list of
+    each of its codes, except lists already ``max_postings`` long. Any earlier index row
+    of the finger goes (its postings become stale and are skipped). Lists are locked in
+    code order, so concurrent enrollments never deadlock here."""
+    ids = _new_index_rows(cur, [(subject, position, codes, slots)], scheme)
+    grouped = _grouped(ids, [(subject, position, codes, slots)], max_postings)
     cur.execute(
-        "INSERT INTO biometrics_finger_index (subject, position, scheme, codes)"
-        " VALUES (%s, %s, %s, %s) RETURNING finger_id",
-        (subject, position, scheme, len(codes)))
-    row = cur.fetchone()
-    assert row is not None
-    finger_id = int(row["finger_id"])
-    cur.execute(
-        "INSERT INTO biometrics_finger_posting AS p (code, fingers)"
-        " SELECT c, %s FROM unnest(%s::integer[]) AS c ORDER BY c"
-        " ON CONFLICT (code) DO UPDATE SET fingers = p.fingers || EXCLUDED.fingers"
-        " WHERE length(p.fingers) < %s",
-        (psycopg2.Binary(np.array([finger_id], "<i4").tobytes()),
-         [int(c) for c in codes], 4 * max_postings))
-    return finger_id
+        "INSERT INTO biometrics_finger_posting AS p (code, entries)"
+        " SELECT c, e FROM unnest(%s::integer[], %s::bytea[]) AS t(c, e) ORDER BY c"
+        " ON CONFLICT (code) DO UPDATE SET entries = p.entries || EXCLUDED.entries"
+        " WHERE length(p.entries) < %s",
+        ([c for c, _ in grouped], [psycopg2.Binary(e) for _, e in grouped],
+         4 * max_postings))
+    return int(ids[0])
 
 
 def posting_lists(cur: Cursor, codes: Sequence[int], *, max_postings: int,
                   ) -> dict[int, np.ndarray]:
-    """The finger ids of each of ``codes`` that has a list shorter than ``max_postings``."""
+    """The entries of each of ``codes`` that has a list shorter than ``max_postings``."""
     cur.execute(
-        "SELECT code, fingers FROM biometrics_finger_posting"
-        " WHERE code = ANY(%s::integer[]) AND length(fingers) < %s",
+        "SELECT code, entries FROM biometrics_finger_posting"
+        " WHERE code = ANY(%s::integer[]) AND length(entries) < %s",
         ([int(c) for c in codes], 4 * max_postings))
-    return {int(r["code"]): np.frombuffer(bytes(r["fingers"]), "<i4") for r in cur.fetchall()}
+    return {int(r["code"]): np.frombuffer(bytes(r["entries"]), ">i4")
+            for r in cur.fetchall()}
 
 
 def gallery_size(cur: Cursor) -> int:
@@ -85,46 +116,83 @@ def fingers_of(cur: Cursor, subjects: Sequence[str], *,
 
 
 # -- maintenance (guardreg biometrics finger-index) -----------------------------------
-def index_fingers_bulk(cur: Cursor, items: Sequence[tuple[str, int, np.ndarray]], *,
-                       scheme: int, max_postings: int) -> None:
-    """:func:`index_finger` for many ``(subject, position, codes)`` at once: one index
-    row insert, and the postings grouped by code and loaded with COPY, then appended
-    in code order (a list is cut at ``max_postings``)."""
+def _copy(cur: Cursor, table: str, grouped: list[tuple[int, bytes]]) -> None:
+    buf = io.StringIO()
+    for code, raw in grouped:
+        buf.write(f"{code}\t\\\\x{raw.hex()}\n")
+    buf.seek(0)
+    cur.copy_expert(f"COPY {table} (code, entries) FROM STDIN", buf)
+
+
+def index_fingers_bulk(cur: Cursor, items: Sequence[Postings], *, scheme: int,
+                       max_postings: int, staged: bool = False) -> None:
+    """:func:`index_finger` for many ``(subject, position, codes, slots)`` at once: one
+    index row insert, and the postings grouped by code and loaded with COPY.
+
+    ``staged``: the postings go to ``biometrics_finger_posting_stage`` and become
+    searchable at :func:`merge_staged_postings` (a bulk build: every list is written
+    once per run instead of once per batch). Otherwise they are appended to the lists
+    now, in code order (a list is cut at ``max_postings``)."""
     if not items:
         return
-    subjects = [s for s, _, _ in items]
-    positions = [int(p) for _, p, _ in items]
-    cur.execute(
-        "DELETE FROM biometrics_finger_index i USING unnest(%s::uuid[], %s::smallint[])"
-        " AS t(s, p) WHERE i.subject = t.s AND i.position = t.p", (subjects, positions))
-    cur.execute(
-        "INSERT INTO biometrics_finger_index (subject, position, scheme, codes)"
-        " SELECT s, p, %s, n FROM unnest(%s::uuid[], %s::smallint[], %s::integer[])"
-        " WITH ORDINALITY AS t(s, p, n, o) ORDER BY o RETURNING finger_id",
-        (scheme, subjects, positions, [len(c) for _, _, c in items]))
-    ids = np.array([int(r["finger_id"]) for r in cur.fetchall()], np.int64)
-    codes = np.concatenate([c for _, _, c in items]).astype(np.int64)
-    owners = np.repeat(ids, [len(c) for _, _, c in items])
-    order = np.lexsort((owners, codes))
-    codes, owners = codes[order], owners[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    ends = np.r_[starts[1:], codes.size]
-    raw = owners.astype("<i4").tobytes()
-    buf = io.StringIO()
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        b = min(b, a + max_postings)
-        buf.write(f"{codes[a]}\t\\\\x{raw[4 * a:4 * b].hex()}\n")
-    buf.seek(0)
+    ids = _new_index_rows(cur, items, scheme)
+    grouped = _grouped(ids, items, max_postings)
+    if staged:
+        _copy(cur, "biometrics_finger_posting_stage", grouped)
+        return
     cur.execute("CREATE TEMP TABLE IF NOT EXISTS biometrics_finger_posting_load"
-                " (code integer, fingers bytea) ON COMMIT DELETE ROWS")
-    cur.copy_expert("COPY biometrics_finger_posting_load (code, fingers) FROM STDIN", buf)
+                " (code integer, entries bytea) ON COMMIT DELETE ROWS")
+    _copy(cur, "biometrics_finger_posting_load", grouped)
     cur.execute(
-        "INSERT INTO biometrics_finger_posting AS p (code, fingers)"
-        " SELECT code, fingers FROM biometrics_finger_posting_load ORDER BY code"
-        " ON CONFLICT (code) DO UPDATE SET fingers ="
-        " substring(p.fingers || EXCLUDED.fingers FROM 1 FOR %s)"
-        " WHERE length(p.fingers) < %s", (4 * max_postings, 4 * max_postings))
+        "INSERT INTO biometrics_finger_posting AS p (code, entries)"
+        " SELECT code, entries FROM biometrics_finger_posting_load ORDER BY code"
+        " ON CONFLICT (code) DO UPDATE SET entries ="
+        " substring(p.entries || EXCLUDED.entries FROM 1 FOR %s)"
+        " WHERE length(p.entries) < %s", (4 * max_postings, 4 * max_postings))
     cur.execute("TRUNCATE biometrics_finger_posting_load")
+
+
+def staged_postings(cur: Cursor) -> int:
+    """Rows waiting in the stage (a bulk build not merged yet)."""
+    cur.execute("SELECT count(*) AS n FROM biometrics_finger_posting_stage")
+    row = cur.fetchone()
+    return int(row["n"]) if row else 0
+
+
+def merge_staged_postings(cur: Cursor, *, max_postings: int, keep_stage: bool = False,
+                          ) -> int:
+    """Move the staged postings into the posting lists: one aggregate per code, each list
+    cut at ``max_postings`` entries. Into an empty posting table the lists are loaded
+    first and the primary key is built afterwards (no index maintenance per row, no dead
+    rows); otherwise each list is appended to once. Returns the lists written.
+    ``keep_stage`` leaves the stage as it was (benchmarks re-merge it)."""
+    cap = 4 * max_postings
+    # one statement over the whole gallery: no per-statement limit, room to aggregate
+    cur.execute("SET LOCAL statement_timeout = 0")
+    cur.execute("SET LOCAL work_mem = '256MB'")
+    # enrollments append to the lists meanwhile: hold them off until the merge commits
+    # (so the emptiness seen below still holds when the key is rebuilt)
+    cur.execute("LOCK TABLE biometrics_finger_posting IN ACCESS EXCLUSIVE MODE")
+    cur.execute("SELECT NOT EXISTS (SELECT 1 FROM biometrics_finger_posting) AS empty")
+    row = cur.fetchone()
+    agg = ("SELECT code, substring(string_agg(entries, ''::bytea) FROM 1 FOR %s) AS entries"
+           " FROM biometrics_finger_posting_stage GROUP BY code ORDER BY code")
+    if row is not None and row["empty"]:
+        cur.execute("ALTER TABLE biometrics_finger_posting"
+                    " DROP CONSTRAINT biometrics_finger_posting_pkey")
+        cur.execute(f"INSERT INTO biometrics_finger_posting (code, entries) {agg}", (cap,))
+        n = cur.rowcount
+        cur.execute("ALTER TABLE biometrics_finger_posting ADD PRIMARY KEY (code)")
+    else:
+        cur.execute(
+            f"INSERT INTO biometrics_finger_posting AS p (code, entries) {agg}"
+            " ON CONFLICT (code) DO UPDATE SET entries ="
+            " substring(p.entries || EXCLUDED.entries FROM 1 FOR %s)"
+            " WHERE length(p.entries) < %s", (cap, cap, cap))
+        n = cur.rowcount
+    if not keep_stage:
+        cur.execute("TRUNCATE biometrics_finger_posting_stage")
+    return int(n)
 
 
 def fingers_to_index(cur: Cursor, *, scheme: int, after: tuple[str, int] | None,
@@ -143,9 +211,9 @@ def fingers_to_index(cur: Cursor, *, scheme: int, after: tuple[str, int] | None,
 
 
 def clear_finger_index(cur: Cursor) -> None:
-    """Drop every index row and posting (before a full rebuild)."""
-    cur.execute("TRUNCATE biometrics_finger_posting, biometrics_finger_index"
-                " RESTART IDENTITY")
+    """Drop every index row, posting and staged posting (before a full rebuild)."""
+    cur.execute("TRUNCATE biometrics_finger_posting, biometrics_finger_posting_stage,"
+                " biometrics_finger_index RESTART IDENTITY")
 
 
 def finger_index_status(cur: Cursor, *, scheme: int) -> Row:
@@ -168,22 +236,23 @@ def index_rows_of(cur: Cursor, subject: str) -> list[Row]:
 
 
 def remove_from_postings(cur: Cursor, finger_id: int, codes: Sequence[int]) -> int:
-    """Take ``finger_id`` out of the posting lists of ``codes`` (retention: the codes
-    are derived from the person's template); returns how many lists changed. Lists are
-    locked in code order, as enrollment does, so the two never deadlock."""
-    cur.execute("SELECT code, fingers FROM biometrics_finger_posting"
+    """Take ``finger_id``'s entries (every cylinder slot) out of the posting lists of
+    ``codes`` (retention: the codes are derived from the person's template); returns how
+    many lists changed. Lists are locked in code order, as enrollment does, so the two
+    never deadlock."""
+    cur.execute("SELECT code, entries FROM biometrics_finger_posting"
                 " WHERE code = ANY(%s::integer[]) ORDER BY code FOR UPDATE",
-                ([int(c) for c in codes],))
+                (sorted({int(c) for c in codes}),))
     changed: list[tuple[int, bytes]] = []
     for row in cur.fetchall():
-        ids = np.frombuffer(bytes(row["fingers"]), "<i4")
-        kept = ids[ids != finger_id]
-        if len(kept) != len(ids):
-            changed.append((int(row["code"]), kept.astype("<i4").tobytes()))
-    for code, fingers in changed:
-        if fingers:
-            cur.execute("UPDATE biometrics_finger_posting SET fingers = %s WHERE code = %s",
-                        (psycopg2.Binary(fingers), code))
+        entries = np.frombuffer(bytes(row["entries"]), ">i4")
+        kept = entries[(entries.astype(np.int64) >> SLOT_BITS) != finger_id]
+        if len(kept) != len(entries):
+            changed.append((int(row["code"]), kept.astype(">i4").tobytes()))
+    for code, remaining in changed:
+        if remaining:
+            cur.execute("UPDATE biometrics_finger_posting SET entries = %s WHERE code = %s",
+                        (psycopg2.Binary(remaining), code))
         else:
             cur.execute("DELETE FROM biometrics_finger_posting WHERE code = %s", (code,))
     return len(changed)

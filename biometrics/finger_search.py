@@ -1,10 +1,12 @@
 """1:N fingerprint search from PostgreSQL (docs/fingerprint.md, "1:N search").
 
 The gallery lives in the database only: each enrolled finger is indexed by its MCC
-codes (:mod:`biometrics.fingerprint.index`, tables of migration 0110) when it is
-enrolled (:func:`index_finger`, in the enrollment's transaction). :func:`search_fingers`
-reads the posting lists of the probe's codes, ranks fingers by the codes they share,
-decrypts the templates of the best ``shortlist`` and scores them with the full matcher.
+cylinders' codes (:mod:`biometrics.fingerprint.index`, tables of migrations 0110/0111)
+when it is enrolled (:func:`index_finger`, in the enrollment's transaction), or in bulk
+by ``guardreg biometrics finger-index`` (:func:`index_fingers` staged, then
+:func:`merge_staged`). :func:`search_fingers` reads the posting lists of the probe's
+codes, ranks fingers by per-cylinder votes (:func:`index.rank_votes`), decrypts the
+templates of the best ``shortlist`` and scores them with the full matcher.
 Every search reads committed data, so a finger enrolled through one API process is
 found by every other one at once; no process holds the gallery. Prepared templates may
 be kept in a bounded :class:`TemplateCache` that the caller owns (the API runtime has
@@ -16,8 +18,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from biometrics import finger_repository, repository
 from biometrics.fingerprint import index
@@ -78,6 +83,20 @@ class TemplateCache:
                 self._items.popitem(last=False)
 
 
+_PARALLEL_FROM = 16  # shortlists at least this long are prepared on PREPARE_THREADS
+PREPARE_THREADS = 2
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(PREPARE_THREADS,
+                                            thread_name_prefix="finger-prepare"))
+        return _POOL[0]
+
+
 def _prepared(row: dict[str, Any], sealer: Sealer, cache: TemplateCache | None,
               ) -> PreparedTemplate:
     subject, position = str(row["subject"]), int(row["position"])
@@ -95,7 +114,13 @@ def _score(probe: PreparedTemplate, rows: list[dict[str, Any]], sealer: Sealer,
            cache: TemplateCache | None, limit: int) -> list[FingerHit]:
     if not rows:
         return []
-    scores = match_many(probe, [_prepared(r, sealer, cache) for r in rows])
+    if len(rows) >= _PARALLEL_FROM:
+        # decrypting and preparing (cylinders) is most of a search's CPU; OpenCV and
+        # the larger numpy steps release the GIL, so two threads use both cores
+        prepared = list(_pool().map(lambda r: _prepared(r, sealer, cache), rows))
+    else:
+        prepared = [_prepared(r, sealer, cache) for r in rows]
+    scores = match_many(probe, prepared)
     hits = [FingerHit(str(r["subject"]), int(r["position"]), float(s))
             for r, s in zip(rows, scores, strict=True)]
     hits.sort(key=lambda h: (-h.score, h.subject, h.position))
@@ -104,13 +129,16 @@ def _score(probe: PreparedTemplate, rows: list[dict[str, Any]], sealer: Sealer,
 
 def shortlist_ids(cur: Cursor, probe: PreparedTemplate, *, k: int,
                   db: Database | None = None) -> list[tuple[int, float]]:
-    """The ``k`` best ``(finger_id, index score)`` for ``probe`` from the database index,
-    best first (stale, rejected and excluded fingers not yet removed). With ``db``, the
-    posting lists are read in two halves at the same time (:meth:`Database.fan_out`)."""
-    codes, mult = index.probe_codes(probe)
-    if codes.size == 0:
+    """The ``k`` best ``(finger_id, index score)`` for ``probe`` from the database index
+    (:func:`index.rank_votes`), best first (stale, rejected and excluded fingers not yet
+    removed). With ``db``, the posting lists are read in two halves at the same time
+    (:meth:`Database.fan_out`)."""
+    codes = index.minutia_codes(probe)
+    distinct = np.unique(codes)
+    if distinct.size == 0:
         return []
-    parts = [codes] if db is None else [codes[: codes.size // 2], codes[codes.size // 2:]]
+    parts = ([distinct] if db is None
+             else [distinct[: distinct.size // 2], distinct[distinct.size // 2:]])
 
     def read(part: Any) -> Any:
         return lambda c: finger_repository.posting_lists(
@@ -122,9 +150,8 @@ def shortlist_ids(cur: Cursor, probe: PreparedTemplate, *, k: int,
         found.update(lists)
     if not found:
         return []
-    keep = [i for i, c in enumerate(codes.tolist()) if c in found]
-    return index.rank_postings(codes[keep], mult[keep], [found[int(codes[i])] for i in keep],
-                               gallery_size=finger_repository.gallery_size(cur), top=k)
+    return index.rank_votes(codes, found, gallery_size=finger_repository.gallery_size(cur),
+                            top=k)
 
 
 def search_fingers(cur: Cursor, probe: PreparedTemplate, *, sealer: Sealer,
@@ -158,9 +185,10 @@ def search_fingers(cur: Cursor, probe: PreparedTemplate, *, sealer: Sealer,
 def index_finger(cur: Cursor, *, subject: str, position: int, prepared: PreparedTemplate,
                  ) -> None:
     """Write the finger's index rows (called in the same transaction as the upsert)."""
+    codes, slots = index.finger_postings(prepared)
     finger_repository.index_finger(
-        cur, subject=subject, position=position, scheme=index.SCHEME,
-        codes=index.finger_codes(prepared), max_postings=index.MAX_POSTINGS)
+        cur, subject=subject, position=position, scheme=index.SCHEME, codes=codes,
+        slots=slots, max_postings=index.MAX_POSTINGS)
 
 
 def unindex_subject(cur: Cursor, *, subject: str, sealer: Sealer) -> int:
@@ -182,7 +210,7 @@ def unindex_subject(cur: Cursor, *, subject: str, sealer: Sealer) -> int:
         except TemplateRejected:
             continue  # never indexed from this template; a rebuild drops stale postings
         changed += finger_repository.remove_from_postings(
-            cur, int(row["finger_id"]), [int(c) for c in index.finger_codes(prep)])
+            cur, int(row["finger_id"]), [int(c) for c in index.finger_postings(prep)[0]])
     return changed
 
 
@@ -194,14 +222,16 @@ class IndexReport:
 
 
 def index_fingers(cur: Cursor, *, sealer: Sealer, after: tuple[str, int] | None,
-                  limit: int) -> IndexReport:
+                  limit: int, staged: bool = False) -> IndexReport:
     """Index up to ``limit`` not yet indexed fingers after ``after`` in (subject,
-    position) order, in one bulk write (``guardreg biometrics finger-index``)."""
+    position) order, in one bulk write (``guardreg biometrics finger-index``).
+    ``staged``: the postings wait in the stage until :func:`merge_staged` (the CLI's
+    bulk build); otherwise they are searchable when the transaction commits."""
     from biometrics.errors import TemplateRejected
 
     rows = finger_repository.fingers_to_index(cur, scheme=index.SCHEME, after=after,
                                               limit=limit)
-    items: list[tuple[str, int, Any]] = []
+    items: list[finger_repository.Postings] = []
     failed: list[tuple[str, int]] = []
     for row in rows:
         subject, position = str(row["subject"]), int(row["position"])
@@ -211,8 +241,14 @@ def index_fingers(cur: Cursor, *, sealer: Sealer, after: tuple[str, int] | None,
         except TemplateRejected:
             failed.append((subject, position))
             continue
-        items.append((subject, position, index.finger_codes(prep)))
+        items.append((subject, position, *index.finger_postings(prep)))
     finger_repository.index_fingers_bulk(cur, items, scheme=index.SCHEME,
-                                         max_postings=index.MAX_POSTINGS)
+                                         max_postings=index.MAX_POSTINGS, staged=staged)
     last = (str(rows[-1]["subject"]), int(rows[-1]["position"])) if len(rows) == limit else None
     return IndexReport(len(items), failed, last)
+
+
+def merge_staged(cur: Cursor, *, keep_stage: bool = False) -> int:
+    """Make the staged postings of a bulk build searchable (one write per list)."""
+    return finger_repository.merge_staged_postings(cur, max_postings=index.MAX_POSTINGS,
+                                                   keep_stage=keep_stage)

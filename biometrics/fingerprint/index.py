@@ -4,15 +4,17 @@
 Minutia Cylinder-Code", IEEE TPAMI 2011). Each valid MCC cylinder of a finger is
 binarised (a cell is 1 when its value is above 0.5) and hashed by ``TABLES`` hash
 functions, each reading ``BITS`` fixed cells chosen at random (fixed seed) among the
-cells of the inner ``INNER`` part of the cylinder disk. A finger is the set of its
-``(table, bits)`` *codes* (:func:`finger_codes`): a fixed-length, indexable
-representation that PostgreSQL stores as posting lists ``code -> fingers``
-(``biometrics/finger_repository.py``). Corresponding minutiae of two impressions of a
-finger have nearly the same cylinder, so they share many codes whatever the finger's
-position and rotation; :func:`rank_postings` scores every finger by the codes it
-shares with the probe, each weighted by its inverse document frequency
-(``log(N / list length)``: a code most fingers have says little), and the best few are
-then scored with the full matcher. Nothing here touches a database.
+cells of the inner ``INNER`` part of the cylinder disk. Every cylinder's ``TABLES``
+*codes* ``(table, bits)`` are indexed (:func:`finger_postings`, scheme 2): PostgreSQL
+stores posting lists ``code -> (finger, cylinder slot)``
+(``biometrics/finger_repository.py``).
+Corresponding minutiae of two impressions of a finger have nearly the same cylinder,
+so their codes collide in many tables whatever the finger's position and rotation;
+:func:`rank_votes` counts, for each probe cylinder, the tables each enrolled cylinder
+shares with it (each vote weighted by the code's rarity, ``log(cylinders / list
+length)``: a code most cylinders have says little) and scores fingers by their best
+corresponding cylinders; the best few are then scored with the full matcher. Nothing
+here touches a database.
 
 ``FingerprintIndex`` is the earlier in-memory index (cylinder-code histograms and a
 cosine prefilter). It is kept as a library class and as the baseline of
@@ -22,7 +24,7 @@ cosine prefilter). It is kept as a library class and as the baseline of
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 import numpy as np
@@ -57,15 +59,23 @@ def code_histogram(prep: PreparedTemplate) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- MCC indexing (LSH)
-SCHEME = 1  # bump when TABLES, BITS, INNER or the seed change: stored codes go stale
+SCHEME = 2  # bump when TABLES, BITS, INNER, the seed or the posting layout change
 TABLES = 32
 BITS = 16
 INNER = 0.8  # cells whose centre lies within INNER * RADIUS of the minutia
 _LSH_SEED = 0x1DE7_C0DE
-# A code whose posting list holds this many fingers is *saturated*: it stops growing
-# and is ignored by searches (it is on so many fingers that it says little; see
+# A posting entry is ``finger_id << SLOT_BITS | slot`` (int32 big-endian): the finger and
+# which of its cylinders (matcher.MAX_MINUTIAE = 64 at most) has the code. finger ids
+# must stay below 2**25.
+SLOT_BITS = 6
+MAX_FINGER_ID = (1 << (31 - SLOT_BITS)) - 1
+# A code whose posting list holds this many entries is *saturated*: it stops growing and
+# is ignored by searches (it is on so many cylinders that it says little; see
 # docs/fingerprint.md, "1:N search").
-MAX_POSTINGS = 4096
+MAX_POSTINGS = 8192
+# Cylinders per enrolled finger on average (FVC2002 and the synthetic gallery: 35-38):
+# turns the gallery size into the number of cylinders for the rarity weights.
+CYLINDERS_PER_FINGER = 36.0
 
 
 def _lsh_cells() -> np.ndarray:
@@ -83,48 +93,86 @@ _TABLE_BASE = np.arange(TABLES, dtype=np.int64) << BITS
 
 def minutia_codes(prep: PreparedTemplate) -> np.ndarray:
     """The ``size x TABLES`` codes (int64, all below ``TABLES << BITS``) of every valid
-    cylinder: code ``t << BITS | bits`` for hash function ``t``."""
+    cylinder: code ``t << BITS | bits`` for hash function ``t``. Row ``j`` is the
+    cylinder of ``prep.minutiae[j]`` (its *slot*)."""
     if prep.size == 0:
         return np.zeros((0, TABLES), np.int64)
     bits = prep.cylinders[:, _CELLS] > 0.5  # (n, TABLES, BITS)
     return (bits @ _BIT_WEIGHTS) + _TABLE_BASE
 
 
-def finger_codes(prep: PreparedTemplate) -> np.ndarray:
-    """The distinct codes of an enrolled finger (sorted int32): what gets indexed."""
-    return np.unique(minutia_codes(prep)).astype(np.int32)
+def finger_postings(prep: PreparedTemplate) -> tuple[np.ndarray, np.ndarray]:
+    """What gets indexed for an enrolled finger: ``(codes, slots)``, int32 arrays of
+    ``size * TABLES`` pairs, sorted by code: cylinder ``slot`` has ``code``."""
+    codes = minutia_codes(prep)
+    slots = np.repeat(np.arange(prep.size, dtype=np.int64), TABLES)
+    flat = codes.ravel()
+    order = np.argsort(flat, kind="stable")
+    return flat[order].astype(np.int32), slots[order].astype(np.int32)
 
 
-def probe_codes(prep: PreparedTemplate) -> tuple[np.ndarray, np.ndarray]:
-    """A probe's distinct codes (sorted int32) and how many of its cylinders have each."""
-    codes, counts = np.unique(minutia_codes(prep), return_counts=True)
-    return codes.astype(np.int32), counts.astype(np.float64)
+def entries(finger_id: int, slots: np.ndarray) -> np.ndarray:
+    """Posting entries of ``finger_id``'s cylinders ``slots`` (int64)."""
+    if not 0 < finger_id <= MAX_FINGER_ID:
+        raise ValueError(f"finger id {finger_id} out of the index's range")
+    return (np.int64(finger_id) << SLOT_BITS) | np.asarray(slots, np.int64)
 
 
-def rank_postings(codes: np.ndarray, multiplicity: np.ndarray, lists: Sequence[np.ndarray],
-                  *, gallery_size: int, top: int) -> list[tuple[int, float]]:
-    """Rank the fingers of the posting lists ``lists[i]`` (finger ids holding
-    ``codes[i]``) for a probe with ``multiplicity[i]`` cylinders of that code: a finger
-    scores the sum, over the probe's codes it holds, of ``multiplicity * log(N / len)``.
-    Saturated lists (``MAX_POSTINGS`` or more) are ignored. Returns the ``top``
-    ``(finger id, score)`` pairs, best first (ties: lower id first)."""
-    n = max(int(gallery_size), 1)
-    lengths = np.array([len(x) for x in lists], np.int64)
-    use = (lengths > 0) & (lengths < MAX_POSTINGS)
+_WEIGHT_LEVELS = 63  # rarity weights are quantised to 6 bits inside the sort key
+
+
+def rank_votes(codes: np.ndarray, lists: dict[int, np.ndarray], *, gallery_size: int,
+               top: int) -> list[tuple[int, float]]:
+    """Rank the fingers of the posting lists for a probe whose cylinders have ``codes``
+    (``size x TABLES``, :func:`minutia_codes`); ``lists[code]`` holds the entries
+    (``finger_id << SLOT_BITS | slot``) of that code.
+
+    Each probe cylinder ``i`` *votes* for every gallery cylinder that shares one of its
+    codes, the vote weighted by the code's rarity ``log(cylinders / list length)``
+    (quantised); a gallery cylinder that collides with ``i`` in many tables is likely its
+    true mate. A finger scores the sum over the probe's cylinders of the square of the
+    best vote total any one of its cylinders got from that probe cylinder: many probe
+    minutiae each with a strongly colliding counterpart. Saturated lists
+    (``MAX_POSTINGS`` or more entries) are ignored. Returns the ``top`` ``(finger id,
+    score)`` pairs, best first (ties: lower id first)."""
+    n, t = codes.shape
+    if n == 0:
+        return []
+    flat = codes.ravel()
+    got = [lists.get(int(c)) for c in flat.tolist()]
+    lens = np.array([0 if x is None else len(x) for x in got], np.int64)
+    use = (lens > 0) & (lens < MAX_POSTINGS)
     if not use.any():
         return []
-    ids = np.concatenate([x for x, u in zip(lists, use, strict=True) if u]).astype(np.int64)
-    weight = np.asarray(multiplicity, np.float64)[use] * np.log(
-        np.maximum(n / lengths[use], 1.0))
-    scores = np.bincount(ids, weights=np.repeat(weight, lengths[use]))
-    hit = np.flatnonzero(scores > 0)
-    if hit.size == 0:
-        return []
-    k = min(top, hit.size)
-    best = hit[np.argpartition(-scores[hit], k - 1)[:k]] if k < hit.size else hit
-    best = best[np.lexsort((best, -scores[best]))]
-    return [(int(i), float(scores[i])) for i in best]
-
+    cylinders = max(float(gallery_size) * CYLINDERS_PER_FINGER, 2.0)
+    weight = np.log(np.maximum(cylinders / np.maximum(lens, 1), 1.0))
+    wmax = max(float(np.log(cylinders)), 1e-9)
+    wq = np.clip(np.rint(weight / wmax * _WEIGHT_LEVELS), 1, _WEIGHT_LEVELS).astype(np.int64)
+    idx = np.flatnonzero(use)
+    ent = np.concatenate([got[i] for i in idx.tolist()]).astype(np.int64)
+    probe_i = np.repeat(idx // t, lens[idx])
+    # key = finger | probe cylinder | gallery slot | weight: one sort groups everything
+    finger = ent >> SLOT_BITS
+    slot = ent & ((1 << SLOT_BITS) - 1)
+    key = (((finger << 6 | probe_i) << SLOT_BITS | slot) << 6) | np.repeat(wq[idx], lens[idx])
+    key.sort()
+    pair = key >> 6  # (finger, probe cylinder, gallery slot)
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    votes = np.add.reduceat(key & 63, starts).astype(np.float64)
+    pair = pair[starts]
+    fi = pair >> SLOT_BITS  # (finger, probe cylinder)
+    s2 = np.flatnonzero(np.r_[True, fi[1:] != fi[:-1]])
+    best = np.maximum.reduceat(votes, s2)
+    fi = fi[s2]
+    f = fi >> 6
+    s3 = np.flatnonzero(np.r_[True, f[1:] != f[:-1]])
+    scores = np.add.reduceat(best * best, s3)
+    ids = f[s3]
+    k = min(top, ids.size)
+    pick = np.argpartition(-scores, k - 1)[:k] if k < ids.size else np.arange(ids.size)
+    pick = pick[np.lexsort((ids[pick], -scores[pick]))]
+    scale = (wmax / _WEIGHT_LEVELS) ** 2
+    return [(int(ids[i]), float(scores[i]) * scale) for i in pick.tolist()]
 
 
 class FingerprintIndex:

@@ -1,4 +1,4 @@
-"""`guardreg biometrics finger-index`: indexes fingers enrolled before migration 0110."""
+"""`guardreg biometrics finger-index`: indexes fingers enrolled before migrations 0110/0111."""
 
 from __future__ import annotations
 
@@ -49,6 +49,15 @@ def test_finger_index_makes_older_fingers_searchable_in_resumable_batches(
             assert "3 fingers indexed (0 unreadable)" in result.output
             assert "3 of 3 fingers" in result.output
             assert best() >= matcher.THRESHOLD_FMR_01
+            with rt.db.transaction(readonly=True) as cur:
+                # the batches were staged and merged once: nothing left in the stage,
+                # one list per code, the primary key rebuilt after the load
+                cur.execute("SELECT (SELECT count(*) FROM biometrics_finger_posting_stage)"
+                            " AS staged, (SELECT count(*) - count(DISTINCT code) FROM"
+                            " biometrics_finger_posting) AS duplicates,"
+                            " (SELECT count(*) FROM pg_indexes WHERE indexname ="
+                            " 'biometrics_finger_posting_pkey') AS pkey")
+                assert dict(cur.fetchone()) == {"staged": 0, "duplicates": 0, "pkey": 1}
             again = CliRunner().invoke(main, ["biometrics", "finger-index"])
             assert "0 fingers indexed" in again.output
             rebuilt = CliRunner().invoke(main, ["biometrics", "finger-index", "--rebuild"])

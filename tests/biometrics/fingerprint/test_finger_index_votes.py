@@ -1,0 +1,87 @@
+"""Index scheme 2 (biometrics.fingerprint.index): per-cylinder postings and vote ranking,
+on real FVC2002 impressions among synthetic fingers, without a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from biometrics.fingerprint import index, matcher, synthetic
+from biometrics.fingerprint.extraction import extract
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "fingerprints"
+
+
+def real(name: str) -> matcher.PreparedTemplate:
+    img = cv2.imread(str(FIX / f"db1_{name}.png"), cv2.IMREAD_GRAYSCALE)
+    assert img is not None
+    return matcher.prepare(extract(img, 500.0))
+
+
+def lists_of(fingers: list[matcher.PreparedTemplate]) -> dict[int, np.ndarray]:
+    """The posting lists the database would hold for ``fingers`` (ids 1, 2, ...)."""
+    out: dict[int, list[np.ndarray]] = {}
+    for fid, prep in enumerate(fingers, start=1):
+        codes, slots = index.finger_postings(prep)
+        for c, e in zip(codes.tolist(), index.entries(fid, slots).tolist(), strict=True):
+            out.setdefault(c, []).append(np.array([e], np.int64))
+    return {c: np.concatenate(v) for c, v in out.items()}
+
+
+@pytest.fixture(scope="module")
+def gallery() -> list[matcher.PreparedTemplate]:
+    """101_1 and 102_1 (ids 1, 2) among 150 synthetic fingers."""
+    syn = [matcher.prepare_minutiae(synthetic.impression(synthetic.master_finger(500 + i), 0))
+           for i in range(150)]
+    return [real("101_1"), real("102_1"), *syn]
+
+
+def test_postings_name_every_cylinder_in_every_table() -> None:
+    prep = real("101_1")
+    codes, slots = index.finger_postings(prep)
+    assert codes.size == slots.size == prep.size * index.TABLES
+    assert np.all(np.diff(codes.astype(np.int64)) >= 0)  # sorted by code
+    per_cylinder = index.minutia_codes(prep)
+    assert np.array_equal(np.sort(per_cylinder[slots, codes >> index.BITS]), np.sort(codes))
+    ent = index.entries(7, slots)
+    assert np.all(ent >> index.SLOT_BITS == 7)
+    assert np.array_equal(ent & 63, slots)
+    with pytest.raises(ValueError):
+        index.entries(index.MAX_FINGER_ID + 1, slots)
+
+
+def test_the_mate_of_a_real_impression_ranks_first(
+        gallery: list[matcher.PreparedTemplate]) -> None:
+    lists = lists_of(gallery)
+    for probe, mate in (("101_2", 1), ("101_3", 1)):
+        ranked = index.rank_votes(index.minutia_codes(real(probe)), lists,
+                                  gallery_size=len(gallery), top=10)
+        assert ranked[0][0] == mate
+        assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+        assert len(ranked) == 10
+    # an impression of a finger that is not enrolled: no candidate stands out as a mate
+    # does (its best score is far below a mate's)
+    mate_score = index.rank_votes(index.minutia_codes(real("101_2")), lists,
+                                  gallery_size=len(gallery), top=1)[0][1]
+    other = index.rank_votes(index.minutia_codes(real("104_1")), lists,
+                             gallery_size=len(gallery), top=1)
+    assert other[0][1] < 0.5 * mate_score
+
+
+def test_saturated_lists_are_ignored(gallery: list[matcher.PreparedTemplate]) -> None:
+    lists = lists_of(gallery)
+    codes = index.minutia_codes(real("101_2"))
+    full = {c: np.arange(1, index.MAX_POSTINGS + 1, dtype=np.int64) << index.SLOT_BITS
+            for c in np.unique(codes).tolist()}
+    assert index.rank_votes(codes, full, gallery_size=len(gallery), top=5) == []
+    # one saturated list among the real ones changes nothing
+    code = int(codes[0, 0])
+    flooded = {**lists, code: full[code]}
+    plain = {c: v for c, v in lists.items() if c != code}
+    assert (index.rank_votes(codes, flooded, gallery_size=len(gallery), top=5)
+            == index.rank_votes(codes, plain, gallery_size=len(gallery), top=5))
+    assert index.rank_votes(np.zeros((0, index.TABLES), np.int64), lists,
+                            gallery_size=len(gallery), top=5) == []
