@@ -145,6 +145,9 @@ def test_routes_added_since_name_guards_by_public_ids_too(runtime: Runtime, regu
     assert gid in export.text and f"\n{internal}," not in export.text
     # A held duplicate's evidence names both identities by public id, portraits too.
     twin = regulator.make_guard(issued["company"]["id"])
+    photo = (PEOPLE / "Jiang_Zemin_0001_x2.jpg").read_bytes()
+    regulator.post(f"/v1/guards/{twin['id']}/face",
+                   files={"photo": ("p.jpg", photo, "image/jpeg")})
     held = regulator.post(f"/v1/guards/{twin['id']}/fingers/2", files={
         "image": ("f.png", (FINGERS / "101_1.png").read_bytes(), "image/png")})
     assert held.status_code == 202, held.text
