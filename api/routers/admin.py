@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from api import idempotency
 from api.access import actor_of, guard_for
@@ -17,6 +17,7 @@ from api.schemas import ApiKeyIn
 from registry import audit, auth, repository
 from registry.auth import Principal, Role
 from registry.errors import InvalidInput, NotFound
+from registry.jobs import JobStatus
 
 router = APIRouter(tags=["admin"])
 Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
@@ -56,22 +57,8 @@ class PrincipalsOut(BaseModel):
     items: list[PrincipalOut]
 
 
-class JobOut(BaseModel):
-    name: str
-    interval_s: int
-    next_run_at: dt.datetime
-    running_on: str | None
-    runs: int
-    last_owner: str | None
-    last_started_at: dt.datetime | None
-    last_finished_at: dt.datetime | None
-    last_status: str | None
-    last_result: dict[str, Any] | None
-    last_error: str | None
-
-
 class JobsOut(BaseModel):
-    items: list[JobOut]
+    items: list[JobStatus]  # the runner's own record (registry/jobs.py), as the schema
 
 
 class AuditEventOut(BaseModel):
@@ -89,14 +76,6 @@ class AuditEventOut(BaseModel):
 class AuditEventsOut(BaseModel):
     items: list[AuditEventOut]
     next_cursor: int | None
-
-
-class ChainOut(BaseModel):
-    model_config = ConfigDict(title="AuditChainReport")
-    ok: bool
-    events: int
-    first_bad_seq: int | None
-    problem: str | None
 
 
 @router.get("/healthz", response_model=HealthOut, summary="Liveness (public)")
@@ -207,7 +186,7 @@ def audit_events(request: Request, principal: Regulator,
     return {"items": rows, "next_cursor": rows[-1]["seq"] if len(rows) == limit else None}
 
 
-@router.get("/v1/audit/verify", response_model=ChainOut,
+@router.get("/v1/audit/verify", response_model=audit.ChainReport,
             summary="Verify the audit hash chain (regulator)")
 def audit_verify(request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
