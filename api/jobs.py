@@ -112,6 +112,40 @@ def _psych_assessments(db: Database, now: dt.datetime) -> dict[str, Any]:
         return armed_escort.psych_alerts(cur, now=now)
 
 
+FINGER_INDEX_BATCH = 500
+FINGER_INDEX_BATCHES_PER_RUN = 40
+
+
+def _finger_index_catch_up(rt: Runtime) -> Any:
+    """Index enrolled fingers that no posting names under the current index scheme.
+
+    Enrollment indexes its own fingers, so in normal running this finds nothing. After
+    an upgrade that changes the scheme (migration 0111 empties the index) it makes every
+    finger searchable again without waiting for someone to run ``guardreg biometrics
+    finger-index``; 1:N duplicate search must never be silently blind. Bounded per run
+    (resumes at the next), each batch one transaction, searchable at its commit."""
+
+    def run(db: Database, now: dt.datetime) -> dict[str, Any]:
+        from api.biometric_context import sealer
+        from biometrics.finger_search import index_fingers
+
+        seal = sealer(rt.settings)
+        indexed, unreadable = 0, 0
+        after: tuple[str, int] | None = None
+        for _ in range(FINGER_INDEX_BATCHES_PER_RUN):
+            with db.transaction() as cur:
+                report = index_fingers(cur, sealer=seal, after=after,
+                                       limit=FINGER_INDEX_BATCH)
+            indexed += report.indexed
+            unreadable += len(report.failed)
+            after = report.last
+            if after is None:
+                break
+        return {"indexed": indexed, "unreadable": unreadable, "more": after is not None}
+
+    return run
+
+
 def _sweep_rate_limits(rt: Runtime) -> Any:
     def run(db: Database, now: dt.datetime) -> dict[str, Any]:
         return {"forgotten": rt.rate_limits().sweep()}
@@ -129,6 +163,8 @@ def cluster_jobs(rt: Runtime) -> list[Job]:
         Job("transparency.checkpoint", dt.timedelta(minutes=5), _transparency_checkpoint(rt)),
         Job("accounts.purge-sessions", dt.timedelta(hours=1), _purge_sessions),
         Job("api.sweep-rate-limits", dt.timedelta(hours=1), _sweep_rate_limits(rt)),
+        Job("biometrics.finger-index-catch-up", dt.timedelta(minutes=5),
+            _finger_index_catch_up(rt), lease=dt.timedelta(minutes=30)),
         Job("supervision.annual-reports", dt.timedelta(hours=6), _annual_reports),
         Job("supervision.annual-report-reminders", dt.timedelta(hours=6),
             _annual_report_reminders),

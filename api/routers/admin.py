@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from api import idempotency
 from api.access import actor_of, guard_for, guard_id_in, public_guard_ids
@@ -16,7 +16,8 @@ from api.deps import clock, require, runtime
 from api.schemas import ApiKeyIn
 from registry import audit, auth, repository
 from registry.auth import Principal, Role
-from registry.errors import NotFound
+from registry.errors import InvalidInput, NotFound
+from registry.jobs import JobStatus
 
 router = APIRouter(tags=["admin"])
 Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
@@ -56,22 +57,8 @@ class PrincipalsOut(BaseModel):
     items: list[PrincipalOut]
 
 
-class JobOut(BaseModel):
-    name: str
-    interval_s: int
-    next_run_at: dt.datetime
-    running_on: str | None
-    runs: int
-    last_owner: str | None
-    last_started_at: dt.datetime | None
-    last_finished_at: dt.datetime | None
-    last_status: str | None
-    last_result: dict[str, Any] | None
-    last_error: str | None
-
-
 class JobsOut(BaseModel):
-    items: list[JobOut]
+    items: list[JobStatus]  # the runner's own record (registry/jobs.py), as the schema
 
 
 class AuditEventOut(BaseModel):
@@ -89,14 +76,6 @@ class AuditEventOut(BaseModel):
 class AuditEventsOut(BaseModel):
     items: list[AuditEventOut]
     next_cursor: int | None
-
-
-class ChainOut(BaseModel):
-    model_config = ConfigDict(title="AuditChainReport")
-    ok: bool
-    events: int
-    first_bad_seq: int | None
-    problem: str | None
 
 
 @router.get("/healthz", response_model=HealthOut, summary="Liveness (public)")
@@ -180,6 +159,16 @@ def _is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
+def _utc(value: dt.datetime | None, field: str) -> dt.datetime | None:
+    """A time filter in UTC (no zone: UTC). The database takes offsets only up to 15:59,
+    while ISO 8601 allows up to 23:59; and a time at the edge of the calendar has no UTC
+    equivalent: a clear 422, never a 500."""
+    if value is None:
+        return None
+    try:
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidInput("a time outside the calendar", field=field) from None
 
 
 @router.get("/v1/audit/events", response_model=AuditEventsOut, summary="Audit events (regulator)")
@@ -198,6 +187,7 @@ def audit_events(request: Request, principal: Regulator,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Any:
     limit = min(limit, runtime(request).settings.max_page_size)
     desc = order == "desc"
+    since, until = _utc(since, "since"), _utc(until, "until")
     with runtime(request).db.transaction(readonly=True) as cur:
         if target_type == "guard" and target_id is not None and not target_id.isdigit():
             # URLs and responses name guards by their public id; the log keeps the row id.
@@ -211,7 +201,7 @@ def audit_events(request: Request, principal: Regulator,
     return {"items": rows, "next_cursor": rows[-1]["seq"] if len(rows) == limit else None}
 
 
-@router.get("/v1/audit/verify", response_model=ChainOut,
+@router.get("/v1/audit/verify", response_model=audit.ChainReport,
             summary="Verify the audit hash chain (regulator)")
 def audit_verify(request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:

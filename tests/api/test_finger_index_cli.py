@@ -69,3 +69,34 @@ def test_finger_index_makes_older_fingers_searchable_in_resumable_batches(
             cur.execute("SELECT count(*) AS n FROM registry_audit_event"
                         " WHERE action = 'biometrics.finger-index'")
             assert cur.fetchone()["n"] == 3
+
+
+def test_the_catch_up_job_makes_fingers_searchable_after_the_index_was_emptied(
+        pg_server: str, template_db: str, data_dir: Path, clock: Any) -> None:
+    """Migration 0111 empties the index; the scheduled job (once per cluster) indexes the
+    fingers no posting names, so 1:N search is not left blind until someone runs the CLI."""
+    from api.jobs import cluster_jobs
+
+    with isolated_stack(pg_server, template_db, data_dir, clock) as (rt, client):
+        reg = make_principal(rt, client, "regulator")
+        company = reg.make_company()
+        guard = reg.make_guard(company["id"])
+        resp = reg.post(f"/v1/guards/{guard['id']}/fingers/2",
+                        files={"image": ("101_1.png", (FINGERS / "101_1.png").read_bytes(),
+                                         "image/png")})
+        assert resp.status_code == 201, resp.text
+        probe = matcher.prepare(extract_from_bytes((FINGERS / "101_2.png").read_bytes()))
+
+        def best() -> float:
+            with rt.db.transaction(readonly=True) as cur:
+                hits = search_fingers(cur, probe, sealer=sealer(rt.settings), limit=1)
+            return hits[0].score if hits else 0.0
+
+        with rt.db.transaction() as cur:  # as after migration 0111
+            cur.execute("TRUNCATE biometrics_finger_posting, biometrics_finger_index")
+        assert best() == 0.0
+        job = next(j for j in cluster_jobs(rt) if j.name == "biometrics.finger-index-catch-up")
+        first = job.run(rt.db, clock())
+        assert first == {"indexed": 1, "unreadable": 0, "more": False}
+        assert best() >= matcher.THRESHOLD_FMR_01
+        assert job.run(rt.db, clock())["indexed"] == 0  # nothing twice

@@ -98,14 +98,31 @@ def wait_verdict(page: Any, verdict: str, mode: str) -> None:
 # -- headers and serving ----------------------------------------------------------------
 def test_the_start_page_links_every_page_and_the_api_docs(http: Any) -> None:
     body = http.get("/").text
-    for path in ("/scan", "/guard", "/company", "/dashboard", "/docs"):
+    for path in ("/scan", "/guard", "/company", "/dashboard", "/regulator", "/station",
+                 "/public", "/docs"):
         assert f'href="{path}"' in body, path
         assert http.get(path).status_code == 200, path
 
 
 
+def test_every_page_signed_out_has_no_serious_accessibility_violation(
+        browser: Any, live: str) -> None:
+    """axe-core on each page as a stranger sees it (signed in, each console's own test
+    runs axe on every state it reaches)."""
+    page = new_page(browser, live)
+    for path in ("/", "/scan", "/guard", "/company", "/dashboard", "/regulator", "/station",
+                 "/public"):
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        assert axe_violations(page) == [], path
+        if path not in ("/", "/public", "/scan"):  # sign-in pages show only the form
+            assert page.is_visible("#signin"), path
+    assert page.problems == []
+
+
 def test_pages_are_served_with_security_headers(http: Any, issued: dict[str, Any]) -> None:
-    for path in ("/", "/scan", "/guard", "/company", "/dashboard"):
+    for path in ("/", "/scan", "/guard", "/company", "/dashboard", "/regulator", "/station",
+                 "/public"):
         resp = http.get(path)
         assert resp.status_code == 200, path
         assert resp.headers["content-type"].startswith("text/html")
@@ -409,9 +426,14 @@ def test_dashboard_shows_a_held_duplicate_side_by_side(
         f"() => [...document.querySelectorAll(\"li[data-review-id='{review_id}'] img\")]"
         ".filter(i => i.complete && i.naturalWidth > 50).length >= 2")
     text = item.inner_text()
+    # The fixture person may have been enrolled by earlier tests too: the held review names
+    # the issued guard among its candidates (API), and the page shows the top candidates.
     # Guards are named by public ids; the page shows their first 8 characters.
-    assert f"#{twin['id'][:8]}" in text and f"#{issued['guard']['id'][:8]}" in text
-    assert "score" in text
+    review = next(r for r in reg.get("/v1/biometrics/reviews?limit=200").json()["items"]
+                  if r["id"] == review_id)
+    assert issued["guard"]["id"] in [c["guard_id"] for c in review["candidates"]]
+    shown = [c for c in review["candidates"] if f"#{c['guard_id'][:8]}" in text]
+    assert f"#{twin['id'][:8]}" in text and shown and "score" in text
     page.wait_for_selector("#chart-district svg")
     page.wait_for_selector("#chart-company svg")
     assert "河西区" in page.inner_text("#chart-district")

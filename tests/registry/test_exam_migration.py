@@ -66,7 +66,8 @@ def test_certified_guards_get_a_legacy_pass_and_no_one_else(pre_exam_db: Databas
             cur.execute("INSERT INTO registry_background_check (guard_id, result, checked_on,"
                         " recorded_by) VALUES (%s, 'clear', %s, 't')", (guard, now.date()))
     applied = migrate.upgrade(db, migrate_packages())
-    assert {m.version for m in applied} == EXAM_MIGRATIONS
+    # the exam migrations, and any later one the set-up left for the upgrade
+    assert {m.version for m in applied if m.version <= 240} == EXAM_MIGRATIONS
     with db.transaction(readonly=True) as cur:
         assert repository.guard_bars(cur, certified, now.date()) == []
         assert repository.guard_bars(cur, revoked, now.date()) == []

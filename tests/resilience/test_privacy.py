@@ -43,7 +43,7 @@ VERIFICATION_TOP = {"verdict", "checked_at", "detail", "certificate", "live_stat
                     "status_reason", "employer", "employer_note", "skill_level",
                     "permitted_services", "photo", "photo_note"}
 VERIFICATION_CERT = {"number", "guard_name", "skill_level", "employer_id", "employer_name",
-                     "issued_at", "expires_at"}
+                     "issued_at", "expires_at", "card"}  # card: a printed card's serial, or None
 VERIFICATION_EMPLOYER = {"id", "name", "licence_status", "matches_certificate"}
 PUBLIC_CERT = {"number", "valid", "status", "guard_name", "skill_level", "employer_name",
                "expires_at"}
