@@ -43,7 +43,7 @@ from registry.accounts import totp_at, totp_step
 from registry.audit import Actor
 from registry.auth import Role
 from tests.api.live_server import serve
-from tests.conftest import Api, make_issuable_guard, make_principal
+from tests.conftest import Api, internal_guard_id, make_issuable_guard, make_principal
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
@@ -159,23 +159,24 @@ class Person:
             time.sleep(1)
 
 
-def _id(value: dict[str, Any] | int | None) -> int | None:
+def _id(value: dict[str, Any] | int | str | None) -> Any:
     return value["id"] if isinstance(value, dict) else value
 
 
 @pytest.fixture(scope="module")
 def make_person(runtime: Any) -> Callable[..., Person]:
     """``make_person(role, company=None, guard=None, one_time=False)``: a new account
-    (company and guard: a dict with "id" or the id)."""
+    (company and guard: a dict with "id" or the id; a guard's public id is looked up)."""
 
     def make(role: str, *, company: dict[str, Any] | int | None = None,
-             guard: dict[str, Any] | int | None = None, one_time: bool = False) -> Person:
+             guard: dict[str, Any] | int | str | None = None, one_time: bool = False) -> Person:
         username = f"{role[:4]}{secrets.token_hex(4)}"
         with runtime.db.transaction() as cur:
             made = accounts.create_account(
                 cur, actor=Actor("test"), now=dt.datetime.now(dt.UTC),
                 keys=account_keys(runtime.settings), username=username, role=Role(role),
-                company_id=_id(company), guard_id=_id(guard),
+                company_id=_id(company),
+                guard_id=None if guard is None else internal_guard_id(runtime, _id(guard) or 0),
                 password=None if one_time else PASSWORD)
         secret = None
         if made.totp_secret:

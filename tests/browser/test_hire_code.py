@@ -13,13 +13,13 @@ from tests.conftest import Api, make_principal
 
 
 def test_the_guard_reads_a_hire_code_that_lets_another_company_hire_them(
-        browser: Any, live: str, runtime: Any, http: httpx.Client, reg: Api) -> None:
+        browser: Any, live: str, runtime: Any, http: httpx.Client, reg: Api,
+        make_person: Any) -> None:
     first, second = reg.make_company(), reg.make_company()
     guard = reg.make_guard(first["id"])
-    me = make_principal(runtime, http, "guard", guard_id=guard["id"])  # type: ignore[arg-type]
     page = new_page(browser, live)
     page.goto("/guard")
-    sign_in(page, me.key)
+    sign_in(page, make_person("guard", guard=guard))
     page.click("#hire-code")
     page.wait_for_selector("#hire-msg.ok")
     shown = page.inner_text("#hire-msg")
