@@ -426,14 +426,15 @@ def test_dashboard_shows_a_held_duplicate_side_by_side(
         f"() => [...document.querySelectorAll(\"li[data-review-id='{review_id}'] img\")]"
         ".filter(i => i.complete && i.naturalWidth > 50).length >= 2")
     text = item.inner_text()
-    # The fixture person may have been enrolled by earlier tests too: the held review names
-    # the issued guard among its candidates (API), and the page shows the top candidates.
-    # Guards are named by public ids; the page shows their first 8 characters.
+    # The fixture person is enrolled by many tests of the session, so which of those
+    # identical earlier enrollments fill the candidate list depends on the order the tests
+    # ran: the page shows the review's candidates, whichever they are. Guards are named by
+    # public ids; the page shows their first 8 characters.
     review = next(r for r in reg.get("/v1/biometrics/reviews?limit=200").json()["items"]
                   if r["id"] == review_id)
-    assert issued["guard"]["id"] in [c["guard_id"] for c in review["candidates"]]
-    shown = [c for c in review["candidates"] if f"#{c['guard_id'][:8]}" in text]
-    assert f"#{twin['id'][:8]}" in text and shown and "score" in text
+    assert review["candidates"]
+    assert all(f"#{c['guard_id'][:8]}" in text for c in review["candidates"])
+    assert f"#{twin['id'][:8]}" in text and "score" in text
     page.wait_for_selector("#chart-district svg")
     page.wait_for_selector("#chart-company svg")
     assert "河西区" in page.inner_text("#chart-district")
