@@ -23,7 +23,14 @@ from tests.browser.test_pages import (
     new_page,
     shot,
 )
-from tests.conftest import FINGERS, PEOPLE, Api, random_id_number, record_exam_pass
+from tests.conftest import (
+    FINGERS,
+    PEOPLE,
+    Api,
+    internal_guard_id,
+    random_id_number,
+    record_exam_pass,
+)
 
 pytestmark = pytest.mark.browser
 OK_BG = (227, 244, 232)  # .msg.ok
@@ -81,7 +88,8 @@ def test_company_clerk_journey(browser: Any, live: str, reg: Api, runtime: Any,
     page.fill("#g-id", random_id_number())
     page.click("#enroll-form button[type=submit]")
     page.wait_for_selector("#capture:not([hidden])")
-    guard_id = int(page.get_attribute("#capture", "data-guard-id"))
+    guard_id = page.get_attribute("#capture", "data-guard-id")  # the public id (issue 14)
+    assert guard_id
     page.set_input_files("#photo", str(PEOPLE / "Zhang_Ziyi_0001_x2.jpg"))
     page.click("#photo-form button[type=submit]")
     page.wait_for_selector("#photo-msg.ok, #photo-msg.warn")
@@ -178,7 +186,8 @@ def test_company_clerk_journey(browser: Any, live: str, reg: Api, runtime: Any,
 
     # The inbox: a notification arrives, is read.
     with runtime.db.transaction() as cur:
-        notifications.notify_employer(cur, guard_id=guard_id, kind="certificate.reissued",
+        notifications.notify_employer(cur, guard_id=internal_guard_id(runtime, guard_id),
+                                      kind="certificate.reissued",
                                       subject="保安员证已换发 certificate re-issued",
                                       now=dt.datetime.now(dt.UTC))
     page.reload()
