@@ -16,7 +16,7 @@ from api.runtime import Runtime
 from certificates import repository as cert_repo
 from registry.settings import Settings
 from tests.api.live_server import serve
-from tests.conftest import FIXTURES, Api, Clock, make_principal
+from tests.conftest import FIXTURES, Api, Clock, internal_guard_id, make_principal
 from tests.resilience.helpers import eligible_guard, issue
 
 TEMPLATE = (FIXTURES / "fingerprints" / "golden" / "iso19794p2v2005-sample.dat").read_bytes()
@@ -159,8 +159,9 @@ def test_every_list_honours_the_page_size_setting(limited: Any, runtime: Runtime
             # Pending requests as rows: the endpoint refuses ineligible guards (no capture
             # here), and the list's paging is what this test is about.
             with runtime.db.transaction() as cur:
-                cert_repo.insert_request(cur, guard_id=g["id"], company_id=company["id"],
-                                         requested_by="test", note="x")
+                cert_repo.insert_request(cur, guard_id=internal_guard_id(runtime, g["id"]),
+                                         company_id=company["id"], requested_by="test",
+                                         note="x")
         else:  # the same two finger templates for every guard: all but the first are
             # held (one finger alone does not meet the fused target, docs/dedup.md)
             for position in (1, 2):
