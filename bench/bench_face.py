@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-LFW = Path("/work/shared/data/faces/lfw-dev/images")
+LFW = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "lfw-dev" / "images"
 SIZES = [(250, 250), (640, 480), (1280, 720), (1920, 1080)]
 
 

@@ -65,7 +65,7 @@ from biometrics.finger_search import (  # noqa: E402
 from biometrics.fingerprint import index, matcher  # noqa: E402
 from biometrics.sealing import Sealer  # noqa: E402
 
-DATA = Path("/work/shared/data/fingerprints/fvc2002")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fingerprints" / "fvc2002"
 SETS = ("DB1_B", "DB2_B", "DB3_B", "DB4_B")
 
 

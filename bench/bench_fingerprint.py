@@ -33,7 +33,7 @@ from biometrics.fingerprint import matcher
 from biometrics.fingerprint.extraction import extract_from_bytes
 from biometrics.fingerprint.index import FingerprintIndex
 
-DATA = Path("/work/shared/data/fingerprints/fvc2002")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fingerprints" / "fvc2002"
 
 
 def perturb(m: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -29,7 +29,7 @@ from biometrics.fingerprint import gate
 from biometrics.fingerprint.extraction import extract, image_dpi
 from biometrics.imaging import decode_image
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _cpu_ms(fn: object, *args: object, repeat: int = 3) -> float:

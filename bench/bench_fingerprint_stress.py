@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from biometrics.fingerprint import evaluation, matcher
 
-DATA = Path("/work/shared/data/fingerprints/fvc2002")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fingerprints" / "fvc2002"
 KINDS = ("distortion", "dry", "wet", "partial", "lowcontrast")
 
 

@@ -42,7 +42,7 @@ from biometrics.fingerprint import extraction, matcher, synthetic
 from biometrics.fingerprint.evaluation import threshold_at
 from biometrics.fingerprint.extraction import extract, extract_from_bytes
 
-DATA = Path("/work/shared/data/fingerprints/fvc2002")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fingerprints" / "fvc2002"
 CACHE = Path("/tmp/fpsynth-cache")
 REAL = ("DB1_B", "DB2_B", "DB3_B")
 SFINGE = "DB4_B"

@@ -13,7 +13,7 @@ from certificates import qr
 from certificates.dcc import verify_dcc
 from certificates.errors import QrError
 
-VECTORS = Path("/work/shared/data/cose/dgc-common")
+VECTORS = Path(__file__).resolve().parents[3] / "shared" / "data" / "cose" / "dgc-common"
 FILES = sorted(VECTORS.glob("*.json"))
 FLAG_TO_STAGE = {
     "EXPECTEDUNPREFIX": "unprefix",

@@ -188,7 +188,7 @@ def test_generated_records_roundtrip(
     assert T.encode_template(back) == data
 
 
-SHARED = Path("/work/shared/data/fingerprints/iso19794-2")
+SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "fingerprints" / "iso19794-2"
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared evaluation data not mounted")
