@@ -7,9 +7,12 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from fastapi import Request, UploadFile
+
 from registry.errors import InvalidInput, PayloadTooLarge
 
 MAX_ROWS = 100_000
+MAX_CSV_BYTES = 8 * 1024 * 1024
 MAX_FIELD = 1000
 
 
@@ -68,3 +71,20 @@ def rows(data: bytes, *, required: tuple[str, ...], optional: tuple[str, ...] = 
         yield CsvRow(reader.line_num, dict(zip(header, (v.strip() for v in values),
                                                strict=False))
                      | ({"__width__": str(len(values))} if len(values) != len(header) else {}))
+
+
+async def read_body(request: Request, file: UploadFile | None) -> bytes:
+    """The CSV of a bulk import: a file field, or the body itself (text/csv); bounded."""
+    if file is not None:
+        data: bytes = await file.read(MAX_CSV_BYTES + 1)
+    elif request.headers.get("content-type", "").lower().startswith("multipart/"):
+        # FastAPI has read the form already; it held no "file" part.
+        raise InvalidInput("the multipart body has no 'file' part", reason="empty")
+    else:
+        data = await request.body()
+    if len(data) > MAX_CSV_BYTES:
+        raise InvalidInput(f"the CSV is over {MAX_CSV_BYTES} bytes", reason="too-large")
+    if not data:
+        raise InvalidInput("send the CSV as the body (text/csv) or as a file field",
+                           reason="empty")
+    return data

@@ -15,7 +15,6 @@ from api import csv_import
 from api.access import GuardRef, actor_of, guard_for, public_guard_ids
 from api.deps import clock, rate_limit_client, require, runtime
 from api.routers.biometrics import capture_face, capture_finger
-from api.routers.regulation import _csv_body
 from api.schemas import Input, Name
 from api.usecases import exams as exam_usecase
 from registry import exams
@@ -432,7 +431,7 @@ async def import_results(session_id: Id, request: Request, principal: ExamStaff,
                          file: Annotated[UploadFile | None, File()] = None) -> Any:
     from starlette.concurrency import run_in_threadpool
 
-    data = await _csv_body(request, file)
+    data = await csv_import.read_body(request, file)
     return await run_in_threadpool(_import, request, principal, now, session_id, data)
 
 

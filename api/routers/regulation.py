@@ -41,7 +41,6 @@ Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
 Staff = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR))]
 Checkers = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR,
                                                 Role.CHECKPOINT_OFFICER))]
-MAX_CSV_BYTES = 8 * 1024 * 1024
 
 
 class Reason(Input):
@@ -450,22 +449,6 @@ def may_perform_by_certificate(number: Annotated[str, Path(max_length=40)], serv
 
 
 # -- bulk imports ---------------------------------------------------------------------------------
-async def _csv_body(request: Request, file: UploadFile | None) -> bytes:
-    if file is not None:
-        data: bytes = await file.read(MAX_CSV_BYTES + 1)
-    elif request.headers.get("content-type", "").lower().startswith("multipart/"):
-        # FastAPI has read the form already; it held no "file" part.
-        raise InvalidInput("the multipart body has no 'file' part", reason="empty")
-    else:
-        data = await request.body()
-    if len(data) > MAX_CSV_BYTES:
-        raise InvalidInput(f"the CSV is over {MAX_CSV_BYTES} bytes", reason="too-large")
-    if not data:
-        raise InvalidInput("send the CSV as the body (text/csv) or as a file field",
-                           reason="empty")
-    return data
-
-
 def _row_error(line: int, exc: Exception) -> dict[str, Any]:
     detail = exc.detail if isinstance(exc, GuardregError) else "invalid value"
     return {"line": line, "reason": detail}
@@ -483,7 +466,7 @@ def _parse_date(value: str, field: str) -> dt.date:
              "nothing")
 async def import_background_checks(request: Request, principal: Regulator, now: Now,
                                    file: Annotated[UploadFile | None, File()] = None) -> Any:
-    data = await _csv_body(request, file)
+    data = await csv_import.read_body(request, file)
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(_apply_checks, request, principal, now, data)
@@ -567,7 +550,7 @@ async def import_guards(request: Request, principal: Staff, now: Now,
                         company_id: Annotated[int | None, Query(ge=1)] = None,
                         all_or_nothing: bool = False,
                         file: Annotated[UploadFile | None, File()] = None) -> Any:
-    data = await _csv_body(request, file)
+    data = await csv_import.read_body(request, file)
     target = enrolling_company(principal, company_id)
     from starlette.concurrency import run_in_threadpool
 
