@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -105,8 +105,13 @@ class Output(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class Page(BaseModel):
-    items: list[Any]
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """A page of a list: ``Page[GuardOut]`` documents what each item holds."""
+
+    items: list[ItemT]
     next_cursor: int | None = None
 
 
