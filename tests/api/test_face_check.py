@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageFilter
 
+from biometrics.face.pipeline import MODEL_ID, checkpoint_threshold
 from api import reporting_repository
 from tests.conftest import (
     Api,
@@ -61,7 +62,7 @@ def test_a_second_photo_of_the_enrolled_person_matches(
     body = resp.json()
     assert body["result"] == "match"
     assert body["strength"] in ("strong", "moderate")
-    assert body["threshold"] == 0.38
+    assert body["threshold"] == checkpoint_threshold(MODEL_ID)
     assert body["liveness_checked"] is False and "no liveness" in body["note"]
     assert body["photo_kept"] is False
     assert "distance" not in body  # a plain-language strength, not a raw score
@@ -71,7 +72,7 @@ def test_a_photo_of_another_person_is_no_match(
         presented: dict[str, Any], runtime: Any, client: Any) -> None:
     officer = make_principal(runtime, client, "checkpoint_officer")
     # Wen Jiabao: the hardest impostor of the fixtures for Hu Jintao (distance ~0.43-0.47,
-    # a match at the 1:1 enrollment threshold 0.47, not at the checkpoint's 0.38).
+    # a match at the 1:1 enrollment threshold 0.47, not at the checkpoint threshold).
     resp = _check(officer, presented["cert"]["number"],
                   (FACES / "Wen_Jiabao_0001.jpg").read_bytes())
     assert resp.status_code == 200, resp.text
