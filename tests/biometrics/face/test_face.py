@@ -289,7 +289,7 @@ def test_model_files_are_checked_against_their_pinned_sha256(tmp_path: Path) -> 
     """The model id stored with templates names exact weights: another file must not load."""
     import face_recognition_models as frm
 
-    from biometrics.face.pipeline import ModelIntegrityError, _ResNetEncoder, check_model_file
+    from biometrics.face.resnet import ModelIntegrityError, _ResNetEncoder, check_model_file
 
     real = Path(frm.face_recognition_model_location())
     check_model_file(str(real))  # the installed weights pass
