@@ -22,8 +22,7 @@ from biometrics import dedup_repository, fusion, repository
 from biometrics.errors import QualityRejected
 from biometrics.face.protection import FaceVectorKey
 from biometrics.sealing import Sealer
-from registry import audit
-from registry import repository as registry_repo
+from registry import audit, service
 from registry.audit import Actor
 from registry.db import Cursor, Database
 from registry.errors import Conflict, NotFound
@@ -204,11 +203,11 @@ def find_duplicates(cur: Cursor, *, subject: str, probe: Probe, today: dt.date,
                                                 candidate_position=best[0] or None,
                                                 positions_compared=len(pool),
                                                 template_model=best[1]))
-        guard = registry_repo.get_guard_by_subject(cur, name)
-        banned = bool(guard and registry_repo.active_bans_of_guard(cur, int(guard["id"]), today))
+        guard = service.guard_of_subject(cur, name)
+        banned = guard is not None and service.is_banned(cur, guard.id, today)
         verdict = fuse.decide(comps, banned=banned)
         if verdict.hold:
-            out.append(Candidate(name, verdict.fused_llr, int(guard["id"]) if guard else None,
+            out.append(Candidate(name, verdict.fused_llr, guard.id if guard else None,
                                  banned, "fused_llr", verdict.threshold,
                                  [c.as_dict() for c in comps], verdict.chance, verdict.words))
     return sorted(out, key=lambda c: -c.score)
@@ -373,9 +372,9 @@ def decide_review(cur: Cursor, *, actor: Actor, now: dt.datetime, review_id: int
         repository.set_face_status(cur, review["subject"], capture_status)
     else:
         repository.set_finger_status(cur, review["subject"], capture_status)
-    guard = registry_repo.get_guard_by_subject(cur, review["subject"])
+    guard = service.guard_of_subject(cur, review["subject"])
     audit.record(cur, actor=actor, action=f"biometrics.review.{status}", target_type="guard",
-                 target_id=guard["id"] if guard else None,
+                 target_id=guard.id if guard else None,
                  data={"review_id": review_id, "modality": review["modality"]}, now=now)
     result = repository.get_review(cur, review_id)
     assert result is not None

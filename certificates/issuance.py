@@ -24,10 +24,10 @@ from certificates.numbers import make_number
 from certificates.presentation import DeviceKey
 from certificates.publication import StatusConfig
 from registry import audit, service
-from registry import repository as registry_repo
 from registry.audit import Actor
 from registry.db import Cursor
 from registry.errors import Conflict, NotEligible, NotFound
+from registry.records import GuardRecord
 
 ABANDON_PENDING_AFTER = dt.timedelta(minutes=2)
 
@@ -50,11 +50,11 @@ class Prepared:
     existing: bool = False
 
 
-def _same_content(cert: dict[str, Any], guard: dict[str, Any],
+def _same_content(cert: dict[str, Any], guard: GuardRecord,
                   device: DeviceKey | None = None) -> bool:
-    return bool(cert["employer_id"] == guard["company_id"]
-                and cert["skill_level"] == guard["skill_level"]
-                and cert["claims"].get("guard_name") == guard["name"]
+    return bool(cert["employer_id"] == guard.company_id
+                and cert["skill_level"] == guard.skill_level
+                and cert["claims"].get("guard_name") == guard.name
                 and cert["claims"].get("device_key") == (device.to_json() if device else None))
 
 
@@ -70,7 +70,7 @@ def claims_json(claims: GuardClaims) -> dict[str, Any]:
 
 def prepare(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
             config: IssuanceConfig, extra_reasons: list[dict[str, str]] | None = None) -> Prepared:
-    guard = registry_repo.get_guard(cur, guard_id, for_update=True)
+    guard = service.guard_record(cur, guard_id, for_update=True)
     if guard is None:
         raise NotFound("no such guard")
     repository.mark_failed_pending(cur, guard_id, now - ABANDON_PENDING_AFTER)
@@ -99,18 +99,18 @@ def prepare(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,
     issued = now.replace(microsecond=0)
     claims = GuardClaims(
         issuer=config.issuer, issued_at=issued, expires_at=issued + config.validity,
-        certificate_number=number, guard_name=guard["name"], skill_level=guard["skill_level"],
+        certificate_number=number, guard_name=guard.name, skill_level=guard.skill_level,
         status=StatusRef(uri=uri, idx=idx),
         # The certificate is personal (issue 15): the employer is named only while there
         # is one.
-        employer_id=int(guard["company_id"]) if guard["company_id"] is not None else None,
-        employer_name=guard["company_name"] if guard["company_id"] is not None else None,
+        employer_id=guard.company_id,
+        employer_name=guard.company_name if guard.employed else None,
         device_key=device)
     payload = claims.encode()
     cert_id = repository.insert_certificate(cur, {
         "number": number, "guard_id": guard_id, "status": "pending", "status_shard": shard,
         "status_idx": idx, "claims": claims_json(claims), "payload": payload,
-        "employer_id": guard["company_id"], "skill_level": guard["skill_level"],
+        "employer_id": guard.company_id, "skill_level": guard.skill_level,
         "issued_at": claims.issued_at, "expires_at": claims.expires_at,
         "issued_by": actor.label,
     })

@@ -14,6 +14,7 @@ from registry import audit, events, holds, repository
 from registry.audit import Actor
 from registry.db import Cursor
 from registry.errors import Conflict, InvalidInput, NotEligible, NotFound
+from registry.records import GuardRecord
 from registry.validation import parse_resident_id, validate_credit_code
 
 MIN_AGE = 18
@@ -430,3 +431,21 @@ def guard_eligibility(cur: Cursor, *, guard_id: int, now: dt.datetime) -> Eligib
     for code in bars:
         result.add(code, BAR_MESSAGES[code])
     return result
+
+
+# -- typed reads for the other packages (issue 19) ------------------------------------------
+def guard_record(cur: Cursor, guard_id: int, *, for_update: bool = False) -> GuardRecord | None:
+    """The guard as a typed record (``for_update`` locks the person's row)."""
+    row = repository.get_guard(cur, guard_id, for_update=for_update)
+    return GuardRecord.from_row(row) if row is not None else None
+
+
+def guard_of_subject(cur: Cursor, subject: str) -> GuardRecord | None:
+    """The guard whose biometric subject is ``subject`` (biometrics names people so)."""
+    row = repository.get_guard_by_subject(cur, subject)
+    return GuardRecord.from_row(row) if row is not None else None
+
+
+def is_banned(cur: Cursor, guard_id: int, today: dt.date) -> bool:
+    """Whether an industry ban is in force against the person today."""
+    return bool(repository.active_bans_of_guard(cur, guard_id, today))

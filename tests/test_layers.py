@@ -67,3 +67,20 @@ def test_sql_lives_in_repository_modules() -> None:
             if re.search(r"\.execute\(", path.read_text(encoding="utf-8")):
                 offenders.append(rel)
     assert not offenders, offenders
+
+
+def test_other_packages_read_the_registry_through_typed_records() -> None:
+    # certificates and biometrics get guards as registry.records.GuardRecord from
+    # registry.service, never rows from the registry's repositories (issue 19).
+    offenders = []
+    for pkg in ("certificates", "biometrics"):
+        for path in _files(pkg):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [a.name for a in node.names]
+                    if node.module.startswith("registry") and (
+                            node.module.endswith("repository")
+                            or any(n.endswith("repository") for n in names)):
+                        offenders.append(f"{path.relative_to(ROOT)}: {node.module} {names}")
+    assert not offenders, offenders
