@@ -431,3 +431,9 @@ def fetch_one(cur: Cursor) -> dict[str, Any] | None:
 
 def fetch_all(cur: Cursor) -> list[dict[str, Any]]:
     return [dict(r) for r in cur.fetchall()]
+
+
+def and_where(conditions: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """AND together ``column-condition %s`` pairs whose value is not None (list filters)."""
+    used = [(sql, value) for sql, value in conditions if value is not None]
+    return " AND ".join(sql for sql, _ in used), [value for _, value in used]
