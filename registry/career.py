@@ -96,6 +96,28 @@ def record_attendance(cur: Cursor, *, actor: Actor, principal: Principal, now: d
     return {"session_id": session_id, "guard_id": guard["id"], "completed": completed}
 
 
+def courses(cur: Cursor) -> list[dict[str, Any]]:
+    return repo.courses(cur)
+
+
+def sessions(cur: Cursor, *, principal: Principal, company_id: int | None,
+             limit: int) -> list[dict[str, Any]]:
+    """Training sessions, newest first; a training unit sees its own whatever it asks."""
+    if principal.role is Role.TRAINING_UNIT:
+        company_id = principal.company_id
+    return repo.sessions(cur, company_id=company_id, limit=limit)
+
+
+def training_of(cur: Cursor, guard_id: int) -> list[dict[str, Any]]:
+    """The guard's training record (the archive's training section)."""
+    return repo.training_of(cur, guard_id)
+
+
+def evaluations_of(cur: Cursor, guard_id: int) -> list[dict[str, Any]]:
+    """The guard's level history: every evaluation, in order."""
+    return repo.evaluations_of(cur, guard_id)
+
+
 def rotation_due(cur: Cursor, *, now: dt.datetime, months: int, company_id: int | None,
                  district: str | None) -> list[dict[str, Any]]:
     return repo.rotation_due(cur, today=_today(now), months=months, company_id=company_id,
