@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from registry import audit, repository
+from registry import annual_reports, audit, repository
 from registry import career_repository as repo
 from registry.audit import Actor
 from registry.auth import Principal, Role
@@ -118,10 +118,19 @@ def evaluations_of(cur: Cursor, guard_id: int) -> list[dict[str, Any]]:
     return repo.evaluations_of(cur, guard_id)
 
 
-def rotation_due(cur: Cursor, *, now: dt.datetime, months: int, company_id: int | None,
-                 district: str | None) -> list[dict[str, Any]]:
-    return repo.rotation_due(cur, today=_today(now), months=months, company_id=company_id,
-                             district=district)
+@dataclass(frozen=True)
+class RotationDue:
+    months: int  # the supervision policy's rotation period
+    guards: list[dict[str, Any]]
+
+
+def rotation_due(cur: Cursor, *, now: dt.datetime, company_id: int | None,
+                 district: str | None) -> RotationDue:
+    """Guards whose rotation training is due under the current supervision policy."""
+    _, policy = annual_reports.policy(cur)
+    months = policy.rotation_training_months
+    return RotationDue(months, repo.rotation_due(cur, today=_today(now), months=months,
+                                                 company_id=company_id, district=district))
 
 
 @dataclass(frozen=True)

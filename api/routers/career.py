@@ -12,7 +12,7 @@ from api.access import GuardRef, actor_of, company_for, guard_for, publicise_gua
 from api.deps import clock, require, runtime
 from api.schemas import Input
 from api.usecases import career as career_usecase
-from registry import annual_reports, career
+from registry import career
 from registry.auth import Principal, Role
 
 router = APIRouter(tags=["career"])
@@ -195,11 +195,9 @@ def rotation_due(request: Request, principal: Staff, now: Now,
             company_id = principal.company_id
         elif company_id is not None:
             company_for(cur, principal, company_id)
-        _, pol = annual_reports.policy(cur)
-        items = publicise_guards(cur, career.rotation_due(
-            cur, now=now, months=pol.rotation_training_months, company_id=company_id,
-            district=district))
-    return {"months": pol.rotation_training_months, "items": items}
+        due = career.rotation_due(cur, now=now, company_id=company_id, district=district)
+        items = publicise_guards(cur, due.guards)
+    return {"months": due.months, "items": items}
 
 
 @router.post("/v1/skill-evaluations", status_code=201, response_model=EvaluatedOut,
