@@ -85,10 +85,6 @@ def background_checks(cur: Cursor, guard_id: int) -> list[Row]:
     return repository.background_checks(cur, guard_id)
 
 
-def search_by_name(cur: Cursor, name: str, *, limit: int) -> list[Row]:
-    return repository.search_guards_by_name(cur, name, limit=limit)
-
-
 # -- bans --------------------------------------------------------------------------------
 def bans(cur: Cursor, *, after_id: int, limit: int) -> Page:
     return page_of(repository.list_bans(cur, after_id=after_id, limit=limit), limit)

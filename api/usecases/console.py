@@ -59,7 +59,7 @@ def find_guards(cur: Cursor, text: str) -> Found:
         if cert is not None:
             row = repository.get_guard(cur, int(cert["guard_id"]))
             return Found("certificate", [row] if row else [])
-    return Found("name", queries.search_by_name(cur, text, limit=SEARCH_LIMIT))
+    return Found("name", repository.search_guards_by_name(cur, text, limit=SEARCH_LIMIT))
 
 
 @dataclass(frozen=True)
