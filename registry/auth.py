@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from registry import repository
+from registry import audit, repository
+from registry.audit import Actor
 from registry.db import Cursor
-from registry.errors import InvalidInput
+from registry.errors import InvalidInput, NotFound
 
 KEY_PREFIX = "grk"
 
@@ -73,6 +76,31 @@ def create_api_key(
         key_prefix=prefix, key_hash=_hash(pepper, key),
     )
     return Principal(pid, name, role, company_id, guard_id), key
+
+
+def issue_api_key(cur: Cursor, *, actor: Actor, now: dt.datetime, pepper: bytes, name: str,
+                  role: Role, company_id: int | None = None,
+                  guard_id: int | None = None) -> tuple[Principal, str]:
+    """A new principal and its key (shown once), audited as the issuer's act."""
+    created, key = create_api_key(cur, pepper=pepper, name=name, role=role,
+                                  company_id=company_id, guard_id=guard_id)
+    audit.record(cur, actor=actor, action="apikey.create", target_type="principal",
+                 target_id=created.id, data={"role": created.role.value}, now=now)
+    return created, key
+
+
+def revoke_api_key(cur: Cursor, *, actor: Actor, now: dt.datetime, principal_id: int) -> None:
+    """Revoke an active key (404 when there is none), audited. The caller drops its cached
+    principal; other processes learn of it from the database's notification."""
+    if not repository.revoke_principal(cur, principal_id):
+        raise NotFound("no such active key")
+    audit.record(cur, actor=actor, action="apikey.revoke", target_type="principal",
+                 target_id=principal_id, now=now)
+
+
+def principals(cur: Cursor) -> list[dict[str, Any]]:
+    """Every principal, revoked or not, by id (never a key or its hash)."""
+    return repository.list_principals(cur)
 
 
 def authenticate(cur: Cursor, key: str, *, pepper: bytes) -> Principal | None:

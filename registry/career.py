@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from registry import audit, repository
+from registry import annual_reports, audit, repository
 from registry import career_repository as repo
 from registry.audit import Actor
 from registry.auth import Principal, Role
@@ -96,10 +96,41 @@ def record_attendance(cur: Cursor, *, actor: Actor, principal: Principal, now: d
     return {"session_id": session_id, "guard_id": guard["id"], "completed": completed}
 
 
-def rotation_due(cur: Cursor, *, now: dt.datetime, months: int, company_id: int | None,
-                 district: str | None) -> list[dict[str, Any]]:
-    return repo.rotation_due(cur, today=_today(now), months=months, company_id=company_id,
-                             district=district)
+def courses(cur: Cursor) -> list[dict[str, Any]]:
+    return repo.courses(cur)
+
+
+def sessions(cur: Cursor, *, principal: Principal, company_id: int | None,
+             limit: int) -> list[dict[str, Any]]:
+    """Training sessions, newest first; a training unit sees its own whatever it asks."""
+    if principal.role is Role.TRAINING_UNIT:
+        company_id = principal.company_id
+    return repo.sessions(cur, company_id=company_id, limit=limit)
+
+
+def training_of(cur: Cursor, guard_id: int) -> list[dict[str, Any]]:
+    """The guard's training record (the archive's training section)."""
+    return repo.training_of(cur, guard_id)
+
+
+def evaluations_of(cur: Cursor, guard_id: int) -> list[dict[str, Any]]:
+    """The guard's level history: every evaluation, in order."""
+    return repo.evaluations_of(cur, guard_id)
+
+
+@dataclass(frozen=True)
+class RotationDue:
+    months: int  # the supervision policy's rotation period
+    guards: list[dict[str, Any]]
+
+
+def rotation_due(cur: Cursor, *, now: dt.datetime, company_id: int | None,
+                 district: str | None) -> RotationDue:
+    """Guards whose rotation training is due under the current supervision policy."""
+    _, policy = annual_reports.policy(cur)
+    months = policy.rotation_training_months
+    return RotationDue(months, repo.rotation_due(cur, today=_today(now), months=months,
+                                                 company_id=company_id, district=district))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from registry import notifications_repository as repo
 from registry.audit import Actor
 from registry.db import Cursor
 from registry.errors import Conflict, InvalidInput, NotFound
+from registry.queries import page_of
 
 KINDS = ("guard.cleared-out", "certificate.suspended", "certificate.revoked",
          "certificate.reinstated", "certificate.reissued", "enrollment.held",
@@ -66,6 +67,38 @@ def notify_employer(cur: Cursor, *, guard_id: int, kind: str, subject: str, now:
         company_id = int(employment["company_id"])
     notify(cur, company_id=company_id, kind=kind, subject=subject, now=now, guard_id=guard_id,
            data=data)
+
+
+# -- the inbox and the webhooks, as the company reads them ----------------------------------
+@dataclass(frozen=True)
+class Inbox:
+    items: list[dict[str, Any]]  # newest first
+    unread: int  # in the whole inbox, not only this page
+    next_before: int | None  # the id to go below for the next page; None: the last page
+
+
+def inbox(cur: Cursor, *, company_id: int, unread_only: bool, before_id: int | None,
+          limit: int) -> Inbox:
+    rows = repo.inbox(cur, company_id, unread_only=unread_only, before_id=before_id,
+                      limit=limit)
+    return Inbox(rows, repo.unread_count(cur, company_id), page_of(rows, limit).next_cursor)
+
+
+def mark_read(cur: Cursor, *, company_id: int, notification_id: int, now: dt.datetime) -> None:
+    """Read stays read: marking again keeps the first time. Another company's is a 404."""
+    if not repo.mark_read(cur, company_id, notification_id, now):
+        raise NotFound("no such notification")
+
+
+def webhooks(cur: Cursor, company_id: int) -> list[dict[str, Any]]:
+    """The company's webhooks, disabled ones included (never their secrets)."""
+    return repo.webhooks(cur, company_id)
+
+
+def deliveries(cur: Cursor, *, company_id: int, webhook_id: int,
+               limit: int) -> list[dict[str, Any]]:
+    """A webhook's delivery log, newest first; empty for another company's webhook."""
+    return repo.deliveries(cur, company_id, webhook_id, limit=limit)
 
 
 # -- webhooks --------------------------------------------------------------------------------

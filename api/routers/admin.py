@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import idempotency
-from api.access import actor_of, guard_for, guard_id_in, public_guard_ids
+from api.access import actor_of, company_for, guard_for, guard_id_in, public_guard_ids
 from api.deps import clock, require, runtime
 from api.schemas import ApiKeyIn
-from registry import audit, auth, repository
+from registry import auth, queries
 from registry.auth import Principal, Role
-from registry.errors import InvalidInput, NotFound
+from registry.errors import InvalidInput
 from registry.jobs import JobStatus
 
 router = APIRouter(tags=["admin"])
@@ -100,20 +100,18 @@ def readyz(request: Request) -> Any:
 def create_api_key(body: ApiKeyIn, request: Request, principal: Regulator, now: Now) -> Any:
     rt = runtime(request)
     with rt.db.transaction() as cur:
-        if body.company_id is not None and repository.get_company(cur, body.company_id) is None:
-            raise NotFound("no such company")
+        if body.company_id is not None:
+            company_for(cur, principal, body.company_id)
         guard_id = guard_id_in(cur, body.guard_id) if body.guard_id is not None else None
         if guard_id is not None:
             guard_for(cur, principal, guard_id)
 
         def action() -> tuple[int, Any]:
-            created, key = auth.create_api_key(
-                cur, pepper=rt.settings.derive_key("apikey_pepper", "apikey-hmac"),
+            created, key = auth.issue_api_key(
+                cur, actor=actor_of(principal), now=now,
+                pepper=rt.settings.derive_key("apikey_pepper", "apikey-hmac"),
                 name=body.name, role=body.role, company_id=body.company_id,
                 guard_id=guard_id)
-            audit.record(cur, actor=actor_of(principal), action="apikey.create",
-                         target_type="principal", target_id=created.id,
-                         data={"role": created.role.value}, now=now)
             return 201, {**dataclasses.asdict(created), "api_key": key,
                          "guard_id": body.guard_id}
         # Never store the key itself in the idempotency table: replay without the secret.
@@ -129,16 +127,13 @@ def create_api_key(body: ApiKeyIn, request: Request, principal: Regulator, now: 
 @public_guard_ids
 def list_api_keys(request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
-        return {"items": repository.list_principals(cur)}
+        return {"items": auth.principals(cur)}
 
 
 @router.delete("/v1/apikeys/{principal_id}", status_code=204, summary="Revoke a key (regulator)")
 def revoke_api_key(principal_id: int, request: Request, principal: Regulator, now: Now) -> None:
     with runtime(request).db.transaction() as cur:
-        if not repository.revoke_principal(cur, principal_id):
-            raise NotFound("no such active key")
-        audit.record(cur, actor=actor_of(principal), action="apikey.revoke",
-                     target_type="principal", target_id=principal_id, now=now)
+        auth.revoke_api_key(cur, actor=actor_of(principal), now=now, principal_id=principal_id)
     # This worker at once; the others when the database's notification reaches them.
     runtime(request).principal_cache().invalidate(principal_id)
 
@@ -151,14 +146,6 @@ def list_jobs(request: Request, principal: Regulator) -> Any:
     return {"items": [dataclasses.asdict(j) for j in jobs.status(runtime(request).db)]}
 
 
-def _is_uuid(text: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 def _utc(value: dt.datetime | None, field: str) -> dt.datetime | None:
     """A time filter in UTC (no zone: UTC). The database takes offsets only up to 15:59,
     while ISO 8601 allows up to 23:59; and a time at the edge of the calendar has no UTC
@@ -189,20 +176,15 @@ def audit_events(request: Request, principal: Regulator,
     desc = order == "desc"
     since, until = _utc(since, "since"), _utc(until, "until")
     with runtime(request).db.transaction(readonly=True) as cur:
-        if target_type == "guard" and target_id is not None and not target_id.isdigit():
-            # URLs and responses name guards by their public id; the log keeps the row id.
-            internal = repository.guard_id_of(cur, target_id) if _is_uuid(target_id) else None
-            target_id = str(internal) if internal is not None else "0"
-        rows = audit.list_events(cur, after_seq=0 if desc else cursor, limit=limit,
-                                 target_type=target_type, target_id=target_id,
-                                 action_prefix=action or None, actor=actor or None,
-                                 since=since, until=until, newest_first=desc,
-                                 before_seq=(cursor or None) if desc else None)
-    return {"items": rows, "next_cursor": rows[-1]["seq"] if len(rows) == limit else None}
+        page = queries.audit_events(cur, cursor=cursor, limit=limit, newest_first=desc,
+                                    target_type=target_type, target_id=target_id,
+                                    action_prefix=action or None, actor=actor or None,
+                                    since=since, until=until)
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.get("/v1/audit/verify", response_model=audit.ChainReport,
+@router.get("/v1/audit/verify", response_model=queries.ChainReport,
             summary="Verify the audit hash chain (regulator)")
 def audit_verify(request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
-        return dataclasses.asdict(audit.verify_chain(cur))
+        return dataclasses.asdict(queries.audit_chain(cur))

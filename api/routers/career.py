@@ -12,8 +12,7 @@ from api.access import GuardRef, actor_of, company_for, guard_for, publicise_gua
 from api.deps import clock, require, runtime
 from api.schemas import Input
 from api.usecases import career as career_usecase
-from registry import annual_reports, career
-from registry import career_repository as repo
+from registry import career
 from registry.auth import Principal, Role
 
 router = APIRouter(tags=["career"])
@@ -140,7 +139,7 @@ class EvaluationsOut(BaseModel):
             summary="Training courses (public)")
 def courses(request: Request) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        return {"items": repo.courses(cur)}
+        return {"items": career.courses(cur)}
 
 
 @router.post("/v1/training/sessions", status_code=201, response_model=SessionOut,
@@ -161,10 +160,9 @@ def add_session(body: SessionIn, request: Request, principal: Trainer, now: Now
 def list_sessions(request: Request, principal: Trainer,
                   company_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
-    if principal.role is Role.TRAINING_UNIT:
-        company_id = principal.company_id
     with runtime(request).db.transaction(readonly=True) as cur:
-        return {"items": repo.sessions(cur, company_id=company_id, limit=limit)}
+        return {"items": career.sessions(cur, principal=principal, company_id=company_id,
+                                         limit=limit)}
 
 
 @router.post("/v1/training/sessions/{session_id}/attendance", response_model=AttendanceOut,
@@ -183,7 +181,7 @@ def attendance(session_id: Id, body: AttendanceIn, request: Request, principal: 
 def guard_training(guard_id: GuardRef, request: Request, principal: StaffOrSelf) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
-        return {"items": repo.training_of(cur, guard_id)}
+        return {"items": career.training_of(cur, guard_id)}
 
 
 @router.get("/v1/training/rotation-due", response_model=DueListOut,
@@ -197,11 +195,9 @@ def rotation_due(request: Request, principal: Staff, now: Now,
             company_id = principal.company_id
         elif company_id is not None:
             company_for(cur, principal, company_id)
-        _, pol = annual_reports.policy(cur)
-        items = publicise_guards(cur, career.rotation_due(
-            cur, now=now, months=pol.rotation_training_months, company_id=company_id,
-            district=district))
-    return {"months": pol.rotation_training_months, "items": items}
+        due = career.rotation_due(cur, now=now, company_id=company_id, district=district)
+        items = publicise_guards(cur, due.guards)
+    return {"months": due.months, "items": items}
 
 
 @router.post("/v1/skill-evaluations", status_code=201, response_model=EvaluatedOut,
@@ -222,4 +218,4 @@ def guard_evaluations(guard_id: GuardRef, request: Request, principal: StaffOrSe
                       ) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
-        return {"items": repo.evaluations_of(cur, guard_id)}
+        return {"items": career.evaluations_of(cur, guard_id)}

@@ -7,26 +7,23 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api import console_repository, csv_export
+from api import csv_export
 from api.access import GuardRef
 from api.deps import clock, require, runtime
 from api.schemas import mask_id_number
-from certificates import repository as cert_repo
-from registry import repository as registry_repo
+from api.usecases import console
+from registry import queries
 from registry.auth import Principal, Role
 
 router = APIRouter(prefix="/v1/console", tags=["regulator console"])
 Now = Annotated[dt.datetime, Depends(clock)]
 Regulator = Annotated[Principal, Depends(require(Role.REGULATOR))]
-
-_ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")
 
 
 # -- overview ---------------------------------------------------------------------------
@@ -43,16 +40,14 @@ class OverviewOut(BaseModel):
     lists: dict[str, int] = Field(description="companies on the red, black and abnormal lists")
     pending: dict[str, int] = Field(description="held duplicates and issuance requests")
     active_bans: int
-    checks: list[DayChecks] = Field(description="checkpoint verifications per day, 14 days")
+    checks: list[DayChecks] = Field(
+        description=f"checkpoint verifications per day, {console.CHECKS_DAYS} days")
 
 
 @router.get("/overview", response_model=OverviewOut, summary="The day's figures (regulator)")
 def overview(request: Request, principal: Regulator, now: Now) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
-        out = console_repository.overview(cur, today=now.date())
-        out["checks"] = console_repository.checks_per_day(
-            cur, since=now - dt.timedelta(days=14))
-    return out
+        return console.overview(cur, now=now)
 
 
 # -- guard search -----------------------------------------------------------------------
@@ -82,35 +77,9 @@ def _hit(row: dict[str, Any]) -> dict[str, Any]:
             summary="Find guards by name, ID number, certificate number or public guard id")
 def search_guards(request: Request, principal: Regulator,
                   q: Annotated[str, Query(min_length=1, max_length=64)]) -> Any:
-    q = q.strip()
     with runtime(request).db.transaction(readonly=True) as cur:
-        if _ID_NUMBER.match(q):
-            row = registry_repo.get_guard_by_id_number(cur, q.upper())
-            return {"matched_by": "id_number", "items": [_hit(row)] if row else []}
-        internal = _guard_by_public_id(cur, q)
-        if internal is not None:
-            row = registry_repo.get_guard(cur, internal)
-            if row is not None:
-                return {"matched_by": "guard_id", "items": [_hit(row)]}
-        if re.fullmatch(r"[0-9A-Za-z-]{8,40}", q):
-            cert = cert_repo.get_by_number(cur, q.upper())
-            if cert is not None:
-                row = registry_repo.get_guard(cur, int(cert["guard_id"]))
-                return {"matched_by": "certificate", "items": [_hit(row)] if row else []}
-        rows = registry_repo.search_guards_by_name(cur, q, limit=50)
-    return {"matched_by": "name", "items": [_hit(r) for r in rows]}
-
-
-def _guard_by_public_id(cur: Any, q: str) -> int | None:
-    """The internal id of the guard whose public id is ``q`` (URLs and answers name guards
-    by public id only; the internal number finds nothing)."""
-    import uuid
-
-    try:
-        public = str(uuid.UUID(q))
-    except ValueError:
-        return None
-    return registry_repo.guard_id_of(cur, public)
+        found = console.find_guards(cur, q)
+    return {"matched_by": found.matched_by, "items": [_hit(r) for r in found.guards]}
 
 
 class GuardBan(BaseModel):
@@ -130,19 +99,12 @@ class GuardBansOut(BaseModel):
 @router.get("/guards/{guard_id}/bans", response_model=GuardBansOut,
             summary="Every ban of this guard's ID number, lifted or not")
 def guard_bans(guard_id: GuardRef, request: Request, principal: Regulator, now: Now) -> Any:
-    from registry.errors import NotFound
-
     with runtime(request).db.transaction(readonly=True) as cur:
-        guard = registry_repo.get_guard(cur, guard_id)
-        if guard is None:
-            raise NotFound("no such guard")
-        rows = registry_repo.bans_of_guard(cur, guard_id)
-    today = now.date()
+        rows = queries.bans_of_guard(cur, guard_id, today=now.date())
     return {"items": [{
         "id": r["id"], "id_number_masked": mask_id_number(r["id_number"]),
         "reason": r["reason"], "until_on": r["until_on"], "created_at": r["created_at"],
-        "lifted_at": r["lifted_at"],
-        "in_force": r["lifted_at"] is None and (r["until_on"] is None or r["until_on"] >= today),
+        "lifted_at": r["lifted_at"], "in_force": r["in_force"],
     } for r in rows]}
 
 
@@ -184,21 +146,19 @@ class KeysOut(BaseModel):
             summary="Signing keys, the trust list and the status lists (regulator)")
 def keys(request: Request, principal: Regulator, now: Now) -> Any:
     rt = runtime(request)
-    records = rt.certs.keyring.list_keys()
-    tl, _ = rt.certs.trust(now)
-    with rt.db.transaction(readonly=True) as cur:
-        shards = cert_repo.list_shards(cur)
+    found = console.keys(rt.db, rt.certs, now)
+    tl = found.trust_list
     return {
         "keys": [{"kid": k.kid.hex(), "purpose": k.purpose, "alg": k.alg, "state": k.state,
                   "created_at": k.created_at, "not_before": k.not_before,
                   "retired_at": k.retired_at, "verifiable_until": k.verifiable_until,
-                  "compromised_since": k.compromised_since} for k in records],
+                  "compromised_since": k.compromised_since} for k in found.keys],
         "trust_list": {"issuer": tl.issuer, "issued_at": tl.issued_at,
                        "expires_at": tl.expires_at, "keys": len(tl.keys),
                        "next_trust_list_keys": len(tl.successors)},
         "status_lists": [{"shard": r["shard"], "capacity": r["capacity"],
                           "version": r["version"], "published_at": r["published_at"]}
-                         for r in shards],
+                         for r in found.status_lists],
     }
 
 
@@ -211,35 +171,18 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "bans": ("id", "id_number_masked", "reason", "until_on", "company_id", "created_by",
              "created_at", "lifted_at"),
 }
-EXPORT_LIMIT = 200_000
-
-
-def _export_rows(cur: Any, what: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    after = 0
-    while len(rows) < EXPORT_LIMIT:
-        if what == "companies":
-            page = registry_repo.list_companies(cur, after_id=after, limit=1000)
-        elif what == "guards":
-            page = registry_repo.list_guards(cur, after_id=after, limit=1000)
-        else:
-            page = registry_repo.list_bans(cur, after_id=after, limit=1000)
-        for r in page:
-            if "id_number" in r:
-                r["id_number_masked"] = mask_id_number(r["id_number"])
-        rows += page
-        if len(page) < 1000:
-            break
-        after = int(page[-1]["id"])
-    return rows
 
 
 @router.get("/exports/{what}.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}},
             summary="CSV export: companies, guards or bans (ID numbers masked)")
 def export_csv(request: Request, principal: Regulator, now: Now,
                what: Annotated[Literal["companies", "guards", "bans"], Path()]) -> Response:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = _export_rows(cur, what)
+        rows = queries.export(cur, what)
+    for r in rows:
+        if "id_number" in r:
+            r["id_number_masked"] = mask_id_number(r["id_number"])
     if what == "guards":  # guards leave the system under their public id only
         rows = [{**r, "id": str(r["public_id"])} for r in rows]
     out = io.StringIO()

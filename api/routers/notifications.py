@@ -14,9 +14,7 @@ from api.deps import clock, require, runtime
 from api.schemas import Input
 from api.webhooks import webhook_keys
 from registry import notifications
-from registry import notifications_repository as repo
 from registry.auth import Principal, Role
-from registry.errors import NotFound
 
 router = APIRouter(tags=["notifications"])
 Staff = Annotated[Principal, Depends(require(Role.REGULATOR, Role.COMPANY_OPERATOR))]
@@ -86,11 +84,10 @@ def inbox(company_id: CompanyId, request: Request, principal: Staff,
           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
-        rows = publicise_guards(cur, repo.inbox(cur, company_id, unread_only=unread,
-                                                before_id=before, limit=limit))
-        count = repo.unread_count(cur, company_id)
-    return {"items": rows, "unread": count,
-            "next_before": rows[-1]["id"] if len(rows) == limit else None}
+        found = notifications.inbox(cur, company_id=company_id, unread_only=unread,
+                                    before_id=before, limit=limit)
+        items = publicise_guards(cur, found.items)
+    return {"items": items, "unread": found.unread, "next_before": found.next_before}
 
 
 @router.post("/v1/companies/{company_id}/notifications/{notification_id}/read",
@@ -99,8 +96,8 @@ def mark_read(company_id: CompanyId, notification_id: ItemId, request: Request,
               principal: Staff, now: Now) -> None:
     with runtime(request).db.transaction() as cur:
         company_for(cur, principal, company_id)
-        if not repo.mark_read(cur, company_id, notification_id, now):
-            raise NotFound("no such notification")
+        notifications.mark_read(cur, company_id=company_id, notification_id=notification_id,
+                                now=now)
 
 
 @router.post("/v1/companies/{company_id}/webhooks", status_code=201,
@@ -123,7 +120,7 @@ def add_webhook(company_id: CompanyId, body: WebhookIn, request: Request, princi
 def list_webhooks(company_id: CompanyId, request: Request, principal: Staff) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
-        return {"items": repo.webhooks(cur, company_id)}
+        return {"items": notifications.webhooks(cur, company_id)}
 
 
 @router.delete("/v1/companies/{company_id}/webhooks/{webhook_id}", status_code=204,
@@ -142,4 +139,5 @@ def deliveries(company_id: CompanyId, webhook_id: ItemId, request: Request, prin
                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
-        return {"items": repo.deliveries(cur, company_id, webhook_id, limit=limit)}
+        return {"items": notifications.deliveries(cur, company_id=company_id,
+                                                  webhook_id=webhook_id, limit=limit)}

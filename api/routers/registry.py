@@ -34,8 +34,21 @@ from api.schemas import (
     company_view,
     guard_view,
 )
-from api.usecases.issuing import REISSUE_FIELDS, follow_change
-from registry import hire_consent, repository, service
+from api.schemas_registry import (
+    BackgroundCheckOut,
+    BackgroundChecksOut,
+    BanLiftedOut,
+    BanOut,
+    CompanyHistoryOut,
+    EmploymentEndedOut,
+    EmploymentsOut,
+    GuardChangedOut,
+    GuardEnrolledOut,
+    GuardOut,
+)
+from api.usecases import guards
+from api.usecases.issuing import follow_change
+from registry import hire_consent, queries, service
 from registry.auth import Principal, Role
 
 router = APIRouter(prefix="/v1", tags=["registry"])
@@ -62,7 +75,7 @@ def create_company(body: CompanyIn, request: Request, principal: Regulator, now:
                                    **body.model_dump()))))
 
 
-@router.get("/companies", response_model=Page, summary="List companies")
+@router.get("/companies", response_model=Page[CompanyOut], summary="List companies")
 def list_companies(request: Request, principal: Staff,
                    status: Annotated[str | None, Query(max_length=20)] = None,
                    district: Annotated[str | None, Query(max_length=64)] = None,
@@ -73,11 +86,10 @@ def list_companies(request: Request, principal: Staff,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
     limit = _limit(request, limit)
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = repository.list_companies(cur, after_id=cursor, limit=limit, status=status,
-                                         district=district, query=q,
-                                         company_id=company_scope(principal, None))
-    return {"items": [company_view(r) for r in rows],
-            "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+        page = queries.companies(cur, company_id=company_scope(principal, None),
+                                 after_id=cursor, limit=limit, status=status,
+                                 district=district, query=q)
+    return {"items": [company_view(r) for r in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/companies/{company_id}", response_model=CompanyOut, summary="One company")
@@ -97,23 +109,27 @@ def patch_company(company_id: int, body: CompanyPatch, request: Request, princip
             expected_version=body.expected_version))
 
 
-@router.get("/companies/{company_id}/history", summary="A company's change history")
+@router.get("/companies/{company_id}/history", response_model=CompanyHistoryOut,
+            summary="A company's change history")
 def company_history(company_id: int, request: Request, principal: Staff) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
-        return {"items": repository.company_history(cur, company_id)}
+        return {"items": queries.company_history(cur, company_id)}
 
 
 # -- guards --------------------------------------------------------------------------
-@router.post("/guards", status_code=201, summary="Enroll a guard with a company")
+@router.post("/guards", status_code=201, response_model=GuardEnrolledOut,
+             response_model_exclude_unset=True, summary="Enroll a guard with a company")
 def enroll_guard(body: GuardIn, request: Request, principal: Staff, now: Now) -> Any:
     company_id = enrolling_company(principal, body.company_id)
     rt = runtime(request)
+    enrolled: list[int] = []  # the row id, when this request enrolled (not a replay)
     with rt.db.transaction() as cur:
         def action() -> tuple[int, Any]:
             row = service.enroll_guard(
                 cur, actor=actor_of(principal), now=now, company_id=company_id,
                 **body.model_dump(exclude={"company_id"}))
+            enrolled.append(int(row["id"]))
             view = guard_view(row, principal, today=now.date())
             view["rehired"] = row["rehired"]
             view["enrollment_held"] = row["enrollment_hold_id"] is not None
@@ -123,11 +139,7 @@ def enroll_guard(body: GuardIn, request: Request, principal: Staff, now: Now) ->
         view = json.loads(bytes(answer.body))
         if view.get("rehired"):
             # A new hire of a certified person: the certificate follows (issue 15).
-            # The answer names the guard by public id; the use case takes the row id.
-            with rt.db.snapshot() as cur:
-                internal = repository.guard_id_of(cur, str(view["id"]))
-            assert internal is not None
-            view.update(follow_change(rt.db, rt.certs, principal, internal, now))
+            view.update(follow_change(rt.db, rt.certs, principal, enrolled[0], now))
             return JSONResponse(view, status_code=201)
     return answer
 
@@ -144,7 +156,8 @@ def my_hire_code(request: Request, principal: Guard, now: Now) -> Any:
     return {"code": code, "expires_at": expires}
 
 
-@router.get("/guards", response_model=Page, summary="List guards (filter and page)")
+@router.get("/guards", response_model=Page[GuardOut], response_model_exclude_unset=True,
+            summary="List guards (filter and page)")
 def list_guards(request: Request, principal: Staff, now: Now,
                 company_id: Annotated[int | None, Query(ge=1)] = None,
                 status: Annotated[str | None, Query(max_length=20)] = None,
@@ -154,56 +167,48 @@ def list_guards(request: Request, principal: Staff, now: Now,
                     description="capture: add face/finger/certificate status per guard")] = None,
                 cursor: Annotated[int, Query(ge=0)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
-    from api import reporting_repository
-
     limit = _limit(request, limit)
     scope = company_scope(principal, company_id)
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = repository.list_guards(cur, after_id=cursor, limit=limit, company_id=scope,
-                                      status=status, district=district, skill_level=level)
-        capture = (reporting_repository.capture_summaries(cur, [int(r["id"]) for r in rows])
-                   if include == "capture" else {})
+        found = guards.roster(cur, company_id=scope, after_id=cursor, limit=limit,
+                              status=status, district=district, skill_level=level,
+                              with_capture=include == "capture")
     items = []
-    for r in rows:
+    for r in found.page.items:
         item = guard_view(r, principal, today=now.date())
         if include == "capture":
-            item["capture"] = capture.get(int(r["id"]))
+            item["capture"] = found.capture.get(int(r["id"]))
         items.append(item)
-    return {"items": items, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+    return {"items": items, "next_cursor": found.page.next_cursor}
 
 
-@router.get("/guards/{guard_id}", summary="One guard (as the caller's role may see it)")
+@router.get("/guards/{guard_id}", response_model=GuardOut, response_model_exclude_unset=True,
+            summary="One guard (as the caller's role may see it)")
 def get_guard(guard_id: GuardRef, request: Request, principal: StaffOrSelf, now: Now) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         return guard_view(guard_for(cur, principal, guard_id), principal, today=now.date())
 
 
-@router.patch("/guards/{guard_id}", summary="Change a guard's record")
+@router.patch("/guards/{guard_id}", response_model=GuardChangedOut,
+              response_model_exclude_unset=True, summary="Change a guard's record")
 def patch_guard(guard_id: GuardRef, body: GuardPatch, request: Request, principal: Staff,
                 now: Now) -> Any:
-    allowed = (service.GUARD_EDITABLE_BY_REGULATOR if principal.role is Role.REGULATOR
-               else service.GUARD_EDITABLE_BY_COMPANY)
-    changes = body.model_dump(exclude_none=True)
     rt = runtime(request)
-    with rt.db.transaction() as cur:
-        before = guard_for(cur, principal, guard_id, for_update=True)
-        row = service.update_guard(cur, actor=actor_of(principal), now=now, guard_id=guard_id,
-                                   changes=changes, allowed=frozenset(allowed))
-        view = guard_view(row, principal, today=now.date())
-    if any(k in REISSUE_FIELDS and before[k] != row[k] for k in changes):
-        # The name or the level on the certificate changed: it is re-issued (issue 15).
-        view.update(follow_change(rt.db, rt.certs, principal, guard_id, now))
-    return view
+    changed = guards.change(rt.db, rt.certs, principal, guard_id,
+                            body.model_dump(exclude_none=True), now)
+    return {**guard_view(changed.guard, principal, today=now.date()), **(changed.reissue or {})}
 
 
-@router.get("/guards/{guard_id}/employment", summary="Employment history")
+@router.get("/guards/{guard_id}/employment", response_model=EmploymentsOut,
+            summary="Employment history")
 def employment_history(guard_id: GuardRef, request: Request, principal: StaffOrSelf) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
-        return {"items": repository.employment_history(cur, guard_id)}
+        return {"items": queries.employment_history(cur, guard_id)}
 
 
-@router.post("/guards/{guard_id}/employment/end", summary="End the guard's current employment")
+@router.post("/guards/{guard_id}/employment/end", response_model=EmploymentEndedOut,
+             summary="End the guard's current employment")
 def end_employment(guard_id: GuardRef, body: EmploymentEndIn, request: Request, principal: Staff,
                    now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
@@ -214,7 +219,7 @@ def end_employment(guard_id: GuardRef, body: EmploymentEndIn, request: Request, 
 
 
 @router.post("/guards/{guard_id}/background-checks", status_code=201,
-             summary="Record a background check (regulator)")
+             response_model=BackgroundCheckOut, summary="Record a background check (regulator)")
 def add_background_check(guard_id: GuardRef, body: BackgroundCheckIn, request: Request,
                          principal: Regulator, now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
@@ -224,32 +229,34 @@ def add_background_check(guard_id: GuardRef, body: BackgroundCheckIn, request: R
                                                   guard_id=guard_id, **body.model_dump())])[0]))
 
 
-@router.get("/guards/{guard_id}/background-checks", summary="Background checks (regulator)")
+@router.get("/guards/{guard_id}/background-checks", response_model=BackgroundChecksOut,
+            summary="Background checks (regulator)")
 def list_background_checks(guard_id: GuardRef, request: Request, principal: Regulator) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         guard_for(cur, principal, guard_id)
-        return {"items": publicise_guards(cur, repository.background_checks(cur, guard_id))}
+        return {"items": publicise_guards(cur, queries.background_checks(cur, guard_id))}
 
 
 # -- bans ----------------------------------------------------------------------------
-@router.post("/bans", status_code=201, summary="Ban a person from the industry (regulator)")
+@router.post("/bans", status_code=201, response_model=BanOut,
+             summary="Ban a person from the industry (regulator)")
 def create_ban(body: BanIn, request: Request, principal: Regulator, now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
         return idempotency.run(cur, request, principal, body, lambda: (201, service.ban_person(
             cur, actor=actor_of(principal), now=now, **body.model_dump())))
 
 
-@router.get("/bans", response_model=Page, summary="List bans (regulator)")
+@router.get("/bans", response_model=Page[BanOut], summary="List bans (regulator)")
 def list_bans(request: Request, principal: Regulator,
               cursor: Annotated[int, Query(ge=0)] = 0,
               limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
     limit = _limit(request, limit)
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = repository.list_bans(cur, after_id=cursor, limit=limit)
-    return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+        page = queries.bans(cur, after_id=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.post("/bans/{ban_id}/lift", summary="Lift a ban (regulator)")
+@router.post("/bans/{ban_id}/lift", response_model=BanLiftedOut, summary="Lift a ban (regulator)")
 def lift_ban(ban_id: int, request: Request, principal: Regulator, now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
         return service.lift_ban(cur, actor=actor_of(principal), now=now, ban_id=ban_id)

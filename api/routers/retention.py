@@ -4,7 +4,6 @@ for the regulator (``GET /v1/retention/report``). Parse -> use case -> view."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,7 +13,7 @@ from api.access import NO_GUARD, public_guard_ids
 from api.deps import require, runtime
 from api.usecases import archive as archive_usecase
 from api.usecases import retention
-from registry import repository as registry_repo
+from registry import queries
 from registry.auth import Principal, Role
 
 router = APIRouter(tags=["career"])
@@ -130,12 +129,8 @@ def retention_report(request: Request, principal: Regulator,
     rt = runtime(request)
     internal: int | None = None
     if guard_id is not None:
-        try:
-            public = str(uuid.UUID(guard_id))
-        except ValueError:
-            public = None
         with rt.db.snapshot() as cur:
-            found = registry_repo.guard_id_of(cur, public) if public else None
+            found = queries.guard_id_of(cur, guard_id)
         internal = found if found is not None else NO_GUARD  # unknown: no record
     return retention.report(rt.db, rt.settings, guard_id=internal, outcome=outcome,
                             after_id=after, limit=limit)
