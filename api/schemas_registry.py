@@ -88,6 +88,7 @@ class EmploymentsOut(Output):
 
 
 class EmploymentEndedOut(Output):
+    guard_id: str = Field(description="the guard's public id")
     company_id: int = Field(description="the employer the guard left")
     reason: str
 

@@ -213,9 +213,10 @@ def end_employment(guard_id: GuardRef, body: EmploymentEndIn, request: Request, 
                    now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
         guard_for(cur, principal, guard_id, for_update=True)
-        return service.end_employment(cur, actor=actor_of(principal), now=now,
-                                      guard_id=guard_id, reason=body.reason,
-                                      ended_on=body.ended_on)
+        # The guard is named by its public id, as everywhere in the API (issue 14).
+        return publicise_guards(cur, [service.end_employment(
+            cur, actor=actor_of(principal), now=now, guard_id=guard_id, reason=body.reason,
+            ended_on=body.ended_on)])[0]
 
 
 @router.post("/guards/{guard_id}/background-checks", status_code=201,

@@ -299,3 +299,11 @@ def test_the_public_number_check_is_limited_per_client_on_a_running_service(
         third = httpx.get(f"{base}/v1/public/certificates/1201202600000018", timeout=60)
         _limited_problem(third)
         assert issued["guard"]["name"] not in second.text + third.text
+
+
+def test_ending_an_employment_names_the_guard_by_its_public_id(regulator: Api) -> None:
+    company = regulator.make_company()
+    guard = regulator.make_guard(company["id"])
+    ended = regulator.post(f"/v1/guards/{guard['id']}/employment/end", json={"reason": "quit"})
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["guard_id"] == guard["id"]

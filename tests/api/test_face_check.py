@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from PIL import Image, ImageFilter
 
-from biometrics.face.pipeline import MODEL_ID, checkpoint_threshold
 from api import reporting_repository
+from biometrics.face.pipeline import MODEL_ID, checkpoint_threshold
 from tests.conftest import (
     Api,
     capture_biometrics,
