@@ -13,6 +13,7 @@ from api.biometric_context import read_upload, sealer, vector_key
 from api.exam_ticket_pdf import render_ticket
 from api.runtime import Runtime
 from api.schemas import mask_id_number
+from api.usecases.captures import analyse_face, dedup_policy, read_finger
 from biometrics import enrollment, fusion
 from biometrics import repository as bio_repo
 from certificates.errors import VerificationError
@@ -72,7 +73,6 @@ def attendance(request: Request, principal: Principal, now: dt.datetime, *, tick
     captures made at registration; admit when the fused LLR reaches the threshold for
     ``exam_attendance_fmr`` (a 1:1 decision on the dedup calibration, docs/LIFECYCLE.md).
     Every attempt is recorded, admitted or not."""
-    from api.routers.biometrics import _analyse_face, _finger_capture, dedup_policy
     from biometrics import finger_capture
 
     rt = _rt(request)
@@ -88,8 +88,8 @@ def attendance(request: Request, principal: Principal, now: dt.datetime, *, tick
             raise NotFound("no photo and fingerprints captured at registration for this "
                            "candidate", code="not-captured")
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
-    face = _analyse_face(request, data, purpose="verify").result
-    live = _finger_capture(request, finger, None, None, "verify", position or 0)
+    face = analyse_face(rt, data, purpose="verify").result
+    live = read_finger(rt, finger, None, None, purpose="verify", position=position or 0)
     with rt.db.transaction(readonly=True) as cur:
         distance = enrollment.face_distance(cur, subject=subject, encoding=face.encoding,
                                             vector_key=vector_key(rt.settings),
@@ -97,7 +97,7 @@ def attendance(request: Request, principal: Principal, now: dt.datetime, *, tick
         score, matched = enrollment.finger_score(cur, subject=subject, probe=live.prepared,
                                                  sealer=sealer(rt.settings),
                                                  position=position)
-    fuse = fusion.fusion_for(dedup_policy(request), face_model=face.model_id,
+    fuse = fusion.fusion_for(dedup_policy(rt.settings), face_model=face.model_id,
                              finger_model=finger_capture.MODEL_ID)
     comps = [fuse.face_comparison(distance, template_model=face.model_id),
              fuse.finger_comparison(score, position=position, candidate_position=matched,
