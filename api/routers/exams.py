@@ -396,7 +396,8 @@ def attendance(request: Request, principal: ExamStaff, now: Now,
                photo: Annotated[UploadFile, File()],
                finger: Annotated[UploadFile, File()],
                position: Annotated[int | None, Form(ge=1, le=10)] = None) -> Any:
-    return exam_usecase.attendance(request, principal, now, ticket=ticket, photo=photo,
+    return exam_usecase.attendance(runtime(request), actor=actor_of(principal), now=now,
+                                   ticket=ticket, photo=photo,
                                    finger=finger, position=position)
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import Request, UploadFile
+from fastapi import UploadFile
 
-from api.access import actor_of
 from api.biometric_context import read_upload, sealer, vector_key
 from api.exam_ticket_pdf import render_ticket
 from api.runtime import Runtime
@@ -20,7 +19,7 @@ from certificates.errors import VerificationError
 from certificates.exam_ticket import TicketClaims, seal_ticket, verify_ticket
 from registry import exams
 from registry import repository as registry_repo
-from registry.auth import Principal
+from registry.audit import Actor
 from registry.db import Cursor
 from registry.errors import Conflict, InvalidInput, NotFound
 
@@ -67,7 +66,7 @@ def _ticket_registration(rt: Runtime, text: str, now: dt.datetime) -> int:
     return claims.registration_id
 
 
-def attendance(request: Request, principal: Principal, now: dt.datetime, *, ticket: str,
+def attendance(rt: Runtime, *, actor: Actor, now: dt.datetime, ticket: str,
                photo: UploadFile, finger: UploadFile, position: int | None) -> dict[str, Any]:
     """Verify the ticket, then match a live photo and one live finger against the
     captures made at registration; admit when the fused LLR reaches the threshold for
@@ -75,7 +74,6 @@ def attendance(request: Request, principal: Principal, now: dt.datetime, *, tick
     Every attempt is recorded, admitted or not."""
     from biometrics import finger_capture
 
-    rt = _rt(request)
     registration_id = _ticket_registration(rt, ticket, now)
     with rt.db.transaction(readonly=True) as cur:
         reg = exams.registration(cur, registration_id)
@@ -112,7 +110,7 @@ def attendance(request: Request, principal: Principal, now: dt.datetime, *, tick
     admitted = fused >= threshold
     chance = float(fusion.survival(imp)[int(fusion._bin(fused))])
     with rt.db.transaction() as cur:
-        exams.record_attendance(cur, actor=actor_of(principal), now=now,
+        exams.record_attendance(cur, actor=actor, now=now,
                                 registration_id=registration_id, admitted=admitted,
                                 fused_llr=fused, threshold=threshold, face_distance=distance,
                                 finger_score=score)
@@ -121,8 +119,3 @@ def attendance(request: Request, principal: Principal, now: dt.datetime, *, tick
             "face_distance": round(distance, 4), "finger_score": round(score, 4),
             "chance": fusion.chance_in_words(chance, comps)}
 
-
-def _rt(request: Request) -> Runtime:
-    from api.deps import runtime
-
-    return runtime(request)
