@@ -449,3 +449,16 @@ def finger_score(cur: Cursor, *, subject: str, probe: Any, sealer: Sealer,
         if score > best:
             best, best_pos = score, int(row["position"])
     return best, best_pos
+
+
+def capture_summary(cur: Cursor, subject: str) -> dict[str, Any]:
+    """What is captured of a person: the face, each finger, and whether that is enough
+    for a certificate (an enrolled face and two enrolled fingers)."""
+    status = repository.capture_status(cur, subject)
+    fingers = [{"position": f["position"], "status": f["status"], "quality": f["quality"],
+                "minutiae": f["minutiae"]} for f in repository.get_fingers(cur, subject)]
+    face = repository.get_face_status(cur, subject)
+    return {"face": face["status"] if face else None,
+            "face_quality": face["quality"] if face else None, "fingers": fingers,
+            "complete": bool(face and face["status"] == "enrolled"
+                             and status["fingers_enrolled"] >= 2)}

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from registry import audit, repository
 from registry import exams_repository as repo
 from registry.audit import Actor
-from registry.db import Cursor
-from registry.errors import Conflict, InvalidInput, NotFound
+from registry.db import Cursor, savepoint
+from registry.errors import Conflict, GuardregError, InvalidInput, NotFound
 from registry.validation import parse_resident_id
 
 MIN_AGE = 18
@@ -190,6 +191,31 @@ def registration(cur: Cursor, registration_id: int, *, for_update: bool = False
     return row
 
 
+def registered_guard(cur: Cursor, registration_id: int, *, for_update: bool = False
+                     ) -> dict[str, Any]:
+    """The person record of a live registration (what the registration point captures)."""
+    reg = registration(cur, registration_id, for_update=for_update)
+    guard = repository.get_guard(cur, int(reg["guard_id"]), for_update=for_update)
+    if guard is None:
+        raise NotFound("no such exam registration")
+    return guard
+
+
+def session_registrations(cur: Cursor, session_id: int, *, after_id: int, limit: int
+                          ) -> list[dict[str, Any]]:
+    if repo.get_session(cur, session_id) is None:
+        raise NotFound("no such exam session")
+    return repo.registrations_in_session(cur, session_id, after_id=after_id, limit=limit)
+
+
+def refusals(cur: Cursor, *, session_id: int | None, after_id: int, limit: int
+             ) -> list[dict[str, Any]]:
+    """Refused applications with their reasons in words (for the regulator)."""
+    return [{**r, "messages": [REFUSAL_MESSAGES.get(c, c) for c in r["reasons"]]}
+            for r in repo.refusals(cur, session_id=session_id, after_id=after_id,
+                                   limit=limit)]
+
+
 def lookup(cur: Cursor, *, id_number: str, session_id: int | None,
            now: dt.datetime) -> list[dict[str, Any]]:
     """A person's registrations from the ID card shown at the registration point."""
@@ -256,6 +282,62 @@ def record_result(cur: Cursor, *, actor: Actor, now: dt.datetime, session_id: in
                  target_id=reg["id"], data={"passed": passed}, now=now)
     return {"registration_id": reg["id"], "guard_id": reg["guard_id"], "passed": row["passed"],
             "score": row["score"]}
+
+
+PASS_WORDS = frozenset({"pass", "passed", "true", "1", "y", "yes", "合格", "通过"})
+FAIL_WORDS = frozenset({"fail", "failed", "false", "0", "n", "no", "不合格", "未通过", "absent",
+                        "缺考"})
+MAX_LISTED_ERRORS = 1000
+
+
+class SheetRow(Protocol):
+    """One line of a results sheet (api/csv_import.py's rows)."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def values(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True)
+class ResultsImported:
+    recorded: int
+    passed: int
+
+
+def import_results(cur: Cursor, *, actor: Actor, now: dt.datetime, session_id: int,
+                   rows: Iterable[SheetRow]) -> ResultsImported:
+    """A session's results sheet (id_number, result, optional score), all or nothing:
+    each line in its own savepoint so that every refused line is reported; any refused
+    line raises, and the caller's transaction rolls back what the others recorded."""
+    if repo.get_session(cur, session_id) is None:
+        raise NotFound("no such exam session")
+    errors: list[dict[str, Any]] = []
+    recorded = passed = 0
+    for row in rows:
+        v = row.values
+        try:
+            if "__width__" in v:
+                raise InvalidInput("expected as many fields as the header")
+            result = v["result"].strip().lower()
+            if result not in PASS_WORDS | FAIL_WORDS:
+                raise InvalidInput("result must be pass or fail", field="result")
+            with savepoint(cur):
+                record_result(cur, actor=actor, now=now, session_id=session_id,
+                              id_number=v["id_number"], passed=result in PASS_WORDS,
+                              score=v.get("score") or None)
+        except GuardregError as exc:
+            errors.append({"line": row.line, "reason": exc.detail})
+            continue
+        recorded += 1
+        passed += result in PASS_WORDS
+    if errors:
+        raise InvalidInput(
+            f"{len(errors)} line(s) refused; nothing was recorded: "
+            + ", ".join(f"line {e['line']}" for e in errors[:20]),
+            reason="invalid-lines", errors=errors[:MAX_LISTED_ERRORS])
+    return ResultsImported(recorded=recorded, passed=passed)
 
 
 def record_external(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int,

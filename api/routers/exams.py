@@ -16,14 +16,14 @@ from api.access import GuardRef, actor_of, guard_for, public_guard_ids
 from api.deps import clock, rate_limit_client, require, runtime
 from api.routers.biometrics import capture_face, capture_finger
 from api.schemas import Input, Name
+from api.schemas_biometrics import FACE_HELD, FINGER_HELD, PDF, FaceCaptureOut, FingerCaptureOut
 from api.usecases import exams as exam_usecase
+from api.usecases.captures import GuardLoader
 from registry import exams
-from registry import exams_repository as repo
-from registry import repository as registry_repo
 from registry.audit import Actor
 from registry.auth import Principal, Role
 from registry.db import Cursor
-from registry.errors import InvalidInput, NotEligible, NotFound
+from registry.errors import NotEligible
 
 router = APIRouter(prefix="/v1", tags=["exams"])
 Now = Annotated[dt.datetime, Depends(clock)]
@@ -293,9 +293,7 @@ def list_registrations(session_id: Id, request: Request, principal: ExamStaff,
                        cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
                        limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        if repo.get_session(cur, session_id) is None:
-            raise NotFound("no such exam session")
-        rows = repo.registrations_in_session(cur, session_id, after_id=cursor, limit=limit)
+        rows = exams.session_registrations(cur, session_id, after_id=cursor, limit=limit)
         items = [_registration_view(cur, r, capture=True) for r in rows]
     return {"items": items, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
 
@@ -308,9 +306,8 @@ def list_refusals(request: Request, principal: Regulator,
                   cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = repo.refusals(cur, session_id=session_id, after_id=cursor, limit=limit)
-    return {"items": [{**r, "messages": [exams.REFUSAL_MESSAGES.get(c, c)
-                                         for c in r["reasons"]]} for r in rows]}
+        rows = exams.refusals(cur, session_id=session_id, after_id=cursor, limit=limit)
+    return {"items": rows}
 
 
 # -- the registration point (station) ------------------------------------------------------
@@ -335,17 +332,12 @@ def get_registration(registration_id: Id, request: Request, principal: ExamStaff
                                   capture=True)
 
 
-def _registered_person(registration_id: int) -> Any:
-    def load(cur: Cursor, lock: bool) -> dict[str, Any]:
-        reg = exams.registration(cur, registration_id, for_update=lock)
-        guard = registry_repo.get_guard(cur, int(reg["guard_id"]), for_update=lock)
-        if guard is None:
-            raise NotFound("no such exam registration")
-        return guard
-    return load
+def _registered_person(registration_id: int) -> GuardLoader:
+    return lambda cur, lock: exams.registered_guard(cur, registration_id, for_update=lock)
 
 
 @router.post("/exam-registrations/{registration_id}/face", status_code=201,
+             response_model=FaceCaptureOut, responses=FACE_HELD,
              summary="Capture the candidate's photo at the registration point (1:N search)")
 def capture_candidate_face(registration_id: Id, request: Request, principal: ExamStaff,
                            now: Now, photo: Annotated[UploadFile, File()]) -> Any:
@@ -353,6 +345,7 @@ def capture_candidate_face(registration_id: Id, request: Request, principal: Exa
 
 
 @router.post("/exam-registrations/{registration_id}/fingers/{position}", status_code=201,
+             response_model=FingerCaptureOut, responses=FINGER_HELD,
              summary="Capture one of the candidate's fingers at the registration point")
 def capture_candidate_finger(registration_id: Id, request: Request, principal: ExamStaff,
                              now: Now,
@@ -372,6 +365,7 @@ def _pdf(data: bytes, name: str) -> Response:
 
 
 @router.get("/exam-registrations/{registration_id}/ticket.pdf", response_class=Response,
+            responses=PDF,
             summary="Print the admission ticket (exam staff), with the captured portrait")
 def staff_ticket(registration_id: Id, request: Request, principal: ExamStaff, now: Now
                  ) -> Response:
@@ -380,7 +374,7 @@ def staff_ticket(registration_id: Id, request: Request, principal: ExamStaff, no
     return _pdf(pdf, f"exam-ticket-{registration_id}.pdf")
 
 
-@router.post("/public/exam-ticket", response_class=Response,
+@router.post("/public/exam-ticket", response_class=Response, responses=PDF,
              summary="Download one's admission ticket (public: ID number and registration "
                      "code); no photo")
 def public_ticket(body: TicketIn, request: Request, now: Now) -> Response:
@@ -402,7 +396,8 @@ def attendance(request: Request, principal: ExamStaff, now: Now,
                photo: Annotated[UploadFile, File()],
                finger: Annotated[UploadFile, File()],
                position: Annotated[int | None, Form(ge=1, le=10)] = None) -> Any:
-    return exam_usecase.attendance(request, principal, now, ticket=ticket, photo=photo,
+    return exam_usecase.attendance(runtime(request), actor=actor_of(principal), now=now,
+                                   ticket=ticket, photo=photo,
                                    finger=finger, position=position)
 
 
@@ -420,10 +415,6 @@ def record_result(session_id: Id, body: ResultIn, request: Request, principal: E
     return out
 
 
-_TRUE, _FALSE = {"pass", "passed", "true", "1", "y", "yes", "合格", "通过"}, {
-    "fail", "failed", "false", "0", "n", "no", "不合格", "未通过", "absent", "缺考"}
-
-
 @router.post("/exam-sessions/{session_id}/results/import", response_model=ImportOut,
              summary="Import a session's results as CSV (id_number,result[,score]); all or "
                      "nothing, errors by line number")
@@ -436,41 +427,13 @@ async def import_results(session_id: Id, request: Request, principal: ExamStaff,
 
 
 def _import(request: Request, principal: Principal, now: dt.datetime, session_id: int,
-            data: bytes) -> Any:
-    from registry.db import savepoint
-    from registry.errors import GuardregError
-
-    errors: list[dict[str, Any]] = []
-    recorded = passed = 0
+            data: bytes) -> dict[str, int]:
     with runtime(request).db.transaction() as cur:
-        if repo.get_session(cur, session_id) is None:
-            raise NotFound("no such exam session")
-        for row in csv_import.rows(data, required=("id_number", "result"),
-                                   optional=("score", "name")):
-            v = row.values
-            try:
-                if "__width__" in v:
-                    raise InvalidInput("expected as many fields as the header")
-                result = v["result"].strip().lower()
-                if result not in _TRUE | _FALSE:
-                    raise InvalidInput("result must be pass or fail", field="result")
-                with savepoint(cur):
-                    exams.record_result(cur, actor=actor_of(principal), now=now,
-                                        session_id=session_id, id_number=v["id_number"],
-                                        passed=result in _TRUE, score=v.get("score") or None)
-            except GuardregError as exc:
-                errors.append({"line": row.line, "reason": exc.detail})
-                continue
-            recorded += 1
-            passed += result in _TRUE
-        if errors:
-            # All or nothing: raising rolls the transaction back, so nothing is recorded
-            # while a line is wrong; the problem lists every refused line.
-            raise InvalidInput(
-                f"{len(errors)} line(s) refused; nothing was recorded: "
-                + ", ".join(f"line {e['line']}" for e in errors[:20]),
-                reason="invalid-lines", errors=errors[:1000])
-    return {"recorded": recorded, "passed": passed}
+        done = exams.import_results(cur, actor=actor_of(principal), now=now,
+                                    session_id=session_id,
+                                    rows=csv_import.rows(data, required=("id_number", "result"),
+                                                         optional=("score", "name")))
+    return {"recorded": done.recorded, "passed": done.passed}
 
 
 @router.post("/guards/{guard_id}/exam-results", status_code=201,

@@ -6,20 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import Request, UploadFile
+from fastapi import UploadFile
 
-from api.access import actor_of
 from api.biometric_context import read_upload, sealer, vector_key
 from api.exam_ticket_pdf import render_ticket
 from api.runtime import Runtime
 from api.schemas import mask_id_number
+from api.usecases.captures import analyse_face, dedup_policy, read_finger
 from biometrics import enrollment, fusion
 from biometrics import repository as bio_repo
 from certificates.errors import VerificationError
 from certificates.exam_ticket import TicketClaims, seal_ticket, verify_ticket
 from registry import exams
 from registry import repository as registry_repo
-from registry.auth import Principal
+from registry.audit import Actor
 from registry.db import Cursor
 from registry.errors import Conflict, InvalidInput, NotFound
 
@@ -66,16 +66,14 @@ def _ticket_registration(rt: Runtime, text: str, now: dt.datetime) -> int:
     return claims.registration_id
 
 
-def attendance(request: Request, principal: Principal, now: dt.datetime, *, ticket: str,
+def attendance(rt: Runtime, *, actor: Actor, now: dt.datetime, ticket: str,
                photo: UploadFile, finger: UploadFile, position: int | None) -> dict[str, Any]:
     """Verify the ticket, then match a live photo and one live finger against the
     captures made at registration; admit when the fused LLR reaches the threshold for
     ``exam_attendance_fmr`` (a 1:1 decision on the dedup calibration, docs/LIFECYCLE.md).
     Every attempt is recorded, admitted or not."""
-    from api.routers.biometrics import _analyse_face, _finger_capture, dedup_policy
     from biometrics import finger_capture
 
-    rt = _rt(request)
     registration_id = _ticket_registration(rt, ticket, now)
     with rt.db.transaction(readonly=True) as cur:
         reg = exams.registration(cur, registration_id)
@@ -88,8 +86,8 @@ def attendance(request: Request, principal: Principal, now: dt.datetime, *, tick
             raise NotFound("no photo and fingerprints captured at registration for this "
                            "candidate", code="not-captured")
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
-    face = _analyse_face(request, data, purpose="verify").result
-    live = _finger_capture(request, finger, None, None, "verify", position or 0)
+    face = analyse_face(rt, data, purpose="verify").result
+    live = read_finger(rt, finger, None, None, purpose="verify", position=position or 0)
     with rt.db.transaction(readonly=True) as cur:
         distance = enrollment.face_distance(cur, subject=subject, encoding=face.encoding,
                                             vector_key=vector_key(rt.settings),
@@ -97,7 +95,7 @@ def attendance(request: Request, principal: Principal, now: dt.datetime, *, tick
         score, matched = enrollment.finger_score(cur, subject=subject, probe=live.prepared,
                                                  sealer=sealer(rt.settings),
                                                  position=position)
-    fuse = fusion.fusion_for(dedup_policy(request), face_model=face.model_id,
+    fuse = fusion.fusion_for(dedup_policy(rt.settings), face_model=face.model_id,
                              finger_model=finger_capture.MODEL_ID)
     comps = [fuse.face_comparison(distance, template_model=face.model_id),
              fuse.finger_comparison(score, position=position, candidate_position=matched,
@@ -112,7 +110,7 @@ def attendance(request: Request, principal: Principal, now: dt.datetime, *, tick
     admitted = fused >= threshold
     chance = float(fusion.survival(imp)[int(fusion._bin(fused))])
     with rt.db.transaction() as cur:
-        exams.record_attendance(cur, actor=actor_of(principal), now=now,
+        exams.record_attendance(cur, actor=actor, now=now,
                                 registration_id=registration_id, admitted=admitted,
                                 fused_llr=fused, threshold=threshold, face_distance=distance,
                                 finger_score=score)
@@ -121,8 +119,3 @@ def attendance(request: Request, principal: Principal, now: dt.datetime, *, tick
             "face_distance": round(distance, 4), "finger_score": round(score, 4),
             "chance": fusion.chance_in_words(chance, comps)}
 
-
-def _rt(request: Request) -> Runtime:
-    from api.deps import runtime
-
-    return runtime(request)
