@@ -17,7 +17,7 @@ from typing import Any
 from certificates import cards, publication, repository
 from certificates.cose import SigningKey
 from certificates.publication import StatusConfig
-from registry import audit, notifications, service
+from registry import audit, events, notifications, service
 from registry.audit import Actor
 from registry.db import Cursor
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -134,6 +134,10 @@ def revoke(cur: Cursor, *, actor: Actor, now: dt.datetime, number: str, reason: 
     result = _change(cur, actor=actor, now=now, cert=cert, to="revoked",
                      from_statuses=("valid", "suspended"), reason=why.value,
                      action="certificate.revoke", status_signer=status_signer, config=config)
+    if result.changed:
+        events.emit(cur, events.CERTIFICATE_REVOKED, number=str(cert["number"]),
+                    guard_id=int(cert["guard_id"]), kind=str(cert.get("kind", "certificate")),
+                    reason=why.value, actor=actor, now=now)
     if result.changed and why in FOR_CAUSE:
         service.record_revocation(cur, guard_id=int(cert["guard_id"]), revoked_at=now,
                                   reason=why.value, certificate_number=number)

@@ -287,3 +287,9 @@ def current(cur: Cursor, *, company_id: int, now: dt.datetime) -> dict[str, Any]
     else:
         status = "overdue" if now.date() > due else "due"
     return {"year": year, "due": due, "status": status}
+
+
+def company_reports(cur: Cursor, *, company_id: int, now: dt.datetime) -> dict[str, Any]:
+    """The company's reports, newest first, and the one it owes now (:func:`current`)."""
+    return {"items": repo.reports_of(cur, company_id),
+            "current": current(cur, company_id=company_id, now=now)}

@@ -21,6 +21,7 @@ from registry import armed_escort_repository as repo
 from registry.audit import SYSTEM, Actor
 from registry.db import Cursor
 from registry.errors import Conflict, InvalidInput, NotEligible, NotFound
+from registry.inspections import GRADE_WEIGHTS
 
 FIREARM_EVENTS = ("issue", "return", "inspection", "repair", "retire")
 ALERT_PSYCH = "psych-assessment-overdue"
@@ -183,3 +184,17 @@ def psych_alerts(cur: Cursor, *, now: dt.datetime, actor: Actor = SYSTEM) -> dic
                      target_type="policy", target_id=None,
                      data={"raised": raised, "resolved": resolved}, now=now)
     return {"overdue": len(overdue), "raised": raised, "resolved": resolved}
+
+
+def open_psych_alerts(cur: Cursor) -> list[dict[str, Any]]:
+    """Every open overdue-assessment alert, of every company."""
+    return repo.open_alerts(cur, ALERT_PSYCH)
+
+
+def inspection_candidates(cur: Cursor) -> list[dict[str, Any]]:
+    """Armed-escort companies as an inspection plan's candidates, weighted by credit
+    grade as the plan's default is (registry/inspections.py)."""
+    return [{"company_id": r["id"], "name": r["name"], "district": r["district"],
+             "credit_grade": r["credit_grade"],
+             "weight": GRADE_WEIGHTS[str(r["credit_grade"])]}
+            for r in repo.armed_escort_companies(cur)]

@@ -98,6 +98,12 @@ def contract_checks(company: dict[str, Any], client: dict[str, Any],
     return warnings
 
 
+def list_clients(cur: Cursor, *, district: str | None, kind: str | None, after_id: int,
+                 limit: int) -> list[dict[str, Any]]:
+    return repo.list_clients(cur, district=district, kind=kind, after_id=after_id,
+                             limit=limit)
+
+
 def sign_contract(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int,
                   client_id: int, service_name: str, name: str, starts_on: dt.date,
                   ends_on: dt.date | None) -> dict[str, Any]:
@@ -146,6 +152,12 @@ def deploy(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int, proj
                  target_id=guard_id, data={"deployment_id": row["id"],
                                            "project_id": project_id}, now=now)
     return row
+
+
+def deployments(cur: Cursor, *, company_id: int, active_only: bool
+                ) -> list[dict[str, Any]]:
+    """The company's deployments (only those not ended, with ``active_only``)."""
+    return repo.deployments_of_company(cur, company_id, active_only=active_only)
 
 
 def end_deployment(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int,

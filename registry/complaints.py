@@ -175,6 +175,12 @@ def track(cur: Cursor, *, keys: ComplaintKeys, code: str) -> dict[str, Any]:
                       for e in repo.events(cur, int(row["id"]), public_only=True)]}
 
 
+def list_cases(cur: Cursor, *, status: str | None, after_id: int, limit: int
+               ) -> list[dict[str, Any]]:
+    """The regulator's queue, oldest first (no contact, no description)."""
+    return repo.list_cases(cur, status=status, after_id=after_id, limit=limit)
+
+
 def case(cur: Cursor, *, keys: ComplaintKeys, complaint_id: int) -> dict[str, Any]:
     """The regulator's view: everything, the contact opened."""
     row = repo.get(cur, complaint_id)

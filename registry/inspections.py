@@ -43,6 +43,16 @@ def add_inspector(cur: Cursor, *, actor: Actor, now: dt.datetime, name: str,
     return row
 
 
+def roster(cur: Cursor) -> list[dict[str, Any]]:
+    """Every inspector, active or not, in the order added."""
+    return repo.list_inspectors(cur)
+
+
+def published_results(cur: Cursor, *, limit: int) -> list[dict[str, Any]]:
+    """Recorded results, newest first: published on purpose (no personal data in them)."""
+    return repo.published_results(cur, limit=limit)
+
+
 def create_plan(cur: Cursor, *, actor: Actor, now: dt.datetime, req: PlanRequest
                 ) -> dict[str, Any]:
     """Freeze and publish a plan: its canonical bytes and hash never change afterwards."""

@@ -61,6 +61,11 @@ def remove_from_list(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id:
     return {"list": lst, "removed_on": now.date(), "reason": reason}
 
 
+def list_history(cur: Cursor, company_id: int) -> list[dict[str, Any]]:
+    """Every list entry of the company, current and removed."""
+    return repository.list_entries(cur, company_id)
+
+
 # -- credit ----------------------------------------------------------------------------------
 def _refresh_grade(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int) -> str:
     grade = grade_for(repository.credit_total(cur, company_id, now.year))
@@ -171,6 +176,10 @@ def register_service_project(cur: Cursor, *, actor: Actor, now: dt.datetime, com
     return row
 
 
+def service_projects(cur: Cursor, company_id: int) -> list[dict[str, Any]]:
+    return repository.service_projects(cur, company_id)
+
+
 # -- licence lifecycle -------------------------------------------------------------------------
 LICENCE_TRANSITIONS = {"suspend": ("active", "suspended"), "revoke": (None, "revoked"),
                        "reinstate": ("suspended", "active")}
@@ -272,6 +281,17 @@ def permitted_services(cur: Cursor, *, guard: dict[str, Any], now: dt.datetime,
                            quals=quals).allowed]
 
 
+def service_policy(cur: Cursor) -> dict[str, Any]:
+    """The policy in force: its version (0 before the first) and its services."""
+    rows = repository.current_policy(cur)
+    return {"version": rows[0]["version"] if rows else 0, "services": rows}
+
+
+def policy_versions(cur: Cursor) -> list[dict[str, Any]]:
+    """Every version of the policy, oldest first, with its size."""
+    return repository.policy_versions(cur)
+
+
 def set_policy(cur: Cursor, *, actor: Actor, now: dt.datetime,
                rows: list[dict[str, Any]]) -> int:
     names = [r["service"] for r in rows]
@@ -296,3 +316,15 @@ def add_qualification(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: 
     audit.record(cur, actor=actor, action="guard.qualification", target_type="guard",
                  target_id=guard_id, data={"kind": kind}, now=now)
     return row
+
+
+# -- public disclosure ------------------------------------------------------------------------
+# What anyone may read about a company: its standing, never its people or addresses.
+PUBLIC_COMPANY_FIELDS = ("name", "credit_code", "kind", "status", "credit_grade", "red_list",
+                         "black_list", "abnormal_operations", "district", "licence_number")
+
+
+def public_companies(cur: Cursor, *, query: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Companies by name part or exact credit code, with the public fields only."""
+    return [{k: r[k] for k in PUBLIC_COMPANY_FIELDS}
+            for r in repository.public_companies(cur, query=query, limit=limit)]

@@ -35,6 +35,12 @@ def enlist(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: int, distri
     return row
 
 
+def members(cur: Cursor, *, district: str | None, skill: str | None, after_id: int,
+            limit: int) -> list[dict[str, Any]]:
+    """The roster, filtered by district and skill."""
+    return repo.members(cur, district=district, skill=skill, after_id=after_id, limit=limit)
+
+
 def call_up(cur: Cursor, *, actor: Actor, now: dt.datetime, district: str,
             skill: str | None, reason: str, assemble_at: str | None) -> dict[str, Any]:
     row = repo.insert_callup(cur, {"district": district.strip(), "skill": skill,
@@ -55,6 +61,11 @@ def status(cur: Cursor, *, callup_id: int) -> dict[str, Any]:
     counts = repo.callup_counts(cur, callup_id)
     return {**row, "notified": int(counts["notified"]),
             "acknowledged": int(counts["acknowledged"])}
+
+
+def call_ups_of_guard(cur: Cursor, *, guard_id: int) -> list[dict[str, Any]]:
+    """The open call-ups that reached the guard, newest first."""
+    return repo.callups_of_guard(cur, guard_id)
 
 
 def acknowledge(cur: Cursor, *, actor: Actor, now: dt.datetime, callup_id: int,
@@ -101,6 +112,11 @@ def report_incident(cur: Cursor, *, actor: Actor, now: dt.datetime, guard_id: in
     audit.record(cur, actor=actor, action="incident.report", target_type="incident",
                  target_id=row["id"], data={"guard_id": guard_id, "kind": kind}, now=now)
     return row
+
+
+def incidents(cur: Cursor, *, status: str | None, after_id: int, limit: int
+              ) -> list[dict[str, Any]]:
+    return repo.incidents(cur, status=status, after_id=after_id, limit=limit)
 
 
 def acknowledge_incident(cur: Cursor, *, actor: Actor, now: dt.datetime, incident_id: int

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import Field
 
-from api import csv_import, reporting_repository
+from api import csv_import
 from api.access import (
     GuardRef,
     actor_of,
@@ -18,22 +18,15 @@ from api.access import (
     company_for,
     enrolling_company,
     guard_for,
-    may_see_certificate,
     publicise_guards,
 )
 from api.biometric_context import sealer
 from api.card import render_card
 from api.deps import clock, rate_limit, rate_limit_client, require, runtime
 from api.schemas import CompanyOut, Input, Output
-from biometrics import enrollment
-from certificates import repository as cert_repo
-from certificates.numbers import is_well_formed
-from registry import regulation, service
-from registry import repository as registry_repo
+from api.usecases import imports, printing, statistics, verdicts
+from registry import regulation
 from registry.auth import Principal, Role
-from registry.db import Cursor, savepoint
-from registry.errors import GuardregError, InvalidInput, NotFound
-from registry.validation import normalise_name, parse_resident_id
 
 router = APIRouter(prefix="/v1", tags=["regulation"])
 Now = Annotated[dt.datetime, Depends(clock)]
@@ -156,13 +149,20 @@ class QualificationOut(Output):
     created_at: dt.datetime
 
 
-class MayPerformOut(Output):
-    guard_id: str  # the public id
+class ScopeAnswerOut(Output):
     service: str
     allowed: bool
     reasons: list[str]
     policy_version: int
     checked_at: dt.datetime
+
+
+class MayPerformOut(ScopeAnswerOut):
+    guard_id: str  # the public id
+
+
+class HolderMayPerformOut(ScopeAnswerOut):
+    number: str  # the certificate's
 
 
 class LineError(Output):
@@ -273,7 +273,7 @@ def remove_from_list(company_id: int, list_name: Literal["red", "black", "abnorm
 def company_lists(company_id: int, request: Request, principal: Staff) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
-        return {"items": registry_repo.list_entries(cur, company_id)}
+        return {"items": regulation.list_history(cur, company_id)}
 
 
 # -- credit --------------------------------------------------------------------------------
@@ -356,7 +356,7 @@ def register_project(company_id: int, body: ProjectIn, request: Request, princip
 def list_projects(company_id: int, request: Request, principal: Staff) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
-        return {"items": registry_repo.service_projects(cur, company_id)}
+        return {"items": regulation.service_projects(cur, company_id)}
 
 
 # -- licence lifecycle --------------------------------------------------------------------------
@@ -390,19 +390,16 @@ class PolicyIn(Input):
             summary="The current service-scope policy (public)")
 def get_policy(request: Request) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = registry_repo.current_policy(cur)
-        versions = registry_repo.policy_versions(cur)
-    return {"version": rows[0]["version"] if rows else 0, "services": rows,
-            "versions": versions}
+        return {**regulation.service_policy(cur), "versions": regulation.policy_versions(cur)}
 
 
 @router.put("/service-policy", response_model=PolicyOut,
             summary="Publish a new version of the policy (regulator)")
 def put_policy(body: PolicyIn, request: Request, principal: Regulator, now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
-        version = regulation.set_policy(cur, actor=actor_of(principal), now=now,
-                                        rows=[r.model_dump() for r in body.services])
-        return {"version": version, "services": registry_repo.current_policy(cur)}
+        regulation.set_policy(cur, actor=actor_of(principal), now=now,
+                              rows=[r.model_dump() for r in body.services])
+        return regulation.service_policy(cur)
 
 
 class QualificationIn(Input):
@@ -435,6 +432,7 @@ def may_perform(guard_id: GuardRef, service_name: str, request: Request, princip
 
 
 @router.get("/certificates/{number}/services/{service_name}",
+            response_model=HolderMayPerformOut,
             summary="At a checkpoint: may the holder of this certificate number (scanned or "
                     "typed) perform service S now?")
 def may_perform_by_certificate(number: Annotated[str, Path(max_length=40)], service_name: str,
@@ -449,18 +447,6 @@ def may_perform_by_certificate(number: Annotated[str, Path(max_length=40)], serv
 
 
 # -- bulk imports ---------------------------------------------------------------------------------
-def _row_error(line: int, exc: Exception) -> dict[str, Any]:
-    detail = exc.detail if isinstance(exc, GuardregError) else "invalid value"
-    return {"line": line, "reason": detail}
-
-
-def _parse_date(value: str, field: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{field} must be a date (YYYY-MM-DD)", field=field) from None
-
-
 @router.post("/background-checks/import", response_model=ChecksImportedOut,
              summary="Apply a CSV of background-check results (regulator); re-runs change "
              "nothing")
@@ -474,73 +460,8 @@ async def import_background_checks(request: Request, principal: Regulator, now: 
 
 def _apply_checks(request: Request, principal: Principal, now: dt.datetime,
                   data: bytes) -> dict[str, Any]:
-    applied, unchanged, rejected, revoked = 0, 0, [], []
-    # webreg: one entry per data line, so a page can show what became of each line
-    # (no ID number in it: the uploader has the file).
-    lines: list[dict[str, Any]] = []
-    actor = actor_of(principal)
     with runtime(request).db.transaction() as cur:
-        for row in csv_import.rows(data, required=("id_number", "result", "reason",
-                                                   "checked_on"),
-                                   optional=("intentional_crime", "administrative_detentions")):
-            try:
-                with savepoint(cur):
-                    outcome = _apply_check_row(cur, actor, now, row)
-            except GuardregError as exc:
-                rejected.append(_row_error(row.line, exc))
-                lines.append({"line": row.line, "status": "rejected",
-                              "reason": rejected[-1]["reason"]})
-                continue
-            if outcome is None:
-                unchanged += 1
-                lines.append({"line": row.line, "status": "unchanged"})
-            else:
-                applied += 1
-                revoked.extend(outcome)
-                lines.append({"line": row.line, "status": "applied",
-                              "revoked_certificates": outcome})
-    return {"applied": applied, "unchanged": unchanged, "rejected": rejected,
-            "revoked_certificates": revoked, "lines": lines}
-
-
-def _apply_check_row(cur: Cursor, actor: Any, now: dt.datetime,
-                     row: csv_import.CsvRow) -> list[str] | None:
-    v = row.values
-    if "__width__" in v:
-        raise InvalidInput(f"line {row.line}: expected as many fields as the header")
-    rid = parse_resident_id(v["id_number"], today=now.date())
-    result = v["result"].lower()
-    if result not in ("clear", "failed"):
-        raise InvalidInput("result must be clear or failed", field="result")
-    checked_on = _parse_date(v["checked_on"], "checked_on")
-    guard = registry_repo.get_guard_by_id_number(cur, rid.number)
-    if guard is None:
-        raise NotFound("no guard with this ID number")
-    reason = v.get("reason") or None
-    if registry_repo.find_background_check(cur, int(guard["id"]), result, checked_on,
-                                           reason) is not None:
-        return None
-    detentions = v.get("administrative_detentions") or None
-    crime = v.get("intentional_crime") or None
-    before = cert_repo.live_certificate(cur, int(guard["id"]))
-    service.record_background_check(
-        cur, actor=actor, now=now, guard_id=int(guard["id"]), result=result, reason=reason,
-        checked_on=checked_on, source="csv-import",
-        intentional_crime=None if crime is None else crime.lower() in ("1", "true", "yes"),
-        administrative_detentions=None if detentions is None else _int(detentions,
-                                                                        "administrative_detentions"))
-    after = cert_repo.get_by_id(cur, before["id"]) if before else None
-    return [after["number"]] if after and before and after["status"] != before["status"] else []
-
-
-def _int(value: str, field: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise InvalidInput(f"{field} must be a whole number", field=field) from None
-    if not 0 <= n <= 100:
-        raise InvalidInput(f"{field} out of range", field=field)
-    return n
+        return imports.apply_checks(cur, actor=actor_of(principal), now=now, data=data)
 
 
 @router.post("/guards/import", response_model=GuardsImportedOut,
@@ -560,60 +481,14 @@ async def import_guards(request: Request, principal: Staff, now: Now,
 
 def _import_guards(request: Request, principal: Principal, now: dt.datetime, data: bytes,
                    company_id: int, all_or_nothing: bool) -> dict[str, Any]:
-    from registry.errors import Conflict
-
-    actor = actor_of(principal)
-    enrolled: list[dict[str, Any]] = []
-    existing: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
     try:
         with runtime(request).db.transaction() as cur:
             company_for(cur, principal, company_id)
-            for row in csv_import.rows(data, required=("name", "id_number"),
-                                       optional=("phone", "education", "started_on",
-                                                 "consent_code")):
-                try:
-                    with savepoint(cur):
-                        guard_id = _import_guard_row(cur, actor, now, company_id, row)
-                    enrolled.append({"line": row.line, "guard_id": guard_id})
-                except Conflict as exc:
-                    if exc.extra.get("reason") == "already-enrolled":
-                        existing.append({"line": row.line, "guard_id": exc.extra["guard_id"]})
-                    else:
-                        rejected.append(_row_error(row.line, exc))
-                except GuardregError as exc:
-                    rejected.append(_row_error(row.line, exc))
-            if all_or_nothing and rejected:
-                raise _RollBack
-    except _RollBack:
-        return {"enrolled": [], "existing": [], "unchanged": 0, "rejected": rejected,
-                "committed": False}
-    return {"enrolled": enrolled, "existing": existing, "unchanged": len(existing),
-            "rejected": rejected, "committed": True}
-
-
-def _import_guard_row(cur: Cursor, actor: Any, now: dt.datetime, company_id: int,
-                      row: csv_import.CsvRow) -> str:
-    v = row.values
-    if "__width__" in v:
-        raise InvalidInput("expected as many fields as the header")
-    started = _parse_date(v["started_on"], "started_on") if v.get("started_on") else None
-    phone = v.get("phone") or None
-    if phone is not None and not (phone.lstrip("+").isdigit() and 5 <= len(phone) <= 21):
-        raise InvalidInput("phone must be digits", field="phone")
-    name = normalise_name(v["name"] or "")
-    if len(name) > 100:
-        raise InvalidInput("name must be 1-100 characters", field="name")
-    guard = service.enroll_guard(cur, actor=actor, now=now, company_id=company_id,
-                                 name=name, id_number=v["id_number"], phone=phone,
-                                 education=(v.get("education") or "unknown")[:50],
-                                 started_on=started,
-                                 consent_code=(v.get("consent_code") or None))
-    return str(guard["public_id"])
-
-
-class _RollBack(Exception):
-    pass
+            return imports.enroll_guards(cur, actor=actor_of(principal), now=now,
+                                         company_id=company_id, data=data,
+                                         all_or_nothing=all_or_nothing)
+    except imports.NothingCommitted as rolled_back:
+        return rolled_back.report
 
 
 # -- statistics -----------------------------------------------------------------------------------
@@ -624,7 +499,7 @@ def capture_rate(request: Request, principal: Staff, now: Now,
                  by: Literal["city", "district", "company"] = "city") -> Any:
     company = principal.company_id if principal.role is Role.COMPANY_OPERATOR else None
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = reporting_repository.capture_rate(cur, by=by, now=now, company_id=company)
+        rows = statistics.capture_rate(cur, by=by, now=now, company_id=company)
     return {"by": by, "computed_at": now, "items": rows}
 
 
@@ -633,21 +508,16 @@ def capture_rate(request: Request, principal: Staff, now: Now,
 def recent_revocations(request: Request, principal: Regulator,
                        limit: Annotated[int, Query(ge=1, le=200)] = 20) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
-        return {"items": publicise_guards(cur, cert_repo.recent_revocations(cur, limit=limit))}
+        return {"items": statistics.recent_revocations(cur, limit=limit)}
 
 
 # -- public disclosure ---------------------------------------------------------------------------
-PUBLIC_COMPANY_FIELDS = ("name", "credit_code", "kind", "status", "credit_grade", "red_list",
-                         "black_list", "abnormal_operations", "district", "licence_number")
-
-
 @router.get("/public/companies", response_model=PublicCompaniesOut,
             summary="Public company lookup by name or credit code")
 def public_companies(request: Request,
                      q: Annotated[str, Query(min_length=2, max_length=100)]) -> Any:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = registry_repo.public_companies(cur, query=q, limit=50)
-    return {"items": [{k: r[k] for k in PUBLIC_COMPANY_FIELDS} for r in rows]}
+        return {"items": regulation.public_companies(cur, query=q, limit=50)}
 
 
 @router.get("/public/certificates/{number}", response_model=PublicCertificateOut,
@@ -656,69 +526,49 @@ def public_certificate(number: str, request: Request, now: Now) -> Any:
     # Per client address, before anything else: numbers are sequential, so this check
     # must not be a way to harvest every card's name, employer and status.
     rate_limit_client(request, "public-certificate")
-    n = number.strip().upper()
-    base, sep, serial = n.rpartition("-C")  # a printed card: <certificate number>-C<n>
-    card = bool(sep) and serial.isascii() and serial.isdigit() and is_well_formed(base)
-    if not card and not is_well_formed(n):
-        raise InvalidInput("not a well-formed certificate number (check character)",
-                           field="number")
+    n = verdicts.parse_number(number)
     with runtime(request).db.transaction(readonly=True) as cur:
-        cert = cert_repo.get_by_number(cur, n)
-    if cert is None or cert["status"] in ("pending", "failed"):
-        raise NotFound("no such certificate")
-    claims = cert["claims"]
-    valid = cert["status"] == "valid" and cert["expires_at"] > now
-    return {"number": n, "valid": valid,
-            "status": "expired" if cert["status"] == "valid" and not valid else cert["status"],
-            "guard_name": claims.get("guard_name"), "skill_level": claims.get("skill_level"),
-            "employer_name": claims.get("employer_name"), "expires_at": cert["expires_at"],
-            **({"card": True} if cert.get("kind") == "card" else {})}
+        v = verdicts.public_verdict(cur, number=n, now=now)
+    return {"number": v.number, "valid": v.valid, "status": v.status,
+            "guard_name": v.guard_name, "skill_level": v.skill_level,
+            "employer_name": v.employer_name, "expires_at": v.expires_at,
+            **({"card": True} if v.card else {})}
 
 
 # -- printable card ------------------------------------------------------------------------------
-def _card(request: Request, cur: Cursor, guard: dict[str, Any], principal: Principal,
-          now: dt.datetime) -> Response:
-    """The printed card is its own credential (certificates/cards.py): the PDF carries
-    the guard's live card for the current certificate, issuing card C1 (or the next
-    serial, after a re-issue) on the first download; a replacement for a lost card is
-    ``POST /v1/guards/{guard_id}/cards``."""
-    from certificates import cards
-
-    ctx = runtime(request).certs
-    card = cards.current_card(cur, actor=actor_of(principal), now=now,
-                              guard_id=int(guard["id"]), signer=ctx.signer("certificate"),
-                              status_signer=ctx.signer("status-list"),
-                              config=ctx.issuance.status)
-    if not may_see_certificate(principal, card):
-        # Issued under a previous employer (takeover by re-hire): not this company's to
-        # print; the exception rolls back a card issued just now.
-        raise NotFound("no current certificate to print")
-    photo = enrollment.load_portrait(cur, subject=str(guard["biometric_subject"]),
-                                     sealer=sealer(runtime(request).settings))
-    view = {"number": card["number"], "guard_name": card["claims"].get("guard_name"),
-            "skill_level": card["skill_level"],
-            "employer_name": card["claims"].get("employer_name"), "issued_at": card["issued_at"],
-            "expires_at": card["expires_at"], "text": card["text"]}
+def _card_pdf(request: Request, card: printing.PrintableCard) -> Response:
     settings = runtime(request).settings
-    pdf = render_card(cert=view, photo=photo, issuer=settings.issuer, fmt=settings.card_format)
+    view = {"number": card.number, "guard_name": card.guard_name,
+            "skill_level": card.skill_level, "employer_name": card.employer_name,
+            "issued_at": card.issued_at, "expires_at": card.expires_at, "text": card.text}
+    pdf = render_card(cert=view, photo=card.photo, issuer=settings.issuer,
+                      fmt=settings.card_format)
     return Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="guard-card-{card["number"]}.pdf"',
+        "Content-Disposition": f'inline; filename="guard-card-{card.number}.pdf"',
         "Cache-Control": "no-store"})
 
 
-@router.get("/me/card.pdf", summary="My printable card (guard)", response_class=Response)
+_PDF: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}}}}
+
+
+@router.get("/me/card.pdf", summary="My printable card (guard)", response_class=Response,
+            responses=_PDF)
 def my_card(request: Request, now: Now,
             principal: Annotated[Principal, Depends(require(Role.GUARD))]) -> Response:
-    with runtime(request).db.transaction() as cur:
-        guard = registry_repo.get_guard(cur, int(principal.guard_id or 0))
-        if guard is None:
-            raise NotFound("no such guard")
-        return _card(request, cur, guard, principal, now)
+    rt = runtime(request)
+    with rt.db.transaction() as cur:
+        card = printing.card_of(cur, ctx=rt.certs, sealer=sealer(rt.settings),
+                                principal=principal, guard=printing.own_guard(cur, principal),
+                                now=now)
+        return _card_pdf(request, card)
 
 
 @router.get("/guards/{guard_id}/card.pdf", summary="A guard's printable card",
-            response_class=Response)
+            response_class=Response, responses=_PDF)
 def guard_card(guard_id: GuardRef, request: Request, principal: Staff, now: Now) -> Response:
-    with runtime(request).db.transaction() as cur:
-        return _card(request, cur, guard_for(cur, principal, guard_id), principal, now)
-
+    rt = runtime(request)
+    with rt.db.transaction() as cur:
+        card = printing.card_of(cur, ctx=rt.certs, sealer=sealer(rt.settings),
+                                principal=principal,
+                                guard=guard_for(cur, principal, guard_id), now=now)
+        return _card_pdf(request, card)

@@ -17,8 +17,6 @@ from api.access import actor_of, company_for, guard_id_in
 from api.deps import clock, require, runtime
 from api.schemas import GuardIdIn, Input
 from registry import annual_reports, complaints, inspections
-from registry import inspections_repository as repo
-from registry import supervision_repository as supervision_repo
 from registry.auth import Principal, Role
 
 router = APIRouter(tags=["supervision"])
@@ -148,7 +146,7 @@ def add_inspector(body: InspectorIn, request: Request, principal: Regulator, now
             summary="The inspectors' roster (regulator)")
 def list_inspectors(request: Request, principal: Regulator) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        return {"items": repo.list_inspectors(cur)}
+        return {"items": inspections.roster(cur)}
 
 
 @router.post("/v1/inspection-plans", status_code=201, response_model=PublicPlanOut,
@@ -206,7 +204,7 @@ def record_result(inspection_id: Annotated[int, Path(ge=1, le=2**62)], body: Res
 def published(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
               ) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        return {"items": repo.published_results(cur, limit=limit)}
+        return {"items": inspections.published_results(cur, limit=limit)}
 
 
 # -- supervision policy and annual reports (§13) ---------------------------------------------
@@ -307,8 +305,7 @@ def list_annual_reports(company_id: CompanyId, request: Request,
                         principal: RegulatorOrCompany, now: Now) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
-        return {"items": supervision_repo.reports_of(cur, company_id),
-                "current": annual_reports.current(cur, company_id=company_id, now=now)}
+        return annual_reports.company_reports(cur, company_id=company_id, now=now)
 
 
 @router.post("/v1/annual-reports/{report_id}/review", response_model=AnnualReportOut,
@@ -488,11 +485,8 @@ def list_complaints(request: Request, principal: Regulator,
                         pattern=r"^(received|triaged|investigating|closed)$")] = None,
                     cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
-    from registry import complaints_repository
-
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = complaints_repository.list_cases(cur, status=status, after_id=cursor,
-                                                limit=limit)
+        rows = complaints.list_cases(cur, status=status, after_id=cursor, limit=limit)
     return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
 
 

@@ -18,22 +18,19 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api import reviews_repository, statements
+from api import statements
 from api.access import GuardRef, actor_of, company_for, guard_for, guard_id_in, public_guard_ids
 from api.deps import clock, rate_limit_client, require, runtime
 from api.schemas import GuardIdIn, Input
+from api.usecases import reviews
 from registry import (
     armed_escort,
     clients,
     holds,
-    inspections,
     labour,
     reserve,
     shared_data,
 )
-from registry import armed_escort_repository as armed_repo
-from registry import clients_repository as clients_repo
-from registry import reserve_repository as reserve_repo
 from registry.annual_reports import CLIENT_KINDS
 from registry.auth import Principal, Role
 from registry.errors import NotFound
@@ -104,7 +101,7 @@ def review_queue(request: Request, principal: Regulator, limit: Limit = 100,
                  status: Annotated[str, Query(pattern="^(pending|approved|rejected)$")]
                  = "pending") -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = reviews_repository.review_queue(cur, status=status, limit=limit)
+        rows = reviews.review_queue(cur, status=status, limit=limit)
     return {"items": [{**r, "decide_url": _decide_url(r["kind"], int(r["id"]))}
                       for r in rows]}
 
@@ -238,8 +235,8 @@ def list_clients(request: Request, principal: Regulator, cursor: Cursor_ = 0,
                  district: Annotated[str | None, Query(max_length=64)] = None,
                  kind: Annotated[str | None, Query(pattern=_KIND)] = None) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = clients_repo.list_clients(cur, district=district, kind=kind, after_id=cursor,
-                                         limit=limit)
+        rows = clients.list_clients(cur, district=district, kind=kind, after_id=cursor,
+                                    limit=limit)
     return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
 
 
@@ -278,8 +275,7 @@ def list_deployments(company_id: Id, request: Request, principal: RegulatorOrCom
                      active: bool = True) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
-        return {"items": clients_repo.deployments_of_company(cur, company_id,
-                                                             active_only=active)}
+        return {"items": clients.deployments(cur, company_id=company_id, active_only=active)}
 
 
 @router.post("/v1/companies/{company_id}/deployments/{deployment_id}/end",
@@ -490,11 +486,7 @@ def armed_escort_summary(company_id: Id, request: Request, principal: RegulatorO
 @public_guard_ids
 def armed_escort_candidates(request: Request, principal: Regulator) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = armed_repo.armed_escort_companies(cur)
-    return {"candidates": [{"company_id": r["id"], "name": r["name"],
-                            "district": r["district"], "credit_grade": r["credit_grade"],
-                            "weight": inspections.GRADE_WEIGHTS[str(r["credit_grade"])]}
-                           for r in rows]}
+        return {"candidates": armed_escort.inspection_candidates(cur)}
 
 
 @router.get("/v1/supervision-alerts", response_model=AlertsOut,
@@ -502,7 +494,7 @@ def armed_escort_candidates(request: Request, principal: Regulator) -> dict[str,
 @public_guard_ids
 def supervision_alerts(request: Request, principal: Regulator) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        return {"items": armed_repo.open_alerts(cur, armed_escort.ALERT_PSYCH)}
+        return {"items": armed_escort.open_psych_alerts(cur)}
 
 
 # -- labour rights (§11) --------------------------------------------------------------------
@@ -871,8 +863,8 @@ def reserve_members(request: Request, principal: Regulator, cursor: Cursor_ = 0,
                     skill: Annotated[str | None, Query(max_length=40)] = None
                     ) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = reserve_repo.members(cur, district=district, skill=skill, after_id=cursor,
-                                    limit=limit)
+        rows = reserve.members(cur, district=district, skill=skill, after_id=cursor,
+                               limit=limit)
     return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
 
 
@@ -910,7 +902,7 @@ def close_call_up(callup_id: Id, request: Request, principal: Regulator, now: No
 def my_call_ups(request: Request, principal: GuardSelf) -> dict[str, Any]:
     assert principal.guard_id is not None
     with runtime(request).db.transaction(readonly=True) as cur:
-        return {"items": reserve_repo.callups_of_guard(cur, principal.guard_id)}
+        return {"items": reserve.call_ups_of_guard(cur, guard_id=principal.guard_id)}
 
 
 @router.post("/v1/me/call-ups/{callup_id}/acknowledge", response_model=CallUpOut,
@@ -945,7 +937,7 @@ def list_incidents(request: Request, principal: Police, cursor: Cursor_ = 0,
                    status: Annotated[str | None, Query(pattern="^(received|acknowledged)$")]
                    = None) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = reserve_repo.incidents(cur, status=status, after_id=cursor, limit=limit)
+        rows = reserve.incidents(cur, status=status, after_id=cursor, limit=limit)
     return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
 
 
