@@ -113,7 +113,9 @@ def test_qr_photo_with_huge_declared_dimensions_is_refused_from_its_header(
 def test_the_qr_photo_rate_limit_applies_before_decoding(runtime: Runtime) -> None:
     settings = Settings(mode="test", database_url=runtime.settings.database_url,
                         data_dir=runtime.settings.data_dir, image_cpu_budget_s=BUDGET_S,
-                        image_workers=1, rate_limit_verify_image_per_min=6)  # burst of 1
+                        # One a minute: the second is refused even when the first
+                        # request's decoding takes seconds on a loaded machine.
+                        image_workers=1, rate_limit_verify_image_per_min=1)
     rt = Runtime(settings=settings, db=runtime.db, embedded=None, certs=runtime.certs)
     try:
         with TestClient(create_app(runtime=rt, clock=Clock()),
