@@ -164,7 +164,7 @@ class VerifiedCertificateOut(Output):
     number: str
     guard_name: str
     skill_level: int
-    employer_id: int | None
+    employer_id: int | str | None = Field(description="as signed in the claims")
     employer_name: str | None
     issued_at: Instant
     expires_at: Instant

@@ -104,7 +104,7 @@ def request_certificate(guard_id: GuardRef, body: RequestIn, request: Request, p
                         now: Now) -> Any:
     with runtime(request).db.transaction() as cur:
         row = issuing.request_certificate(cur, principal, guard_id, body.note, now)
-        return request_view(row)
+    return _jsonable(request_view(row))
 
 
 def request_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -152,8 +152,8 @@ def list_requests(request: Request, principal: Staff,
     with runtime(request).db.transaction(readonly=True) as cur:
         rows = issuing.list_requests(cur, principal, status=status, after_id=cursor,
                                      limit=limit)
-    return {"items": [request_view(r) for r in rows],
-            "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+    return _jsonable({"items": [request_view(r) for r in rows],
+                      "next_cursor": rows[-1]["id"] if len(rows) == limit else None})
 
 
 class DecisionIn(Input):
