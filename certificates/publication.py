@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from certificates import repository
 from certificates.cose import SigningKey
@@ -64,6 +65,13 @@ def current_token(cur: Cursor, *, shard: int, signer: SigningKey, config: Status
     if row["token"] is None or published is None or now - published > config.ttl / 2:
         return publish(cur, shard=shard, signer=signer, config=config, now=now), now
     return bytes(row["token"]), published
+
+
+def shards(cur: Cursor) -> list[dict[str, Any]]:
+    """The published status list shards, in shard order: the public index of lists."""
+    return [{"shard": r["shard"], "uri": r["uri"], "capacity": r["capacity"],
+             "version": r["version"], "published_at": r["published_at"]}
+            for r in repository.list_shards(cur)]
 
 
 def allocate(cur: Cursor, *, config: StatusConfig) -> tuple[int, int, str]:

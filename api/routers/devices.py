@@ -13,20 +13,18 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from api.access import GuardRef, actor_of, guard_for
-from api.cert_context import CertContext
+from api.access import GuardRef
 from api.deps import clock, require, runtime
 from api.schemas import Input
-from certificates import repository as cert_repo
+from api.usecases import devices
 from certificates.presentation import DeviceKey
-from registry import audit
 from registry.auth import Principal, Role
-from registry.errors import BadRequest, Conflict, NotEligible
+from registry.errors import BadRequest
 
 router = APIRouter(prefix="/v1", tags=["devices"])
 Now = Annotated[dt.datetime, Depends(clock)]
@@ -74,43 +72,24 @@ def _key_of(body: DeviceKeyIn) -> DeviceKey:
 
 
 def _bind(request: Request, principal: Principal, guard_id: int, body: DeviceKeyIn,
-          now: dt.datetime) -> dict[str, Any]:
-    from api.routers.certificates import certs
-    from api.usecases.issuing import issue_for
-
+          now: dt.datetime) -> DeviceKeyOut:
     key = _key_of(body)
-    db = runtime(request).db
-    with db.transaction() as cur:
-        guard = guard_for(cur, principal, guard_id, for_update=True)
-        new, old = cert_repo.bind_device_key(cur, guard_id=guard_id, x=key.x, y=key.y, at=now,
-                                             by=principal.label)
-        audit.record(cur, actor=actor_of(principal), action="certificate.device.bind",
-                     target_type="guard", target_id=guard_id,
-                     data={"device_key_id": new["id"],
-                           "replaced_device_key_id": old["id"] if old else None}, now=now)
-        live = cert_repo.live_certificate(cur, guard_id)
-    reissue: dict[str, Any] = {"done": False}
-    if live is not None:
-        ctx: CertContext = certs(request)
-        try:
-            _, cert = issue_for(db, ctx, principal, guard_id, now)
-            reissue = {"done": True, "number": cert["number"]}
-        except (NotEligible, Conflict) as exc:
-            reissue = {"done": False, "detail": exc.detail}
-    return {"guard_id": str(guard["public_id"]), "device_key": key.to_json(),
-            "bound_at": new["bound_at"],
-            "replaced_previous": old is not None, "certificate": reissue}
+    rt = runtime(request)
+    bound = devices.bind_device(rt.db, rt.certs, principal, guard_id, key, now)
+    return DeviceKeyOut(guard_id=bound.guard_public_id, device_key=DeviceJwk(**key.to_json()),
+                        bound_at=bound.bound_at, replaced_previous=bound.replaced_previous,
+                        certificate=ReissueOut(**bound.reissue))
 
 
 @router.post("/me/device-key", response_model=DeviceKeyOut,
              summary="Bind this phone's key to my certificate (guard); re-issues it")
 def bind_my_device(body: DeviceKeyIn, request: Request, principal: GuardSelf,
-                   now: Now) -> Any:
+                   now: Now) -> DeviceKeyOut:
     return _bind(request, principal, int(principal.guard_id or 0), body, now)
 
 
 @router.post("/guards/{guard_id}/device-key", response_model=DeviceKeyOut,
              summary="Re-bind a guard's device key (regulator, e.g. a lost phone)")
 def bind_guard_device(guard_id: GuardRef, body: DeviceKeyIn, request: Request,
-                      principal: Regulator, now: Now) -> Any:
+                      principal: Regulator, now: Now) -> DeviceKeyOut:
     return _bind(request, principal, guard_id, body, now)

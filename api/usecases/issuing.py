@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from api.access import actor_of, guard_for
@@ -16,7 +17,7 @@ from registry import repository as registry_repo
 from registry.audit import Actor
 from registry.auth import Principal, Role
 from registry.db import Cursor, Database
-from registry.errors import NotEligible, NotFound
+from registry.errors import Conflict, NotEligible, NotFound
 
 # What a company is told. Reasons that come from police records (bans, convictions,
 # detentions, failed checks, revocations for cause) stay with the regulator: the company
@@ -80,10 +81,11 @@ def reasons_for(principal: Principal, reasons: list[dict[str, str]]) -> list[dic
 
 
 def guard_eligibility(cur: Cursor, principal: Principal, guard_id: int, now: dt.datetime
-                      ) -> list[dict[str, str]]:
-    """The eligibility pre-check a company runs before it asks for a certificate."""
+                      ) -> tuple[str, list[dict[str, str]]]:
+    """The eligibility pre-check a company runs before it asks for a certificate: the
+    guard's public id and the reasons the principal may read (none: eligible)."""
     guard = guard_for(cur, principal, guard_id)
-    return reasons_for(principal, eligibility_reasons(cur, guard, now))
+    return str(guard["public_id"]), reasons_for(principal, eligibility_reasons(cur, guard, now))
 
 
 def request_certificate(cur: Cursor, principal: Principal, guard_id: int, note: str | None,
@@ -105,6 +107,57 @@ def request_certificate(cur: Cursor, principal: Principal, guard_id: int, note: 
                  target_type="guard", target_id=guard_id, data={"request_id": row["id"]},
                  now=now)
     return row
+
+
+def list_requests(cur: Cursor, principal: Principal, *, status: str | None, after_id: int,
+                  limit: int) -> list[dict[str, Any]]:
+    """Issuance requests in id order: the regulator's are all, a company's its own."""
+    company = principal.company_id if principal.role is Role.COMPANY_OPERATOR else None
+    return cert_repo.list_requests(cur, status=status, company_id=company, after_id=after_id,
+                                   limit=limit)
+
+
+@dataclass(frozen=True)
+class Decision:
+    request_id: str  # the request's public id
+    approved: bool
+    certificate: dict[str, Any] | None  # the certificate issued on approval
+
+
+def decide_request(db: Database, ctx: CertContext, principal: Principal, request_id: int, *,
+                   approve: bool, now: dt.datetime) -> Decision:
+    """The regulator approves (issues the certificate: two transactions of its own) or
+    rejects a pending request; then the decision is recorded, audited and the employer
+    told, in a third. A request decided meanwhile is a 409 (``already-decided``)."""
+    with db.transaction(readonly=True) as cur:
+        row = cert_repo.get_request(cur, request_id)
+    if row is None:
+        raise NotFound("no such request")
+    public_request_id = str(row["public_id"])
+    if row["status"] != "pending":
+        raise Conflict(f"the request was already {row['status']}", reason="already-decided")
+    cert = None
+    if approve:
+        _, cert = issue_for(db, ctx, principal, int(row["guard_id"]), now)
+    with db.transaction() as cur:
+        cert_id = None
+        if cert is not None:
+            found = cert_repo.get_by_number(cur, cert["number"])
+            cert_id = found["id"] if found else None
+        if not cert_repo.decide_request(cur, request_id, status="approved" if approve
+                                        else "rejected", decided_by=principal.label,
+                                        certificate_id=cert_id):
+            raise Conflict("the request was decided meanwhile", reason="already-decided")
+        audit.record(cur, actor=actor_of(principal), action="certificate.request.decide",
+                     target_type="guard", target_id=row["guard_id"],
+                     data={"request_id": request_id, "approve": approve}, now=now)
+        notifications.notify_employer(
+            cur, guard_id=int(row["guard_id"]), kind="request.decided", now=now,
+            subject=f"签发申请 {public_request_id[:8]}: " + ("已批准 approved" if approve
+                                                            else "未批准 declined"),
+            data={"request_id": public_request_id, "approved": approve,
+                  "number": cert["number"] if cert else None})
+    return Decision(public_request_id, approve, cert)
 
 
 def issue_for(db: Database, ctx: CertContext, principal: Principal, guard_id: int,
