@@ -40,7 +40,8 @@ async function setupDevice(entry) {
   const mine = bound && rec && bound.x === rec.x && bound.y === rec.y;
   $("live-note").hidden = !mine; $("live-controls").hidden = !mine;
   $("bound-elsewhere").hidden = !(bound && !mine);
-  $("bind").hidden = !!mine || entry.cert.status !== "valid";
+  // A first phone is bound here; moving the certificate to another phone is the bureau's.
+  $("bind").hidden = !!bound || entry.cert.status !== "valid";
   $("qr-button").hidden = !!(bound && !mine); $("fullscreen").hidden = !!(bound && !mine);
   if (!bound) { showQr(svgUrl(entry.svg)); return; } // not bound yet: the certificate itself
   if (!mine) { showQr(""); return; } // never the static copy of a device-bound certificate

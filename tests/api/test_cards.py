@@ -127,7 +127,8 @@ def test_the_card_follows_its_certificate(carded: dict[str, Any], officer: Api,
     # revoked with reason certificate-reissued, and the next download prints card C1 of
     # the new certificate.
     phone = ec.generate_private_key(ec.SECP256R1())
-    assert carded["me"].post("/v1/me/device-key", json=_jwk(phone)).status_code == 200
+    assert regulator.post(f"/v1/guards/{carded['guard']['id']}/device-key",
+                          json=_jwk(phone)).status_code == 200
     assert _verdict(officer, card["text"])["verdict"] == "revoked"
     old = regulator.get(f"/v1/certificates/{card['number']}").json()
     assert old["status_reason"] == "certificate-reissued"

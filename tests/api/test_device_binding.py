@@ -141,3 +141,23 @@ def test_cli_offline_verifies_a_rotating_presentation(
                     )["verdict"] == "proof-expired"
     other = ec.generate_private_key(ec.SECP256R1())
     assert _offline(present(text, other, clock.now), cache)["verdict"] == "device-mismatch"
+
+
+def test_a_guard_binds_a_first_phone_but_only_the_regulator_moves_it(
+        bound: dict[str, Any], officer: Api, clock: Clock) -> None:
+    # Issue 18: re-binding only by the regulator (guards have no second factor): a
+    # password alone must not move the certificate away from the phone it is bound to.
+    me, phone = bound["me"], bound["phone"]
+    again = me.post("/v1/me/device-key", json=_jwk(phone))  # the same phone: harmless
+    assert again.status_code == 200, again.text
+    thief = ec.generate_private_key(ec.SECP256R1())
+    refused = me.post("/v1/me/device-key", json=_jwk(thief))
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["reason"] == "rebind-by-regulator"
+    assert "public security bureau" in refused.json()["detail"]
+    mine = me.get("/v1/me/certificate").json()
+    assert inspect(mine["text"])[1].device_key == DeviceKey.from_public_key(phone.public_key())
+    assert officer.post("/v1/verifications", json={
+        "text": present(mine["text"], phone, clock.now)}).json()["verdict"] == "valid"
+    assert officer.post("/v1/verifications", json={
+        "text": present(mine["text"], thief, clock.now)}).json()["verdict"] != "valid"
