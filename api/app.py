@@ -123,4 +123,4 @@ def wire(runtime: Runtime) -> None:
         runtime.certs = make_context(runtime.settings)
     if runtime.verification_log is None:
         runtime.verification_log = VerificationLog(runtime.db)
-    wiring.register(runtime.db.dsn, runtime.certs)
+    wiring.register(runtime.db, runtime.certs)

@@ -24,13 +24,16 @@ import logging
 import select
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
-from registry import repository
+from registry import principal_repository, repository
 from registry.auth import Principal
+from registry.db import Cursor
 
 log = logging.getLogger("guardreg.auth")
 
@@ -51,6 +54,22 @@ class PrincipalCache:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg2.extensions.connection | None = None
+        # Other caches kept in step by the same listener: channel -> callbacks, each
+        # called on a notification of its channel and whenever listening starts or stops.
+        self._watchers: dict[str, list[Callable[[], None]]] = {}
+
+    def watch(self, channel: str, flush: Callable[[], None]) -> None:
+        """Call ``flush`` on every notification of ``channel`` and whenever the listener
+        connects or drops (what a cache held may have missed a notification). Watch
+        before the listener starts (the first :meth:`get`)."""
+        with self._lock:
+            self._watchers.setdefault(channel, []).append(flush)
+
+    def _flush_watchers(self, channel: str | None = None) -> None:
+        for name, callbacks in list(self._watchers.items()):
+            if channel is None or name == channel:
+                for flush in list(callbacks):
+                    flush()
 
     # -- the request path ----------------------------------------------------------
     def get(self, key: str) -> Principal | None:
@@ -118,6 +137,7 @@ class PrincipalCache:
             self._entries.clear()  # whatever was cached may have missed a notification
             self.generation += 1
             self._changed.notify_all()
+        self._flush_watchers()
 
     def _run(self) -> None:
         delay = self.reconnect_s
@@ -150,6 +170,8 @@ class PrincipalCache:
         conn.autocommit = True
         with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
             repository.listen_principal_changes(cur)
+            for channel in list(self._watchers):
+                principal_repository.listen(cur, channel)
         self._set_listening(True)
         last_check = time.monotonic()
         while not self._stop.is_set():
@@ -158,6 +180,9 @@ class PrincipalCache:
                 conn.poll()
                 while conn.notifies:
                     note = conn.notifies.pop(0)
+                    if note.channel != principal_repository.PRINCIPAL_CHANNEL:
+                        self._flush_watchers(note.channel)
+                        continue
                     try:
                         self.invalidate(int(note.payload))
                     except ValueError:
@@ -176,3 +201,50 @@ class PrincipalCache:
                 conn.close()
         if self._thread is not None:
             self._thread.join(5)
+
+
+class PolicyCache:
+    """The service-scope policy the checkpoint answers with (issue 19: state on the
+    runtime, shared where correctness needs it). Cached only while the change listener
+    is up; a new policy version (``NOTIFY guardreg_policy`` at commit, migration 0093)
+    or a dropped listener empties it at once, so no process answers with an old policy
+    after the new one is committed and announced, and there is no polling interval."""
+
+    def __init__(self, listener: PrincipalCache) -> None:
+        self._listener = listener
+        self._lock = threading.Lock()
+        self._flushed = threading.Condition(self._lock)
+        self._generation = 0
+        self._value: tuple[int, list[dict[str, Any]]] | None = None
+        self.loads = 0  # reads of the database (for tests and tools)
+        listener.watch(principal_repository.POLICY_CHANNEL, self.flush)
+
+    def flush(self) -> None:
+        with self._flushed:
+            self._generation += 1
+            self._value = None
+            self._flushed.notify_all()
+
+    @property
+    def generation(self) -> int:
+        with self._lock:
+            return self._generation
+
+    def wait_for_flush(self, after: int, timeout: float) -> bool:
+        """Block until the cache has been emptied since generation ``after`` (tests)."""
+        with self._flushed:
+            return self._flushed.wait_for(lambda: self._generation > after, timeout)
+
+    def get(self, cur: Cursor) -> list[dict[str, Any]]:
+        self._listener._ensure_started()
+        with self._lock:
+            token = self._generation
+            hit = self._value
+        if hit is not None and hit[0] == token and self._listener.listening:
+            return hit[1]
+        rows = repository.current_policy(cur)
+        self.loads += 1
+        with self._lock:
+            if self._listener.listening and token == self._generation:
+                self._value = (token, rows)
+        return rows

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api.principal_cache import PrincipalCache
+from api.principal_cache import PolicyCache, PrincipalCache
 from api.rate_limits import RateLimits
 from api.replicas import ReplicaPool, ReplicaSteward
 from api.workpool import WorkPool
@@ -33,6 +33,7 @@ class Runtime:
     jobs: Any = None  # registry.jobs.JobRunner, started by a serving app (api.app)
     work: WorkPool | None = None  # image workers, started on first use
     principals: PrincipalCache | None = None  # authenticated keys, LISTENing for changes
+    policies: PolicyCache | None = None  # the service-scope policy, same listener
     # Prepared fingerprint templates of recent 1:N shortlists, per process and bounded
     # (about 150 KB each); the gallery itself stays in the database.
     finger_cache: TemplateCache = field(default_factory=lambda: TemplateCache(1024))
@@ -57,9 +58,18 @@ class Runtime:
         if cache is None:
             with self._work_lock:
                 if self.principals is None:
-                    self.principals = PrincipalCache(self.db.dsn)
+                    principals = PrincipalCache(self.db.dsn)
+                    # Watched before the listener starts, so that it LISTENs for both.
+                    self.policies = PolicyCache(principals)
+                    self.principals = principals
                 cache = self.principals
         return cache
+
+    def policy_cache(self) -> PolicyCache:
+        """The checkpoint's service-scope policy, kept in step by the change listener."""
+        self.principal_cache()
+        assert self.policies is not None
+        return self.policies
 
     def rate_limits(self) -> RateLimits:
         limits = self.limits

@@ -25,6 +25,7 @@ import psycopg2.extras
 from registry.errors import Unavailable
 
 if TYPE_CHECKING:
+    from registry.events import EventBus
     from registry.pii import PiiCodec
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class RegistryCursor(psycopg2.extras.RealDictCursor):
 
     before_commit: list[Callable[[Cursor], None]]
     pii: PiiCodec
+    events: EventBus
 
 
 def pii_of(cur: Cursor) -> PiiCodec:
@@ -114,6 +116,10 @@ class Database:
         self._slots = threading.BoundedSemaphore(max_size)
         self._closed = False
         self._fan_out_pool: ThreadPoolExecutor | None = None
+        from registry.events import EventBus
+
+        self.events = EventBus()
+        """The handlers of this database's domain events (registry/events.py)."""
 
     @property
     def pii(self) -> PiiCodec:
@@ -129,6 +135,7 @@ class Database:
         cur = conn.cursor(cursor_factory=RegistryCursor)
         assert isinstance(cur, RegistryCursor)
         cur.pii = self.pii
+        cur.events = self.events
         if unit_of_work:  # a snapshot has no COMMIT to hook
             cur.before_commit = []
         return cur

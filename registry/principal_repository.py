@@ -62,3 +62,14 @@ def listen_principal_changes(cur: Cursor) -> None:
 def ping(cur: Cursor) -> None:
     """A round trip that fails on a dropped connection."""
     cur.execute("SELECT 1")
+
+
+POLICY_CHANNEL = "guardreg_policy"
+LISTENED = frozenset({PRINCIPAL_CHANNEL, POLICY_CHANNEL})
+
+
+def listen(cur: Cursor, channel: str) -> None:
+    """Subscribe this (autocommit) connection to ``channel`` (one of :data:`LISTENED`)."""
+    if channel not in LISTENED:
+        raise ValueError(f"not a guardreg channel: {channel}")
+    cur.execute(f"LISTEN {channel}")

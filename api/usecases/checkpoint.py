@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -125,7 +124,7 @@ def _live_context(cur: Cursor, rt: Runtime, guard: dict[str, Any], employer_id: 
         out["employer_note"] = "no active employer"
     out["skill_level"] = guard["skill_level"]
     out["permitted_services"] = (
-        regulation.permitted_services(cur, guard=guard, now=now, policy=current_policy(cur),
+        regulation.permitted_services(cur, guard=guard, now=now, policy=rt.policy_cache().get(cur),
                                       quals=guard["qualifications"])
         if verdict in ("valid", "card") and employer is not None else [])
     if guard["face_status"] in (None, "rejected"):
@@ -139,19 +138,6 @@ def _live_context(cur: Cursor, rt: Runtime, guard: dict[str, Any], employer_id: 
         out["photo"] = ("data:image/jpeg;base64," + base64.b64encode(photo).decode()
                         if photo else None)
     return out
-
-
-_policy_cache: tuple[float, list[dict[str, Any]]] | None = None
-
-
-def current_policy(cur: Cursor) -> list[dict[str, Any]]:
-    """The service-scope policy, re-read at most every 5 s per worker (it changes rarely;
-    a new version reaches verifications within 5 s)."""
-    global _policy_cache
-    tick = time.monotonic()
-    if _policy_cache is None or tick - _policy_cache[0] > 5.0:
-        _policy_cache = (tick, registry_repo.current_policy(cur))
-    return _policy_cache[1]
 
 
 def qr_text(rt: Runtime, data: bytes) -> str:

@@ -111,3 +111,39 @@ def test_a_lookup_that_races_an_invalidation_is_not_cached(runtime: Runtime) -> 
         assert cache.get("gr_x_y") == p
     finally:
         cache.close()
+
+
+def test_a_new_service_policy_reaches_the_other_worker_by_notification(
+        runtime: Runtime, client: TestClient, regulator: Api,
+        worker_b: tuple[Runtime, TestClient]) -> None:
+    # Issue 19: the checkpoint's policy cache is the runtime's, kept in step by the
+    # change listener (no polling interval): a version committed through worker A is what
+    # worker B answers with once the notification arrives, and a dropped listener
+    # empties the cache too.
+    rt_b, _ = worker_b
+    _cache(rt_b)
+    policies = rt_b.policy_cache()
+    with rt_b.db.transaction(readonly=True) as cur:
+        before = policies.get(cur)
+        loads = policies.loads
+        assert policies.get(cur) == before and policies.loads == loads  # cached
+    seen = policies.generation
+    services = [{k: s[k] for k in ("service", "lowest_level", "min_age", "requires",
+                                   "description")} for s in before]
+    resp = regulator.put("/v1/service-policy", json={"services": services})
+    assert resp.status_code == 200, resp.text
+    assert policies.wait_for_flush(seen, WAIT_S)
+    with rt_b.db.transaction(readonly=True) as cur:
+        after = policies.get(cur)
+    assert after[0]["version"] == before[0]["version"] + 1
+    assert policies.loads == loads + 1
+    conn = rt_b.principal_cache()._conn
+    assert conn is not None
+    seen = policies.generation
+    with runtime.db.transaction() as cur:
+        cur.execute("SELECT pg_terminate_backend(%s)", (conn.get_backend_pid(),))
+    assert policies.wait_for_flush(seen, WAIT_S)
+    assert _cache(rt_b).listening  # back by itself
+    with rt_b.db.transaction(readonly=True) as cur:
+        assert policies.get(cur) == after
+    assert policies.loads == loads + 2  # read again after the drop
