@@ -21,6 +21,7 @@ from api.access import (
 )
 from api.deps import clock, require, runtime
 from api.schemas import (
+    AwaitingConfirmationOut,
     BackgroundCheckIn,
     BanIn,
     CompanyIn,
@@ -35,7 +36,7 @@ from api.schemas import (
     guard_view,
 )
 from api.usecases.issuing import REISSUE_FIELDS, follow_change
-from registry import hire_consent, repository, service
+from registry import enroll_consent, hire_consent, repository, service
 from registry.auth import Principal, Role
 
 router = APIRouter(prefix="/v1", tags=["registry"])
@@ -105,7 +106,10 @@ def company_history(company_id: int, request: Request, principal: Staff) -> Any:
 
 
 # -- guards --------------------------------------------------------------------------
-@router.post("/guards", status_code=201, summary="Enroll a guard with a company")
+@router.post("/guards", status_code=201, summary="Enroll a guard with a company",
+             responses={202: {"model": AwaitingConfirmationOut,
+                              "description": "a company operator's enrollment without a "
+                              "valid code: the person confirms it with a texted code"}})
 def enroll_guard(body: GuardIn, request: Request, principal: Staff, now: Now) -> Any:
     company_id = enrolling_company(principal, body.company_id)
     rt = runtime(request)
@@ -113,7 +117,10 @@ def enroll_guard(body: GuardIn, request: Request, principal: Staff, now: Now) ->
         def action() -> tuple[int, Any]:
             row = service.enroll_guard(
                 cur, actor=actor_of(principal), now=now, company_id=company_id,
+                consent_policy=enroll_consent.Policy.from_settings(rt.settings),
                 **body.model_dump(exclude={"company_id"}))
+            if isinstance(row, enroll_consent.AwaitingConfirmation):
+                return 202, row.view()
             view = guard_view(row, principal, today=now.date())
             view["rehired"] = row["rehired"]
             view["enrollment_held"] = row["enrollment_hold_id"] is not None

@@ -28,7 +28,7 @@ from api.schemas import CompanyOut, Input, Output
 from biometrics import enrollment
 from certificates import repository as cert_repo
 from certificates.numbers import is_well_formed
-from registry import regulation, service
+from registry import enroll_consent, regulation, service
 from registry import repository as registry_repo
 from registry.auth import Principal, Role
 from registry.db import Cursor, savepoint
@@ -182,12 +182,19 @@ class ImportedRow(Output):
     guard_id: str  # the public id
 
 
+class AwaitingRow(Output):
+    line: int
+
+
 class GuardsImportedOut(Output):
     enrolled: list[ImportedRow]
     existing: list[ImportedRow]
     unchanged: int
     rejected: list[LineError]
     committed: bool
+    # A company operator's rows without a valid consent_code: a code was texted to the
+    # person (registry/enroll_consent.py); re-run them with it.
+    awaiting_confirmation: list[AwaitingRow] = Field(default_factory=list)
 
 
 class CaptureRateRow(Output):
@@ -566,6 +573,8 @@ def _import_guards(request: Request, principal: Principal, now: dt.datetime, dat
     enrolled: list[dict[str, Any]] = []
     existing: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
+    awaiting: list[dict[str, Any]] = []
+    policy = enroll_consent.Policy.from_settings(runtime(request).settings)
     try:
         with runtime(request).db.transaction() as cur:
             company_for(cur, principal, company_id)
@@ -574,8 +583,11 @@ def _import_guards(request: Request, principal: Principal, now: dt.datetime, dat
                                                  "consent_code")):
                 try:
                     with savepoint(cur):
-                        guard_id = _import_guard_row(cur, actor, now, company_id, row)
-                    enrolled.append({"line": row.line, "guard_id": guard_id})
+                        guard_id = _import_guard_row(cur, actor, now, company_id, row, policy)
+                    if guard_id is None:
+                        awaiting.append({"line": row.line})
+                    else:
+                        enrolled.append({"line": row.line, "guard_id": guard_id})
                 except Conflict as exc:
                     if exc.extra.get("reason") == "already-enrolled":
                         existing.append({"line": row.line, "guard_id": exc.extra["guard_id"]})
@@ -587,13 +599,13 @@ def _import_guards(request: Request, principal: Principal, now: dt.datetime, dat
                 raise _RollBack
     except _RollBack:
         return {"enrolled": [], "existing": [], "unchanged": 0, "rejected": rejected,
-                "committed": False}
+                "committed": False, "awaiting_confirmation": []}
     return {"enrolled": enrolled, "existing": existing, "unchanged": len(existing),
-            "rejected": rejected, "committed": True}
+            "rejected": rejected, "committed": True, "awaiting_confirmation": awaiting}
 
 
 def _import_guard_row(cur: Cursor, actor: Any, now: dt.datetime, company_id: int,
-                      row: csv_import.CsvRow) -> str:
+                      row: csv_import.CsvRow, policy: enroll_consent.Policy) -> str | None:
     v = row.values
     if "__width__" in v:
         raise InvalidInput("expected as many fields as the header")
@@ -608,7 +620,10 @@ def _import_guard_row(cur: Cursor, actor: Any, now: dt.datetime, company_id: int
                                  name=name, id_number=v["id_number"], phone=phone,
                                  education=(v.get("education") or "unknown")[:50],
                                  started_on=started,
-                                 consent_code=(v.get("consent_code") or None))
+                                 consent_code=(v.get("consent_code") or None),
+                                 consent_policy=policy)
+    if isinstance(guard, enroll_consent.AwaitingConfirmation):
+        return None
     return str(guard["public_id"])
 
 
