@@ -9,7 +9,8 @@ for the request's own fields; nothing about the person is compared, changed or s
 
 Meanwhile a one-time code goes by text message to the phone on the person's record when
 the registry knows the person (never to a phone the company typed: that would hand the
-takeover to whoever types their own number), else to the phone the company gave. A person
+takeover to whoever types their own number), else (a number never seen, or a record
+purged at the end of the retention period) to the phone the company gave. A person
 on record without a phone gets nothing (the answer is still the same): they can give the
 hire code from their guard page (registry/hire_consent.py), or the regulator enrolls them.
 The person reads the code to the company, which enrolls again with it; then the hire goes
@@ -168,8 +169,11 @@ def request_code(cur: Cursor, *, now: dt.datetime, company: dict[str, Any], id_n
 
 
 def _recipient(existing: dict[str, Any] | None, phone: str | None) -> str | None:
-    """The phone on the person's record when the registry knows the person (a record
-    whose personal fields were purged knows no phone), else the phone the company gave."""
-    if existing is not None:
-        return existing.get("phone") if existing.get("id_number") is not None else None
+    """The phone on the person's record when the registry knows the person, else the
+    phone the company gave. A record whose personal fields were purged at the end of the
+    retention period knows nobody any more (only the blind index is left, and the hire
+    gives the record its identity back): it is treated as a person new to the registry,
+    which also keeps "purged" and "never seen" alike for the company."""
+    if existing is not None and existing.get("id_number") is not None:
+        return existing.get("phone")
     return phone

@@ -132,7 +132,7 @@ def record_sms_attempt(cur: Cursor, sms_id: int, *, status: str, error: str | No
 
 
 def purge_sms(cur: Cursor, *, before: dt.datetime) -> int:
-    """Delete messages sent or given up on before ``before`` (their code is long dead)."""
-    cur.execute("DELETE FROM registry_sms_outbox WHERE status <> 'pending'"
-                " AND coalesce(sent_at, next_attempt_at) < %s", (before,))
+    """Delete messages queued before ``before``, sent or not: the code each holds is long
+    dead, and a phone number has no business staying here."""
+    cur.execute("DELETE FROM registry_sms_outbox WHERE created_at < %s", (before,))
     return int(cur.rowcount)

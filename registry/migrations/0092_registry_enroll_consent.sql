@@ -25,7 +25,8 @@ CREATE INDEX registry_enroll_code_company ON registry_enroll_code (company_id, c
 -- Text messages to people's phones, delivered by the job `registry.sms-outbox` to the SMS
 -- gateway (GUARDREG_SMS_GATEWAY_URL), a peer outside the system. The phone and the text
 -- (which holds a code) are sealed at rest (registry/pii.py) bound to the message's ref,
--- which is also the gateway's de-duplication key. Delivered messages are deleted a day on.
+-- which is also the gateway's de-duplication key. Messages are deleted a day after they
+-- were queued, sent or not (the code in them is long dead by then).
 CREATE TABLE registry_sms_outbox (
     id              bigserial PRIMARY KEY,
     ref             uuid NOT NULL UNIQUE,
