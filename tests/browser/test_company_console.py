@@ -30,6 +30,7 @@ from tests.conftest import (
     internal_guard_id,
     random_id_number,
     record_exam_pass,
+    texted_code,
 )
 
 pytestmark = pytest.mark.browser
@@ -82,12 +83,25 @@ def test_company_clerk_journey(browser: Any, live: str, reg: Api, runtime: Any,
     assert axe_violations(page) == []
     shot(page, shots, "company-signed-in-360")
 
-    # Enroll one guard through the form, then a photo and two fingers.
+    # Enroll one guard through the form (the person confirms with the code texted to the
+    # phone given, issue 14), then a photo and two fingers.
     name = "赵" + secrets.choice("志刚秀英建华")
+    phone = f"136{secrets.randbelow(10 ** 8):08d}"
     page.fill("#g-name", name)
     page.fill("#g-id", random_id_number())
+    page.fill("#g-phone", phone)
+    page.click("#enroll-form button[type=submit]")
+    page.wait_for_selector("#g-code-box:not([hidden])")
+    assert "code" in page.inner_text("#enroll-msg")
+    assert axe_violations(page) == []
+    page.fill("#g-code", "000000" if texted_code(runtime, phone) != "000000" else "111111")
+    page.click("#enroll-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('enroll-msg').textContent"
+                           ".includes('wrong')")
+    page.fill("#g-code", texted_code(runtime, phone))
     page.click("#enroll-form button[type=submit]")
     page.wait_for_selector("#capture:not([hidden])")
+    assert page.is_hidden("#g-code-box")
     guard_id = page.get_attribute("#capture", "data-guard-id")  # the public id (issue 14)
     assert guard_id
     page.set_input_files("#photo", str(PEOPLE / "Zhang_Ziyi_0001_x2.jpg"))
