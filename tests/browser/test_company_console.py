@@ -169,10 +169,22 @@ def test_company_clerk_journey(browser: Any, live: str, reg: Api, runtime: Any,
     # A CSV of three rows, one with a bad ID number: a report per row.
     good = random_id_number()
     bad = good[:-1] + ("0" if good[-1] != "0" else "1")  # the check digit is wrong
-    csv = ("name,id_number,phone\n"
-           f"钱学军,{random_id_number()},13800000001\n"
-           f"孙丽,{bad},13800000002\n"
-           f"李国庆,{random_id_number()},13800000003\n")
+    people = [("钱学军", random_id_number(), "13800000001"), ("孙丽", bad, "13800000002"),
+              ("李国庆", random_id_number(), "13800000003")]
+    csv = "name,id_number,phone\n" + "".join(f"{n},{i},{p}\n" for n, i, p in people)
+    page.set_input_files("#batch-file", files=[{"name": "staff.csv", "mimeType": "text/csv",
+                                                 "buffer": csv.encode()}])
+    page.click("#batch-form button[type=submit]")
+    page.wait_for_selector("#batch[data-done='1']")
+    # First the people confirm (issue 14): the rows wait for the codes texted to them,
+    # which go in a consent_code column for the second upload.
+    for line in ("2", "4"):
+        assert "awaiting" in page.get_attribute(f"#batch-report tr[data-line='{line}']", "class")
+    assert "2 wait" in page.inner_text("#batch-msg")
+    codes = [texted_code(runtime, people[0][2]), "", texted_code(runtime, people[2][2])]
+    csv = "name,id_number,phone,consent_code\n" + "".join(
+        f"{n},{i},{p},{c}\n" for (n, i, p), c in zip(people, codes, strict=True))
+    page.evaluate("() => { delete document.getElementById('batch').dataset.done; }")
     page.set_input_files("#batch-file", files=[{"name": "staff.csv", "mimeType": "text/csv",
                                                  "buffer": csv.encode()}])
     page.click("#batch-form button[type=submit]")
