@@ -401,12 +401,13 @@ def _register_subcommands() -> None:
     from api.cli_certificates import cose, keys, sync, verify
     from api.cli_eval import eval_group
     from api.cli_inspections import inspections
+    from api.cli_outbox import outbox_group
     from api.cli_reports import enroll_batch, report
     from api.cli_retention import retention_group
     from api.cli_statements import statements_group
 
     for command in (keys, sync, verify, cose, eval_group, report, enroll_batch, biometrics,
-                    inspections, statements_group, retention_group):
+                    inspections, statements_group, retention_group, outbox_group):
         main.add_command(command)
     audit.add_command(witness)
     audit.add_command(checkpoint)

@@ -68,8 +68,12 @@ def capture_rate(by: str, as_csv: bool, plot: str | None) -> None:
 
 # -- bulk enrollment ------------------------------------------------------------------------
 # Exit status of enroll-batch: 0 every row enrolled (or held for review, or already done),
-# 1 the whole run failed, 3 the run finished but some rows were rejected (see the report).
+# 1 the whole run failed, 3 the run finished but some rows were rejected (see the report),
+# 4 none rejected but some await the person's confirmation code (issue 14).
 EXIT_ROWS_REJECTED = 3
+EXIT_ROWS_AWAITING = 4
+AWAITING_DETAIL = ("a confirmation code was texted to the person: put it in the consent_code "
+                   "column and run again")
 def _call(base: str, key: str, method: str, path: str, *, body: bytes | None = None,
           content_type: str | None = None, idem: str | None = None) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {key}"}
@@ -136,11 +140,12 @@ def enroll_batch(csv_file: str, media: str | None, server: str | None, api_key: 
     """Enroll staff from a CSV file with their photos and fingerprint images.
 
     Columns: name,id_number[,phone,education,started_on,consent_code,photo,
-    finger_<position>...] (consent_code: the person's one-time hire code, needed for
-    someone who works or has worked for another company)
+    finger_<position>...] (consent_code: for a company operator, the code texted to the
+    person after a first run, or the person's one-time hire code from their guard page)
     (positions 1-10, ISO 19794-2: 1 right thumb ... 6 left thumb). Re-runs resume.
     Exit status: 0 all rows done (enrolled, held for review or already done), 1 the run
-    failed, 3 some rows were rejected (listed on standard error and in --report)."""
+    failed, 3 some rows were rejected (listed on standard error and in --report), 4 some
+    rows await the person's confirmation code (status awaiting-confirmation)."""
     from api.cli_config import base_url
 
     base = base_url(server, get_settings())
@@ -160,6 +165,7 @@ def enroll_batch(csv_file: str, media: str | None, server: str | None, api_key: 
     if status != 200:
         raise click.ClickException(f"import refused ({status}): {summary.get('detail')}")
     rejected = {r["line"]: r["reason"] for r in summary["rejected"]}
+    awaiting = {r["line"] for r in summary.get("awaiting_confirmation", [])}
     media_src = _Media(media)
     results: list[dict[str, Any]] = []
     by_line = {e["line"]: str(e["guard_id"]) for e in summary["enrolled"] + summary["existing"]}
@@ -170,6 +176,10 @@ def enroll_batch(csv_file: str, media: str | None, server: str | None, api_key: 
                                        + "********", "status": "", "detail": ""}
             if line in rejected:
                 outcome.update(status="rejected", detail=rejected[line])
+                results.append(outcome)
+                continue
+            if line in awaiting:
+                outcome.update(status="awaiting-confirmation", detail=AWAITING_DETAIL)
                 results.append(outcome)
                 continue
             guard_id = by_line.get(line)
@@ -193,6 +203,8 @@ def enroll_batch(csv_file: str, media: str | None, server: str | None, api_key: 
             click.echo(f"line {r['line']}: {r['detail']}", err=True)
     if counts.get("rejected"):
         sys.exit(EXIT_ROWS_REJECTED)
+    if counts.get("awaiting-confirmation"):
+        sys.exit(EXIT_ROWS_AWAITING)
 
 
 def _capture(base: str, key: str, guard_id: str, row: dict[str, str],

@@ -146,6 +146,15 @@ def _finger_index_catch_up(rt: Runtime) -> Any:
     return run
 
 
+def _sms_outbox(rt: Runtime) -> Any:
+    def run(db: Database, now: dt.datetime) -> dict[str, Any]:
+        from api.sms import deliver_due
+
+        return dict(deliver_due(db, now, rt.settings))
+
+    return run
+
+
 def _sweep_rate_limits(rt: Runtime) -> Any:
     def run(db: Database, now: dt.datetime) -> dict[str, Any]:
         return {"forgotten": rt.rate_limits().sweep()}
@@ -159,6 +168,8 @@ def cluster_jobs(rt: Runtime) -> list[Job]:
         Job("certificates.resign-status-lists", max(ttl / 2, dt.timedelta(seconds=30)),
             _resign_status_lists(rt)),
         Job("notifications.webhooks", dt.timedelta(seconds=20), _webhooks(rt),
+            lease=dt.timedelta(minutes=5)),
+        Job("registry.sms-outbox", dt.timedelta(seconds=15), _sms_outbox(rt),
             lease=dt.timedelta(minutes=5)),
         Job("transparency.checkpoint", dt.timedelta(minutes=5), _transparency_checkpoint(rt)),
         Job("accounts.purge-sessions", dt.timedelta(hours=1), _purge_sessions),

@@ -125,8 +125,9 @@ class GuardIn(Input):
     started_on: dt.date | None = None
     consent_code: str | None = Field(
         default=None, min_length=1, max_length=20,
-        description="the one-time hire code the person reads on their guard page: needed "
-                    "to hire someone who works or has worked for another company")
+        description="the confirmation code texted to the person after a first request "
+                    "without one (a company operator's enrollment), or the one-time hire "
+                    "code the person reads on their guard page")
 
 
 class HireCodeOut(BaseModel):
@@ -220,3 +221,15 @@ def guard_view(row: dict[str, Any], principal: Principal, *, today: dt.date) -> 
 
 def company_view(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in CompanyOut.model_fields}
+
+
+class AwaitingConfirmationOut(BaseModel):
+    """A company operator's enrollment without a valid code (registry/enroll_consent.py):
+    the same answer whatever the person's situation, echoing only the request."""
+
+    status: Literal["awaiting-confirmation"]
+    detail: str
+    company_id: int
+    name: str
+    id_number: str
+    code_expires_in_s: int

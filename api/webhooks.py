@@ -38,7 +38,8 @@ def webhook_keys(settings: Settings) -> notifications.WebhookKeys:
     return notifications.WebhookKeys(settings.derive_key("apikey_pepper", "webhook-secret"))
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+def post_once(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST ``body`` once (no redirects, a short timeout); the HTTP status."""
     req = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
     try:
         with _OPENER.open(req, timeout=TIMEOUT_S) as resp:
@@ -48,7 +49,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 
 def deliver_due(db: Database, now: dt.datetime, settings: Settings, *, limit: int = 50,
-                post: Callable[[str, bytes, dict[str, str]], int] = _post) -> dict[str, int]:
+                post: Callable[[str, bytes, dict[str, str]], int] = post_once) -> dict[str, int]:
     keys = webhook_keys(settings)
     development = settings.mode != "production"
     with db.transaction(readonly=True) as cur:

@@ -75,6 +75,15 @@ class PiiCodec:
         return hmac.new(self._index_key, b"exam-code\x00" + normal.encode(),
                         hashlib.sha256).digest()
 
+    def keyed_hash(self, purpose: str, *parts: bytes) -> bytes:
+        """A keyed hash of a one-time secret and what it is bound to (an enrollment
+        confirmation code, registry/enroll_consent.py): a database reader cannot test
+        guesses against it without the key."""
+        mac = hmac.new(self._index_key, purpose.encode() + b"\x00", hashlib.sha256)
+        for part in parts:
+            mac.update(len(part).to_bytes(4, "big") + part)
+        return mac.digest()
+
     def seal(self, value: str, *, purpose: str, bound_to: bytes) -> bytes:
         nonce = os.urandom(12)
         return MAGIC + nonce + self._aead.encrypt(nonce, value.encode(),

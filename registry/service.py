@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry import audit, events, holds, repository
+from registry import audit, enroll_consent, events, holds, repository
 from registry.audit import Actor
 from registry.db import Cursor
 from registry.errors import Conflict, InvalidInput, NotEligible, NotFound
@@ -125,31 +125,37 @@ def _check_not_banned(cur: Cursor, id_number: str, now: dt.datetime) -> None:
         )
 
 
-CONSENT_REQUIRED = (
-    "to hire this person, give the one-time hire code shown on the person's guard page, "
-    "or ask the public security bureau to enroll them; nothing was changed")
+NOT_ELIGIBLE = ("this person cannot be hired as a guard at present; the person may contact "
+                "the public security bureau")
 
 
 def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int, name: str,
                  id_number: str, phone: str | None = None, education: str = "unknown",
                  skill_level: int = 5, started_on: dt.date | None = None,
-                 consent_code: str | None = None) -> dict[str, Any]:
+                 consent_code: str | None = None,
+                 consent_policy: enroll_consent.Policy | None = None,
+                 ) -> dict[str, Any] | enroll_consent.AwaitingConfirmation:
     """Register a person as a guard employed by ``company_id`` (or re-hire a known one).
 
-    Re-hiring never changes the person's identity fields (name, phone): a mismatch is a
-    409 ``identity-mismatch``. A company taking over a person who works or has worked for
-    another company needs the person's hire code (``consent_code``, registry.hire_consent)
-    or the regulator, who enrolls without one. Without it the answer is one 409
-    ``consent-required`` whatever the person's situation (employed elsewhere or not,
-    where, barred or not), so the answer tells nothing about another company's data."""
-    from registry import hire_consent
+    A company operator's enrollment is confirmed by the person (registry/enroll_consent.py):
+    without a valid ``consent_code`` (the code texted to the person, or the hire code of
+    their guard page) the answer is always :class:`~registry.enroll_consent.
+    AwaitingConfirmation`, and nothing about the person is compared, changed or said; only
+    the age (computed from the number itself), the company's own standing and the
+    company's own current staff are checked first. With it, a takeover of someone
+    employed elsewhere ends that employment. The regulator enrolls without a code.
 
+    Re-hiring never changes the person's identity fields (name, phone): a mismatch is a
+    409 ``identity-mismatch``. A company is never told why a person is barred (a ban, a
+    police record): one 422 ``not-eligible``."""
     rid = parse_resident_id(id_number, today=_today(now))
     age = rid.age_on(_today(now))
     if age < MIN_AGE:
         raise NotEligible(f"a guard must be {MIN_AGE} or older (this person is {age})",
                           reason="under-age", field="id_number")
-    _check_not_banned(cur, rid.number, now)
+    confirmed_by_person = actor.kind == "company_operator"
+    if not confirmed_by_person:
+        _check_not_banned(cur, rid.number, now)
     company = repository.get_company(cur, company_id, for_update=True)
     if company is None:
         raise NotFound("no such company")
@@ -159,29 +165,41 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
     if company["kind"] not in EMPLOYING_KINDS:
         raise NotEligible("a training unit does not employ guards", reason="company-kind")
     existing = repository.get_guard_by_id_number(cur, rid.number)
+    if existing is not None and existing["company_id"] == company_id:
+        # The company's own current staff: it sees them anyway.
+        if existing["name"] != name.strip():
+            # Not "unchanged": the row names someone else, or the record is wrong.
+            raise Conflict("this ID number is enrolled with this company under "
+                           "another name; correct the name on the guard's record or "
+                           "in the file", reason="name-mismatch",
+                           guard_id=str(existing["public_id"]))
+        raise Conflict("this person is already enrolled with this company",
+                       reason="already-enrolled", guard_id=str(existing["public_id"]))
     start = started_on or _today(now)
     data: dict[str, Any] = {"company_id": company_id}
+    if confirmed_by_person:
+        policy = consent_policy or enroll_consent.Policy()
+        consent = enroll_consent.confirm(cur, now=now, company_id=company_id,
+                                         id_number=rid.number, phone=phone,
+                                         existing=existing, code=consent_code,
+                                         policy=policy)
+        if consent is None:
+            if consent_code:  # a wrong or expired code: the same answer, nothing sent
+                return enroll_consent.AwaitingConfirmation(
+                    company_id=company_id, name=name.strip(), id_number=rid.number,
+                    expires_in_s=int(policy.code_ttl.total_seconds()))
+            return enroll_consent.request_code(cur, now=now, company=company,
+                                               id_number=rid.number, name=name.strip(),
+                                               phone=phone, existing=existing, policy=policy)
+        data["consent"] = consent
+        if repository.active_bans(cur, rid.number, _today(now)):
+            # The person is present now, yet the reason stays with the regulator.
+            raise NotEligible(NOT_ELIGIBLE, reason="not-eligible")
     if existing is not None:
         guard_id = int(existing["id"])
-        public_id = str(existing["public_id"])
-        if existing["company_id"] == company_id:
-            if existing["name"] != name.strip():
-                # Not "unchanged": the row names someone else, or the record is wrong.
-                raise Conflict("this ID number is enrolled with this company under "
-                               "another name; correct the name on the guard's record or "
-                               "in the file", reason="name-mismatch", guard_id=public_id)
-            raise Conflict("this person is already enrolled with this company",
-                           reason="already-enrolled", guard_id=public_id)
         transfer = False
-        if actor.kind != "regulator" and repository.employed_elsewhere_ever(
-                cur, guard_id, company_id):
-            # Consent first: until it is shown, nothing about the person is compared or
-            # said (employment, name, eligibility), and nothing is changed.
-            if not hire_consent.consume(cur, guard_id=guard_id, public_id=public_id,
-                                        code=consent_code, now=now):
-                raise Conflict(CONSENT_REQUIRED, reason="consent-required")
+        if confirmed_by_person:
             transfer = existing["company_id"] is not None
-            data["consent"] = "hire-code"
         elif existing["company_id"] is not None:
             # The regulator sees every company: it ends the employment first.
             raise Conflict("this person is employed by another company; that employment must "
@@ -192,8 +210,7 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
                            "public security bureau", reason="identity-mismatch")
         if _cleared_and_still_barred(cur, guard_id, now):
             # The company is told no more than this; the reason stays with the regulator.
-            raise NotEligible("this person cannot be hired as a guard at present; the person "
-                              "may contact the public security bureau", reason="not-eligible")
+            raise NotEligible(NOT_ELIGIBLE, reason="not-eligible")
         if transfer:
             ended = repository.end_employment(cur, guard_id, start,
                                               "moved to another employer with consent")

@@ -189,6 +189,21 @@ class Settings(BaseSettings):
     # A checkpoint officer's look-ups of a holder's permitted services by certificate
     # number, per principal (numbers are sequential: this bounds harvesting eligibility).
     rate_limit_officer_lookup_per_min: int = Field(default=60, ge=1)
+    # A company operator's enrollment is confirmed by the person with a one-time code sent
+    # by text message (registry/enroll_consent.py, issue 14): its lifetime, the wrong codes
+    # that wear it out, codes per hour per (ID number, company) and per company (429 past
+    # them), and codes per hour to one ID number from all companies (past it, nothing more
+    # is sent, silently).
+    enroll_code_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    enroll_code_max_attempts: int = Field(default=5, ge=1, le=20)
+    enroll_code_per_id_number_per_hour: int = Field(default=3, ge=1)
+    enroll_code_per_company_per_hour: int = Field(default=300, ge=1)
+    enroll_code_sms_per_id_number_per_hour: int = Field(default=6, ge=1)
+    # The SMS gateway (a peer outside the system) the job `registry.sms-outbox` posts
+    # queued messages to (api/sms.py). Unset in development: `guardreg outbox list` shows
+    # the pending messages to the operator instead.
+    sms_gateway_url: str | None = None
+    sms_gateway_token: SecretStr | None = None
     # Where the limits count (api/rate_limits.py): "database" (shared by every process
     # and host) or "process" (each process on its own: a single-process deployment, and
     # the baseline of bench/bench_replicas.py).

@@ -21,6 +21,7 @@ from api.access import (
 )
 from api.deps import clock, require, runtime
 from api.schemas import (
+    AwaitingConfirmationOut,
     BackgroundCheckIn,
     BanIn,
     CompanyIn,
@@ -48,7 +49,7 @@ from api.schemas_registry import (
 )
 from api.usecases import guards
 from api.usecases.issuing import follow_change
-from registry import hire_consent, queries, service
+from registry import enroll_consent, hire_consent, queries, service
 from registry.auth import Principal, Role
 
 router = APIRouter(prefix="/v1", tags=["registry"])
@@ -119,7 +120,10 @@ def company_history(company_id: int, request: Request, principal: Staff) -> Any:
 
 # -- guards --------------------------------------------------------------------------
 @router.post("/guards", status_code=201, response_model=GuardEnrolledOut,
-             response_model_exclude_unset=True, summary="Enroll a guard with a company")
+             response_model_exclude_unset=True, summary="Enroll a guard with a company",
+             responses={202: {"model": AwaitingConfirmationOut,
+                              "description": "a company operator's enrollment without a "
+                              "valid code: the person confirms it with a texted code"}})
 def enroll_guard(body: GuardIn, request: Request, principal: Staff, now: Now) -> Any:
     company_id = enrolling_company(principal, body.company_id)
     rt = runtime(request)
@@ -128,7 +132,10 @@ def enroll_guard(body: GuardIn, request: Request, principal: Staff, now: Now) ->
         def action() -> tuple[int, Any]:
             row = service.enroll_guard(
                 cur, actor=actor_of(principal), now=now, company_id=company_id,
+                consent_policy=enroll_consent.Policy.from_settings(rt.settings),
                 **body.model_dump(exclude={"company_id"}))
+            if isinstance(row, enroll_consent.AwaitingConfirmation):
+                return 202, row.view()
             enrolled.append(int(row["id"]))
             view = guard_view(row, principal, today=now.date())
             view["rehired"] = row["rehired"]

@@ -25,7 +25,7 @@ from api.card import render_card
 from api.deps import clock, rate_limit, rate_limit_client, require, runtime
 from api.schemas import CompanyOut, Input, Output
 from api.usecases import imports, printing, statistics, verdicts
-from registry import regulation
+from registry import enroll_consent, regulation
 from registry.auth import Principal, Role
 
 router = APIRouter(prefix="/v1", tags=["regulation"])
@@ -182,12 +182,19 @@ class ImportedRow(Output):
     guard_id: str  # the public id
 
 
+class AwaitingRow(Output):
+    line: int
+
+
 class GuardsImportedOut(Output):
     enrolled: list[ImportedRow]
     existing: list[ImportedRow]
     unchanged: int
     rejected: list[LineError]
     committed: bool
+    # A company operator's rows without a valid consent_code: a code was texted to the
+    # person (registry/enroll_consent.py); re-run them with it.
+    awaiting_confirmation: list[AwaitingRow] = Field(default_factory=list)
 
 
 class CaptureRateRow(Output):
@@ -481,12 +488,13 @@ async def import_guards(request: Request, principal: Staff, now: Now,
 
 def _import_guards(request: Request, principal: Principal, now: dt.datetime, data: bytes,
                    company_id: int, all_or_nothing: bool) -> dict[str, Any]:
+    policy = enroll_consent.Policy.from_settings(runtime(request).settings)
     try:
         with runtime(request).db.transaction() as cur:
             company_for(cur, principal, company_id)
             return imports.enroll_guards(cur, actor=actor_of(principal), now=now,
                                          company_id=company_id, data=data,
-                                         all_or_nothing=all_or_nothing)
+                                         all_or_nothing=all_or_nothing, policy=policy)
     except imports.NothingCommitted as rolled_back:
         return rolled_back.report
 

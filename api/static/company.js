@@ -302,10 +302,20 @@ $("enroll-form").addEventListener("submit", async (ev) => {
   /** @type {Record<string, string>} */
   const body = { name: field("name"), id_number: field("id_number").toUpperCase() };
   if (field("phone")) body.phone = field("phone");
+  if (field("consent_code")) body.consent_code = field("consent_code");
   try {
     const g = await api(PAGE, "/v1/guards", { method: "POST", json: body });
+    if (g.status === "awaiting-confirmation") {
+      // Issue 14: the person confirms with a code texted to them; step two is that code.
+      $("g-code-box").hidden = false;
+      $in("g-code").value = "";
+      say($("enroll-msg"), t(body.consent_code ? "company.enroll.code-wrong" : "company.enroll.awaiting"), "warn");
+      $in("g-code").focus();
+      return;
+    }
     say($("enroll-msg"), `${t("company.enrolled")}: ${g.name}` + (g.enrollment_held ? ` – ${t("elig.enrollment-held")}` : ""), g.enrollment_held ? "warn" : "ok");
     f.reset();
+    $("g-code-box").hidden = true;
     await loadGuards();
     select(g);
   } catch (e) { say($("enroll-msg"), problemText(e), "error"); }
@@ -336,7 +346,7 @@ $("batch-form").addEventListener("submit", async (ev) => {
   const tbody = /** @type {HTMLElement} */ ($("batch-report").querySelector("tbody"));
   tbody.textContent = ""; $("batch-report").hidden = false; $("batch-progress-box").hidden = false;
   bar.max = rows.length || 1; bar.value = 0; say($("batch-msg"), "");
-  const counts = { enrolled: 0, existing: 0, rejected: 0 };
+  const counts = { enrolled: 0, existing: 0, rejected: 0, awaiting: 0 };
   /** @param {number} line @param {string} name @param {string} kind @param {string} text */
   const report = (line, name, kind, text) => tbody.append(h("tr", { class: "row-" + kind, "data-line": String(line) },
     h("td", { text: String(line) }), h("td", { text: name }), h("td", { text })));
@@ -350,6 +360,7 @@ $("batch-form").addEventListener("submit", async (ev) => {
       const r = await api(PAGE, "/v1/guards/import", { method: "POST", form: fd });
       for (const x of r.enrolled || []) { const o = orig(x.line); counts.enrolled++; report(o.line, nameOf(header, o.text), "enrolled", t("company.batch.enrolled")); }
       for (const x of r.existing || []) { const o = orig(x.line); counts.existing++; report(o.line, nameOf(header, o.text), "existing", t("company.batch.existing")); }
+      for (const x of r.awaiting_confirmation || []) { const o = orig(x.line); counts.awaiting++; report(o.line, nameOf(header, o.text), "awaiting", t("company.batch.awaiting")); }
       for (const x of r.rejected || []) {
         const o = orig(x.line); counts.rejected++;
         report(o.line, nameOf(header, o.text), "rejected", `${t("company.rejected")}: ${x.error || x.detail || x.message || x.reason || ""}${x.field ? ` (${x.field})` : ""}`);
@@ -361,7 +372,9 @@ $("batch-form").addEventListener("submit", async (ev) => {
     $("batch-count").textContent = t("company.batch.count").replace("{done}", String(bar.value)).replace("{all}", String(rows.length));
   }
   say($("batch-msg"), t("company.batch.done").replace("{enrolled}", String(counts.enrolled))
-    .replace("{existing}", String(counts.existing)).replace("{rejected}", String(counts.rejected)), counts.rejected ? "warn" : "ok");
+    .replace("{existing}", String(counts.existing)).replace("{rejected}", String(counts.rejected))
+    + (counts.awaiting ? " " + t("company.batch.awaiting-count").replace("{awaiting}", String(counts.awaiting)) : ""),
+    counts.rejected || counts.awaiting ? "warn" : "ok");
   $("batch").dataset.done = "1";
   loadGuards();
 });

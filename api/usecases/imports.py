@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from api import csv_import
-from registry import events, service
+from registry import enroll_consent, events, service
 from registry import repository as registry_repo
 from registry.audit import Actor
 from registry.db import Cursor, savepoint
@@ -121,18 +121,25 @@ def _apply_check_row(cur: Cursor, actor: Actor, now: dt.datetime,
 
 # -- guards ------------------------------------------------------------------------------------
 def enroll_guards(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int,
-                  data: bytes, all_or_nothing: bool) -> dict[str, Any]:
+                  data: bytes, all_or_nothing: bool,
+                  policy: enroll_consent.Policy) -> dict[str, Any]:
     """Enroll each line's guard with the company; a person already enrolled there is
-    reported as existing. ``all_or_nothing``: any rejected line raises
-    :class:`NothingCommitted` (the caller's transaction rolls back)."""
+    reported as existing; a company operator's line without a valid code waits for the
+    person's confirmation (issue 14: ``awaiting_confirmation``, one answer whoever the
+    person is). ``all_or_nothing``: any rejected line raises :class:`NothingCommitted`
+    (the caller's transaction rolls back)."""
     enrolled: list[dict[str, Any]] = []
     existing: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
+    awaiting: list[dict[str, Any]] = []
     for row in csv_import.rows(data, required=GUARD_COLUMNS, optional=GUARD_OPTIONAL):
         try:
             with savepoint(cur):
-                guard_id = _import_guard_row(cur, actor, now, company_id, row)
-            enrolled.append({"line": row.line, "guard_id": guard_id})
+                guard_id = _import_guard_row(cur, actor, now, company_id, row, policy)
+            if guard_id is None:
+                awaiting.append({"line": row.line})
+            else:
+                enrolled.append({"line": row.line, "guard_id": guard_id})
         except Conflict as exc:
             if exc.extra.get("reason") == "already-enrolled":
                 existing.append({"line": row.line, "guard_id": exc.extra["guard_id"]})
@@ -142,13 +149,14 @@ def enroll_guards(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: in
             rejected.append(row_error(row.line, exc))
     if all_or_nothing and rejected:
         raise NothingCommitted({"enrolled": [], "existing": [], "unchanged": 0,
-                                "rejected": rejected, "committed": False})
+                                "rejected": rejected, "committed": False,
+                                "awaiting_confirmation": []})
     return {"enrolled": enrolled, "existing": existing, "unchanged": len(existing),
-            "rejected": rejected, "committed": True}
+            "rejected": rejected, "committed": True, "awaiting_confirmation": awaiting}
 
 
 def _import_guard_row(cur: Cursor, actor: Actor, now: dt.datetime, company_id: int,
-                      row: csv_import.CsvRow) -> str:
+                      row: csv_import.CsvRow, policy: enroll_consent.Policy) -> str | None:
     v = row.values
     if "__width__" in v:
         raise InvalidInput("expected as many fields as the header")
@@ -163,5 +171,8 @@ def _import_guard_row(cur: Cursor, actor: Actor, now: dt.datetime, company_id: i
                                  name=name, id_number=v["id_number"], phone=phone,
                                  education=(v.get("education") or "unknown")[:50],
                                  started_on=started,
-                                 consent_code=(v.get("consent_code") or None))
+                                 consent_code=(v.get("consent_code") or None),
+                                 consent_policy=policy)
+    if isinstance(guard, enroll_consent.AwaitingConfirmation):
+        return None
     return str(guard["public_id"])

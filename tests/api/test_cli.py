@@ -19,7 +19,15 @@ from PIL import Image
 from api.cli import main
 from registry.settings import reset_settings_cache
 from tests.api.live_server import serve
-from tests.conftest import FINGERS, PEOPLE, SHARED_DATA, Api, make_issuable_guard, make_principal
+from tests.conftest import (
+    FINGERS,
+    PEOPLE,
+    SHARED_DATA,
+    Api,
+    make_issuable_guard,
+    make_principal,
+    texted_code,
+)
 from tests.conftest import random_id_number as rid
 
 DCC = SHARED_DATA / "cose" / "dgc-common"
@@ -75,6 +83,18 @@ def test_enroll_batch_enrolls_reports_and_resumes(env: None, app: Any, runtime: 
     with serve(app) as base:
         args = ["enroll-batch", str(sheet), "--media", str(media), "--server", base,
                 "--api-key", operator.key, "--report", str(report)]
+        # A company operator's run: first the people confirm with the codes texted to
+        # them (issue 14), which go in the consent_code column.
+        asking = CliRunner().invoke(main, args)
+        assert asking.exit_code == 3, asking.output
+        asked = {int(r["line"]): r for r in csv.DictReader(report.open(encoding="utf-8"))}
+        assert asked[2]["status"] == asked[4]["status"] == "awaiting-confirmation"
+        lines = sheet.read_text(encoding="utf-8").splitlines()
+        codes = ["consent_code", texted_code(runtime, "13800000001"), "",
+                 texted_code(runtime, "13800000003")]
+        sheet.write_text("\n".join(f"{line},{code}" for line, code in zip(lines, codes,
+                                                                          strict=True))
+                         + "\n", encoding="utf-8")
         first = CliRunner().invoke(main, args)
         assert first.exit_code == 3, first.output  # finished, with a rejected row
         rows = {int(r["line"]): r for r in csv.DictReader(report.open(encoding="utf-8"))}

@@ -125,8 +125,9 @@ def test_from_online_application_to_a_personal_certificate(
     # 7. Hired: the certificate follows (re-issued, audited) and names the employer.
     company = regulator.make_company()
     operator = make_principal(runtime, client, "company_operator", company_id=company["id"])
-    hired = operator.post("/v1/guards", json={"name": name, "id_number": id_number,
-                                              "company_id": company["id"]})
+    # The person confirms with the code texted to the phone they applied with.
+    hired = operator.enroll({"name": name, "id_number": id_number,
+                             "company_id": company["id"]}, texted_to="13800138000")
     assert hired.status_code == 201, hired.text
     assert hired.json()["rehired"] is True and hired.json()["reissued"], hired.json()
     second = regulator.get(f"/v1/certificates/{hired.json()['reissued']}").json()

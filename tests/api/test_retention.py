@@ -185,11 +185,16 @@ def test_retention_purges_the_departed_and_keeps_what_catches_the_banned(
         # -- the banned: refused by the kept hash, caught under a new ID number --------
         kept = _scan_tables(dsn, banned_secrets)
         assert set(kept) == {"finger3", "finger4", "vector"}, kept
-        again = op.post("/v1/guards", json={"name": banned["name"],
-                                            "id_number": banned["id_number"],
-                                            "company_id": company["id"]})
+        body = {"name": banned["name"], "id_number": banned["id_number"],
+                "company_id": company["id"]}
+        again = reg.post("/v1/guards", json=body)
         assert again.status_code == 422, again.text
         assert again.json()["reason"] == "banned"
+        # A company gets the one answer of issue 14, which says nothing of the ban (no
+        # code can reach the person: the record kept no phone).
+        hidden = op.post("/v1/guards", json=body)
+        assert hidden.status_code == 202, hidden.text
+        assert hidden.json()["status"] == "awaiting-confirmation"
         newcomer = op.make_guard(company["id"], id_number=random_id_number(age=33))
         codes = _enrol(op, newcomer["id"], PEOPLE / "Jiang_Zemin_0002_x2.jpg",
                        {3: DEDUP / "107_2.png", 4: DEDUP / "108_2.png"})

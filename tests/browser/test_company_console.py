@@ -30,6 +30,7 @@ from tests.conftest import (
     internal_guard_id,
     random_id_number,
     record_exam_pass,
+    texted_code,
 )
 
 pytestmark = pytest.mark.browser
@@ -82,12 +83,25 @@ def test_company_clerk_journey(browser: Any, live: str, reg: Api, runtime: Any,
     assert axe_violations(page) == []
     shot(page, shots, "company-signed-in-360")
 
-    # Enroll one guard through the form, then a photo and two fingers.
+    # Enroll one guard through the form (the person confirms with the code texted to the
+    # phone given, issue 14), then a photo and two fingers.
     name = "赵" + secrets.choice("志刚秀英建华")
+    phone = f"136{secrets.randbelow(10 ** 8):08d}"
     page.fill("#g-name", name)
     page.fill("#g-id", random_id_number())
+    page.fill("#g-phone", phone)
+    page.click("#enroll-form button[type=submit]")
+    page.wait_for_selector("#g-code-box:not([hidden])")
+    assert "code" in page.inner_text("#enroll-msg")
+    assert axe_violations(page) == []
+    page.fill("#g-code", "000000" if texted_code(runtime, phone) != "000000" else "111111")
+    page.click("#enroll-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('enroll-msg').textContent"
+                           ".includes('wrong')")
+    page.fill("#g-code", texted_code(runtime, phone))
     page.click("#enroll-form button[type=submit]")
     page.wait_for_selector("#capture:not([hidden])")
+    assert page.is_hidden("#g-code-box")
     guard_id = page.get_attribute("#capture", "data-guard-id")  # the public id (issue 14)
     assert guard_id
     page.set_input_files("#photo", str(PEOPLE / "Zhang_Ziyi_0001_x2.jpg"))
@@ -155,10 +169,22 @@ def test_company_clerk_journey(browser: Any, live: str, reg: Api, runtime: Any,
     # A CSV of three rows, one with a bad ID number: a report per row.
     good = random_id_number()
     bad = good[:-1] + ("0" if good[-1] != "0" else "1")  # the check digit is wrong
-    csv = ("name,id_number,phone\n"
-           f"钱学军,{random_id_number()},13800000001\n"
-           f"孙丽,{bad},13800000002\n"
-           f"李国庆,{random_id_number()},13800000003\n")
+    people = [("钱学军", random_id_number(), "13800000001"), ("孙丽", bad, "13800000002"),
+              ("李国庆", random_id_number(), "13800000003")]
+    csv = "name,id_number,phone\n" + "".join(f"{n},{i},{p}\n" for n, i, p in people)
+    page.set_input_files("#batch-file", files=[{"name": "staff.csv", "mimeType": "text/csv",
+                                                 "buffer": csv.encode()}])
+    page.click("#batch-form button[type=submit]")
+    page.wait_for_selector("#batch[data-done='1']")
+    # First the people confirm (issue 14): the rows wait for the codes texted to them,
+    # which go in a consent_code column for the second upload.
+    for line in ("2", "4"):
+        assert "awaiting" in page.get_attribute(f"#batch-report tr[data-line='{line}']", "class")
+    assert "2 wait" in page.inner_text("#batch-msg")
+    codes = [texted_code(runtime, people[0][2]), "", texted_code(runtime, people[2][2])]
+    csv = "name,id_number,phone,consent_code\n" + "".join(
+        f"{n},{i},{p},{c}\n" for (n, i, p), c in zip(people, codes, strict=True))
+    page.evaluate("() => { delete document.getElementById('batch').dataset.done; }")
     page.set_input_files("#batch-file", files=[{"name": "staff.csv", "mimeType": "text/csv",
                                                  "buffer": csv.encode()}])
     page.click("#batch-form button[type=submit]")

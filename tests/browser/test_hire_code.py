@@ -33,7 +33,8 @@ def test_the_guard_reads_a_hire_code_that_lets_another_company_hire_them(
                               company_id=second["id"])
     body = {"name": guard["name"], "id_number": guard["id_number"]}
     refused = operator.post("/v1/guards", json=body)
-    assert refused.status_code == 409 and refused.json()["reason"] == "consent-required"
+    assert refused.status_code == 202, refused.text
+    assert refused.json()["status"] == "awaiting-confirmation"
     hired = operator.post("/v1/guards", json={**body, "consent_code": found.group(1)})
     assert hired.status_code == 201, hired.text
     assert hired.json()["id"] == guard["id"] and hired.json()["company_id"] == second["id"]

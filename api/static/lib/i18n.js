@@ -274,6 +274,12 @@ const STRINGS = {
     "guard.hire.title": "Changing employer", "guard.hire.get": "Show a hire code",
     "guard.hire.note": "A company that hires you from another employer needs this one-time code, from you alone. Give it only to the employer you choose: it works once, for 72 hours.",
     "guard.hire.code": "Hire code", "guard.hire.until": "valid until",
+    // consent14
+    "company.enroll.code": "Code the person received by text message",
+    "company.enroll.awaiting": "To confirm, the person receives a code by text message (at the phone on their record, or the phone given here if they are new to the registry). Enter the code the person received and press Enroll again; the hire code from their guard page works too.",
+    "company.enroll.code-wrong": "Not confirmed: the code is wrong, used or expired. Enter the code the person received, or clear the field and press Enroll to send a new one.",
+    "company.batch.awaiting": "waiting for the person's code: put it in the consent_code column and upload the row again",
+    "company.batch.awaiting-count": "{awaiting} wait for the person's code.",
   },
   zh: {
     "lang.toggle": "English", "lang.toggle.label": "切换到英文",
@@ -548,6 +554,12 @@ const STRINGS = {
     "guard.hire.title": "更换用人单位", "guard.hire.get": "显示聘用码",
     "guard.hire.note": "其他保安公司聘用您时，须由您本人提供此一次性聘用码。只交给您选择的单位：仅可使用一次，72 小时内有效。",
     "guard.hire.code": "聘用码", "guard.hire.until": "有效期至",
+    // consent14
+    "company.enroll.code": "本人收到的短信确认码",
+    "company.enroll.awaiting": "须由本人确认：确认码已通过短信发送（发至其登记的手机；登记系统中尚无此人的，发至此处填写的手机）。请填写本人收到的确认码后再次点击“登记”；也可填写其证书页面上的聘用码。",
+    "company.enroll.code-wrong": "未确认：确认码错误、已使用或已过期。请填写本人收到的确认码，或清空该栏后点击“登记”重新发送。",
+    "company.batch.awaiting": "等待本人确认码：请填入 consent_code 列后重新上传该行",
+    "company.batch.awaiting-count": "{awaiting} 行等待本人确认码。",
   },
 };
 
