@@ -18,10 +18,12 @@ from api.routers import (
     biometrics,
     career,
     certificates,
+    checkpoint,
     console,
     devices,
     docs,
     exams,
+    keys,
     notifications,
     regulation,
     retention,
@@ -94,6 +96,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(registry_router.router)
     app.include_router(biometrics.router)
     app.include_router(certificates.router)
+    app.include_router(checkpoint.router)
+    app.include_router(keys.router)
     app.include_router(devices.router)
     app.include_router(regulation.router)
     app.include_router(supervision.router)

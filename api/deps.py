@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -17,10 +18,19 @@ from registry import auth
 from registry.auth import Principal, Role
 from registry.errors import Forbidden, Unauthenticated
 
+if TYPE_CHECKING:
+    from api.cert_context import CertContext
+
 
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
+
+
+def certs(request: Request) -> CertContext:
+    """The runtime's certificate context (keys, issuance and status configuration)."""
+    ctx: CertContext = runtime(request).certs
+    return ctx
 
 
 def current_time(request: Request) -> dt.datetime:

@@ -1,5 +1,6 @@
-"""Response bodies of the certificate routes (api/routers/certificates.py): issuance,
-requests, status changes, key compromise, the public lists and online verification.
+"""Response bodies of the certificate routes (api/routers/certificates.py, checkpoint.py,
+keys.py): issuance, requests, status changes, key compromise, the public lists and
+online verification.
 
 Each is an :class:`api.schemas.Output`: the declared fields are the documented contract;
 anything else a view carries passes through unchanged. Times are written as
