@@ -21,6 +21,7 @@ from PIL import Image
 from biometrics import dedup_repository, fusion, repository
 from biometrics.errors import QualityRejected
 from biometrics.face.protection import FaceVectorKey
+from biometrics.records import CaptureStatus
 from biometrics.sealing import Sealer
 from registry import audit, service
 from registry.audit import Actor
@@ -451,14 +452,18 @@ def finger_score(cur: Cursor, *, subject: str, probe: Any, sealer: Sealer,
     return best, best_pos
 
 
+def capture_status(cur: Cursor, subject: str) -> CaptureStatus:
+    """The person's capture status as a typed record (what other packages read)."""
+    return CaptureStatus.from_row(repository.capture_status(cur, subject))
+
+
 def capture_summary(cur: Cursor, subject: str) -> dict[str, Any]:
     """What is captured of a person: the face, each finger, and whether that is enough
     for a certificate (an enrolled face and two enrolled fingers)."""
-    status = repository.capture_status(cur, subject)
+    status = capture_status(cur, subject)
     fingers = [{"position": f["position"], "status": f["status"], "quality": f["quality"],
                 "minutiae": f["minutiae"]} for f in repository.get_fingers(cur, subject)]
     face = repository.get_face_status(cur, subject)
     return {"face": face["status"] if face else None,
             "face_quality": face["quality"] if face else None, "fingers": fingers,
-            "complete": bool(face and face["status"] == "enrolled"
-                             and status["fingers_enrolled"] >= 2)}
+            "complete": status.complete}

@@ -282,7 +282,7 @@ def _registration_view(cur: Cursor, row: dict[str, Any], *, capture: bool) -> di
     view["score"] = float(row["score"]) if row["score"] is not None else None
     if capture:
         status = exam_usecase.capture_status(cur, str(row["biometric_subject"]))
-        view.update(face=status["face"], fingers_enrolled=status["fingers_enrolled"])
+        view.update(face=status.face, fingers_enrolled=status.fingers_enrolled)
     return view
 
 

@@ -14,7 +14,7 @@ from api.runtime import Runtime
 from api.schemas import mask_id_number
 from api.usecases.captures import analyse_face, dedup_policy, read_finger
 from biometrics import enrollment, fusion
-from biometrics import repository as bio_repo
+from biometrics.records import CaptureStatus
 from certificates.errors import VerificationError
 from certificates.exam_ticket import TicketClaims, seal_ticket, verify_ticket
 from registry import exams
@@ -26,8 +26,8 @@ from registry.errors import Conflict, InvalidInput, NotFound
 CHINA = exams.CHINA
 
 
-def capture_status(cur: Cursor, subject: str) -> dict[str, Any]:
-    return bio_repo.capture_status(cur, subject)
+def capture_status(cur: Cursor, subject: str) -> CaptureStatus:
+    return enrollment.capture_status(cur, subject)
 
 
 def ticket_text(rt: Runtime, reg: dict[str, Any], now: dt.datetime) -> str:
@@ -81,8 +81,8 @@ def attendance(rt: Runtime, *, actor: Actor, now: dt.datetime, ticket: str,
             raise Conflict(f"this ticket is for the session on {reg['sits_on']}",
                            reason="wrong-day")
         subject = str(reg["biometric_subject"])
-        status = bio_repo.capture_status(cur, subject)
-        if status["face"] != "enrolled" or status["fingers_enrolled"] < 1:
+        status = enrollment.capture_status(cur, subject)
+        if not status.face_enrolled or status.fingers_enrolled < 1:
             raise NotFound("no photo and fingerprints captured at registration for this "
                            "candidate", code="not-captured")
     data = read_upload(photo, max_bytes=rt.settings.max_image_bytes, field="photo")
@@ -100,7 +100,7 @@ def attendance(rt: Runtime, *, actor: Actor, now: dt.datetime, ticket: str,
     comps = [fuse.face_comparison(distance, template_model=face.model_id),
              fuse.finger_comparison(score, position=position, candidate_position=matched,
                                     positions_compared=1 if position else
-                                    int(status["fingers_enrolled"]),
+                                    status.fingers_enrolled,
                                     template_model=finger_capture.MODEL_ID)]
     fused = float(sum(c.llr for c in comps))
     imp = fuse.impostor_pmf(comps)

@@ -9,7 +9,8 @@ from typing import Any
 
 from api.access import actor_of, guard_for
 from api.cert_context import CertContext
-from biometrics import repository as bio_repo
+from biometrics import enrollment
+from biometrics.records import FINGERS_NEEDED
 from certificates import issuance
 from certificates import repository as cert_repo
 from registry import audit, notifications, service
@@ -44,15 +45,15 @@ COMPANY_MESSAGES = {
 
 def biometric_reasons(cur: Cursor, guard: dict[str, Any]) -> list[dict[str, str]]:
     """The capture part of eligibility: an enrolled face and at least two enrolled fingers."""
-    status = bio_repo.capture_status(cur, str(guard["biometric_subject"]))
+    status = enrollment.capture_status(cur, str(guard["biometric_subject"]))
     reasons = []
-    if status["face"] != "enrolled":
+    if not status.face_enrolled:
         reasons.append({"code": "no-face", "message": "no enrolled face photo"
-                        + (f" (capture is {status['face']})" if status["face"] else "")})
-    if status["fingers_enrolled"] < 2:
+                        + (f" (capture is {status.face})" if status.face else "")})
+    if status.fingers_enrolled < FINGERS_NEEDED:
         reasons.append({"code": "fingerprints-missing",
-                        "message": f"{status['fingers_enrolled']} enrolled fingerprints; "
-                        "at least 2 are needed"})
+                        "message": f"{status.fingers_enrolled} enrolled fingerprints; "
+                        f"at least {FINGERS_NEEDED} are needed"})
     return reasons
 
 
