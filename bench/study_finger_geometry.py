@@ -18,7 +18,9 @@ Every variant ranks the same probes in the same run, the production scheme 2 fir
   nearest neighbours), keyed by their three side lengths and the three minutia
   directions relative to the triangle, quantised coarsely, the probe looking up the
   neighbouring bins of values near a bin edge (multi-probe); a finger scores the
-  rarity-weighted mass of its most populated (rotation, translation) cell;
+  rarity-weighted mass of its most populated (rotation, translation) cell (``,r``:
+  rotation only, as an int32 entry ``finger << 6 | direction`` allows; ``,none``: no
+  geometry);
 - ``union``: the best ``K/2`` of ``base`` and of ``tri`` (recall@K when either channel
   ranks the mate within K/2);
 - ``rrf``: ``base`` and ``tri`` fused by reciprocal ranks (``1 / (60 + rank)`` summed,
@@ -186,7 +188,9 @@ def tri_keys(feat: np.ndarray, side: float, abins: int, edge: float) -> tuple[
 
 class TriangleChannel:
     def __init__(self, gallery: list[PreparedTemplate], scale: float, *, k: int,
-                 max_side: float, side: float, abins: int, edge: float) -> None:
+                 max_side: float, side: float, abins: int, edge: float, mode: str = "rt",
+                 ) -> None:
+        self.mode = mode
         self.k, self.max_side, self.side, self.abins, self.edge = k, max_side, side, abins, edge
         feats, poses, owners = [], [], []
         for f, g in enumerate(gallery):
@@ -234,6 +238,11 @@ class TriangleChannel:
         px, py = pp[:, 0] - pc[0], pp[:, 1] - pc[1]
         tx = gp[:, 0] - (cr * px - sr * py)
         ty = gp[:, 1] - (sr * px + cr * py)
+        if self.mode != "rt":  # translation unknown: only the rotation (or nothing)
+            tx = ty = np.zeros_like(rot)
+        if self.mode == "none":
+            rot = np.zeros_like(rot)
+            rbin = TWO_PI
         f, best = hough_best(self.owner[g], rot, tx, ty, wt, rbin=rbin, tbin=tbin)
         return f, best, len(uk), int(rep.size)
 
@@ -263,19 +272,23 @@ def hough_rescore(probe: PreparedTemplate, pair: np.ndarray, votes: np.ndarray,
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fingers", type=int, default=10_000)
-    ap.add_argument("--probes", type=int, default=0, help="every n-th probe (0: all)")
+    ap.add_argument("--probes", type=int, default=0,
+                    help="about this many probes, evenly spread (0: all)")
     ap.add_argument("--variants", default="base,hough,tri,union,rrf,flip1,16x64")
     ap.add_argument("--hough-at", default="1000,2000,5000")
     ap.add_argument("--rbin", type=float, default=30.0, help="degrees")
     ap.add_argument("--tbin", type=float, default=40.0, help="pixels")
     ap.add_argument("--tri", default="6,160,12,8,0.25",
-                    help="K neighbours, max side, side bin (px), angle bins, edge")
+                    help="K neighbours, max side, side bin (px), angle bins, edge[, Hough: "
+                         "rt (rotation and translation, default), r (rotation only: "
+                         "entries need only the triangle's direction) or none]; more "
+                         "configurations separated by ';' (fusions use the first)")
     a = ap.parse_args()
     variants = a.variants.split(",")
     t0 = time.time()
     real, keys, probes, gallery = load_study(a.fingers)
     if a.probes:
-        probes = probes[:: max(1, len(probes) // a.probes)]
+        probes = probes[:: max(1, math.ceil(len(probes) / a.probes))]
     n = len(gallery)
     scale = TARGET / n
     rbin, tbin = math.radians(a.rbin), a.tbin
@@ -302,16 +315,18 @@ def main() -> int:
     extra_lists = {name: code_lists(codes_of(cyl, cel).ravel(), np.repeat(ent, cel.shape[0]),
                                     scale) for name, (cel, _) in extra.items()}
     del cyl
-    tri = None
-    if {"tri", "union", "rrf"} & set(variants):
-        kk, ms, sb, ab, edge = a.tri.split(",")
+    channels: dict[str, TriangleChannel] = {}
+    for spec in a.tri.split(";") if {"tri", "union", "rrf"} & set(variants) else []:
+        kk, ms, sb, ab, edge, *mode = spec.split(",")
         t1 = time.time()
-        tri = TriangleChannel(gallery, scale, k=int(kk), max_side=float(ms), side=float(sb),
-                              abins=int(ab), edge=float(edge))
-        note["tri"] = (f"K={kk}, sides <= {ms} px in {sb} px bins, {ab} angle bins, "
-                       f"multi-probe within {edge} of an edge; {tri.per_finger:.0f} "
-                       f"triangles per finger, {len(tri.lists):,} lists "
-                       f"(built in {time.time() - t1:.0f} s)")
+        name = "tri" if not channels else f"tri {spec}"
+        channels[name] = tri = TriangleChannel(
+            gallery, scale, k=int(kk), max_side=float(ms), side=float(sb), abins=int(ab),
+            edge=float(edge), mode=mode[0] if mode else "rt")
+        note[name] = (f"K={kk}, sides <= {ms} px in {sb} px bins, {ab} angle bins, "
+                      f"multi-probe within {edge} of an edge; {tri.per_finger:.0f} "
+                      f"triangles per finger, {len(tri.lists):,} lists "
+                      f"(built in {time.time() - t1:.0f} s)")
     hough_at = [int(x) for x in a.hough_at.split(",")]
     print(f"gallery indexed in {time.time() - t0:.0f} s", flush=True)
 
@@ -342,14 +357,15 @@ def main() -> int:
                 r = (10**7 if pos.size == 0 else int(pos[0]) if pos[0] >= top
                      else rank_of(mate, f, s_))
                 ranks.setdefault(f"hough@{m}", []).append(r)
-        if tri is not None:
+        for name, tri in reversed(channels.items()):  # "tri" last: fused below
             c1 = time.process_time()
             tf, ts, nl, ne = tri.rank(pr, rbin=rbin, tbin=tbin)
             c2 = time.process_time()
-            cpu["tri"] = cpu.get("tri", 0.0) + c2 - c1
-            reads.setdefault("tri lists", []).append(nl)
-            reads.setdefault("tri entries (x scale)", []).append(round(ne * scale))
-            ranks.setdefault("tri", []).append(rank_of(mate, tf, ts))
+            cpu[name] = cpu.get(name, 0.0) + c2 - c1
+            reads.setdefault(f"{name} lists", []).append(nl)
+            reads.setdefault(f"{name} entries (x scale)", []).append(round(ne * scale))
+            ranks.setdefault(name, []).append(rank_of(mate, tf, ts))
+        if channels:
             if "union" in variants:
                 ranks.setdefault("union", []).append(2 * min(ranks["base"][-1],
                                                              ranks["tri"][-1]))
@@ -376,8 +392,8 @@ def main() -> int:
     print("\n| variant | @25 | @50 | @100 | @200 | @1000 | @100 DB1 / DB2 / DB3 / DB4 "
           "| CPU ms per probe |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, r in ranks.items():
-        rr = np.array(r, np.float64) * scale
+    for name, got in ranks.items():
+        rr = np.array(got, np.float64) * scale
         per = " / ".join(f"{np.mean(rr[sensor == s] < 100):.2f}" for s in (1, 2, 3, 4))
         c = cpu.get(name)
         cs = f"{1000 * c / len(probes):.1f}" if c is not None else "-"
