@@ -269,6 +269,31 @@ def hough_rescore(probe: PreparedTemplate, pair: np.ndarray, votes: np.ndarray,
     return hough_best(f, rot, tx, ty, v * v, rbin=rbin, tbin=tbin)
 
 
+def report(ranks: dict[str, list[int]], cpu: dict[str, float], reads: dict[str, list[int]],
+           note: dict[str, str], scale: float, n: int) -> None:
+    """Print the recall table (so far)."""
+    sensor = np.array(ranks["sensor"])
+    done = len(sensor)
+    print(f"\n{done} probes\n| variant | @25 | @50 | @100 | @200 | @1000 "
+          "| @100 DB1 / DB2 / DB3 / DB4 | CPU ms per probe |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, got in ranks.items():
+        if name == "sensor":
+            continue
+        rr = np.array(got, np.float64) * scale
+        per = " / ".join(f"{np.mean(rr[sensor == s] < 100):.2f}" for s in (1, 2, 3, 4))
+        c = cpu.get(name)
+        cs = f"{1000 * c / done:.1f}" if c is not None else "-"
+        print(f"| {name} | " + " | ".join(f"{np.mean(rr < K):.3f}" for K in KS)
+              + f" | {per} | {cs} |", flush=True)
+    for name, x in reads.items():
+        print(f"{name} read per probe: p50 {np.median(x):.0f}, p95 {np.percentile(x, 95):.0f}"
+              f" (at {n:,} fingers)")
+    for name, s in note.items():
+        print(f"{name}: {s}")
+    print(flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fingers", type=int, default=10_000)
@@ -387,23 +412,10 @@ def main() -> int:
             ranks.setdefault(name, []).append(rank_of(mate, ids, sc))
         if (pn + 1) % 50 == 0:
             print(f"  {pn + 1} probes ({time.time() - t0:.0f} s)", flush=True)
+            if pn + 1 < len(probes):
+                report(ranks, cpu, reads, {}, scale, n)
 
-    sensor = np.array(ranks.pop("sensor"))
-    print("\n| variant | @25 | @50 | @100 | @200 | @1000 | @100 DB1 / DB2 / DB3 / DB4 "
-          "| CPU ms per probe |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, got in ranks.items():
-        rr = np.array(got, np.float64) * scale
-        per = " / ".join(f"{np.mean(rr[sensor == s] < 100):.2f}" for s in (1, 2, 3, 4))
-        c = cpu.get(name)
-        cs = f"{1000 * c / len(probes):.1f}" if c is not None else "-"
-        print(f"| {name} | " + " | ".join(f"{np.mean(rr < K):.3f}" for K in KS)
-              + f" | {per} | {cs} |", flush=True)
-    for name, x in reads.items():
-        print(f"{name} read per probe: p50 {np.median(x):.0f}, p95 {np.percentile(x, 95):.0f}"
-              f" (at {n:,} fingers)")
-    for name, s in note.items():
-        print(f"{name}: {s}")
+    report(ranks, cpu, reads, note, scale, n)
     return 0
 
 
