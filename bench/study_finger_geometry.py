@@ -20,7 +20,8 @@ Every variant ranks the same probes in the same run, the production scheme 2 fir
   neighbouring bins of values near a bin edge (multi-probe); a finger scores the
   rarity-weighted mass of its most populated (rotation, translation) cell (``,r``:
   rotation only, as an int32 entry ``finger << 6 | direction`` allows; ``,none``: no
-  geometry);
+  geometry; ``,c``: the Hough only for the ``CASCADE`` fingers of largest summed
+  weight, a cascade that bounds its cost);
 - ``union``: the best ``K/2`` of ``base`` and of ``tri`` (recall@K when either channel
   ranks the mate within K/2);
 - ``rrf``: ``base`` and ``tri`` fused by reciprocal ranks (``1 / (60 + rank)`` summed,
@@ -56,6 +57,7 @@ from biometrics.fingerprint import index  # noqa: E402
 from biometrics.fingerprint.matcher import PreparedTemplate  # noqa: E402
 
 KS = (25, 50, 100, 200, 1000)
+CASCADE = 5000  # fingers (at 200,000) that the ",c" triplet channels Hough-score
 RRF_K = 60.0  # reciprocal-rank fusion constant, in ranks at 200,000
 TWO_PI = 2 * math.pi
 
@@ -230,6 +232,14 @@ class TriangleChannel:
         pt = who[hit][rep]
         # rarity at 200,000: the list would be ``scale`` times longer
         wt = np.log(np.maximum(self.total / (cnt[rep] * self.scale), 1.0))
+        if self.mode == "c":  # cascade: the Hough only for the best CASCADE fingers by
+            # their summed weights (a bincount), as at 200,000
+            mass = np.bincount(self.owner[g], wt)
+            top = max(1, round(CASCADE / self.scale))
+            if np.count_nonzero(mass) > top:
+                keep = np.argpartition(-mass, top - 1)[:top]
+                sel = np.isin(self.owner[g], keep)
+                g, pt, wt = g[sel], pt[sel], wt[sel]
         gp = self.pose[g]
         pp = ps[pt]
         pc = probe.minutiae[:, :2].mean(axis=0)
@@ -238,7 +248,7 @@ class TriangleChannel:
         px, py = pp[:, 0] - pc[0], pp[:, 1] - pc[1]
         tx = gp[:, 0] - (cr * px - sr * py)
         ty = gp[:, 1] - (sr * px + cr * py)
-        if self.mode != "rt":  # translation unknown: only the rotation (or nothing)
+        if self.mode in ("r", "none"):  # translation unknown: only the rotation (or nothing)
             tx = ty = np.zeros_like(rot)
         if self.mode == "none":
             rot = np.zeros_like(rot)
@@ -305,7 +315,8 @@ def main() -> int:
     ap.add_argument("--tbin", type=float, default=40.0, help="pixels")
     ap.add_argument("--tri", default="6,160,12,8,0.25",
                     help="K neighbours, max side, side bin (px), angle bins, edge[, Hough: "
-                         "rt (rotation and translation, default), r (rotation only: "
+                         "rt (rotation and translation, default), c (rt for the best CASCADE "
+                         "fingers by summed weights), r (rotation only: "
                          "entries need only the triangle's direction) or none]; more "
                          "configurations separated by ';' (fusions use the first)")
     a = ap.parse_args()
