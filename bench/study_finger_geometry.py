@@ -313,7 +313,7 @@ def main() -> int:
     ap.add_argument("--hough-at", default="1000,2000,5000")
     ap.add_argument("--rbin", type=float, default=30.0, help="degrees")
     ap.add_argument("--tbin", type=float, default=40.0, help="pixels")
-    ap.add_argument("--tri", default="6,160,12,8,0.25",
+    ap.add_argument("--tri", default="6,160,8,12,0.25",
                     help="K neighbours, max side, side bin (px), angle bins, edge[, Hough: "
                          "rt (rotation and translation, default), c (rt for the best CASCADE "
                          "fingers by summed weights), r (rotation only: "
