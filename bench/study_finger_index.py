@@ -39,6 +39,7 @@ from _finger_gallery import CHUNK, load_chunk  # noqa: E402
 from bench_finger_index import fvc_minutiae  # noqa: E402
 
 from biometrics.fingerprint import index, matcher  # noqa: E402
+from biometrics.fingerprint.matcher import PreparedTemplate  # noqa: E402
 
 TARGET = 200_000
 
@@ -62,20 +63,30 @@ def codes_of(cyl: np.ndarray, cel: np.ndarray, flips: int = 0) -> np.ndarray:
     return np.concatenate(out, axis=1)
 
 
+def load_study(fingers: int) -> tuple[dict[str, PreparedTemplate], list[str], list[str],
+                                      list[PreparedTemplate]]:
+    """``(real, keys, probes, gallery)``: the prepared FVC2002 B impressions by name, the
+    40 fingers (``DBn_B/NNN``; finger ``keys[f]`` is gallery entry ``f``, id ``f + 1``),
+    the genuine probes' names and the gallery (the 40 mates, then ``fingers`` synthetic
+    distractors)."""
+    real = {k: matcher.prepare_minutiae(v) for k, v in fvc_minutiae().items()}
+    keys = sorted(k.rsplit("_", 1)[0] for k in real if k.endswith("_1"))
+    probes = [k for k in sorted(real) if not k.endswith("_1") and matcher.match(
+        real[k], real[k.rsplit("_", 1)[0] + "_1"]) >= matcher.THRESHOLD_FMR_01]
+    gallery = [real[k + "_1"] for k in keys]
+    for c in range((fingers + CHUNK - 1) // CHUNK):
+        templates, _ = load_chunk(c)
+        gallery += [matcher.prepare(t) for t in templates[: fingers - c * CHUNK]]
+    return real, keys, probes, gallery
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fingers", type=int, default=10_000)
     ap.add_argument("--configs", default="16x32,16x64,12x32")
     ap.add_argument("--flips", type=int, default=0)
     a = ap.parse_args()
-    real = {k: matcher.prepare_minutiae(v) for k, v in fvc_minutiae().items()}
-    keys = sorted(k.rsplit("_", 1)[0] for k in real if k.endswith("_1"))
-    probes = [k for k in sorted(real) if not k.endswith("_1") and matcher.match(
-        real[k], real[k.rsplit("_", 1)[0] + "_1"]) >= matcher.THRESHOLD_FMR_01]
-    gallery = [real[k + "_1"] for k in keys]
-    for c in range((a.fingers + CHUNK - 1) // CHUNK):
-        templates, _ = load_chunk(c)
-        gallery += [matcher.prepare(t) for t in templates[: a.fingers - c * CHUNK]]
+    real, keys, probes, gallery = load_study(a.fingers)
     n = len(gallery)
     scale = TARGET / n
     cyl = np.concatenate([g.cylinders for g in gallery])

@@ -121,29 +121,25 @@ def entries(finger_id: int, slots: np.ndarray) -> np.ndarray:
 _WEIGHT_LEVELS = 63  # rarity weights are quantised to 6 bits inside the sort key
 
 
-def rank_votes(codes: np.ndarray, lists: dict[int, np.ndarray], *, gallery_size: int,
-               top: int) -> list[tuple[int, float]]:
-    """Rank the fingers of the posting lists for a probe whose cylinders have ``codes``
-    (``size x TABLES``, :func:`minutia_codes`); ``lists[code]`` holds the entries
-    (``finger_id << SLOT_BITS | slot``) of that code.
+def cylinder_votes(codes: np.ndarray, lists: dict[int, np.ndarray], *, gallery_size: int,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The votes behind :func:`rank_votes`: ``(pairs, votes, best_of, unit)``.
 
-    Each probe cylinder ``i`` *votes* for every gallery cylinder that shares one of its
-    codes, the vote weighted by the code's rarity ``log(cylinders / list length)``
-    (quantised); a gallery cylinder that collides with ``i`` in many tables is likely its
-    true mate. A finger scores the sum over the probe's cylinders of the square of the
-    best vote total any one of its cylinders got from that probe cylinder: many probe
-    minutiae each with a strongly colliding counterpart. Saturated lists
-    (``MAX_POSTINGS`` or more entries) are ignored. Returns the ``top`` ``(finger id,
-    score)`` pairs, best first (ties: lower id first)."""
+    ``pairs`` (int64, sorted) are ``(finger << 6 | probe cylinder) << SLOT_BITS | gallery
+    slot`` for every (probe cylinder, enrolled cylinder) that share at least one code,
+    ``votes`` their summed quantised rarity weights (multiply by ``unit`` for the rarity
+    sum), and ``best_of`` the index in ``pairs`` where each (finger, probe cylinder) run
+    starts. Empty arrays when nothing collides."""
     n, t = codes.shape
+    none = np.zeros(0, np.int64)
     if n == 0:
-        return []
+        return none, none.astype(np.float64), none, 1.0
     flat = codes.ravel()
     got = [lists.get(int(c)) for c in flat.tolist()]
     lens = np.array([0 if x is None else len(x) for x in got], np.int64)
     use = (lens > 0) & (lens < MAX_POSTINGS)
     if not use.any():
-        return []
+        return none, none.astype(np.float64), none, 1.0
     cylinders = max(float(gallery_size) * CYLINDERS_PER_FINGER, 2.0)
     weight = np.log(np.maximum(cylinders / np.maximum(lens, 1), 1.0))
     wmax = max(float(np.log(cylinders)), 1e-9)
@@ -161,17 +157,44 @@ def rank_votes(codes: np.ndarray, lists: dict[int, np.ndarray], *, gallery_size:
     votes = np.add.reduceat(key & 63, starts).astype(np.float64)
     pair = pair[starts]
     fi = pair >> SLOT_BITS  # (finger, probe cylinder)
-    s2 = np.flatnonzero(np.r_[True, fi[1:] != fi[:-1]])
-    best = np.maximum.reduceat(votes, s2)
-    fi = fi[s2]
-    f = fi >> 6
+    runs = np.flatnonzero(np.r_[True, fi[1:] != fi[:-1]])
+    return pair, votes, runs, wmax / _WEIGHT_LEVELS
+
+
+def vote_scores(pair: np.ndarray, votes: np.ndarray, runs: np.ndarray, unit: float,
+                ) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(finger ids, scores, unit)`` of every finger in :func:`cylinder_votes`' output,
+    in id order: the sum over probe cylinders of the squared best vote (multiply by
+    ``unit ** 2`` for rarity units)."""
+    if pair.size == 0:
+        return pair, votes, unit
+    best = np.maximum.reduceat(votes, runs)
+    f = pair[runs] >> (SLOT_BITS + 6)
     s3 = np.flatnonzero(np.r_[True, f[1:] != f[:-1]])
-    scores = np.add.reduceat(best * best, s3)
-    ids = f[s3]
+    return f[s3], np.add.reduceat(best * best, s3), unit
+
+
+def rank_votes(codes: np.ndarray, lists: dict[int, np.ndarray], *, gallery_size: int,
+               top: int) -> list[tuple[int, float]]:
+    """Rank the fingers of the posting lists for a probe whose cylinders have ``codes``
+    (``size x TABLES``, :func:`minutia_codes`); ``lists[code]`` holds the entries
+    (``finger_id << SLOT_BITS | slot``) of that code.
+
+    Each probe cylinder ``i`` *votes* for every gallery cylinder that shares one of its
+    codes, the vote weighted by the code's rarity ``log(cylinders / list length)``
+    (quantised); a gallery cylinder that collides with ``i`` in many tables is likely its
+    true mate (:func:`cylinder_votes`). A finger scores the sum over the probe's
+    cylinders of the square of the best vote total any one of its cylinders got from
+    that probe cylinder: many probe minutiae each with a strongly colliding counterpart.
+    Saturated lists (``MAX_POSTINGS`` or more entries) are ignored. Returns the ``top``
+    ``(finger id, score)`` pairs, best first (ties: lower id first)."""
+    ids, scores, unit = vote_scores(*cylinder_votes(codes, lists, gallery_size=gallery_size))
+    if ids.size == 0:
+        return []
     k = min(top, ids.size)
     pick = np.argpartition(-scores, k - 1)[:k] if k < ids.size else np.arange(ids.size)
     pick = pick[np.lexsort((ids[pick], -scores[pick]))]
-    scale = (wmax / _WEIGHT_LEVELS) ** 2
+    scale = unit ** 2
     return [(int(ids[i]), float(scores[i]) * scale) for i in pick.tolist()]
 
 

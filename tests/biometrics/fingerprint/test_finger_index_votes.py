@@ -85,3 +85,28 @@ def test_saturated_lists_are_ignored(gallery: list[matcher.PreparedTemplate]) ->
             == index.rank_votes(codes, plain, gallery_size=len(gallery), top=5))
     assert index.rank_votes(np.zeros((0, index.TABLES), np.int64), lists,
                             gallery_size=len(gallery), top=5) == []
+
+
+def test_cylinder_votes_count_the_shared_codes(gallery: list[matcher.PreparedTemplate]) -> None:
+    """The votes behind the ranking: each (probe cylinder, enrolled cylinder) pair votes
+    once per code they share (rarity-weighted), and the ranking is built from them."""
+    lists = lists_of(gallery)
+    probe = index.minutia_codes(real("101_2"))
+    n = len(gallery)
+    pair, votes, runs, unit = index.cylinder_votes(probe, lists, gallery_size=n)
+    assert np.all(np.diff(pair) > 0) and votes.size == pair.size and runs[0] == 0
+    finger = pair >> (index.SLOT_BITS + 6)
+    i = (pair >> index.SLOT_BITS) & 63
+    slot = pair & 63
+    # the pair with most votes for the mate shares codes in several tables, and its vote
+    # is the sum of those codes' quantised weights (each at least 1 unit)
+    best = int(np.argmax(np.where(finger == 1, votes, -1)))
+    shared = set(probe[i[best]].tolist()) & set(index.minutia_codes(gallery[0])[slot[best]]
+                                                 .tolist())
+    assert len(shared) >= 2 and len(shared) <= votes[best] <= 63 * len(shared)
+    ids, scores, _ = index.vote_scores(pair, votes, runs, unit)
+    ranked = index.rank_votes(probe, lists, gallery_size=n, top=n)
+    assert [f for f, _ in ranked] == ids[np.lexsort((ids, -scores))].tolist()
+    assert ranked[0][1] == pytest.approx(float(scores.max()) * unit ** 2)
+    assert index.cylinder_votes(np.zeros((0, index.TABLES), np.int64), lists,
+                                gallery_size=n)[0].size == 0
