@@ -86,6 +86,9 @@ def fvc_minutiae() -> dict[str, np.ndarray]:
         CACHE.mkdir(parents=True, exist_ok=True)
         out = {f"{db}/{p.stem}": extract_from_bytes(p.read_bytes()).minutiae
                for db in SETS for p in sorted((DATA / db).glob("*.png"))}
+        if len(out) != 80 * len(SETS):  # never cache a partial or empty set
+            raise SystemExit(f"expected {80 * len(SETS)} FVC2002 B images under {DATA}, "
+                             f"found {len(out)} (is ../shared beside the repository?)")
         np.savez(path, **out)  # type: ignore[arg-type]
     z = np.load(path)
     return {k: z[k] for k in z.files}
