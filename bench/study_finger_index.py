@@ -108,9 +108,10 @@ def main() -> int:
         lists = {int(g[s]): ent[s:e] for s, e, k in zip(st, en, keep, strict=True) if k}
         flists = {int(g[s]): np.unique(fing[s:e])
                   for s, e, k in zip(st, en, keep, strict=True) if k}
-        votes, bag, sensor = [], [], {}
+        votes, bag, sensor, mate_scores = [], [], {}, []
         for k in probes:
             mate = keys.index(k.rsplit("_", 1)[0]) + 1
+            mate_scores.append(matcher.match(real[k], gallery[mate - 1]))
             pc = codes_of(real[k].cylinders, cel, a.flips)
             ranked = [i for i, _ in index.rank_votes(pc, lists, gallery_size=n, top=n)]
             r = ranked.index(mate) if mate in ranked else 10**7
@@ -131,6 +132,17 @@ def main() -> int:
                                                                       5000)), flush=True)
         print("  votes @100 per sensor: " + ", ".join(
             f"{s} {np.mean(v):.2f}" for s, v in sorted(sensor.items())), flush=True)
+        # Which mates are lost: recall @100 among the probes whose mate the full matcher
+        # scores at least t (the stronger the evidence, the more the index must find).
+        r, ms = np.array(votes) * scale, np.array(mate_scores)
+        for t, label in ((matcher.THRESHOLD_FMR_01, "FMR 1e-3"),
+                         (matcher.THRESHOLD_FMR_001, "FMR 1e-4"),
+                         *((float(np.quantile(ms, q)), f"score q{q:.2f}")
+                           for q in (0.25, 0.5, 0.75))):
+            sel = ms >= t
+            print(f"  mate score >= {t:.3f} ({label}): {int(sel.sum())} probes, @100 "
+                  f"{np.mean(r[sel] < 100):.3f}, @1000 {np.mean(r[sel] < 1000):.3f}",
+                  flush=True)
     return 0
 
 
