@@ -5,6 +5,9 @@ Usage (from the repository root)::
     .venv/bin/python bench/bench_dedup_production.py [--identities 100000] [--mated 300]
         [--non-mated 300] [--faces-cache ~/.cache/guardreg/fusion/faces-*.npz]
 
+(``--faces-cache FILE`` that does not exist: the face-like model is fitted on 2,000 LFW
+photos and their encodings saved there for the next run.)
+
 What runs is what enrollment runs: a PostgreSQL 18 + pgvector server in a temporary
 directory, every guardreg migration, ``identities`` guards each with a face row (vectors
 drawn from ``bench_face.FaceLikeModel``, the Gaussian model of our LFW encodings used
@@ -78,18 +81,18 @@ def _face_model(path: str | None, n_fit: int) -> FaceLikeModel:
                 key = "enc" if "enc" in z.files else "encodings"
                 print(f"face-like vector model from {f} ({len(z[key])} LFW encodings)")
                 return FaceLikeModel(np.asarray(z[key], dtype=np.float64))
-    print(f"fitting the face-like vector model on {n_fit} LFW photos (no cache)")
-    return fit_model(n_fit)
+    print(f"fitting the face-like vector model on {n_fit} LFW photos (no cache)", flush=True)
+    model = fit_model(n_fit)
+    if path:  # a named cache that does not exist yet: keep the encodings for the next run
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, enc=model.encodings)
+        print(f"  saved {len(model.encodings)} encodings to {path}", flush=True)
+    return model
 
 
-def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_model: str,
-         sealer: Any) -> tuple[list[str], float]:
-    """Guards, faces, sealed fingers and the finger index; returns the subjects."""
+def load_faces(dsn: str, n: int, faces: np.ndarray, face_model: str) -> list[str]:
+    """Guards (sealed ID numbers) and their faces; returns the subjects."""
     import psycopg2
-
-    from biometrics import finger_repository
-    from biometrics.finger_search import finger_aad
-    from biometrics.fingerprint import index
 
     t = time.perf_counter()
     conn = psycopg2.connect(dsn)
@@ -113,7 +116,26 @@ def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_m
     cur.execute("SELECT id, md5(id::text)::uuid::text AS s FROM bench_stage ORDER BY id")
     subjects = [r[1] for r in cur.fetchall()]
     cur.execute("DROP TABLE bench_stage")
+    conn.close()
     print(f"  guards and faces: {time.perf_counter() - t:.0f} s ({_stamp()})", flush=True)
+    return subjects
+
+
+def load_fingers(dsn: str, db: Any, subjects: list[str], finger_model: str,
+                 sealer: Any) -> float:
+    """Two sealed fingers per subject and the finger index (staged, then every list
+    written once, as `guardreg biometrics finger-index` builds it); returns seconds."""
+    import psycopg2
+
+    from biometrics import finger_repository
+    from biometrics.finger_search import finger_aad
+    from biometrics.fingerprint import index
+
+    t = time.perf_counter()
+    n = len(subjects)
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
     per_chunk = gallery.CHUNK
     done = 0
     for c in range((2 * n + per_chunk - 1) // per_chunk):
@@ -140,15 +162,26 @@ def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_m
                                                  max_postings=index.MAX_POSTINGS, staged=True)
         done += len(rows)
         print(f"  fingers: {done:,} sealed and staged ({_stamp()})", flush=True)
+    staged = time.perf_counter() - t
     with db.transaction() as icur:  # as `finger-index` ends: every list written once
         finger_repository.merge_staged_postings(icur, max_postings=index.MAX_POSTINGS)
+    print(f"  fingers sealed and staged in {staged:.0f} s; merge of the staged postings into"
+          f" the lists: {time.perf_counter() - t - staged:.0f} s ({_stamp()})", flush=True)
     cur.execute("VACUUM ANALYZE")
+    cur.execute("SELECT (SELECT count(*) FROM registry_guard), (SELECT count(*) FROM"
+                " biometrics_face), (SELECT count(*) FROM biometrics_finger), (SELECT count(*)"
+                " FROM biometrics_finger_index), (SELECT count(*) FROM biometrics_finger_posting),"
+                " pg_total_relation_size('biometrics_finger_posting')")
+    guards, faces_n, fingers_n, indexed, lists, size = cur.fetchone()
+    print(f"  in the database: {guards:,} guards, {faces_n:,} faces, {fingers_n:,} sealed"
+          f" fingers, {indexed:,} fingers indexed, {lists:,} posting lists"
+          f" ({size / 2**20:.0f} MiB)", flush=True)
     conn.close()
-    return subjects, time.perf_counter() - t
+    return time.perf_counter() - t
 
 
 def run(a: argparse.Namespace) -> None:
-    from biometrics import enrollment, fusion
+    from biometrics import dedup_repository, enrollment, fusion
     from biometrics.face import projection
     from biometrics.face.pipeline import MODEL_ID as FACE_MODEL
     from biometrics.finger_capture import MODEL_ID as FINGER_MODEL
@@ -158,6 +191,10 @@ def run(a: argparse.Namespace) -> None:
     from registry import migrate
     from registry.db import Database
 
+    if a.lfw:
+        import bench_face
+
+        bench_face.LFW = Path(a.lfw)
     model = _face_model(a.faces_cache, 2000)
     n = a.identities
     need = (2 * n + gallery.CHUNK - 1) // gallery.CHUNK
@@ -174,9 +211,9 @@ def run(a: argparse.Namespace) -> None:
         centres = model.centres(n, rng)
         faces = model.samples(centres, rng)
         sealer = Sealer(b"\x07" * 32)
-        subjects, seconds = load(dsn, bulk, n, faces, FACE_MODEL, FINGER_MODEL, sealer)
-        print(f"N={n:,} identities ({2 * n:,} fingers): load {seconds:.0f} s ({_stamp()})",
-              flush=True)
+        # faces and their index first: they need no finger chunk (with FPINDEX_WAIT=1 the
+        # finger gallery may still be being made meanwhile)
+        subjects = load_faces(dsn, n, faces, FACE_MODEL)
         with bulk.transaction() as cur:
             done = projection.install(cur, model=FACE_MODEL, shards=2, sample=200_000)
         print(f"face index: build {done.build_seconds:.0f} s ({_stamp()})", flush=True)
@@ -204,6 +241,11 @@ def run(a: argparse.Namespace) -> None:
                     7: matcher.prepare_minutiae(synthetic.impression(
                         synthetic.master_finger(seed + 1), 1))})))
 
+        print(f"{len(probes)} probes prepared ({_stamp()})", flush=True)
+        seconds = load_fingers(dsn, bulk, subjects, FINGER_MODEL, sealer)
+        print(f"N={n:,} identities ({2 * n:,} fingers): fingers loaded and indexed in"
+              f" {seconds:.0f} s ({_stamp()})", flush=True)
+
         def variant(p: enrollment.Probe, mode: str) -> enrollment.Probe:
             if mode == "face":
                 return enrollment.Probe(face=p.face, face_model=p.face_model)
@@ -219,6 +261,7 @@ def run(a: argparse.Namespace) -> None:
             for kind, mate, p in probes:
                 t = time.perf_counter()
                 with db.transaction() as cur:
+                    dedup_repository.lock_dedup(cur)  # as enroll_face / enroll_finger do
                     held = enrollment.find_duplicates(
                         cur, subject=str(uuid.uuid4()), probe=variant(p, mode),
                         today=dt.date.today(),
@@ -257,6 +300,9 @@ def main() -> None:
     ap.add_argument("--mated", type=int, default=300)
     ap.add_argument("--non-mated", type=int, default=300)
     ap.add_argument("--faces-cache", default=None)
+    ap.add_argument("--lfw", default=None,
+                    help="LFW image folder for fitting the face model (default: bench_face's,"
+                    " ../shared relative to the repository)")
     ap.add_argument("--shared-buffers", default="2GB")
     run(ap.parse_args())
 
