@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import glob
+import hashlib
 import io
 import os
 import statistics
@@ -90,7 +91,7 @@ def _face_model(path: str | None, n_fit: int) -> FaceLikeModel:
     return model
 
 
-def load_faces(dsn: str, n: int, faces: np.ndarray, face_model: str) -> list[str]:
+def load_faces(dsn: str, n: int, faces: np.ndarray, face_model: str, pii: Any) -> list[str]:
     """Guards (sealed ID numbers) and their faces; returns the subjects."""
     import psycopg2
 
@@ -102,12 +103,16 @@ def load_faces(dsn: str, n: int, faces: np.ndarray, face_model: str) -> list[str
     for s in range(0, n, CHUNK):
         cur.copy_expert("COPY bench_stage (id, embedding) FROM STDIN WITH (FORMAT binary)",
                         io.BytesIO(_copy_binary(faces[s: s + CHUNK], s)))
-    # ID numbers are sealed at rest since registry 0080: a blind index and a sealed copy
-    # (bench values: a hash of the row id and a placeholder, as the tests insert guards)
-    cur.execute("INSERT INTO registry_guard (name, id_number_bidx, id_number_sealed, birth_date,"
-                " sex, biometric_subject) SELECT 'bench',"
-                " sha256(convert_to('bench-guard' || id, 'UTF8')), '\\x00', '1990-01-01', 'M',"
-                " md5(id::text)::uuid FROM bench_stage")
+    # ID numbers are sealed at rest since registry 0080: the blind index and the sealed
+    # copy made by the service's codec (find_duplicates opens each candidate's guard row)
+    buf = io.StringIO()
+    for i in range(n):
+        v = pii.seal_person({"id_number": f"BENCH{i:013d}"})
+        buf.write(f"bench\t\\\\x{v['id_number_bidx'].hex()}\t\\\\x{v['id_number_sealed'].hex()}"
+                  f"\t1990-01-01\tM\t{hashlib.md5(str(i).encode()).hexdigest()}\n")
+    buf.seek(0)
+    cur.copy_expert("COPY registry_guard (name, id_number_bidx, id_number_sealed, birth_date,"
+                    " sex, biometric_subject) FROM STDIN", buf)
     cur.execute("INSERT INTO biometrics_face (subject, status, model, embedding, photo_sealed,"
                 " photo_sha256, quality, transform_kid, display_sealed)"
                 " SELECT md5(id::text)::uuid, 'enrolled', %s, embedding,"
@@ -213,13 +218,12 @@ def run(a: argparse.Namespace) -> None:
         sealer = Sealer(b"\x07" * 32)
         # faces and their index first: they need no finger chunk (with FPINDEX_WAIT=1 the
         # finger gallery may still be being made meanwhile)
-        subjects = load_faces(dsn, n, faces, FACE_MODEL)
+        subjects = load_faces(dsn, n, faces, FACE_MODEL, bulk.pii)
         with bulk.transaction() as cur:
             done = projection.install(cur, model=FACE_MODEL, shards=2, sample=200_000)
         print(f"face index: build {done.build_seconds:.0f} s ({_stamp()})", flush=True)
 
         policy = fusion.Policy()  # FPIR 1% (10% for banned) at N = 500,000
-        cache = TemplateCache(1024)
         mated = rng.choice(n, a.mated, replace=False)
         probes: list[tuple[str, str | None, enrollment.Probe]] = []
         for i in mated:
@@ -253,37 +257,73 @@ def run(a: argparse.Namespace) -> None:
                 return enrollment.Probe(fingers=p.fingers)
             return p
 
-        results: dict[str, dict[str, Any]] = {}
-        for mode in ("face", "fingers", "fused"):
-            times: list[float] = []
-            misses = hits = 0
-            false_cands: list[int] = []
-            for kind, mate, p in probes:
-                t = time.perf_counter()
+        # Each probe in the three modes in turn (mated and non-mated alternating), so that
+        # a run stopped early (--stop-at) still has comparable figures for every mode.
+        # Each mode keeps its own bounded template cache: it sees the searches it would
+        # see if the modes ran one after the other (no warmth from another mode).
+        modes = ("face", "fingers", "fused")
+        caches = {m: TemplateCache(1024) for m in modes}
+        mated_p = [x for x in probes if x[0] == "mated"]
+        other_p = [x for x in probes if x[0] != "mated"]
+        order = [x for pair in zip(mated_p, other_p, strict=False) for x in pair]
+        order += mated_p[len(other_p):] + other_p[len(mated_p):]
+        stats: dict[str, dict[str, Any]] = {m: {"wall": [], "cpu": [], "hits": 0, "misses": 0,
+                                                 "false": []} for m in modes}
+
+        def summary(final: bool) -> dict[str, dict[str, Any]]:
+            out: dict[str, dict[str, Any]] = {}
+            for mode in modes:
+                st = stats[mode]
+                tried = st["hits"] + st["misses"]
+                res = {"p50_ms": _pct(st["wall"], 0.5), "p95_ms": _pct(st["wall"], 0.95),
+                       "cpu_p50_ms": _pct(st["cpu"], 0.5), "cpu_p95_ms": _pct(st["cpu"], 0.95),
+                       "fnir": st["misses"] / max(1, tried),
+                       "false_candidates_per_search": statistics.mean(st["false"] or [0]),
+                       "searches_with_a_false_candidate":
+                       sum(1 for x in st["false"] if x) / max(1, len(st["false"]))}
+                out[mode] = res
+                print(f"{'' if final else '  (so far) '}{mode:8s}: FNIR {res['fnir']:.4f} "
+                      f"({st['misses']} of {tried} mates missed); false candidates per search "
+                      f"{res['false_candidates_per_search']:.4f} over {len(st['false'])} searches"
+                      f" (searches with one: {res['searches_with_a_false_candidate']:.4f}); "
+                      f"p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms (wall); client CPU"
+                      f" p50 {res['cpu_p50_ms']:.1f} ms, p95 {res['cpu_p95_ms']:.1f} ms"
+                      f" ({_stamp()})", flush=True)
+            return out
+
+        stop = (dt.datetime.combine(dt.datetime.now(dt.UTC).date(),
+                                    dt.time.fromisoformat(a.stop_at), dt.UTC)
+                if a.stop_at else None)
+        done_probes = 0
+        for kind, mate, p in order:
+            if stop and dt.datetime.now(dt.UTC) >= stop:
+                print(f"stopped at {a.stop_at} UTC (--stop-at) after {done_probes} of"
+                      f" {len(order)} probes", flush=True)
+                break
+            for mode in modes:
+                st = stats[mode]
+                t, c0 = time.perf_counter(), time.process_time()
                 with db.transaction() as cur:
                     dedup_repository.lock_dedup(cur)  # as enroll_face / enroll_finger do
                     held = enrollment.find_duplicates(
                         cur, subject=str(uuid.uuid4()), probe=variant(p, mode),
                         today=dt.date.today(),
                         sealer=sealer, policy=policy, finger_model=FINGER_MODEL, db=db,
-                        cache=cache)
-                times.append(1000 * (time.perf_counter() - t))
+                        cache=caches[mode])
+                st["wall"].append(1000 * (time.perf_counter() - t))
+                st["cpu"].append(1000 * (time.process_time() - c0))
                 names = {c.subject for c in held}
                 if kind == "mated":
-                    hits += mate in names
-                    misses += mate not in names
-                false_cands.append(len(names - {mate}))
-            res = {"p50_ms": _pct(times, 0.5), "p95_ms": _pct(times, 0.95),
-                   "fnir": misses / max(1, misses + hits),
-                   "false_candidates_per_search": statistics.mean(false_cands),
-                   "searches_with_a_false_candidate": sum(1 for x in false_cands if x) /
-                   len(false_cands)}
-            results[mode] = res
-            print(f"{mode:8s}: FNIR {res['fnir']:.4f} ({misses} of {misses + hits} mates "
-                  f"missed); false candidates per search {res['false_candidates_per_search']:.4f}"
-                  f" (searches with one: {res['searches_with_a_false_candidate']:.4f}); "
-                  f"p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms ({_stamp()})",
-                  flush=True)
+                    st["hits"] += mate in names
+                    st["misses"] += mate not in names
+                st["false"].append(len(names - {mate}))
+            done_probes += 1
+            if done_probes % a.progress == 0 and done_probes < len(order):
+                print(f"{done_probes} of {len(order)} probes:", flush=True)
+                summary(False)
+        print(f"N={n:,} identities, {done_probes} probes "
+              f"({sum(1 for k, _, _ in order[:done_probes] if k == 'mated')} mated):", flush=True)
+        results = summary(True)
         base = results["face"]["p95_ms"]
         print(f"fused p95 / face-only p95 in the same run: "
               f"{results['fused']['p95_ms'] / base:.2f}x")
@@ -304,6 +344,10 @@ def main() -> None:
                     help="LFW image folder for fitting the face model (default: bench_face's,"
                     " ../shared relative to the repository)")
     ap.add_argument("--shared-buffers", default="2GB")
+    ap.add_argument("--stop-at", default=None, metavar="HH:MM",
+                    help="take no new probe after this UTC time; report those done")
+    ap.add_argument("--progress", type=int, default=25,
+                    help="print the figures so far every this many probes")
     run(ap.parse_args())
 
 
