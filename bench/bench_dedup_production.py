@@ -113,14 +113,24 @@ def load_faces(dsn: str, n: int, faces: np.ndarray, face_model: str, pii: Any) -
     buf.seek(0)
     cur.copy_expert("COPY registry_guard (name, id_number_bidx, id_number_sealed, birth_date,"
                     " sex, biometric_subject) FROM STDIN", buf)
+    # The full-vector HNSW index of migration 0100 is built once after the bulk insert
+    # (the same index as enrollment maintains row by row; 100,000 inserts into the
+    # graph one at a time took over 8 minutes on the loaded machine)
+    cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'biometrics_face'"
+                " AND indexname = 'biometrics_face_embedding_hnsw'")
+    (indexdef,) = cur.fetchone()
+    cur.execute("DROP INDEX biometrics_face_embedding_hnsw")
     cur.execute("INSERT INTO biometrics_face (subject, status, model, embedding, photo_sealed,"
                 " photo_sha256, quality, transform_kid, display_sealed)"
                 " SELECT md5(id::text)::uuid, 'enrolled', %s, embedding,"
                 " decode(md5(id::text), 'hex'), sha256(id::text::bytea), '{}'::jsonb, 'bench',"
                 " NULL FROM bench_stage ORDER BY id", (face_model,))
+    cur.execute("SET maintenance_work_mem = '1GB'")
+    cur.execute(indexdef)
     cur.execute("SELECT id, md5(id::text)::uuid::text AS s FROM bench_stage ORDER BY id")
     subjects = [r[1] for r in cur.fetchall()]
     cur.execute("DROP TABLE bench_stage")
+    cur.execute("VACUUM ANALYZE")  # the faces now: at the end only the finger tables
     conn.close()
     print(f"  guards and faces: {time.perf_counter() - t:.0f} s ({_stamp()})", flush=True)
     return subjects
@@ -172,7 +182,8 @@ def load_fingers(dsn: str, db: Any, subjects: list[str], finger_model: str,
         finger_repository.merge_staged_postings(icur, max_postings=index.MAX_POSTINGS)
     print(f"  fingers sealed and staged in {staged:.0f} s; merge of the staged postings into"
           f" the lists: {time.perf_counter() - t - staged:.0f} s ({_stamp()})", flush=True)
-    cur.execute("VACUUM ANALYZE")
+    cur.execute("VACUUM ANALYZE biometrics_finger, biometrics_finger_index,"
+                " biometrics_finger_posting")
     cur.execute("SELECT (SELECT count(*) FROM registry_guard), (SELECT count(*) FROM"
                 " biometrics_face), (SELECT count(*) FROM biometrics_finger), (SELECT count(*)"
                 " FROM biometrics_finger_index), (SELECT count(*) FROM biometrics_finger_posting),"
@@ -291,14 +302,29 @@ def run(a: argparse.Namespace) -> None:
                       f" ({_stamp()})", flush=True)
             return out
 
+        # One unrecorded search per mode first (loading the calibration, the first
+        # connections of the pool), with a cache of its own.
+        warm = TemplateCache(1024)
+        for mode in modes:
+            t = time.perf_counter()
+            with db.transaction() as cur:
+                dedup_repository.lock_dedup(cur)
+                enrollment.find_duplicates(
+                    cur, subject=str(uuid.uuid4()), probe=variant(order[-1][2], mode),
+                    today=dt.date.today(), sealer=sealer, policy=policy,
+                    finger_model=FINGER_MODEL, db=db, cache=warm)
+            print(f"warm-up search, {mode}: {1000 * (time.perf_counter() - t):.0f} ms"
+                  " (not counted)", flush=True)
+
         stop = (dt.datetime.combine(dt.datetime.now(dt.UTC).date(),
                                     dt.time.fromisoformat(a.stop_at), dt.UTC)
                 if a.stop_at else None)
         done_probes = 0
         for kind, mate, p in order:
-            if stop and dt.datetime.now(dt.UTC) >= stop:
-                print(f"stopped at {a.stop_at} UTC (--stop-at) after {done_probes} of"
-                      f" {len(order)} probes", flush=True)
+            if ((stop and dt.datetime.now(dt.UTC) >= stop)
+                    or (a.stop_file and Path(a.stop_file).exists())):
+                print(f"stopped ({_stamp()}; --stop-at {a.stop_at} UTC, --stop-file) after"
+                      f" {done_probes} of {len(order)} probes", flush=True)
                 break
             for mode in modes:
                 st = stats[mode]
@@ -346,6 +372,8 @@ def main() -> None:
     ap.add_argument("--shared-buffers", default="2GB")
     ap.add_argument("--stop-at", default=None, metavar="HH:MM",
                     help="take no new probe after this UTC time; report those done")
+    ap.add_argument("--stop-file", default=None,
+                    help="take no new probe once this file exists")
     ap.add_argument("--progress", type=int, default=25,
                     help="print the figures so far every this many probes")
     run(ap.parse_args())
