@@ -2,11 +2,15 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/bench_dedup_production.py [--identities 100000] [--mated 300]
-        [--non-mated 300] [--faces-cache ~/.cache/guardreg/fusion/faces-*.npz]
+    FPINDEX_CACHE=DIR [FPINDEX_WAIT=1] .venv/bin/python -u bench/bench_dedup_production.py
+        [--identities 100000] [--mated 300] [--non-mated 300]
+        [--faces-cache ~/.cache/guardreg/fusion/faces-*.npz] [--lfw DIR]
+        [--stop-at HH:MM] [--stop-file PATH] [--progress 25]
 
 (``--faces-cache FILE`` that does not exist: the face-like model is fitted on 2,000 LFW
-photos and their encodings saved there for the next run.)
+photos and their encodings saved there for the next run. ``FPINDEX_WAIT=1``: the finger
+gallery is being made by ``bench/_finger_gallery.py`` in other processes; faces, the face
+index and the probes are made first, then each chunk of fingers is loaded as it appears.)
 
 What runs is what enrollment runs: a PostgreSQL 18 + pgvector server in a temporary
 directory, every guardreg migration, ``identities`` guards each with a face row (vectors
@@ -27,8 +31,13 @@ configured gallery of 500,000) inside a ``Database.transaction``:
   search (an estimate of FPIR at this gallery size);
 - the same probes with the face alone and with the fingers alone.
 
-Latency is the whole ``find_duplicates`` call (BEGIN to COMMIT), per mode: p50 / p95.
-The baseline in the same run is the face-only search (one index, no fingers).
+Each probe runs in the three modes in turn (each mode with its own bounded template
+cache), after one unrecorded warm-up search per mode. Latency is the whole
+``find_duplicates`` call under ``dedup_repository.lock_dedup`` (BEGIN to COMMIT), per
+mode: p50 / p95 wall and the client's CPU time. The baseline in the same run is the
+face-only search (one index, no fingers). Running figures are printed every
+``--progress`` probes; ``--stop-at`` / ``--stop-file`` end a run early with the figures of
+the probes done.
 """
 
 from __future__ import annotations
