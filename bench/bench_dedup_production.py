@@ -2,8 +2,15 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/bench_dedup_production.py [--identities 100000] [--mated 300]
-        [--non-mated 300] [--faces-cache ~/.cache/guardreg/fusion/faces-*.npz]
+    FPINDEX_CACHE=DIR [FPINDEX_WAIT=1] .venv/bin/python -u bench/bench_dedup_production.py
+        [--identities 100000] [--mated 300] [--non-mated 300]
+        [--faces-cache ~/.cache/guardreg/fusion/faces-*.npz] [--lfw DIR]
+        [--stop-at HH:MM] [--stop-file PATH] [--progress 25]
+
+(``--faces-cache FILE`` that does not exist: the face-like model is fitted on 2,000 LFW
+photos and their encodings saved there for the next run. ``FPINDEX_WAIT=1``: the finger
+gallery is being made by ``bench/_finger_gallery.py`` in other processes; faces, the face
+index and the probes are made first, then each chunk of fingers is loaded as it appears.)
 
 What runs is what enrollment runs: a PostgreSQL 18 + pgvector server in a temporary
 directory, every guardreg migration, ``identities`` guards each with a face row (vectors
@@ -24,8 +31,13 @@ configured gallery of 500,000) inside a ``Database.transaction``:
   search (an estimate of FPIR at this gallery size);
 - the same probes with the face alone and with the fingers alone.
 
-Latency is the whole ``find_duplicates`` call (BEGIN to COMMIT), per mode: p50 / p95.
-The baseline in the same run is the face-only search (one index, no fingers).
+Each probe runs in the three modes in turn (each mode with its own bounded template
+cache), after one unrecorded warm-up search per mode. Latency is the whole
+``find_duplicates`` call under ``dedup_repository.lock_dedup`` (BEGIN to COMMIT), per
+mode: p50 / p95 wall and the client's CPU time. The baseline in the same run is the
+face-only search (one index, no fingers). Running figures are printed every
+``--progress`` probes; ``--stop-at`` / ``--stop-file`` end a run early with the figures of
+the probes done.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import glob
+import hashlib
 import io
 import os
 import statistics
@@ -78,18 +91,18 @@ def _face_model(path: str | None, n_fit: int) -> FaceLikeModel:
                 key = "enc" if "enc" in z.files else "encodings"
                 print(f"face-like vector model from {f} ({len(z[key])} LFW encodings)")
                 return FaceLikeModel(np.asarray(z[key], dtype=np.float64))
-    print(f"fitting the face-like vector model on {n_fit} LFW photos (no cache)")
-    return fit_model(n_fit)
+    print(f"fitting the face-like vector model on {n_fit} LFW photos (no cache)", flush=True)
+    model = fit_model(n_fit)
+    if path:  # a named cache that does not exist yet: keep the encodings for the next run
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, enc=model.encodings)
+        print(f"  saved {len(model.encodings)} encodings to {path}", flush=True)
+    return model
 
 
-def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_model: str,
-         sealer: Any) -> tuple[list[str], float]:
-    """Guards, faces, sealed fingers and the finger index; returns the subjects."""
+def load_faces(dsn: str, n: int, faces: np.ndarray, face_model: str, pii: Any) -> list[str]:
+    """Guards (sealed ID numbers) and their faces; returns the subjects."""
     import psycopg2
-
-    from biometrics import finger_repository
-    from biometrics.finger_search import finger_aad
-    from biometrics.fingerprint import index
 
     t = time.perf_counter()
     conn = psycopg2.connect(dsn)
@@ -99,21 +112,54 @@ def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_m
     for s in range(0, n, CHUNK):
         cur.copy_expert("COPY bench_stage (id, embedding) FROM STDIN WITH (FORMAT binary)",
                         io.BytesIO(_copy_binary(faces[s: s + CHUNK], s)))
-    # ID numbers are sealed at rest since registry 0080: a blind index and a sealed copy
-    # (bench values: a hash of the row id and a placeholder, as the tests insert guards)
-    cur.execute("INSERT INTO registry_guard (name, id_number_bidx, id_number_sealed, birth_date,"
-                " sex, biometric_subject) SELECT 'bench',"
-                " sha256(convert_to('bench-guard' || id, 'UTF8')), '\\x00', '1990-01-01', 'M',"
-                " md5(id::text)::uuid FROM bench_stage")
+    # ID numbers are sealed at rest since registry 0080: the blind index and the sealed
+    # copy made by the service's codec (find_duplicates opens each candidate's guard row)
+    buf = io.StringIO()
+    for i in range(n):
+        v = pii.seal_person({"id_number": f"BENCH{i:013d}"})
+        buf.write(f"bench\t\\\\x{v['id_number_bidx'].hex()}\t\\\\x{v['id_number_sealed'].hex()}"
+                  f"\t1990-01-01\tM\t{hashlib.md5(str(i).encode()).hexdigest()}\n")
+    buf.seek(0)
+    cur.copy_expert("COPY registry_guard (name, id_number_bidx, id_number_sealed, birth_date,"
+                    " sex, biometric_subject) FROM STDIN", buf)
+    # The full-vector HNSW index of migration 0100 is built once after the bulk insert
+    # (the same index as enrollment maintains row by row; 100,000 inserts into the
+    # graph one at a time took over 8 minutes on the loaded machine)
+    cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'biometrics_face'"
+                " AND indexname = 'biometrics_face_embedding_hnsw'")
+    (indexdef,) = cur.fetchone()
+    cur.execute("DROP INDEX biometrics_face_embedding_hnsw")
     cur.execute("INSERT INTO biometrics_face (subject, status, model, embedding, photo_sealed,"
                 " photo_sha256, quality, transform_kid, display_sealed)"
                 " SELECT md5(id::text)::uuid, 'enrolled', %s, embedding,"
                 " decode(md5(id::text), 'hex'), sha256(id::text::bytea), '{}'::jsonb, 'bench',"
                 " NULL FROM bench_stage ORDER BY id", (face_model,))
+    cur.execute("SET maintenance_work_mem = '1GB'")
+    cur.execute(indexdef)
     cur.execute("SELECT id, md5(id::text)::uuid::text AS s FROM bench_stage ORDER BY id")
     subjects = [r[1] for r in cur.fetchall()]
     cur.execute("DROP TABLE bench_stage")
+    cur.execute("VACUUM ANALYZE")  # the faces now: at the end only the finger tables
+    conn.close()
     print(f"  guards and faces: {time.perf_counter() - t:.0f} s ({_stamp()})", flush=True)
+    return subjects
+
+
+def load_fingers(dsn: str, db: Any, subjects: list[str], finger_model: str,
+                 sealer: Any) -> float:
+    """Two sealed fingers per subject and the finger index (staged, then every list
+    written once, as `guardreg biometrics finger-index` builds it); returns seconds."""
+    import psycopg2
+
+    from biometrics import finger_repository
+    from biometrics.finger_search import finger_aad
+    from biometrics.fingerprint import index
+
+    t = time.perf_counter()
+    n = len(subjects)
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
     per_chunk = gallery.CHUNK
     done = 0
     for c in range((2 * n + per_chunk - 1) // per_chunk):
@@ -140,15 +186,27 @@ def load(dsn: str, db: Any, n: int, faces: np.ndarray, face_model: str, finger_m
                                                  max_postings=index.MAX_POSTINGS, staged=True)
         done += len(rows)
         print(f"  fingers: {done:,} sealed and staged ({_stamp()})", flush=True)
+    staged = time.perf_counter() - t
     with db.transaction() as icur:  # as `finger-index` ends: every list written once
         finger_repository.merge_staged_postings(icur, max_postings=index.MAX_POSTINGS)
-    cur.execute("VACUUM ANALYZE")
+    print(f"  fingers sealed and staged in {staged:.0f} s; merge of the staged postings into"
+          f" the lists: {time.perf_counter() - t - staged:.0f} s ({_stamp()})", flush=True)
+    cur.execute("VACUUM ANALYZE biometrics_finger, biometrics_finger_index,"
+                " biometrics_finger_posting")
+    cur.execute("SELECT (SELECT count(*) FROM registry_guard), (SELECT count(*) FROM"
+                " biometrics_face), (SELECT count(*) FROM biometrics_finger), (SELECT count(*)"
+                " FROM biometrics_finger_index), (SELECT count(*) FROM biometrics_finger_posting),"
+                " pg_total_relation_size('biometrics_finger_posting')")
+    guards, faces_n, fingers_n, indexed, lists, size = cur.fetchone()
+    print(f"  in the database: {guards:,} guards, {faces_n:,} faces, {fingers_n:,} sealed"
+          f" fingers, {indexed:,} fingers indexed, {lists:,} posting lists"
+          f" ({size / 2**20:.0f} MiB)", flush=True)
     conn.close()
-    return subjects, time.perf_counter() - t
+    return time.perf_counter() - t
 
 
 def run(a: argparse.Namespace) -> None:
-    from biometrics import enrollment, fusion
+    from biometrics import dedup_repository, enrollment, fusion
     from biometrics.face import projection
     from biometrics.face.pipeline import MODEL_ID as FACE_MODEL
     from biometrics.finger_capture import MODEL_ID as FINGER_MODEL
@@ -158,6 +216,10 @@ def run(a: argparse.Namespace) -> None:
     from registry import migrate
     from registry.db import Database
 
+    if a.lfw:
+        import bench_face
+
+        bench_face.LFW = Path(a.lfw)
     model = _face_model(a.faces_cache, 2000)
     n = a.identities
     need = (2 * n + gallery.CHUNK - 1) // gallery.CHUNK
@@ -174,15 +236,14 @@ def run(a: argparse.Namespace) -> None:
         centres = model.centres(n, rng)
         faces = model.samples(centres, rng)
         sealer = Sealer(b"\x07" * 32)
-        subjects, seconds = load(dsn, bulk, n, faces, FACE_MODEL, FINGER_MODEL, sealer)
-        print(f"N={n:,} identities ({2 * n:,} fingers): load {seconds:.0f} s ({_stamp()})",
-              flush=True)
+        # faces and their index first: they need no finger chunk (with FPINDEX_WAIT=1 the
+        # finger gallery may still be being made meanwhile)
+        subjects = load_faces(dsn, n, faces, FACE_MODEL, bulk.pii)
         with bulk.transaction() as cur:
             done = projection.install(cur, model=FACE_MODEL, shards=2, sample=200_000)
         print(f"face index: build {done.build_seconds:.0f} s ({_stamp()})", flush=True)
 
         policy = fusion.Policy()  # FPIR 1% (10% for banned) at N = 500,000
-        cache = TemplateCache(1024)
         mated = rng.choice(n, a.mated, replace=False)
         probes: list[tuple[str, str | None, enrollment.Probe]] = []
         for i in mated:
@@ -204,6 +265,11 @@ def run(a: argparse.Namespace) -> None:
                     7: matcher.prepare_minutiae(synthetic.impression(
                         synthetic.master_finger(seed + 1), 1))})))
 
+        print(f"{len(probes)} probes prepared ({_stamp()})", flush=True)
+        seconds = load_fingers(dsn, bulk, subjects, FINGER_MODEL, sealer)
+        print(f"N={n:,} identities ({2 * n:,} fingers): fingers loaded and indexed in"
+              f" {seconds:.0f} s ({_stamp()})", flush=True)
+
         def variant(p: enrollment.Probe, mode: str) -> enrollment.Probe:
             if mode == "face":
                 return enrollment.Probe(face=p.face, face_model=p.face_model)
@@ -211,36 +277,88 @@ def run(a: argparse.Namespace) -> None:
                 return enrollment.Probe(fingers=p.fingers)
             return p
 
-        results: dict[str, dict[str, Any]] = {}
-        for mode in ("face", "fingers", "fused"):
-            times: list[float] = []
-            misses = hits = 0
-            false_cands: list[int] = []
-            for kind, mate, p in probes:
-                t = time.perf_counter()
+        # Each probe in the three modes in turn (mated and non-mated alternating), so that
+        # a run stopped early (--stop-at) still has comparable figures for every mode.
+        # Each mode keeps its own bounded template cache: it sees the searches it would
+        # see if the modes ran one after the other (no warmth from another mode).
+        modes = ("face", "fingers", "fused")
+        caches = {m: TemplateCache(1024) for m in modes}
+        mated_p = [x for x in probes if x[0] == "mated"]
+        other_p = [x for x in probes if x[0] != "mated"]
+        order = [x for pair in zip(mated_p, other_p, strict=False) for x in pair]
+        order += mated_p[len(other_p):] + other_p[len(mated_p):]
+        stats: dict[str, dict[str, Any]] = {m: {"wall": [], "cpu": [], "hits": 0, "misses": 0,
+                                                 "false": []} for m in modes}
+
+        def summary(final: bool) -> dict[str, dict[str, Any]]:
+            out: dict[str, dict[str, Any]] = {}
+            for mode in modes:
+                st = stats[mode]
+                tried = st["hits"] + st["misses"]
+                res = {"p50_ms": _pct(st["wall"], 0.5), "p95_ms": _pct(st["wall"], 0.95),
+                       "cpu_p50_ms": _pct(st["cpu"], 0.5), "cpu_p95_ms": _pct(st["cpu"], 0.95),
+                       "fnir": st["misses"] / max(1, tried),
+                       "false_candidates_per_search": statistics.mean(st["false"] or [0]),
+                       "searches_with_a_false_candidate":
+                       sum(1 for x in st["false"] if x) / max(1, len(st["false"]))}
+                out[mode] = res
+                print(f"{'' if final else '  (so far) '}{mode:8s}: FNIR {res['fnir']:.4f} "
+                      f"({st['misses']} of {tried} mates missed); false candidates per search "
+                      f"{res['false_candidates_per_search']:.4f} over {len(st['false'])} searches"
+                      f" (searches with one: {res['searches_with_a_false_candidate']:.4f}); "
+                      f"p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms (wall); client CPU"
+                      f" p50 {res['cpu_p50_ms']:.1f} ms, p95 {res['cpu_p95_ms']:.1f} ms"
+                      f" ({_stamp()})", flush=True)
+            return out
+
+        # One unrecorded search per mode first (loading the calibration, the first
+        # connections of the pool), with a cache of its own.
+        warm = TemplateCache(1024)
+        for mode in modes:
+            t = time.perf_counter()
+            with db.transaction() as cur:
+                dedup_repository.lock_dedup(cur)
+                enrollment.find_duplicates(
+                    cur, subject=str(uuid.uuid4()), probe=variant(order[-1][2], mode),
+                    today=dt.date.today(), sealer=sealer, policy=policy,
+                    finger_model=FINGER_MODEL, db=db, cache=warm)
+            print(f"warm-up search, {mode}: {1000 * (time.perf_counter() - t):.0f} ms"
+                  " (not counted)", flush=True)
+
+        stop = (dt.datetime.combine(dt.datetime.now(dt.UTC).date(),
+                                    dt.time.fromisoformat(a.stop_at), dt.UTC)
+                if a.stop_at else None)
+        done_probes = 0
+        for kind, mate, p in order:
+            if ((stop and dt.datetime.now(dt.UTC) >= stop)
+                    or (a.stop_file and Path(a.stop_file).exists())):
+                print(f"stopped ({_stamp()}; --stop-at {a.stop_at} UTC, --stop-file) after"
+                      f" {done_probes} of {len(order)} probes", flush=True)
+                break
+            for mode in modes:
+                st = stats[mode]
+                t, c0 = time.perf_counter(), time.process_time()
                 with db.transaction() as cur:
+                    dedup_repository.lock_dedup(cur)  # as enroll_face / enroll_finger do
                     held = enrollment.find_duplicates(
                         cur, subject=str(uuid.uuid4()), probe=variant(p, mode),
                         today=dt.date.today(),
                         sealer=sealer, policy=policy, finger_model=FINGER_MODEL, db=db,
-                        cache=cache)
-                times.append(1000 * (time.perf_counter() - t))
+                        cache=caches[mode])
+                st["wall"].append(1000 * (time.perf_counter() - t))
+                st["cpu"].append(1000 * (time.process_time() - c0))
                 names = {c.subject for c in held}
                 if kind == "mated":
-                    hits += mate in names
-                    misses += mate not in names
-                false_cands.append(len(names - {mate}))
-            res = {"p50_ms": _pct(times, 0.5), "p95_ms": _pct(times, 0.95),
-                   "fnir": misses / max(1, misses + hits),
-                   "false_candidates_per_search": statistics.mean(false_cands),
-                   "searches_with_a_false_candidate": sum(1 for x in false_cands if x) /
-                   len(false_cands)}
-            results[mode] = res
-            print(f"{mode:8s}: FNIR {res['fnir']:.4f} ({misses} of {misses + hits} mates "
-                  f"missed); false candidates per search {res['false_candidates_per_search']:.4f}"
-                  f" (searches with one: {res['searches_with_a_false_candidate']:.4f}); "
-                  f"p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms ({_stamp()})",
-                  flush=True)
+                    st["hits"] += mate in names
+                    st["misses"] += mate not in names
+                st["false"].append(len(names - {mate}))
+            done_probes += 1
+            if done_probes % a.progress == 0 and done_probes < len(order):
+                print(f"{done_probes} of {len(order)} probes:", flush=True)
+                summary(False)
+        print(f"N={n:,} identities, {done_probes} probes "
+              f"({sum(1 for k, _, _ in order[:done_probes] if k == 'mated')} mated):", flush=True)
+        results = summary(True)
         base = results["face"]["p95_ms"]
         print(f"fused p95 / face-only p95 in the same run: "
               f"{results['fused']['p95_ms'] / base:.2f}x")
@@ -257,7 +375,16 @@ def main() -> None:
     ap.add_argument("--mated", type=int, default=300)
     ap.add_argument("--non-mated", type=int, default=300)
     ap.add_argument("--faces-cache", default=None)
+    ap.add_argument("--lfw", default=None,
+                    help="LFW image folder for fitting the face model (default: bench_face's,"
+                    " ../shared relative to the repository)")
     ap.add_argument("--shared-buffers", default="2GB")
+    ap.add_argument("--stop-at", default=None, metavar="HH:MM",
+                    help="take no new probe after this UTC time; report those done")
+    ap.add_argument("--stop-file", default=None,
+                    help="take no new probe once this file exists")
+    ap.add_argument("--progress", type=int, default=25,
+                    help="print the figures so far every this many probes")
     run(ap.parse_args())
 
 
