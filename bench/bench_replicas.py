@@ -80,11 +80,14 @@ def wait_lease(cluster: Cluster, timeout: float = 120) -> None:
     raise TimeoutError("no replica lease")
 
 
+PHOTO = "true"  # include_photo of every verification (--photo)
+
+
 def run_wrk(urls: list[str], connections: int, seconds: int, texts: Path,
             key: str) -> list[dict[str, Any]]:
     per = max(1, connections // len(urls))
     env = {"PATH": "/usr/bin:/bin", "GR_TEXTS": str(texts), "GR_KEY": key,
-           "GR_PHOTO": "true"}
+           "GR_PHOTO": PHOTO}
     procs = [subprocess.Popen(["wrk", "-t1", f"-c{per}", f"-d{seconds}s", "--timeout", "10s",
                                "-s", str(LUA), url], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, env=env) for url in urls]
@@ -104,9 +107,13 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--guards", type=int, default=4)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--photo", choices=("true", "false"), default="true",
+                    help="include_photo: the enrolled portrait in each answer")
     ap.add_argument("--fingers", type=Path, default=seed_module.FINGERS,
                     help="FVC2002 DB1_B images (default: the shared data beside the repo)")
     args = ap.parse_args()
+    global PHOTO
+    PHOTO = args.photo
     seed_module.FINGERS = args.fingers
     if len(seed_module.finger_images()) < 80:
         sys.exit(f"no FVC2002 DB1_B images in {args.fingers}: pass --fingers DIR")
@@ -158,7 +165,7 @@ def main() -> None:
         cluster.stop()
         shutil.rmtree(base.parent, ignore_errors=True)
     print(f"\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {args.connections} connections, "
-          f"{args.seconds} s per phase, include_photo=true")
+          f"{args.seconds} s per phase, include_photo={PHOTO}")
     print(f"{'phase':45} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
           f" {'replica xact/req':>17} {'load':>5}")
     for r in rows:

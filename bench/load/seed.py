@@ -66,14 +66,14 @@ class Seeder:
         r.raise_for_status()
         return int(r.json()["id"])
 
-    def guard(self, company_id: int) -> int:
+    def guard(self, company_id: int) -> str:
         r = self.post("/v1/guards", json={"name": "王" + secrets.choice("明强伟芳娜静"),
                                           "id_number": id_number(), "company_id": company_id,
                                           "phone": f"139{secrets.randbelow(10**8):08d}"})
         r.raise_for_status()
-        return int(r.json()["id"])
+        return str(r.json()["id"])  # the guard's public id (issue 14)
 
-    def background_check(self, guard_id: int) -> None:
+    def background_check(self, guard_id: str) -> None:
         r = self.post(f"/v1/guards/{guard_id}/background-checks",
                       json={"result": "clear", "checked_on": dt.date.today().isoformat()})
         r.raise_for_status()
@@ -91,26 +91,26 @@ class Seeder:
         elif r.status_code != 201:
             raise RuntimeError(f"enrollment failed: {r.status_code} {r.text[:300]}")
 
-    def face(self, guard_id: int, photo: Path) -> httpx.Response:
+    def face(self, guard_id: str, photo: Path) -> httpx.Response:
         r = self.post(f"/v1/guards/{guard_id}/face",
                       files={"photo": (photo.name, photo.read_bytes(), "image/jpeg")})
         self._approve_if_held(r)
         return r
 
-    def finger(self, guard_id: int, position: int, image: Path) -> httpx.Response:
+    def finger(self, guard_id: str, position: int, image: Path) -> httpx.Response:
         r = self.post(f"/v1/guards/{guard_id}/fingers/{position}",
                       files={"image": (image.name, image.read_bytes(), "image/png")},
                       data={"dpi": "500"})
         self._approve_if_held(r)
         return r
 
-    def issue(self, guard_id: int) -> httpx.Response:
+    def issue(self, guard_id: str) -> httpx.Response:
         r = self.post(f"/v1/guards/{guard_id}/certificate")
         if r.status_code not in (200, 201):
             raise RuntimeError(f"issue failed: {r.status_code} {r.text[:300]}")
         return r
 
-    def enrolled_guard(self, company_id: int, n: int) -> int:
+    def enrolled_guard(self, company_id: int, n: int) -> str:
         """A guard with a face and two fingers (chosen by ``n`` among the fixtures)."""
         gid = self.guard(company_id)
         self.background_check(gid)
