@@ -149,7 +149,11 @@ def apply(cur: Cursor, *, actor: Actor, now: dt.datetime, session_id: int, id_nu
                      target_id=guard_id, data={"via": "exam-application"}, now=now)
     else:
         guard_id = int(guard["id"])
-        if guard["phone"] is None and phone:
+        # A known person's phone is never set from an application (issue 14): anyone can
+        # apply with an ID number and a name, and the phone on record is where the
+        # enrollment confirmation codes go (registry/enroll_consent.py); only the
+        # regulator sets it for a person on record.
+        if guard["phone"] is None and phone and applied_by == "regulator":
             repository.update_guard(cur, guard_id, {"phone": phone})
     if repo.active_registration(cur, session_id, guard_id) is not None:
         raise Conflict("already registered for this exam session", reason="already-registered")

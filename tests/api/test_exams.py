@@ -208,3 +208,31 @@ def _guard_id(staff: Api, id_number: str) -> str:
     """The guard's public id, as the station's look-up answers it."""
     items = staff.post("/v1/exam-registrations/lookup", json={"id_number": id_number}).json()
     return str(items["items"][0]["guard_id"])
+
+
+def test_an_application_never_sets_the_phone_of_a_person_on_record(
+        runtime: Any, client: Any, staff: Api, regulator: Api) -> None:
+    # Issue 14: the phone on record is where enrollment confirmation codes go; an
+    # application (anyone can make one with an ID number and a name) must not put the
+    # applicant's phone there, or a company could take the person over with it.
+    session = _session(staff)
+    first = regulator.make_company()
+    person = regulator.make_guard(first["id"], phone=None)
+    full = regulator.get(f"/v1/guards/{person['id']}").json()
+    assert full["phone"] is None
+    other = regulator.make_company()
+    operator = make_principal(runtime, client, "company_operator", company_id=other["id"])
+    mine = _phone()
+    resp = operator.post(f"/v1/exam-sessions/{session['id']}/registrations", json={
+        "id_number": full["id_number"], "name": full["name"], "phone": mine})
+    assert resp.status_code == 201, resp.text
+    assert regulator.get(f"/v1/guards/{person['id']}").json()["phone"] is None
+    # So the company's own phone never receives a code for this person.
+    enrolled = operator.post("/v1/guards", json={"name": full["name"],
+                                                 "id_number": full["id_number"],
+                                                 "phone": mine})
+    assert enrolled.status_code == 202, enrolled.text
+    from registry import enroll_consent_repository
+
+    with runtime.db.transaction(readonly=True) as cur:
+        assert enroll_consent_repository.list_sms(cur, status=None, phone=mine) == []
