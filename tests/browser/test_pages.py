@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from tests.browser.conftest import FIXTURES, Person, sign_in
-from tests.conftest import FINGERS, PEOPLE, Api, random_id_number
+from tests.conftest import FINGERS, PEOPLE, Api, random_id_number, texted_code
 
 pytestmark = pytest.mark.browser
 
@@ -348,7 +348,8 @@ def test_scanner_valid_offline_and_revoked(browser: Any, live: str, issued: dict
 
 # -- company page ------------------------------------------------------------------------
 def test_company_page_enrolls_a_guard_with_a_real_photo(
-        browser: Any, live: str, issued: dict[str, Any], shots: Path, make_person: Any) -> None:
+        browser: Any, live: str, issued: dict[str, Any], shots: Path, make_person: Any,
+        runtime: Any) -> None:
     page = new_page(browser, live)
     page.goto("/company")
     sign_in(page, make_person("company_operator", company=issued["company"]))
@@ -356,9 +357,14 @@ def test_company_page_enrolls_a_guard_with_a_real_photo(
     assert_fits_phone(page)
     assert axe_violations(page) == []
     name = "王" + secrets.choice("建国海涛丽华")
+    phone = f"138{secrets.randbelow(10**8):08d}"
     page.fill("#g-name", name)
     page.fill("#g-id", random_id_number())
-    page.fill("#g-phone", f"138{secrets.randbelow(10**8):08d}")
+    page.fill("#g-phone", phone)
+    page.click("#enroll-form button[type=submit]")
+    # The person confirms with the code texted to them (issue 14).
+    page.wait_for_selector("#g-code-box:not([hidden])")
+    page.fill("#g-code", texted_code(runtime, phone))
     page.click("#enroll-form button[type=submit]")
     page.wait_for_selector("#capture:not([hidden])")
     assert name in page.inner_text("#sel-name")
