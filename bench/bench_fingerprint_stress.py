@@ -17,7 +17,8 @@ degradations are deterministic (seeded per file name):
 * ``partial``: only 55-70% of the area kept (a random side cut away);
 * ``lowcontrast``: contrast divided by 5 around a bright grey, plus sensor noise.
 
-Minutiae are cached under ``--cache`` (default /tmp/fpmatch-cache), so reruns are cheap.
+Minutiae are cached under ``--cache`` (default: ``fpmatch-cache`` in the system temporary
+directory, or ``$FPMATCH_CACHE``), so reruns are cheap.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -109,7 +111,8 @@ def make_set(src: Path, dst: Path, kind: str) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kinds", default=",".join(KINDS))
-    ap.add_argument("--cache", default="/tmp/fpmatch-cache")
+    ap.add_argument("--cache", default=os.environ.get(
+        "FPMATCH_CACHE", str(Path(tempfile.gettempdir()) / "fpmatch-cache")))
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--params", default="{}",
                     help='matcher parameter overrides as JSON, e.g. {"DIST_TOL": 0.05}')

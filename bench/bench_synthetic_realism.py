@@ -4,9 +4,10 @@ Run:  OMP_NUM_THREADS=1 .venv/bin/python bench/bench_synthetic_realism.py
           [--masters 100] [--impressions 8] [--seed 0] [--images 0]
 
 Real side: minutiae extracted by the project's extractor from FVC2002 DB1_B, DB2_B and
-DB3_B (real sensors) and DB4_B (made by SFinGe), cached under /tmp/fpsynth-cache keyed by
-a hash of ``extraction.py`` (so a changed extractor is re-run; the matcher is always the
-current one). Per set: genuine = every pair of impressions of one finger (280),
+DB3_B (real sensors) and DB4_B (made by SFinGe), cached under ``$FPSYNTH_CACHE``
+(default ``fpsynth-cache`` in the system temporary directory) keyed by a hash of
+``extraction.py`` (so a changed extractor is re-run; the matcher is always the current
+one). Per set: genuine = every pair of impressions of one finger (280),
 impostor = every cross-finger pair (2,880, the extended protocol).
 
 Synthetic side: ``--masters`` master fingers x ``--impressions`` impressions each from
@@ -27,6 +28,7 @@ import argparse
 import hashlib
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,7 +45,8 @@ from biometrics.fingerprint.evaluation import threshold_at
 from biometrics.fingerprint.extraction import extract, extract_from_bytes
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fingerprints" / "fvc2002"
-CACHE = Path("/tmp/fpsynth-cache")
+CACHE = Path(os.environ.get("FPSYNTH_CACHE",
+                           Path(tempfile.gettempdir()) / "fpsynth-cache"))
 REAL = ("DB1_B", "DB2_B", "DB3_B")
 SFINGE = "DB4_B"
 
