@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Path, Request
 
 from api.deps import runtime
-from registry import repository
+from registry import queries, repository
 from registry.audit import Actor
 from registry.auth import Principal, Role
 from registry.db import Cursor
@@ -34,12 +34,13 @@ def resolve_guard_id(request: Request, guard_id: Annotated[str, Path(
     """The router boundary's resolver: a guard's public id in the URL to the internal id
     the use cases take. Anything else (an internal number, a malformed or unknown id)
     ends as 404, the same answer as a guard outside the caller's reach."""
-    try:
-        public = str(uuid.UUID(guard_id))
-    except ValueError:
-        return NO_GUARD
+    return _resolved(request, guard_id, queries.guard_id_of)
+
+
+def _resolved(request: Request, public_id: str,
+              lookup: Callable[[Cursor, str], int | None]) -> int:
     with runtime(request).db.snapshot() as cur:
-        found = repository.guard_id_of(cur, public)
+        found = lookup(cur, public_id)
     return NO_GUARD if found is None else found
 
 
@@ -51,15 +52,16 @@ def resolve_request_id(request: Request, request_id: Annotated[str, Path(
         min_length=1, max_length=64,
         description="the issuance request's public id (opaque, random)")]) -> int:
     """Like :func:`resolve_guard_id`, for certificate issuance requests."""
+    return _resolved(request, request_id, _request_id_of)
+
+
+def _request_id_of(cur: Cursor, public_id: str) -> int | None:
     from certificates import repository as cert_repo
 
     try:
-        public = str(uuid.UUID(request_id))
+        return cert_repo.request_id_of(cur, str(uuid.UUID(public_id)))
     except ValueError:
-        return NO_GUARD
-    with runtime(request).db.snapshot() as cur:
-        found = cert_repo.request_id_of(cur, public)
-    return NO_GUARD if found is None else found
+        return None
 
 
 RequestRef = Annotated[int, Depends(resolve_request_id)]
@@ -138,10 +140,7 @@ def public_guard_ids(func: F) -> F:
 
 def guard_id_in(cur: Cursor, public_id: str) -> int:
     """A guard named by public id in a request body, as the internal id (404 if none)."""
-    try:
-        found = repository.guard_id_of(cur, str(uuid.UUID(public_id)))
-    except ValueError:
-        found = None
+    found = queries.guard_id_of(cur, public_id)
     if found is None:
         raise NotFound("no such guard")
     return found
