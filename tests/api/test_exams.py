@@ -125,7 +125,9 @@ def test_refusals_say_the_same_whatever_the_reason(
     guard = regulator.make_guard(company["id"])
     cases = {
         "banned": {"id_number": banned, "name": "赵某", "phone": _phone()},
-        "under-age": {"id_number": random_id_number(age=17), "name": "钱某",
+        # 17 on the day of the session (30 days ahead): a 17-year-old today may be 18 then.
+        "under-age": {"id_number": random_id_number(
+            age=17, today=dt.date.fromisoformat(session["sits_on"])), "name": "钱某",
                       "phone": _phone()},
         "identity-mismatch": {"id_number": regulator.get(
             f"/v1/guards/{guard['id']}").json()["id_number"], "name": guard["name"] + "某",
