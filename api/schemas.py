@@ -112,7 +112,8 @@ class Page(BaseModel, Generic[ItemT]):
     """A page of a list: ``Page[GuardOut]`` documents what each item holds."""
 
     items: list[ItemT]
-    next_cursor: int | None = None
+    next_cursor: str | None = Field(
+        default=None, description="opaque; pass as cursor for the next page (null: the last)")
 
 
 class GuardIn(Input):

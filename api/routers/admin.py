@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from api import idempotency
 from api.access import actor_of, company_for, guard_for, guard_id_in, public_guard_ids
+from api.cursors import PageAt, page_cursor
 from api.deps import clock, require, runtime
 from api.schemas import ApiKeyIn
 from registry import auth, queries
@@ -75,7 +76,7 @@ class AuditEventOut(BaseModel):
 
 class AuditEventsOut(BaseModel):
     items: list[AuditEventOut]
-    next_cursor: int | None
+    next_cursor: str | None
 
 
 @router.get("/healthz", response_model=HealthOut, summary="Liveness (public)")
@@ -160,6 +161,7 @@ def _utc(value: dt.datetime | None, field: str) -> dt.datetime | None:
 
 @router.get("/v1/audit/events", response_model=AuditEventsOut, summary="Audit events (regulator)")
 def audit_events(request: Request, principal: Regulator,
+                 cursor: Annotated[PageAt, page_cursor("audit-events")],
                  target_type: Annotated[str | None, Query(max_length=40)] = None,
                  target_id: Annotated[str | None, Query(max_length=40)] = None,
                  action: Annotated[str | None, Query(
@@ -169,18 +171,18 @@ def audit_events(request: Request, principal: Regulator,
                  since: Annotated[dt.datetime | None, Query()] = None,
                  until: Annotated[dt.datetime | None, Query()] = None,
                  order: Annotated[str, Query(pattern="^(asc|desc)$", description=(
-                     "desc: newest first; the cursor is then the seq to go below"))] = "asc",
-                 cursor: Annotated[int, Query(ge=0)] = 0,
+                     "desc: newest first; a cursor continues from its event in the order "
+                     "asked"))] = "asc",
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Any:
     limit = min(limit, runtime(request).settings.max_page_size)
     desc = order == "desc"
     since, until = _utc(since, "since"), _utc(until, "until")
     with runtime(request).db.transaction(readonly=True) as cur:
-        page = queries.audit_events(cur, cursor=cursor, limit=limit, newest_first=desc,
+        page = queries.audit_events(cur, cursor=cursor.last, limit=limit, newest_first=desc,
                                     target_type=target_type, target_id=target_id,
                                     action_prefix=action or None, actor=actor or None,
                                     since=since, until=until)
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return {"items": page.items, "next_cursor": cursor.next_cursor(page.next_cursor)}
 
 
 @router.get("/v1/audit/verify", response_model=queries.ChainReport,

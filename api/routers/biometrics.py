@@ -12,6 +12,7 @@ from pydantic import Field
 
 from api.access import GuardRef, actor_of, certificate_holder, guard_for
 from api.biometric_context import sealer
+from api.cursors import PageAt, page_cursor
 from api.deps import clock, rate_limit, require, runtime
 from api.schemas import Input, Page, mask_id_number
 from api.schemas_biometrics import (
@@ -189,16 +190,16 @@ def _review_view(review: reviews.Review) -> dict[str, Any]:
 @router.get("/biometrics/reviews", response_model=Page[ReviewOut],
             summary="Enrollments held as possible duplicates")
 def list_reviews(request: Request, principal: Regulator, now: Now,
+                 cursor: Annotated[PageAt, page_cursor("biometric-reviews")],
                  status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")]
                  = "pending",
-                 cursor: Annotated[int, Query(ge=0)] = 0,
                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     limit = min(limit, runtime(request).settings.max_page_size)
     with runtime(request).db.transaction(readonly=True) as cur:
-        page = reviews.reviews(cur, status=status, after_id=cursor, limit=limit,
+        page = reviews.reviews(cur, status=status, after_id=cursor.last, limit=limit,
                                today=now.date())
     return {"items": [_review_view(r) for r in page],
-            "next_cursor": page[-1].row["id"] if len(page) == limit else None}
+            "next_cursor": cursor.next_of([r.row for r in page], limit)}
 
 
 class ReviewDecision(Input):

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.access import GuardRef, RequestRef
+from api.cursors import PageAt, page_cursor
 from api.deps import certs, clock, require, runtime
 from api.schemas import Input, Page
 from api.schemas_certificates import (
@@ -131,16 +132,16 @@ def guard_eligibility(guard_id: GuardRef, request: Request,
 @router.get("/certificate-requests", response_model=Page[CertificateRequestOut],
             summary="Issuance requests (regulator: all; company: own)")
 def list_requests(request: Request, principal: Staff,
+                  cursor: Annotated[PageAt, page_cursor("certificate-requests")],
                   status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")]
                   = "pending",
-                  cursor: Annotated[int, Query(ge=0)] = 0,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
     limit = min(limit, runtime(request).settings.max_page_size)
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = issuing.list_requests(cur, principal, status=status, after_id=cursor,
+        rows = issuing.list_requests(cur, principal, status=status, after_id=cursor.last,
                                      limit=limit)
     return jsonable_encoder({"items": [request_view(r) for r in rows],
-                      "next_cursor": rows[-1]["id"] if len(rows) == limit else None})
+                             "next_cursor": cursor.next_of(rows, limit)})
 
 
 class DecisionIn(Input):

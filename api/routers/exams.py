@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from api import csv_import
 from api.access import GuardRef, actor_of, guard_for, public_guard_ids
+from api.cursors import PageAt, page_cursor
 from api.deps import clock, rate_limit_client, require, runtime
 from api.routers.biometrics import capture_face, capture_finger
 from api.schemas import Input, Name
@@ -103,7 +104,7 @@ class RegistrationOut(BaseModel):
 
 class RegistrationsOut(BaseModel):
     items: list[RegistrationOut]
-    next_cursor: int | None = None
+    next_cursor: str | None = None
 
 
 class LookupIn(Input):
@@ -125,6 +126,7 @@ class RefusalOut(BaseModel):
 
 class RefusalsOut(BaseModel):
     items: list[RefusalOut]
+    next_cursor: str | None = None
 
 
 class TicketIn(Input):
@@ -290,24 +292,24 @@ def _registration_view(cur: Cursor, row: dict[str, Any], *, capture: bool) -> di
             summary="Candidates of a session (exam staff)")
 @public_guard_ids
 def list_registrations(session_id: Id, request: Request, principal: ExamStaff,
-                       cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
+                       cursor: Annotated[PageAt, page_cursor("exam-registrations")],
                        limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = exams.session_registrations(cur, session_id, after_id=cursor, limit=limit)
+        rows = exams.session_registrations(cur, session_id, after_id=cursor.last, limit=limit)
         items = [_registration_view(cur, r, capture=True) for r in rows]
-    return {"items": items, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+    return {"items": items, "next_cursor": cursor.next_of(rows, limit)}
 
 
 @router.get("/exam-refusals", response_model=RefusalsOut,
             summary="Refused applications and their reasons (regulator only)")
 @public_guard_ids
 def list_refusals(request: Request, principal: Regulator,
+                  cursor: Annotated[PageAt, page_cursor("exam-refusals")],
                   session_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-                  cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = exams.refusals(cur, session_id=session_id, after_id=cursor, limit=limit)
-    return {"items": rows}
+        rows = exams.refusals(cur, session_id=session_id, after_id=cursor.last, limit=limit)
+    return {"items": rows, "next_cursor": cursor.next_of(rows, limit)}
 
 
 # -- the registration point (station) ------------------------------------------------------

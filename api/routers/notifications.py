@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from api.access import actor_of, company_for, publicise_guards
+from api.cursors import PageAt, page_cursor
 from api.deps import clock, require, runtime
 from api.schemas import Input
 from api.webhooks import webhook_keys
@@ -36,7 +37,8 @@ class NotificationOut(BaseModel):
 class InboxOut(BaseModel):
     items: list[NotificationOut]
     unread: int
-    next_before: int | None
+    next_before: str | None = Field(
+        description="opaque; pass as before for the next (older) page (null: the last)")
 
 
 class WebhookIn(Input):
@@ -79,15 +81,16 @@ class DeliveriesOut(BaseModel):
 @router.get("/v1/companies/{company_id}/notifications", response_model=InboxOut,
             summary="The company's inbox, newest first")
 def inbox(company_id: CompanyId, request: Request, principal: Staff,
+          before: Annotated[PageAt, page_cursor("notifications", param="before")],
           unread: bool = False,
-          before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
         company_for(cur, principal, company_id)
         found = notifications.inbox(cur, company_id=company_id, unread_only=unread,
-                                    before_id=before, limit=limit)
+                                    before_id=before.last or None, limit=limit)
         items = publicise_guards(cur, found.items)
-    return {"items": items, "unread": found.unread, "next_before": found.next_before}
+    return {"items": items, "unread": found.unread,
+            "next_before": before.next_cursor(found.next_before)}
 
 
 @router.post("/v1/companies/{company_id}/notifications/{notification_id}/read",

@@ -19,6 +19,7 @@ from api.access import (
     guard_for,
     publicise_guards,
 )
+from api.cursors import PageAt, page_cursor
 from api.deps import clock, require, runtime
 from api.schemas import (
     AwaitingConfirmationOut,
@@ -78,19 +79,20 @@ def create_company(body: CompanyIn, request: Request, principal: Regulator, now:
 
 @router.get("/companies", response_model=Page[CompanyOut], summary="List companies")
 def list_companies(request: Request, principal: Staff,
+                   cursor: Annotated[PageAt, page_cursor("companies")],
                    status: Annotated[str | None, Query(max_length=20)] = None,
                    district: Annotated[str | None, Query(max_length=64)] = None,
                    q: Annotated[str | None, Query(min_length=1, max_length=100,
                                                   description="name part or credit code")]
                    = None,
-                   cursor: Annotated[int, Query(ge=0)] = 0,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
     limit = _limit(request, limit)
     with runtime(request).db.transaction(readonly=True) as cur:
         page = queries.companies(cur, company_id=company_scope(principal, None),
-                                 after_id=cursor, limit=limit, status=status,
+                                 after_id=cursor.last, limit=limit, status=status,
                                  district=district, query=q)
-    return {"items": [company_view(r) for r in page.items], "next_cursor": page.next_cursor}
+    return {"items": [company_view(r) for r in page.items],
+            "next_cursor": cursor.next_cursor(page.next_cursor)}
 
 
 @router.get("/companies/{company_id}", response_model=CompanyOut, summary="One company")
@@ -166,18 +168,18 @@ def my_hire_code(request: Request, principal: Guard, now: Now) -> Any:
 @router.get("/guards", response_model=Page[GuardOut], response_model_exclude_unset=True,
             summary="List guards (filter and page)")
 def list_guards(request: Request, principal: Staff, now: Now,
+                cursor: Annotated[PageAt, page_cursor("guards")],
                 company_id: Annotated[int | None, Query(ge=1)] = None,
                 status: Annotated[str | None, Query(max_length=20)] = None,
                 district: Annotated[str | None, Query(max_length=64)] = None,
                 level: Annotated[int | None, Query(ge=1, le=5)] = None,
                 include: Annotated[Literal["capture"] | None, Query(
                     description="capture: add face/finger/certificate status per guard")] = None,
-                cursor: Annotated[int, Query(ge=0)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
     limit = _limit(request, limit)
     scope = company_scope(principal, company_id)
     with runtime(request).db.transaction(readonly=True) as cur:
-        found = guards.roster(cur, company_id=scope, after_id=cursor, limit=limit,
+        found = guards.roster(cur, company_id=scope, after_id=cursor.last, limit=limit,
                               status=status, district=district, skill_level=level,
                               with_capture=include == "capture")
     items = []
@@ -186,7 +188,7 @@ def list_guards(request: Request, principal: Staff, now: Now,
         if include == "capture":
             item["capture"] = found.capture.get(int(r["id"]))
         items.append(item)
-    return {"items": items, "next_cursor": found.page.next_cursor}
+    return {"items": items, "next_cursor": cursor.next_cursor(found.page.next_cursor)}
 
 
 @router.get("/guards/{guard_id}", response_model=GuardOut, response_model_exclude_unset=True,
@@ -256,12 +258,12 @@ def create_ban(body: BanIn, request: Request, principal: Regulator, now: Now) ->
 
 @router.get("/bans", response_model=Page[BanOut], summary="List bans (regulator)")
 def list_bans(request: Request, principal: Regulator,
-              cursor: Annotated[int, Query(ge=0)] = 0,
+              cursor: Annotated[PageAt, page_cursor("bans")],
               limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
     limit = _limit(request, limit)
     with runtime(request).db.transaction(readonly=True) as cur:
-        page = queries.bans(cur, after_id=cursor, limit=limit)
-    return {"items": page.items, "next_cursor": page.next_cursor}
+        page = queries.bans(cur, after_id=cursor.last, limit=limit)
+    return {"items": page.items, "next_cursor": cursor.next_cursor(page.next_cursor)}
 
 
 @router.post("/bans/{ban_id}/lift", response_model=BanLiftedOut, summary="Lift a ban (regulator)")

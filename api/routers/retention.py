@@ -7,9 +7,10 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.access import NO_GUARD, public_guard_ids
+from api.cursors import PageAt, page_cursor
 from api.deps import require, runtime
 from api.usecases import archive as archive_usecase
 from api.usecases import retention
@@ -112,19 +113,20 @@ class RetentionReportOut(BaseModel):
     totals: RetentionTotalsOut
     rules: list[RetentionRuleOut]
     items: list[RetentionRecordOut]
-    next_after: int | None
+    next_after: str | None = Field(
+        description="opaque; pass as after for the next page (null: the last)")
 
 
 @router.get("/v1/retention/report", response_model=RetentionReportOut,
             summary="Retention: what is purged, what is kept and why (regulator)")
 @public_guard_ids
 def retention_report(request: Request, principal: Regulator,
+                     after: Annotated[PageAt, page_cursor("retention-records", param="after")],
                      guard_id: Annotated[str | None, Query(
                          max_length=64, description="the guard's public id")] = None,
                      outcome: Annotated[str | None,
                                         Query(pattern=r"^(purged|kept-for-bar|released)$")
                                         ] = None,
-                     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     rt = runtime(request)
     internal: int | None = None
@@ -132,5 +134,6 @@ def retention_report(request: Request, principal: Regulator,
         with rt.db.snapshot() as cur:
             found = queries.guard_id_of(cur, guard_id)
         internal = found if found is not None else NO_GUARD  # unknown: no record
-    return retention.report(rt.db, rt.settings, guard_id=internal, outcome=outcome,
-                            after_id=after, limit=limit)
+    answer = retention.report(rt.db, rt.settings, guard_id=internal, outcome=outcome,
+                              after_id=after.last, limit=limit)
+    return {**answer, "next_after": after.next_cursor(answer["next_after"])}

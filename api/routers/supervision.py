@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.access import actor_of, company_for, guard_id_in
+from api.cursors import PageAt, page_cursor
 from api.deps import clock, require, runtime
 from api.schemas import GuardIdIn, Input
 from registry import annual_reports, complaints, inspections
@@ -369,7 +370,7 @@ class ComplaintSummaryOut(BaseModel):
 
 class ComplaintsOut(BaseModel):
     items: list[ComplaintSummaryOut]
-    next_cursor: int | None
+    next_cursor: str | None
 
 
 class ComplaintEventOut(BaseModel):
@@ -481,13 +482,13 @@ ComplaintId = Annotated[int, Path(ge=1, le=2**62)]
 @router.get("/v1/complaints", response_model=ComplaintsOut,
             summary="Complaints, oldest first (regulator)")
 def list_complaints(request: Request, principal: Regulator,
+                    cursor: Annotated[PageAt, page_cursor("complaints")],
                     status: Annotated[str | None, Query(
                         pattern=r"^(received|triaged|investigating|closed)$")] = None,
-                    cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = complaints.list_cases(cur, status=status, after_id=cursor, limit=limit)
-    return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+        rows = complaints.list_cases(cur, status=status, after_id=cursor.last, limit=limit)
+    return {"items": rows, "next_cursor": cursor.next_of(rows, limit)}
 
 
 @router.get("/v1/complaints/{complaint_id}", response_model=ComplaintOut,

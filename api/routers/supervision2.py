@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from api import statements
 from api.access import GuardRef, actor_of, company_for, guard_for, guard_id_in, public_guard_ids
+from api.cursors import PageAt, page_cursor
 from api.deps import clock, rate_limit_client, require, runtime
 from api.schemas import GuardIdIn, Input
 from api.usecases import reviews
@@ -48,7 +49,6 @@ Exporter = Annotated[Principal, Depends(require(Role.REGULATOR, Role.ASSOCIATION
                                                 Role.MARKET_REGULATION))]
 Id = Annotated[int, Path(ge=1, le=2**62)]
 Now = Annotated[dt.datetime, Depends(clock)]
-Cursor_ = Annotated[int, Query(ge=0, le=2**62)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 _KIND = "^(" + "|".join(CLIENT_KINDS) + ")$"
 Text = Annotated[str, Field(min_length=1, max_length=200)]
@@ -146,7 +146,7 @@ class ClientOut(BaseModel):
 
 class ClientsOut(BaseModel):
     items: list[ClientOut]
-    next_cursor: int | None
+    next_cursor: str | None
 
 
 class ContractIn(Input):
@@ -230,14 +230,14 @@ def create_client(body: ClientIn, request: Request, principal: RegulatorOrCompan
 
 @router.get("/v1/clients", response_model=ClientsOut, summary="Clients (regulator)")
 @public_guard_ids
-def list_clients(request: Request, principal: Regulator, cursor: Cursor_ = 0,
-                 limit: Limit = 100,
+def list_clients(request: Request, principal: Regulator,
+                 cursor: Annotated[PageAt, page_cursor("clients")], limit: Limit = 100,
                  district: Annotated[str | None, Query(max_length=64)] = None,
                  kind: Annotated[str | None, Query(pattern=_KIND)] = None) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = clients.list_clients(cur, district=district, kind=kind, after_id=cursor,
+        rows = clients.list_clients(cur, district=district, kind=kind, after_id=cursor.last,
                                     limit=limit)
-    return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+    return {"items": rows, "next_cursor": cursor.next_of(rows, limit)}
 
 
 @router.post("/v1/companies/{company_id}/contracts", status_code=201,
@@ -593,7 +593,7 @@ class SharedCompaniesOut(BaseModel):
     role: str
     fields: list[str]
     items: list[SharedCompanyOut]
-    next_cursor: int | None
+    next_cursor: str | None
 
 
 @router.get("/v1/shared/companies", response_model=SharedCompaniesOut,
@@ -602,17 +602,18 @@ class SharedCompaniesOut(BaseModel):
                     "(field allow-list per role; no personal data)")
 @public_guard_ids
 def shared_companies(request: Request, principal: SharedReader, now: Now,
-                     cursor: Cursor_ = 0, limit: Limit = 100,
+                     cursor: Annotated[PageAt, page_cursor("shared-companies")],
+                     limit: Limit = 100,
                      district: Annotated[str | None, Query(max_length=64)] = None,
                      credit_code: Annotated[str | None, Query(max_length=18)] = None
                      ) -> dict[str, Any]:
     role = principal.role.value
     with runtime(request).db.transaction(readonly=True) as cur:
-        items = shared_data.shared_companies(cur, role=role, now=now, after_id=cursor,
+        items = shared_data.shared_companies(cur, role=role, now=now, after_id=cursor.last,
                                              limit=limit, district=district,
                                              credit_code=credit_code)
     return {"role": role, "fields": list(shared_data.SHARED_FIELDS[role]), "items": items,
-            "next_cursor": items[-1]["id"] if len(items) == limit else None}
+            "next_cursor": cursor.next_of(items, limit)}
 
 
 class ProcurementIn(Input):
@@ -696,18 +697,18 @@ class PublicListEntryOut(BaseModel):
 class PublicListOut(BaseModel):
     list_name: str
     items: list[PublicListEntryOut]
-    next_cursor: int | None
+    next_cursor: str | None
 
 
 @router.get("/v1/public/lists/{list_name}", response_model=PublicListOut,
             summary="The red or black list (public)")
 @public_guard_ids
 def public_list(list_name: Annotated[str, Path(pattern="^(red|black)$")], request: Request,
-                cursor: Cursor_ = 0, limit: Limit = 100) -> dict[str, Any]:
+                cursor: Annotated[PageAt, page_cursor("public-list")],
+                limit: Limit = 100) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = shared_data.public_list(cur, lst=list_name, after_id=cursor, limit=limit)
-    return {"list_name": list_name, "items": rows,
-            "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+        rows = shared_data.public_list(cur, lst=list_name, after_id=cursor.last, limit=limit)
+    return {"list_name": list_name, "items": rows, "next_cursor": cursor.next_of(rows, limit)}
 
 
 class ExportRowOut(BaseModel):
@@ -783,7 +784,7 @@ class ReserveMemberListedOut(ReserveMemberOut):
 
 class ReserveMembersOut(BaseModel):
     items: list[ReserveMemberListedOut]
-    next_cursor: int | None
+    next_cursor: str | None
 
 
 class CallUpIn(Input):
@@ -841,7 +842,7 @@ class IncidentOut(BaseModel):
 
 class IncidentsOut(BaseModel):
     items: list[IncidentOut]
-    next_cursor: int | None
+    next_cursor: str | None
 
 
 @router.put("/v1/reserve/members/{guard_id}", response_model=ReserveMemberOut,
@@ -857,15 +858,16 @@ def enlist(guard_id: GuardRef, body: ReserveMemberIn, request: Request, principa
 @router.get("/v1/reserve/members", response_model=ReserveMembersOut,
             summary="The reserve roster by district and skill (regulator)")
 @public_guard_ids
-def reserve_members(request: Request, principal: Regulator, cursor: Cursor_ = 0,
+def reserve_members(request: Request, principal: Regulator,
+                    cursor: Annotated[PageAt, page_cursor("reserve-members")],
                     limit: Limit = 100,
                     district: Annotated[str | None, Query(max_length=64)] = None,
                     skill: Annotated[str | None, Query(max_length=40)] = None
                     ) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = reserve.members(cur, district=district, skill=skill, after_id=cursor,
+        rows = reserve.members(cur, district=district, skill=skill, after_id=cursor.last,
                                limit=limit)
-    return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+    return {"items": rows, "next_cursor": cursor.next_of(rows, limit)}
 
 
 @router.post("/v1/reserve/call-ups", status_code=201, response_model=CallUpOut,
@@ -932,13 +934,13 @@ def report_incident(body: IncidentIn, request: Request, principal: GuardSelf, no
 @router.get("/v1/incidents", response_model=IncidentsOut,
             summary="Incident reports from guards on duty (police)")
 @public_guard_ids
-def list_incidents(request: Request, principal: Police, cursor: Cursor_ = 0,
-                   limit: Limit = 100,
+def list_incidents(request: Request, principal: Police,
+                   cursor: Annotated[PageAt, page_cursor("incidents")], limit: Limit = 100,
                    status: Annotated[str | None, Query(pattern="^(received|acknowledged)$")]
                    = None) -> dict[str, Any]:
     with runtime(request).db.transaction(readonly=True) as cur:
-        rows = reserve.incidents(cur, status=status, after_id=cursor, limit=limit)
-    return {"items": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None}
+        rows = reserve.incidents(cur, status=status, after_id=cursor.last, limit=limit)
+    return {"items": rows, "next_cursor": cursor.next_of(rows, limit)}
 
 
 @router.post("/v1/incidents/{incident_id}/acknowledge", response_model=IncidentOut,

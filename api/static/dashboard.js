@@ -142,9 +142,10 @@ let companies = [];
 async function loadCompanies() {
   say($("lists-msg"), "");
   try {
-    companies = []; let cursor = 0;
+    companies = []; let cursor = null;  // the service's opaque next_cursor, passed back as is
     for (let i = 0; i < 20; i++) {  // at most 20 pages
-      const page = await api(PAGE, `/v1/companies?limit=200&cursor=${cursor}`);
+      const page = await api(PAGE, "/v1/companies?" + new URLSearchParams(
+        cursor == null ? { limit: "200" } : { limit: "200", cursor }).toString());
       companies.push(...page.items);
       if (page.next_cursor == null) break;
       cursor = page.next_cursor;

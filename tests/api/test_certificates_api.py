@@ -174,7 +174,7 @@ def test_failed_background_check_and_ban_revoke_in_the_same_transaction(
 
 
 def _ban_id(api: Api, id_number: str) -> int:
-    cursor = 0
+    cursor = ""  # the first page; then the opaque next_cursor as given
     while True:
         page = api.get(f"/v1/bans?cursor={cursor}&limit=200").json()
         for ban in page["items"]:

@@ -139,7 +139,7 @@ def test_ban_blocks_enrollment(regulator: Api, company: dict[str, Any]) -> None:
 
 
 def resp_ban_id(api: Api, id_number: str) -> int:
-    cursor = 0
+    cursor = ""  # the first page; then the opaque next_cursor as given
     while True:
         page = api.get(f"/v1/bans?cursor={cursor}&limit=200").json()
         for ban in page["items"]:
