@@ -115,10 +115,12 @@ class PageAt:
 def page_cursor(list_name: str, *, param: str = "cursor") -> Any:
     """The dependency that opens the ``param`` query parameter as a cursor of
     ``list_name`` (absent or empty: the first page)."""
-    def at(request: Request, token: Annotated[str | None, Query(
-            alias=param, max_length=MAX_PARAM_CHARS,
-            description="next_cursor of the previous page, as given (opaque); "
-                        "absent for the first page")] = None) -> PageAt:
+    def at(request: Request, token: str | None = None) -> PageAt:
         codec = PageCursors.from_settings(runtime(request).settings)
         return PageAt(list_name, codec.open(list_name, token) if token else 0, codec)
+    # The query parameter's name is the caller's: set as an object, since the module's
+    # annotations are strings that cannot name this function's arguments.
+    at.__annotations__["token"] = Annotated[str | None, Query(
+        alias=param, max_length=MAX_PARAM_CHARS,
+        description="the previous page's cursor, as given (opaque); absent for the first page")]
     return Depends(at)
