@@ -10,6 +10,7 @@ import struct
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from api.app import create_app
 from api.cursors import TOKEN_CHARS, InvalidCursor, PageCursors
@@ -175,8 +176,8 @@ def test_the_inbox_and_the_retention_report_take_opaque_cursors_too(
 
 def test_a_cursor_does_not_open_under_another_secret(runtime: Runtime) -> None:
     ours = PageCursors.from_settings(runtime.settings)
-    theirs = PageCursors.from_settings(Settings(mode="test",
-                                                apikey_pepper="another-pepper-" + "x" * 20))
+    theirs = PageCursors.from_settings(Settings(
+        mode="test", apikey_pepper=SecretStr("another-pepper-" + "x" * 20)))
     cursor = ours.seal("guards", 12345)
     assert ours.seal("guards", 12345) == cursor  # one position, one cursor
     assert ours.seal("guards", 12346) != cursor
