@@ -4,6 +4,14 @@ registration, the rules that apply before the exam, attendance and results.
 - A person applies online (``applied_by='self'``: identified by the ID number, the name and
   the phone on record) or a company applies for them (``'company'``). Someone the registry
   has never seen becomes a person record (a ``registry_guard`` row with no employment).
+- The online application (:func:`apply_self`, issue 14) is confirmed by the person: without
+  a valid code anyone gets the one answer :class:`ApplicationReceived`, the same bytes
+  whether the ID number is on record or not, with the recorded name or another, eligible
+  or not; nothing is registered, created, refused or counted against a seat. A code goes
+  by text message to the phone on the person's record, or, for a person new to the
+  registry, to the phone given once the telecom real-name check confirms it is theirs
+  (the SMS outbox job asks: api/sms.py), so nobody squats an ID number with their own
+  name and phone. With the code the application goes on as below.
 - The rules before the exam: 18 or older on the exam day, no ban in force, no revocation
   bar (twice, or within 3 years), no criminal record or too many detentions. A refused
   applicant is told only "not eligible, contact the bureau", in the same words whatever
@@ -23,7 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from registry import audit, repository
+from registry import audit, enroll_consent, repository
 from registry import exams_repository as repo
 from registry.audit import Actor
 from registry.db import Cursor, savepoint
@@ -100,17 +108,79 @@ class Application:
     refusal_id: int | None = None
 
 
+APPLICATION_RECEIVED = (
+    "application received: if you can apply, a confirmation code is sent by text message to "
+    "the phone on the registry's record for this ID number or, if you are new to the "
+    "registry, to the phone given here once the telecom real-name check confirms it is "
+    "yours; apply again within {minutes} minutes with confirmation_code set to it to get "
+    "your registration code; a wrong or expired code gets this same answer, and an "
+    "application without a code sends a new one")
+PUBLIC = Actor("public")
+
+
+@dataclass(frozen=True)
+class ApplicationReceived:
+    """The one answer to an online application without a valid code: nothing about the
+    person, nothing of the request but the session."""
+
+    session_id: int
+    expires_in_s: int
+
+    def view(self) -> dict[str, Any]:
+        return {"status": "application-received",
+                "detail": APPLICATION_RECEIVED.format(minutes=self.expires_in_s // 60),
+                "session_id": self.session_id, "code_expires_in_s": self.expires_in_s}
+
+
+def _open_session(cur: Cursor, session_id: int, now: dt.datetime) -> dict[str, Any]:
+    session = repo.get_session(cur, session_id)
+    if session is None:
+        raise NotFound("no such exam session")
+    if session["sits_on"] < _today(now):
+        raise Conflict("this exam session is over", reason="session-over")
+    return session
+
+
+def apply_self(cur: Cursor, *, now: dt.datetime, session_id: int, id_number: str, name: str,
+               phone: str, code: str | None, policy: enroll_consent.Policy
+               ) -> Application | ApplicationReceived:
+    """An online application. Without a valid ``code``: a new code is texted (to the phone
+    on record, or to ``phone`` once checked) and the one answer is given, the same work
+    whatever the person; only the session and the ID number's form (the caller's own
+    input) are checked first. With it: :func:`apply` as the person."""
+    rid = parse_resident_id(id_number, today=_today(now))
+    session = _open_session(cur, session_id, now)
+    existing = repository.get_guard_by_id_number(cur, rid.number)
+    target = enroll_consent.CodeFor("exam", None, str(session_id))
+    received = ApplicationReceived(session_id, int(policy.code_ttl.total_seconds()))
+    if code:
+        if enroll_consent.check_code(cur, now=now, target=target, id_number=rid.number,
+                                     name=name, phone=phone, existing=existing, code=code,
+                                     policy=policy):
+            return apply(cur, actor=PUBLIC, now=now, session_id=session_id,
+                         id_number=rid.number, name=name, phone=phone, applied_by="self")
+        return received  # a wrong or expired code: the same answer, nothing sent
+
+    def message(sent: str, minutes: int) -> str:
+        return (f"【保安员管理】有人以您的身份证号报名{session['sits_on']}保安员考试"
+                f"（{session['venue']}）。确认码 {sent}，{minutes}分钟内有效；"
+                "不是您本人报名请忽略。"
+                f" Someone applied for the guard exam on {session['sits_on']} with your ID "
+                f"number: confirmation code {sent}, valid {minutes} min. If it was not you, "
+                "ignore this message.")
+
+    enroll_consent.send_code(cur, now=now, target=target, id_number=rid.number, name=name,
+                             phone=phone, existing=existing, policy=policy, message=message)
+    return received
+
+
 def apply(cur: Cursor, *, actor: Actor, now: dt.datetime, session_id: int, id_number: str,
           name: str, phone: str | None, applied_by: str,
           company_id: int | None = None) -> Application:
     if applied_by not in ("self", "company", "regulator"):
         raise InvalidInput("unknown applicant kind", field="applied_by")
     rid = parse_resident_id(id_number, today=_today(now))
-    session = repo.get_session(cur, session_id)
-    if session is None:
-        raise NotFound("no such exam session")
-    if session["sits_on"] < _today(now):
-        raise Conflict("this exam session is over", reason="session-over")
+    session = _open_session(cur, session_id, now)
     name = name.strip()
     guard = repository.get_guard_by_id_number(cur, rid.number)
     if guard is not None and guard["id_number"] is None:

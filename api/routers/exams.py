@@ -5,10 +5,10 @@ case -> view."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api import csv_import
@@ -19,8 +19,7 @@ from api.schemas import Input, Name
 from api.schemas_biometrics import FACE_HELD, FINGER_HELD, PDF, FaceCaptureOut, FingerCaptureOut
 from api.usecases import exams as exam_usecase
 from api.usecases.captures import GuardLoader
-from registry import exams
-from registry.audit import Actor
+from registry import enroll_consent, exams
 from registry.auth import Principal, Role
 from registry.db import Cursor
 from registry.errors import NotEligible
@@ -66,6 +65,18 @@ class ApplicationIn(Input):
     id_number: str = _ID_NUMBER
     name: Name = Field(min_length=1, max_length=50)
     phone: str = _PHONE
+    confirmation_code: str | None = Field(
+        default=None, max_length=20,
+        description="the code texted after the first application (issue 14)")
+
+
+class ApplicationReceivedOut(BaseModel):
+    """An online application without a valid code: the same answer whatever the person."""
+
+    status: Literal["application-received"]
+    detail: str
+    session_id: int
+    code_expires_in_s: int
 
 
 class CompanyApplicationIn(Input):
@@ -236,20 +247,22 @@ def _refused() -> NotEligible:
     return NotEligible(exams.NOT_ELIGIBLE, reason="not-eligible")
 
 
-PUBLIC = Actor("public")
-
-
 @router.post("/exam-sessions/{session_id}/applications", status_code=201,
              response_model=AppliedOut,
-             summary="Apply online for the exam (public: ID number, name and phone); the "
-                     "registration code is shown once")
-def apply_online(session_id: Id, body: ApplicationIn, request: Request, now: Now
-                 ) -> dict[str, Any]:
+             summary="Apply online for the exam (public: ID number, name and phone), "
+                     "confirmed with a texted code; the registration code is shown once",
+             responses={202: {"model": ApplicationReceivedOut,
+                              "description": "without a valid confirmation_code: the same "
+                              "answer whatever the person; a code is texted"}})
+def apply_online(session_id: Id, body: ApplicationIn, request: Request, now: Now) -> Any:
     rate_limit_client(request, "exam")
-    with runtime(request).db.transaction() as cur:
-        done = exams.apply(cur, actor=PUBLIC, now=now, session_id=session_id,
-                           id_number=body.id_number, name=body.name, phone=body.phone,
-                           applied_by="self")
+    rt = runtime(request)
+    with rt.db.transaction() as cur:
+        done = exams.apply_self(cur, now=now, session_id=session_id, id_number=body.id_number,
+                                name=body.name, phone=body.phone, code=body.confirmation_code,
+                                policy=enroll_consent.Policy.from_settings(rt.settings))
+    if isinstance(done, exams.ApplicationReceived):
+        return JSONResponse(done.view(), status_code=202)
     if done.registration is None:
         raise _refused()
     reg = done.registration
