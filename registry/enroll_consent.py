@@ -30,8 +30,8 @@ nothing more is sent (silently: the answer stays the same), so a person's phone 
 be flooded. Messages wait in an outbox (sealed at rest) for the job that hands them to
 the SMS gateway (api/sms.py).
 
-The public exam application confirms the same way (:class:`CodeFor` ``"exam"``, no
-company: registry/exams.py ``apply_self``).
+Exam applications, online and by a company, are confirmed the same way (:class:`CodeFor`
+``"exam"``: registry/exams.py ``apply_with_consent``).
 """
 
 from __future__ import annotations

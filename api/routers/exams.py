@@ -83,6 +83,9 @@ class CompanyApplicationIn(Input):
     id_number: str = _ID_NUMBER
     name: Name = Field(min_length=1, max_length=50)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")
+    confirmation_code: str | None = Field(
+        default=None, max_length=20,
+        description="a company operator's: the code texted to the person (issue 14)")
 
 
 class AppliedOut(BaseModel):
@@ -258,9 +261,10 @@ def apply_online(session_id: Id, body: ApplicationIn, request: Request, now: Now
     rate_limit_client(request, "exam")
     rt = runtime(request)
     with rt.db.transaction() as cur:
-        done = exams.apply_self(cur, now=now, session_id=session_id, id_number=body.id_number,
-                                name=body.name, phone=body.phone, code=body.confirmation_code,
-                                policy=enroll_consent.Policy.from_settings(rt.settings))
+        done = exams.apply_with_consent(
+            cur, actor=exams.PUBLIC, now=now, session_id=session_id, id_number=body.id_number,
+            name=body.name, phone=body.phone, code=body.confirmation_code,
+            policy=enroll_consent.Policy.from_settings(rt.settings))
     if isinstance(done, exams.ApplicationReceived):
         return JSONResponse(done.view(), status_code=202)
     if done.registration is None:
@@ -272,15 +276,28 @@ def apply_online(session_id: Id, body: ApplicationIn, request: Request, now: Now
 
 @router.post("/exam-sessions/{session_id}/registrations", status_code=201,
              response_model=RegisteredOut,
-             summary="Register a person for the exam on their behalf (company or regulator)")
+             summary="Register a person for the exam on their behalf (company, confirmed by "
+                     "the person with a texted code; or regulator)",
+             responses={202: {"model": ApplicationReceivedOut,
+                              "description": "a company operator's registration without a "
+                              "valid confirmation_code: the same answer whatever the person; "
+                              "a code is texted to the person"}})
 def register(session_id: Id, body: CompanyApplicationIn, request: Request,
-             principal: Applicant, now: Now) -> dict[str, Any]:
-    company = principal.company_id if principal.role is Role.COMPANY_OPERATOR else None
-    with runtime(request).db.transaction() as cur:
-        done = exams.apply(cur, actor=actor_of(principal), now=now, session_id=session_id,
-                           id_number=body.id_number, name=body.name, phone=body.phone,
-                           applied_by="company" if company else "regulator",
-                           company_id=company)
+             principal: Applicant, now: Now) -> Any:
+    rt = runtime(request)
+    with rt.db.transaction() as cur:
+        if principal.role is Role.COMPANY_OPERATOR:
+            done = exams.apply_with_consent(
+                cur, actor=actor_of(principal), now=now, session_id=session_id,
+                id_number=body.id_number, name=body.name, phone=body.phone,
+                code=body.confirmation_code, company_id=int(principal.company_id or 0),
+                policy=enroll_consent.Policy.from_settings(rt.settings))
+        else:
+            done = exams.apply(cur, actor=actor_of(principal), now=now, session_id=session_id,
+                               id_number=body.id_number, name=body.name, phone=body.phone,
+                               applied_by="regulator")
+    if isinstance(done, exams.ApplicationReceived):
+        return JSONResponse(done.view(), status_code=202)
     if done.registration is None:
         raise _refused()
     reg = done.registration

@@ -16,7 +16,7 @@ import pytest
 
 from registry import exams
 from tests.api.test_regulation_api import FORBIDDEN_PUBLIC
-from tests.conftest import Api, apply_online, make_principal, random_id_number
+from tests.conftest import Api, apply_online, make_principal, random_id_number, texted_code
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +160,16 @@ def test_capacity_holds_under_concurrent_applications(
     company = regulator.make_company()
     operator = make_principal(runtime, client, "company_operator", company_id=company["id"])
 
-    def apply(_: int) -> Any:
-        return operator.post(f"/v1/exam-sessions/{session['id']}/registrations", json={
-            "id_number": random_id_number(age=30), "name": "孙" + secrets.choice("明强伟")})
+    url = f"/v1/exam-sessions/{session['id']}/registrations"
+    people = [{"id_number": random_id_number(age=30), "name": "孙" + secrets.choice("明强伟"),
+               "phone": _phone()} for _ in range(8)]
+    # Issue 14: each person confirms with the code texted to them; no seat is taken before.
+    for body in people:
+        assert operator.post(url, json=body).status_code == 202
+    codes = [texted_code(runtime, body["phone"]) for body in people]
+
+    def apply(i: int) -> Any:
+        return operator.post(url, json={**people[i], "confirmation_code": codes[i]})
 
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(apply, range(8)))
@@ -231,7 +238,9 @@ def test_an_application_never_sets_the_phone_of_a_person_on_record(
     mine = _phone()
     resp = operator.post(f"/v1/exam-sessions/{session['id']}/registrations", json={
         "id_number": full["id_number"], "name": full["name"], "phone": mine})
-    assert resp.status_code == 201, resp.text
+    # Issue 14: a company's registration waits for the person's confirmation (202, the
+    # same answer whatever the person); this person has no phone on record, so no code.
+    assert resp.status_code == 202, resp.text
     assert regulator.get(f"/v1/guards/{person['id']}").json()["phone"] is None
     # So the company's own phone never receives a code for this person.
     enrolled = operator.post("/v1/guards", json={"name": full["name"],
