@@ -158,7 +158,7 @@ def check_code(cur: Cursor, *, now: dt.datetime, target: CodeFor, id_number: str
 
 def confirm(cur: Cursor, *, now: dt.datetime, company_id: int, id_number: str,
             phone: str | None, existing: dict[str, Any] | None, code: str | None,
-            policy: Policy, name: str = "") -> str | None:
+            policy: Policy, name: str) -> str | None:
     """How the person confirmed this enrollment (``"phone-code"`` or ``"hire-code"``, the
     code now used up), or None. A wrong code counts against the live code's attempts."""
     if not code:
