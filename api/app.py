@@ -48,6 +48,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """Build the app. With ``runtime`` given (tests), the caller owns the database."""
     settings = settings or (runtime.settings if runtime else get_settings())
     settings.check_secrets()
+    unchecked_phones = settings.check_peers()
+    if unchecked_phones:
+        log.warning(unchecked_phones)
     owned = runtime is None
 
     @asynccontextmanager

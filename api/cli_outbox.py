@@ -40,6 +40,9 @@ def outbox_list(show_all: bool, limit: int, as_json: bool) -> None:
             rows = repo.list_sms(cur, status=None if show_all else "pending", limit=limit)
     finally:
         rt.close()
+    if settings.phone_owner_check_url:
+        # Messages to typed phones wait for the phone-ownership check (api/sms.py).
+        rows = [r for r in rows if r["owner"] is None]
     if not settings.sms_gateway_url:
         click.echo("no SMS gateway configured: deliver these by hand", err=True)
     if as_json:

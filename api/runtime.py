@@ -144,6 +144,7 @@ def resolve_dsn(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
 
 def open_runtime(settings: Settings, *, upgrade: bool = False) -> Runtime:
     settings.check_secrets()
+    settings.check_peers()
     with _lock:
         dsn, embedded = resolve_dsn(settings)
         db = Database(

@@ -34,6 +34,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect())
 
 
+def no_redirect_opener() -> urllib.request.OpenerDirector:
+    """The opener of every call to a peer outside the system: redirects not followed."""
+    return _OPENER
+
+
 def webhook_keys(settings: Settings) -> notifications.WebhookKeys:
     return notifications.WebhookKeys(settings.derive_key("apikey_pepper", "webhook-secret"))
 

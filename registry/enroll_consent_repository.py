@@ -1,9 +1,10 @@
-"""SQL of enrollment confirmation codes and the SMS outbox (migration 0092,
+"""SQL of confirmation codes and the SMS outbox (migrations 0092 and 0095,
 registry/enroll_consent.py). Functions take the caller's cursor; none commits."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -20,9 +21,11 @@ def lock_subject(cur: Cursor, bidx: bytes) -> None:
 
 
 def count_codes(cur: Cursor, *, since: dt.datetime, bidx: bytes | None = None,
-                company_id: int | None = None) -> tuple[int, dt.datetime | None]:
-    """Codes requested since ``since`` for the ID number and/or the company, and when the
-    oldest of them was requested (for Retry-After)."""
+                company_id: int | None = None, purpose: str | None = None,
+                public: bool = False) -> tuple[int, dt.datetime | None]:
+    """Codes requested since ``since`` for the ID number and/or the company (``public``:
+    those of no company) and/or the purpose, and when the oldest of them was requested
+    (for Retry-After)."""
     where: list[str] = ["created_at > %s"]
     args: list[Any] = [since]
     if bidx is not None:
@@ -31,6 +34,11 @@ def count_codes(cur: Cursor, *, since: dt.datetime, bidx: bytes | None = None,
     if company_id is not None:
         where.append("company_id = %s")
         args.append(company_id)
+    elif public:
+        where.append("company_id IS NULL")
+    if purpose is not None:
+        where.append("purpose = %s")
+        args.append(purpose)
     cur.execute("SELECT count(*) AS n, min(created_at) AS oldest FROM registry_enroll_code"
                 f" WHERE {' AND '.join(where)}", args)
     row = fetch_one(cur)
@@ -38,26 +46,29 @@ def count_codes(cur: Cursor, *, since: dt.datetime, bidx: bytes | None = None,
     return int(row["n"]), row["oldest"]
 
 
-def insert_code(cur: Cursor, *, bidx: bytes, company_id: int, code_hash: bytes | None,
-                now: dt.datetime, expires_at: dt.datetime) -> None:
-    """A new code for (ID number, company); the earlier ones stop working."""
+def insert_code(cur: Cursor, *, bidx: bytes, company_id: int | None, code_hash: bytes | None,
+                now: dt.datetime, expires_at: dt.datetime, purpose: str = "enroll") -> None:
+    """A new code for (ID number, purpose, company or none); the earlier ones stop
+    working."""
     cur.execute("UPDATE registry_enroll_code SET expires_at = least(expires_at, %s)"
-                " WHERE id_number_bidx = %s AND company_id = %s AND used_at IS NULL",
-                (now, bidx, company_id))
+                " WHERE id_number_bidx = %s AND purpose = %s"
+                " AND company_id IS NOT DISTINCT FROM %s AND used_at IS NULL",
+                (now, bidx, purpose, company_id))
     cur.execute("INSERT INTO registry_enroll_code (id_number_bidx, company_id, code_hash,"
-                " created_at, expires_at) VALUES (%s, %s, %s, %s, %s)",
-                (bidx, company_id, code_hash, now, expires_at))
+                " created_at, expires_at, purpose) VALUES (%s, %s, %s, %s, %s, %s)",
+                (bidx, company_id, code_hash, now, expires_at, purpose))
 
 
-def current_code(cur: Cursor, *, bidx: bytes, company_id: int, now: dt.datetime,
-                 max_attempts: int) -> Row | None:
-    """The live code of (ID number, company): the newest, unused, unexpired, not worn out
-    by wrong guesses (locked for the caller's transaction)."""
+def current_code(cur: Cursor, *, bidx: bytes, company_id: int | None, now: dt.datetime,
+                 max_attempts: int, purpose: str = "enroll") -> Row | None:
+    """The live code of (ID number, purpose, company or none): the newest, unused,
+    unexpired, not worn out by wrong guesses (locked for the caller's transaction)."""
     cur.execute("SELECT id, code_hash, attempts FROM registry_enroll_code"
-                " WHERE id_number_bidx = %s AND company_id = %s AND used_at IS NULL"
+                " WHERE id_number_bidx = %s AND purpose = %s"
+                " AND company_id IS NOT DISTINCT FROM %s AND used_at IS NULL"
                 " AND code_hash IS NOT NULL AND expires_at > %s AND attempts < %s"
                 " ORDER BY id DESC LIMIT 1 FOR UPDATE",
-                (bidx, company_id, now, max_attempts))
+                (bidx, purpose, company_id, now, max_attempts))
     return fetch_one(cur)
 
 
@@ -77,15 +88,22 @@ def purge_codes(cur: Cursor, *, before: dt.datetime) -> int:
 
 
 # -- SMS outbox -------------------------------------------------------------------------
-def queue_sms(cur: Cursor, *, phone: str, text: str, now: dt.datetime) -> str:
+def queue_sms(cur: Cursor, *, phone: str, text: str, now: dt.datetime,
+              owner: tuple[str, str] | None = None) -> str:
     """Queue a text message; the phone and the text are sealed bound to the message's
-    ref (a UUID, also the gateway's de-duplication key). Returns the ref."""
+    ref (a UUID, also the gateway's de-duplication key). ``owner`` (ID number, name): the
+    phone is not on that person's record, so the message waits for the phone-ownership
+    check (api/sms.py), sealed the same way. Returns the ref."""
     ref = uuid.uuid4()
     codec = pii_of(cur)
+    owner_sealed = None if owner is None else codec.seal(
+        json.dumps({"id_number": owner[0], "name": owner[1]}, ensure_ascii=False),
+        purpose="sms-owner", bound_to=ref.bytes)
     cur.execute("INSERT INTO registry_sms_outbox (ref, phone_sealed, text_sealed, created_at,"
-                " next_attempt_at) VALUES (%s, %s, %s, %s, %s)",
+                " next_attempt_at, owner_sealed) VALUES (%s, %s, %s, %s, %s, %s)",
                 (str(ref), codec.seal(phone, purpose="sms-phone", bound_to=ref.bytes),
-                 codec.seal(text, purpose="sms-text", bound_to=ref.bytes), now, now))
+                 codec.seal(text, purpose="sms-text", bound_to=ref.bytes), now, now,
+                 owner_sealed))
     return str(ref)
 
 
@@ -96,11 +114,14 @@ def _open(cur: Cursor, rows: list[Row]) -> list[Row]:
         row["ref"] = str(row["ref"])
         row["phone"] = codec.open(row.pop("phone_sealed"), purpose="sms-phone", bound_to=bound)
         row["text"] = codec.open(row.pop("text_sealed"), purpose="sms-text", bound_to=bound)
+        owner = row.pop("owner_sealed")
+        row["owner"] = None if owner is None else json.loads(
+            codec.open(owner, purpose="sms-owner", bound_to=bound))
     return rows
 
 
 _SMS_COLUMNS = ("id, ref, phone_sealed, text_sealed, created_at, status, attempts,"
-                " next_attempt_at, sent_at, last_error")
+                " next_attempt_at, sent_at, last_error, owner_sealed")
 
 
 def list_sms(cur: Cursor, *, status: str | None = "pending", limit: int = 100,
@@ -129,6 +150,18 @@ def record_sms_attempt(cur: Cursor, sms_id: int, *, status: str, error: str | No
                 " last_error = %s, next_attempt_at = coalesce(%s, next_attempt_at),"
                 " sent_at = CASE WHEN %s = 'sent' THEN %s ELSE sent_at END WHERE id = %s",
                 (status, error, next_attempt_at, status, now, sms_id))
+
+
+def owner_confirmed(cur: Cursor, sms_id: int) -> None:
+    """The phone-ownership check confirmed the phone: the message may go; what the check
+    needed is forgotten."""
+    cur.execute("UPDATE registry_sms_outbox SET owner_sealed = NULL WHERE id = %s", (sms_id,))
+
+
+def owner_unconfirmed(cur: Cursor, sms_id: int, *, error: str) -> None:
+    """The check did not confirm the phone (or could not be asked): never sent."""
+    cur.execute("UPDATE registry_sms_outbox SET status = 'unconfirmed', owner_sealed = NULL,"
+                " last_error = %s WHERE id = %s", (error, sms_id))
 
 
 def purge_sms(cur: Cursor, *, before: dt.datetime) -> int:

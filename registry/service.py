@@ -182,7 +182,7 @@ def enroll_guard(cur: Cursor, *, actor: Actor, now: dt.datetime, company_id: int
         consent = enroll_consent.confirm(cur, now=now, company_id=company_id,
                                          id_number=rid.number, phone=phone,
                                          existing=existing, code=consent_code,
-                                         policy=policy)
+                                         policy=policy, name=name)
         if consent is None:
             if consent_code:  # a wrong or expired code: the same answer, nothing sent
                 return enroll_consent.AwaitingConfirmation(

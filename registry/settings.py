@@ -204,6 +204,14 @@ class Settings(BaseSettings):
     # the pending messages to the operator instead.
     sms_gateway_url: str | None = None
     sms_gateway_token: SecretStr | None = None
+    # The telecom real-name check (a peer outside the system, api/phone_owner.py): does
+    # this phone belong to the holder of this ID number and name? A text message goes to
+    # a phone the registry did not already have on record for the person only when it
+    # says yes (issue 14: the SMS side channel). Required in production; unset in
+    # development and test, typed phones are trusted (with a warning at start-up).
+    phone_owner_check_url: str | None = None
+    phone_owner_check_token: SecretStr | None = None
+    phone_owner_check_timeout_s: float = Field(default=5.0, gt=0, le=60)
     # Where the limits count (api/rate_limits.py): "database" (shared by every process
     # and host) or "process" (each process on its own: a single-process deployment, and
     # the baseline of bench/bench_replicas.py).
@@ -241,6 +249,22 @@ class Settings(BaseSettings):
                 "PostgreSQL (it trusts every local connection and keeps the data in "
                 f"{self.data_dir}); point DATABASE_URL at a PostgreSQL server with pgvector"
             )
+
+    def check_peers(self) -> str | None:
+        """The phone-ownership check (``GUARDREG_PHONE_OWNER_CHECK_URL``): outside
+        development and test the service refuses to start without it (:class:`SettingsError`),
+        since a code texted to a phone the company or an applicant typed would tell them
+        whether the registry knows an ID number. In development and test, the one-line
+        warning to log at start-up (typed phones are trusted), else None."""
+        if self.phone_owner_check_url:
+            return None
+        if self.mode == "development" or self.mode == "test":
+            return ("GUARDREG_PHONE_OWNER_CHECK_URL is not set: text messages to typed phones "
+                    f"are sent unchecked (mode={self.mode}; production refuses to start)")
+        raise SettingsError(
+            f"GUARDREG_PHONE_OWNER_CHECK_URL is not set: mode={self.mode} texts a phone the "
+            "registry did not have on record only once the telecom real-name check confirms "
+            "it belongs to the person; point it at that service (docs/OPERATIONS.md)")
 
     def derive_key(self, secret_name: str, purpose: str, length: int = 32) -> bytes:
         """A purpose-bound key derived from one of the master secrets."""

@@ -5,10 +5,10 @@ case -> view."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api import csv_import
@@ -20,8 +20,7 @@ from api.schemas import Input, Name
 from api.schemas_biometrics import FACE_HELD, FINGER_HELD, PDF, FaceCaptureOut, FingerCaptureOut
 from api.usecases import exams as exam_usecase
 from api.usecases.captures import GuardLoader
-from registry import exams
-from registry.audit import Actor
+from registry import enroll_consent, exams
 from registry.auth import Principal, Role
 from registry.db import Cursor
 from registry.errors import NotEligible
@@ -67,12 +66,27 @@ class ApplicationIn(Input):
     id_number: str = _ID_NUMBER
     name: Name = Field(min_length=1, max_length=50)
     phone: str = _PHONE
+    confirmation_code: str | None = Field(
+        default=None, max_length=20,
+        description="the code texted after the first application (issue 14)")
+
+
+class ApplicationReceivedOut(BaseModel):
+    """An online application without a valid code: the same answer whatever the person."""
+
+    status: Literal["application-received"]
+    detail: str
+    session_id: int
+    code_expires_in_s: int
 
 
 class CompanyApplicationIn(Input):
     id_number: str = _ID_NUMBER
     name: Name = Field(min_length=1, max_length=50)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")
+    confirmation_code: str | None = Field(
+        default=None, max_length=20,
+        description="a company operator's: the code texted to the person (issue 14)")
 
 
 class AppliedOut(BaseModel):
@@ -238,20 +252,23 @@ def _refused() -> NotEligible:
     return NotEligible(exams.NOT_ELIGIBLE, reason="not-eligible")
 
 
-PUBLIC = Actor("public")
-
-
 @router.post("/exam-sessions/{session_id}/applications", status_code=201,
              response_model=AppliedOut,
-             summary="Apply online for the exam (public: ID number, name and phone); the "
-                     "registration code is shown once")
-def apply_online(session_id: Id, body: ApplicationIn, request: Request, now: Now
-                 ) -> dict[str, Any]:
+             summary="Apply online for the exam (public: ID number, name and phone), "
+                     "confirmed with a texted code; the registration code is shown once",
+             responses={202: {"model": ApplicationReceivedOut,
+                              "description": "without a valid confirmation_code: the same "
+                              "answer whatever the person; a code is texted"}})
+def apply_online(session_id: Id, body: ApplicationIn, request: Request, now: Now) -> Any:
     rate_limit_client(request, "exam")
-    with runtime(request).db.transaction() as cur:
-        done = exams.apply(cur, actor=PUBLIC, now=now, session_id=session_id,
-                           id_number=body.id_number, name=body.name, phone=body.phone,
-                           applied_by="self")
+    rt = runtime(request)
+    with rt.db.transaction() as cur:
+        done = exams.apply_with_consent(
+            cur, actor=exams.PUBLIC, now=now, session_id=session_id, id_number=body.id_number,
+            name=body.name, phone=body.phone, code=body.confirmation_code,
+            policy=enroll_consent.Policy.from_settings(rt.settings))
+    if isinstance(done, exams.ApplicationReceived):
+        return JSONResponse(done.view(), status_code=202)
     if done.registration is None:
         raise _refused()
     reg = done.registration
@@ -261,15 +278,28 @@ def apply_online(session_id: Id, body: ApplicationIn, request: Request, now: Now
 
 @router.post("/exam-sessions/{session_id}/registrations", status_code=201,
              response_model=RegisteredOut,
-             summary="Register a person for the exam on their behalf (company or regulator)")
+             summary="Register a person for the exam on their behalf (company, confirmed by "
+                     "the person with a texted code; or regulator)",
+             responses={202: {"model": ApplicationReceivedOut,
+                              "description": "a company operator's registration without a "
+                              "valid confirmation_code: the same answer whatever the person; "
+                              "a code is texted to the person"}})
 def register(session_id: Id, body: CompanyApplicationIn, request: Request,
-             principal: Applicant, now: Now) -> dict[str, Any]:
-    company = principal.company_id if principal.role is Role.COMPANY_OPERATOR else None
-    with runtime(request).db.transaction() as cur:
-        done = exams.apply(cur, actor=actor_of(principal), now=now, session_id=session_id,
-                           id_number=body.id_number, name=body.name, phone=body.phone,
-                           applied_by="company" if company else "regulator",
-                           company_id=company)
+             principal: Applicant, now: Now) -> Any:
+    rt = runtime(request)
+    with rt.db.transaction() as cur:
+        if principal.role is Role.COMPANY_OPERATOR:
+            done = exams.apply_with_consent(
+                cur, actor=actor_of(principal), now=now, session_id=session_id,
+                id_number=body.id_number, name=body.name, phone=body.phone,
+                code=body.confirmation_code, company_id=int(principal.company_id or 0),
+                policy=enroll_consent.Policy.from_settings(rt.settings))
+        else:
+            done = exams.apply(cur, actor=actor_of(principal), now=now, session_id=session_id,
+                               id_number=body.id_number, name=body.name, phone=body.phone,
+                               applied_by="regulator")
+    if isinstance(done, exams.ApplicationReceived):
+        return JSONResponse(done.view(), status_code=202)
     if done.registration is None:
         raise _refused()
     reg = done.registration

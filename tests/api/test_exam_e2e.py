@@ -23,6 +23,7 @@ from tests.conftest import (
     FINGERS,
     PEOPLE,
     Api,
+    apply_online,
     internal_guard_id,
     make_principal,
     random_id_number,
@@ -72,7 +73,7 @@ def test_from_online_application_to_a_personal_certificate(
         "capacity": 40}).json()
     # 1. Online application: ID number, name, phone; the code is shown once.
     id_number, name = random_id_number(age=27), "郑" + secrets.choice("明强伟")
-    applied = client.post(f"/v1/exam-sessions/{session['id']}/applications", json={
+    applied = apply_online(client, runtime, session["id"], {
         "id_number": id_number, "name": name, "phone": "13800138000"})
     assert applied.status_code == 201, applied.text
     # 2. The registration point: the ID card shown, photo and two fingers captured.

@@ -16,7 +16,7 @@ import pytest
 
 from registry import exams
 from tests.api.test_regulation_api import FORBIDDEN_PUBLIC
-from tests.conftest import Api, make_principal, random_id_number
+from tests.conftest import Api, apply_online, make_principal, random_id_number, texted_code
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +63,8 @@ def test_online_application_gives_a_code_once_and_a_ticket(
         runtime: Any, client: Any, staff: Api, regulator: Api) -> None:
     session = _session(staff)
     id_number, name, phone = random_id_number(age=25), "周" + secrets.choice("明强伟"), _phone()
-    resp = client.post(f"/v1/exam-sessions/{session['id']}/applications",
-                       json={"id_number": id_number, "name": name, "phone": phone})
+    resp = apply_online(client, runtime, session["id"],
+                        {"id_number": id_number, "name": name, "phone": phone})
     assert resp.status_code == 201, resp.text
     code = resp.json()["registration_code"]
     assert len(code) == 11 and id_number not in resp.text and phone not in resp.text
@@ -72,8 +72,8 @@ def test_online_application_gives_a_code_once_and_a_ticket(
     for text in (resp.text, listed.text):
         for word in FORBIDDEN_PUBLIC:
             assert f'"{word}"' not in text
-    again = client.post(f"/v1/exam-sessions/{session['id']}/applications",
-                        json={"id_number": id_number, "name": name, "phone": phone})
+    again = apply_online(client, runtime, session["id"],
+                         {"id_number": id_number, "name": name, "phone": phone})
     assert again.status_code == 409
     # Stored as a keyed hash only: no table holds the code.
     with runtime.db.transaction(readonly=True) as cur:
@@ -116,26 +116,30 @@ def test_online_application_gives_a_code_once_and_a_ticket(
 
 
 def test_refusals_say_the_same_whatever_the_reason(
-        client: Any, staff: Api, regulator: Api) -> None:
+        runtime: Any, client: Any, staff: Api, regulator: Api) -> None:
     session = _session(staff)
     banned = random_id_number(age=40)
     assert regulator.post("/v1/bans", json={"id_number": banned, "reason": "诈骗 fraud",
                                              "until_on": "2099-01-01"}).status_code == 201
     company = regulator.make_company()
     guard = regulator.make_guard(company["id"])
+    on_record = regulator.get(f"/v1/guards/{guard['id']}").json()
     cases = {
         "banned": {"id_number": banned, "name": "赵某", "phone": _phone()},
         # 17 on the day of the session (30 days ahead): a 17-year-old today may be 18 then.
         "under-age": {"id_number": random_id_number(
             age=17, today=dt.date.fromisoformat(session["sits_on"])), "name": "钱某",
                       "phone": _phone()},
-        "identity-mismatch": {"id_number": regulator.get(
-            f"/v1/guards/{guard['id']}").json()["id_number"], "name": guard["name"] + "某",
-            "phone": _phone()},
+        "identity-mismatch": {"id_number": on_record["id_number"],
+                              "name": guard["name"] + "某", "phone": _phone()},
     }
     answers = []
-    for body in cases.values():
-        resp = client.post(f"/v1/exam-sessions/{session['id']}/applications", json=body)
+    for kind, body in cases.items():
+        # Issue 14: said only to the holder of the phone the code went to (for the person
+        # on record, the phone on the record).
+        resp = apply_online(client, runtime, session["id"], body,
+                            texted_to=on_record["phone"] if kind == "identity-mismatch"
+                            else None)
         assert resp.status_code == 422, resp.text
         assert resp.headers["content-type"].startswith("application/problem+json")
         answer = resp.json()
@@ -156,9 +160,16 @@ def test_capacity_holds_under_concurrent_applications(
     company = regulator.make_company()
     operator = make_principal(runtime, client, "company_operator", company_id=company["id"])
 
-    def apply(_: int) -> Any:
-        return operator.post(f"/v1/exam-sessions/{session['id']}/registrations", json={
-            "id_number": random_id_number(age=30), "name": "孙" + secrets.choice("明强伟")})
+    url = f"/v1/exam-sessions/{session['id']}/registrations"
+    people = [{"id_number": random_id_number(age=30), "name": "孙" + secrets.choice("明强伟"),
+               "phone": _phone()} for _ in range(8)]
+    # Issue 14: each person confirms with the code texted to them; no seat is taken before.
+    for body in people:
+        assert operator.post(url, json=body).status_code == 202
+    codes = [texted_code(runtime, body["phone"]) for body in people]
+
+    def apply(i: int) -> Any:
+        return operator.post(url, json={**people[i], "confirmation_code": codes[i]})
 
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(apply, range(8)))
@@ -227,7 +238,9 @@ def test_an_application_never_sets_the_phone_of_a_person_on_record(
     mine = _phone()
     resp = operator.post(f"/v1/exam-sessions/{session['id']}/registrations", json={
         "id_number": full["id_number"], "name": full["name"], "phone": mine})
-    assert resp.status_code == 201, resp.text
+    # Issue 14: a company's registration waits for the person's confirmation (202, the
+    # same answer whatever the person); this person has no phone on record, so no code.
+    assert resp.status_code == 202, resp.text
     assert regulator.get(f"/v1/guards/{person['id']}").json()["phone"] is None
     # So the company's own phone never receives a code for this person.
     enrolled = operator.post("/v1/guards", json={"name": full["name"],

@@ -26,6 +26,7 @@ from registry import enroll_consent_repository
 from tests.api.live_server import serve
 from tests.conftest import (
     Api,
+    apply_online,
     make_issuable_guard,
     make_principal,
     random_credit_code,
@@ -120,7 +121,7 @@ def world(runtime: Runtime, client: Any, regulator: Api, live: str) -> dict[str,
         "capacity": 40}).json()
     applicant = {"name": "郑" + secrets.choice("明强伟"), "id_number": random_id_number(),
                  "phone": _phone()}
-    applied = client.post(f"/v1/exam-sessions/{session['id']}/applications", json=applicant)
+    applied = apply_online(client, runtime, session["id"], applicant)
     assert applied.status_code == 201, applied.text
     return {
         "a": a, "b": b, "employed": employed, "former": former, "banned": banned,
