@@ -152,8 +152,14 @@ class PreparedTemplate:
 
 
 def _hull_distance(xy: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """Distance map to the convex hull of ``xy`` (0 inside), with the canvas offset."""
-    pad = int(RADIUS + OMEGA + 8)
+    """Distance map to the convex hull of ``xy`` (0 inside), with the canvas offset.
+
+    Only the cells of the cylinders' disks are read: their centres lie within ``RADIUS``
+    of a minutia, so a margin of ``RADIUS + 2`` holds them all, and the distance at a
+    point is the same on any canvas that holds the point and its nearest hull point
+    (the chamfer path between them stays in their bounding box). A wider margin only
+    cost time (it was ``RADIUS + OMEGA + 8``: the same maps, 1.9 -> 1.5 ms a template)."""
+    pad = math.ceil(RADIUS) + 2
     ox = math.floor(xy[:, 0].min()) - pad
     oy = math.floor(xy[:, 1].min()) - pad
     w = math.ceil(xy[:, 0].max()) + pad - ox + 1
@@ -192,20 +198,25 @@ def prepare_minutiae(minutiae: np.ndarray, dpi: float = 500.0) -> PreparedTempla
         z = np.zeros((0, 0), np.float32)
         return PreparedTemplate(allm[:0], empty, np.zeros(0, np.float32), allm, z, z)
     c, s_ = np.cos(th), np.sin(th)
-    dx = xy[None, :, 0] - xy[:, None, 0]  # (i, j): position of j relative to i
-    dy = xy[None, :, 1] - xy[:, None, 1]
+    dist = np.hypot(xy[None, :, 0] - xy[:, None, 0], xy[None, :, 1] - xy[:, None, 1])
+    near = (dist <= RADIUS + 3 * SIGMA_S) & ~np.eye(n, dtype=bool)
+    # Each cylinder sums over its neighbours only: the k nearest-numbered neighbours of
+    # i (k = the most any minutia has), padded with weight 0. Far minutiae would add
+    # exact zeros; leaving them out saves the Gaussians of ~40% of the pairs.
+    k = max(int(near.sum(axis=1).max()), 1)
+    nb = np.argsort(~near, axis=1, kind="stable")[:, :k]  # (i, k): j, neighbours first
+    w = np.take_along_axis(near, nb, axis=1).astype(np.float32)
+    dx = xy[nb, 0] - xy[:, None, 0]  # (i, k): position of neighbour j relative to i
+    dy = xy[nb, 1] - xy[:, None, 1]
     # coordinates of j in the frame of i (x axis along theta_i)
     u = c[:, None] * dx + s_[:, None] * dy
     v = -s_[:, None] * dx + c[:, None] * dy
-    dist = np.hypot(dx, dy)
-    near = (dist <= RADIUS + 3 * SIGMA_S) & ~np.eye(n, dtype=bool)
     gu = np.exp(-((u[:, :, None] - _CELL_C[None, None, :]) ** 2) / (2 * SIGMA_S**2))
     gv = np.exp(-((v[:, :, None] - _CELL_C[None, None, :]) ** 2) / (2 * SIGMA_S**2))
-    dth = _dphi(th[None, :], th[:, None])  # direction of j relative to i
+    dth = _dphi(th[nb], th[:, None])  # direction of j relative to i
     gd = np.exp(-(_dphi(_DIR_C[None, None, :], dth[:, :, None]) ** 2) / (2 * SIGMA_D**2))
-    w = near.astype(np.float32)
     gu = (gu * w[:, :, None]).astype(np.float32)  # (i, j, a)
-    gvd = (gv[:, :, :, None] * gd[:, :, None, :]).astype(np.float32).reshape(n, n, NS * ND)
+    gvd = (gv[:, :, :, None] * gd[:, :, None, :]).astype(np.float32).reshape(n, k, NS * ND)
     # sum over neighbours j: (i, a, j) @ (i, j, b*k) -> (i, a, b*k)
     acc = np.matmul(gu.transpose(0, 2, 1), gvd).reshape(n, NS, NS, ND)
     cyl = _sigmoid(acc, MU_PSI, TAU_PSI).astype(np.float32)

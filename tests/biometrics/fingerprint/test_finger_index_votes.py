@@ -110,3 +110,24 @@ def test_cylinder_votes_count_the_shared_codes(gallery: list[matcher.PreparedTem
     assert ranked[0][1] == pytest.approx(float(scores.max()) * unit ** 2)
     assert index.cylinder_votes(np.zeros((0, index.TABLES), np.int64), lists,
                                 gallery_size=n)[0].size == 0
+
+
+def test_the_prefilter_votes_only_the_fingers_with_the_most_collision_weight(
+        gallery: list[matcher.PreparedTemplate]) -> None:
+    """With more colliding fingers than ``prefilter``, only that many are voted; the mate
+    (the most colliding finger) keeps its place and its score, and without the prefilter
+    every colliding finger is ranked."""
+    lists = lists_of(gallery)
+    codes = index.minutia_codes(real("101_2"))
+    everyone = index.rank_votes(codes, lists, gallery_size=len(gallery), top=len(gallery),
+                                prefilter=0)
+    assert len(everyone) > 20  # many fingers collide somewhere
+    few = index.rank_votes(codes, lists, gallery_size=len(gallery), top=len(gallery),
+                           prefilter=20)
+    assert len(few) == 20
+    assert few[0] == everyone[0] and few[0][0] == 1
+    # the fingers kept are the ones with the largest summed weight, not the best 20 by
+    # votes: the two rankings may differ below the top, but every kept finger's score is
+    # what the full vote gives it
+    full = dict(everyone)
+    assert all(full[f] == s for f, s in few)
