@@ -66,3 +66,35 @@ def test_the_check_can_fail(tmp_path: Path) -> None:
                     "from registry import service\n", encoding="utf-8")
     assert len(_violations(bad)) == 6
     assert _violations(good) == []
+
+
+def _router_imports(path: Path) -> list[str]:
+    """The other routers ``path`` imports (shared views live outside api/routers)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.startswith("api.routers") or (
+                    node.level == 1 and node.module is not None):
+                found.append(f"line {node.lineno}: imports {node.module}")
+            elif node.module == "api" and any(a.name == "routers" for a in node.names):
+                found.append(f"line {node.lineno}: imports api.routers")
+        elif isinstance(node, ast.Import):
+            found += [f"line {node.lineno}: imports {a.name}" for a in node.names
+                      if a.name.startswith("api.routers")]
+    return found
+
+
+@pytest.mark.parametrize("path", ROUTERS, ids=lambda p: p.stem)
+def test_no_router_imports_another_router(path: Path) -> None:
+    assert _router_imports(path) == []
+
+
+def test_the_router_import_check_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from api.routers.biometrics import capture_face\n"
+                   "import api.routers.exams\nfrom .biometrics import x\n", encoding="utf-8")
+    assert len(_router_imports(bad)) == 3
+    good = tmp_path / "good.py"
+    good.write_text("from api.capture_views import capture_face\n", encoding="utf-8")
+    assert _router_imports(good) == []

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from api.access import GuardRef, actor_of, certificate_holder, guard_for
 from api.biometric_context import sealer
+from api.capture_views import capture_face, capture_finger
 from api.cursors import PageAt, page_cursor
 from api.deps import clock, rate_limit, require, runtime
 from api.schemas import Input, Page, mask_id_number
@@ -31,7 +32,6 @@ from api.schemas_biometrics import (
 )
 from api.usecases import biometric_reviews as reviews
 from api.usecases import captures
-from api.usecases.captures import GuardLoader
 from biometrics import enrollment
 from registry.auth import Principal, Role
 from registry.errors import NotFound
@@ -49,27 +49,6 @@ def _jpeg(photo: bytes) -> Response:
     return Response(photo, media_type="image/jpeg", headers=NO_STORE)
 
 
-def _held_view(request: Request, principal: Principal, outcome: enrollment.EnrollmentOutcome,
-               body: dict[str, Any], detail: str) -> JSONResponse:
-    """201 when enrolled; 202 when held, with the other identities for a regulator."""
-    if outcome.status == "held":
-        body["review_id"] = outcome.review_id
-        body["detail"] = detail
-        if principal.role is Role.REGULATOR:
-            with runtime(request).db.transaction(readonly=True) as cur:
-                body["candidates"] = captures.public_candidates(cur, outcome.candidates)
-            body["banned_match"] = outcome.banned_match
-    return JSONResponse(body, status_code=201 if outcome.status == "enrolled" else 202)
-
-
-def _check_access(request: Request, principal: Principal, load: GuardLoader) -> None:
-    """Access before anything is read (checked again under lock when storing), then the
-    caller's enrollment budget."""
-    with runtime(request).db.transaction(readonly=True) as cur:
-        load(cur, False)
-    rate_limit(request, principal, "enroll")
-
-
 @router.post("/guards/{guard_id}/face", status_code=201, response_model=FaceCaptureOut,
              responses=FACE_HELD,
              summary="Capture (or replace) a guard's face photo; 1:N duplicate search")
@@ -78,20 +57,6 @@ def enroll_face(guard_id: GuardRef, request: Request, principal: Staff, now: Now
                 ) -> JSONResponse:
     return capture_face(request, principal, now, photo,
                         lambda cur, lock: guard_for(cur, principal, guard_id, for_update=lock))
-
-
-def capture_face(request: Request, principal: Principal, now: dt.datetime, photo: UploadFile,
-                 load: GuardLoader) -> JSONResponse:
-    """The face capture for whoever ``load`` lets the principal reach (the guard pages,
-    or the exam registration point)."""
-    _check_access(request, principal, load)
-    done = captures.capture_face(runtime(request), actor=actor_of(principal), now=now,
-                                 photo=photo, load=load)
-    body: dict[str, Any] = {"guard_id": str(done.guard["public_id"]),
-                            "status": done.outcome.status, "replaced": done.outcome.replaced,
-                            "model": done.model, "quality": done.quality}
-    return _held_view(request, principal, done.outcome, body,
-                      "held for regulator review: the face matches another enrolled identity")
 
 
 @router.get("/guards/{guard_id}/face/photo", summary="The enrolled photo (JPEG)",
@@ -266,23 +231,6 @@ def enroll_finger(guard_id: GuardRef, request: Request, principal: Staff, now: N
     return capture_finger(request, principal, now, position, image, template, dpi,
                           lambda cur, lock: guard_for(cur, principal, guard_id,
                                                       for_update=lock))
-
-
-def capture_finger(request: Request, principal: Principal, now: dt.datetime, position: int,
-                   image: UploadFile | None, template: UploadFile | None, dpi: float | None,
-                   load: GuardLoader) -> JSONResponse:
-    """The finger capture for whoever ``load`` lets the principal reach."""
-    _check_access(request, principal, load)
-    done = captures.capture_finger(runtime(request), actor=actor_of(principal), now=now,
-                                   position=position, image=image, template=template, dpi=dpi,
-                                   load=load)
-    capture = done.capture
-    body: dict[str, Any] = {"guard_id": str(done.guard["public_id"]), "position": position,
-                            "status": done.outcome.status, "replaced": done.outcome.replaced,
-                            "quality": capture.quality, "minutiae": capture.minutiae,
-                            "source": capture.source, "image_kept": False}
-    return _held_view(request, principal, done.outcome, body,
-                      "held for regulator review: the finger matches another identity")
 
 
 # -- the evidence of one held duplicate (regulator only) ------------------------------

@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 
 from api import csv_import
 from api.access import GuardRef, actor_of, guard_for, public_guard_ids
+from api.capture_views import capture_face, capture_finger
 from api.cursors import PageAt, page_cursor
 from api.deps import clock, rate_limit_client, require, runtime
-from api.routers.biometrics import capture_face, capture_finger
 from api.schemas import Input, Name
 from api.schemas_biometrics import FACE_HELD, FINGER_HELD, PDF, FaceCaptureOut, FingerCaptureOut
 from api.usecases import exams as exam_usecase
