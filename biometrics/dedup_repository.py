@@ -22,23 +22,25 @@ def lock_dedup(cur: Cursor) -> None:
 
 
 def faces_of(cur: Cursor, subjects: Sequence[str]) -> list[dict[str, Any]]:
-    """Stored face templates (not rejected) of ``subjects``."""
+    """Stored face templates (not rejected) of ``subjects``. The subjects are compared as
+    uuids, so the primary key finds them (``subject::text = ANY(...)`` read every row)."""
     if not subjects:
         return []
     cur.execute(
         "SELECT subject::text AS subject, model, embedding::text AS embedding"
-        " FROM biometrics_face WHERE subject::text = ANY(%s) AND status <> 'rejected'",
+        " FROM biometrics_face WHERE subject = ANY(%s::uuid[]) AND status <> 'rejected'",
         (list(subjects),))
     return fetch_all(cur)
 
 
 def fingers_of(cur: Cursor, subjects: Sequence[str]) -> list[dict[str, Any]]:
-    """Stored finger templates (not rejected) of ``subjects``."""
+    """Stored finger templates (not rejected) of ``subjects``, with the ``change_seq``
+    that keys a prepared template in a cache."""
     if not subjects:
         return []
     cur.execute(
-        "SELECT subject::text AS subject, position, model, template_sealed"
-        " FROM biometrics_finger WHERE subject::text = ANY(%s) AND status <> 'rejected'"
+        "SELECT subject::text AS subject, position, model, template_sealed, change_seq"
+        " FROM biometrics_finger WHERE subject = ANY(%s::uuid[]) AND status <> 'rejected'"
         " ORDER BY subject, position",
         (list(subjects),))
     return fetch_all(cur)

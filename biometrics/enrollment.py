@@ -155,8 +155,8 @@ def find_duplicates(cur: Cursor, *, subject: str, probe: Probe, today: dt.date,
     both identities have, fuse, and return those that pass the hold threshold (the
     banned ones at the more sensitive one), most alike first. Call under
     :func:`dedup_repository.lock_dedup`."""
-    from biometrics.finger_search import finger_aad, search_fingers
-    from biometrics.fingerprint.matcher import match, prepare
+    from biometrics.finger_search import prepared_template, search_fingers
+    from biometrics.fingerprint.matcher import match
 
     face_model = probe.face_model or ""
     fuse = fusion.fusion_for(policy, face_model=face_model, finger_model=finger_model)
@@ -180,11 +180,11 @@ def find_duplicates(cur: Cursor, *, subject: str, probe: Probe, today: dt.date,
                     repository.parse_vector(row["embedding"]) - probe.face))
     their_fingers: dict[str, list[tuple[int, str, Any]]] = {}
     if probe.fingers:
+        # the fingers the search just scored come from the cache it filled
         for row in dedup_repository.fingers_of(cur, names):
-            pos = int(row["position"])
-            their_fingers.setdefault(row["subject"], []).append((pos, str(row["model"]), prepare(
-                sealer.open(bytes(row["template_sealed"]), aad=finger_aad(row["subject"],
-                                                                           pos)))))
+            their_fingers.setdefault(row["subject"], []).append(
+                (int(row["position"]), str(row["model"]),
+                 prepared_template(row, sealer, cache)))
     out: list[Candidate] = []
     for name in names:
         comps: list[fusion.Comparison] = []
@@ -204,6 +204,8 @@ def find_duplicates(cur: Cursor, *, subject: str, probe: Probe, today: dt.date,
                                                 candidate_position=best[0] or None,
                                                 positions_compared=len(pool),
                                                 template_model=best[1]))
+        if not (fuse.decide(comps, banned=True).hold or fuse.decide(comps, banned=False).hold):
+            continue  # held under neither threshold: whose it is and bans change nothing
         guard = service.guard_of_subject(cur, name)
         banned = guard is not None and service.is_banned(cur, guard.id, today)
         verdict = fuse.decide(comps, banned=banned)
@@ -219,16 +221,18 @@ def enroll_face(cur: Cursor, *, actor: Actor, now: dt.datetime, subject: str, gu
                 sealer: Sealer, vector_key: FaceVectorKey, transform_kid: str,
                 policy: fusion.Policy, finger_model: str,
                 face_box: tuple[int, int, int, int] | None = None,
-                db: Database | None = None) -> EnrollmentOutcome:
+                db: Database | None = None, cache: Any = None) -> EnrollmentOutcome:
     """Protect, search 1:N on the face and on the fingers already captured (``db`` lets
-    the face search use one connection per index shard), fuse, store, and hold the
-    enrollment for review when another identity passes the fused threshold."""
+    the face search use one connection per index shard; ``cache`` keeps prepared finger
+    templates), fuse, store, and hold the enrollment for review when another identity
+    passes the fused threshold."""
     protected = vector_key.protect(np.asarray(encoding, dtype=np.float64))
     dedup_repository.lock_dedup(cur)
     probe = stored_probe(cur, subject, sealer=sealer, skip_face=True)
     probe.face, probe.face_model = protected, model
     candidates = find_duplicates(cur, subject=subject, probe=probe, today=now.date(),
-                                 sealer=sealer, policy=policy, finger_model=finger_model, db=db)
+                                 sealer=sealer, policy=policy, finger_model=finger_model, db=db,
+                                 cache=cache)
     status = "held" if candidates else "enrolled"
     photo = normalised_jpeg(pixels)
     replaced = repository.upsert_face(

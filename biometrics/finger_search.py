@@ -97,6 +97,13 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL[0]
 
 
+def prepared_template(row: dict[str, Any], sealer: Sealer, cache: TemplateCache | None,
+                      ) -> PreparedTemplate:
+    """The prepared template of a stored finger row (``subject``, ``position``,
+    ``change_seq``, ``template_sealed``), from ``cache`` when it holds it."""
+    return _prepared(row, sealer, cache)
+
+
 def _prepared(row: dict[str, Any], sealer: Sealer, cache: TemplateCache | None,
               ) -> PreparedTemplate:
     subject, position = str(row["subject"]), int(row["position"])

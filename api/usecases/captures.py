@@ -111,7 +111,8 @@ def capture_face(rt: Runtime, *, actor: Actor, now: dt.datetime, photo: UploadFi
             guard_id=int(guard["id"]), encoding=result.encoding, model=result.model_id,
             quality=result.quality, pixels=work.pixels, sealer=sealer(rt.settings),
             vector_key=key, transform_kid=key.key_id, policy=dedup_policy(rt.settings),
-            finger_model=finger_capture.MODEL_ID, face_box=result.box.as_tuple(), db=rt.db)
+            finger_model=finger_capture.MODEL_ID, face_box=result.box.as_tuple(), db=rt.db,
+            cache=rt.finger_cache)
     return FaceCaptured(guard=guard, outcome=outcome, model=result.model_id,
                         quality={k: round(float(v), 3) for k, v in result.quality.items()})
 
