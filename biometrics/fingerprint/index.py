@@ -124,6 +124,8 @@ _WEIGHT_LEVELS = 63  # rarity weights are quantised to 6 bits inside the sort ke
 # million entries of ~150,000 fingers; sorting them all was most of the ranking's CPU
 # (p95 128 ms), and the mates the votes rank in the top 100 are in the top 5,000 by
 # summed weight (bench/bench_finger_index.py: recall @100 0.831 -> 0.835, p95 39 ms).
+# On 300 synthetic second impressions at 200k it costs 1.7 points @100 (0.597 -> 0.580;
+# 20,000 costs 0.4 but puts the search's p95 at 337 ms): docs/BENCHMARKS.md.
 PREFILTER = 5000
 
 
