@@ -1,5 +1,8 @@
 // The public page: file and follow a complaint; read the red/black lists and the
-// published inspection results. No sign-in: every call here is a public endpoint.
+// published inspection results; apply online for the guard exam. No sign-in: every call
+// here is a public endpoint.
+
+import { applicationOutcome, chinaToday, openSessions, sessionLabel } from "./lib/exam.js";
 
 const OUTCOMES = {
   "upheld": "属实 · upheld", "not-upheld": "不属实 · not upheld", "referred": "已移送 · referred",
@@ -82,7 +85,85 @@ async function inspections() {
   }
 }
 
+// -- the guard exam: pick a session, apply, confirm with the texted code ------------------
+const examForm = /** @type {HTMLFormElement} */ (document.getElementById("exam-form"));
+const codeForm = /** @type {HTMLFormElement} */ (document.getElementById("exam-code-form"));
+const examResult = document.getElementById("exam-result");
+
+async function examSessions() {
+  const select = /** @type {HTMLSelectElement} */ (document.getElementById("e-session"));
+  const msg = document.getElementById("e-sessions-msg");
+  const today = chinaToday();
+  const year = Number(today.slice(0, 4));
+  const found = [];
+  for (const y of [year, year + 1]) {
+    const resp = await fetch("/v1/exam-sessions?year=" + y);
+    if (!resp.ok) { msg.className = "msg error"; msg.textContent = await problem(resp); return; }
+    found.push(...(await resp.json()).items);
+  }
+  const open = openSessions(found, today);
+  select.replaceChildren(...open.map((s) => {
+    const o = /** @type {HTMLOptionElement} */ (el("option", sessionLabel(s)));
+    o.value = String(s.id);
+    return o;
+  }));
+  if (!open.length) {
+    msg.className = "msg warn";
+    msg.textContent = "暂无可报名的考试场次 · No exam session is open for application now";
+  }
+}
+
+/** The application as the person typed it, and the session it is for. */
+function application() {
+  const data = new FormData(examForm);
+  const field = (/** @type {string} */ k) => String(data.get(k) || "").trim();
+  return { sessionId: field("session"),
+           body: { id_number: field("id_number").toUpperCase(), name: field("name"),
+                   phone: field("phone").replace(/[\s-]/g, "") } };
+}
+
+/** @param {string} [code] the texted confirmation code, on the second step */
+async function sendApplication(code) {
+  const { sessionId, body } = application();
+  const json = code ? { ...body, confirmation_code: code } : body;
+  examResult.replaceChildren(el("p", "…"));
+  const resp = await fetch(`/v1/exam-sessions/${encodeURIComponent(sessionId)}/applications`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(json) });
+  let answer = null;
+  try { answer = await resp.json(); } catch (e) { answer = null; }
+  const out = applicationOutcome(resp.status, answer, !!code);
+  const kinds = { "registered": "ok", "code-sent": "ok", "code-not-taken": "warn", "refused": "error" };
+  const p = el("p", out.text, `msg ${kinds[out.kind]} exam-${out.kind}`);
+  examResult.replaceChildren(p);
+  if (out.kind === "registered") {
+    const shown = el("output", answer.registration_code, "code");
+    shown.id = "registration-code";
+    examResult.append(el("p", "报名码 · Registration code: "), shown,
+      el("p", `考试日期 · Exam day: ${answer.sits_on} · 考点 · Venue: ${answer.venue}`));
+    codeForm.hidden = true;
+    codeForm.reset();
+    examForm.reset();
+    examSessions();
+    return;
+  }
+  if (out.kind === "code-sent" || out.kind === "code-not-taken") {
+    codeForm.hidden = false;
+    const input = /** @type {HTMLInputElement} */ (document.getElementById("e-code"));
+    if (out.kind === "code-sent") input.value = "";  // a wrong code stays, to be checked
+    input.focus();
+  }
+}
+
+examForm.addEventListener("submit", (ev) => { ev.preventDefault(); sendApplication(); });
+codeForm.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const input = /** @type {HTMLInputElement} */ (document.getElementById("e-code"));
+  sendApplication(input.value.trim());
+});
+document.getElementById("e-resend").addEventListener("click", () => sendApplication());
+
 document.getElementById("complaint-form").addEventListener("submit", submitComplaint);
 document.getElementById("track-form").addEventListener("submit", track);
 lists();
 inspections();
+examSessions();
