@@ -93,6 +93,7 @@ const examResult = document.getElementById("exam-result");
 async function examSessions() {
   const select = /** @type {HTMLSelectElement} */ (document.getElementById("e-session"));
   const msg = document.getElementById("e-sessions-msg");
+  msg.className = ""; msg.textContent = "";
   const today = chinaToday();
   const year = Number(today.slice(0, 4));
   const found = [];
@@ -127,10 +128,17 @@ async function sendApplication(code) {
   const { sessionId, body } = application();
   const json = code ? { ...body, confirmation_code: code } : body;
   examResult.replaceChildren(el("p", "…"));
-  const resp = await fetch(`/v1/exam-sessions/${encodeURIComponent(sessionId)}/applications`, {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(json) });
-  let answer = null;
-  try { answer = await resp.json(); } catch (e) { answer = null; }
+  // One request at a time: a second click would text a second code.
+  const buttons = [...document.querySelectorAll("#exam-form button, #exam-code-form button")];
+  for (const b of buttons) /** @type {HTMLButtonElement} */ (b).disabled = true;
+  let resp, answer = null;
+  try {
+    resp = await fetch(`/v1/exam-sessions/${encodeURIComponent(sessionId)}/applications`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(json) });
+    try { answer = await resp.json(); } catch (e) { answer = null; }
+  } finally {
+    for (const b of buttons) /** @type {HTMLButtonElement} */ (b).disabled = false;
+  }
   const out = applicationOutcome(resp.status, answer, !!code);
   const kinds = { "registered": "ok", "code-sent": "ok", "code-not-taken": "warn", "refused": "error" };
   const p = el("p", out.text, `msg ${kinds[out.kind]} exam-${out.kind}`);
