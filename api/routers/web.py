@@ -129,7 +129,8 @@ def station_page(request: Request) -> Response:
     return _page(request, "station")
 
 
-@router.get("/public", summary="Public page: complaints, red and black lists, inspections")
+@router.get("/public", summary="Public page: complaints, red and black lists, inspections, "
+            "online exam application")
 def public_page(request: Request) -> Response:
     return _page(request, "public")
 
