@@ -204,11 +204,12 @@ def find_duplicates(cur: Cursor, *, subject: str, probe: Probe, today: dt.date,
                                                 candidate_position=best[0] or None,
                                                 positions_compared=len(pool),
                                                 template_model=best[1]))
-        if not (fuse.decide(comps, banned=True).hold or fuse.decide(comps, banned=False).hold):
+        verdicts = {b: fuse.decide(comps, banned=b) for b in (False, True)}
+        if not (verdicts[False].hold or verdicts[True].hold):
             continue  # held under neither threshold: whose it is and bans change nothing
         guard = service.guard_of_subject(cur, name)
         banned = guard is not None and service.is_banned(cur, guard.id, today)
-        verdict = fuse.decide(comps, banned=banned)
+        verdict = verdicts[banned]
         if verdict.hold:
             out.append(Candidate(name, verdict.fused_llr, guard.id if guard else None,
                                  banned, "fused_llr", verdict.threshold,

@@ -101,11 +101,6 @@ def prepared_template(row: dict[str, Any], sealer: Sealer, cache: TemplateCache 
                       ) -> PreparedTemplate:
     """The prepared template of a stored finger row (``subject``, ``position``,
     ``change_seq``, ``template_sealed``), from ``cache`` when it holds it."""
-    return _prepared(row, sealer, cache)
-
-
-def _prepared(row: dict[str, Any], sealer: Sealer, cache: TemplateCache | None,
-              ) -> PreparedTemplate:
     subject, position = str(row["subject"]), int(row["position"])
     key = (subject, position, int(row["change_seq"]))
     found = cache.get(key) if cache is not None else None
@@ -124,9 +119,9 @@ def _score(probe: PreparedTemplate, rows: list[dict[str, Any]], sealer: Sealer,
     if len(rows) >= _PARALLEL_FROM:
         # decrypting and preparing (cylinders) is most of a search's CPU; OpenCV and
         # the larger numpy steps release the GIL, so two threads use both cores
-        prepared = list(_pool().map(lambda r: _prepared(r, sealer, cache), rows))
+        prepared = list(_pool().map(lambda r: prepared_template(r, sealer, cache), rows))
     else:
-        prepared = [_prepared(r, sealer, cache) for r in rows]
+        prepared = [prepared_template(r, sealer, cache) for r in rows]
     scores = match_many(probe, prepared)
     hits = [FingerHit(str(r["subject"]), int(r["position"]), float(s))
             for r, s in zip(rows, scores, strict=True)]

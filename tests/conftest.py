@@ -282,6 +282,39 @@ def apply_online(client: TestClient, runtime: Runtime, session_id: int,
     return when_admitted(lambda: client.post(url, json={**body, "confirmation_code": code}))
 
 
+@contextlib.contextmanager
+def serve_http(handler: type[Any], path: str = "") -> Iterator[str]:
+    """A peer outside the system (an SMS gateway, a telecom check, a status-list host)
+    played by ``handler`` on a loopback port: yields its URL (``path`` appended), stops
+    it on exit."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@pytest.fixture
+def cli_env(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The environment the ``guardreg`` CLI reads its settings from, pointing at the
+    session's database and data directory."""
+    from registry.settings import reset_settings_cache
+
+    monkeypatch.setenv("DATABASE_URL", runtime.db.dsn)
+    monkeypatch.setenv("GUARDREG_MODE", "test")
+    monkeypatch.setenv("GUARDREG_DATA_DIR", str(runtime.settings.data_dir))
+    reset_settings_cache()
+    yield
+    reset_settings_cache()
+
+
 def internal_guard_id(runtime: Runtime, guard_id: int | str) -> int:
     """The database id of a guard the API names by its public id (tests that reach into
     tables need it; the API never shows it)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +32,7 @@ from tests.conftest import random_id_number as rid
 DCC = SHARED_DATA / "cose" / "dgc-common"
 
 
-@pytest.fixture
-def env(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", runtime.db.dsn)
-    monkeypatch.setenv("GUARDREG_MODE", "test")
-    monkeypatch.setenv("GUARDREG_DATA_DIR", str(runtime.settings.data_dir))
-    reset_settings_cache()
-    yield
-    reset_settings_cache()
-
-
-def test_report_capture_rate_table_csv_and_plot(env: None, regulator: Api,
+def test_report_capture_rate_table_csv_and_plot(cli_env: None, regulator: Api,
                                                 tmp_path: Path) -> None:
     company = regulator.make_company(district="红桥区")
     make_issuable_guard(regulator, company["id"])
@@ -63,7 +52,7 @@ def test_report_capture_rate_table_csv_and_plot(env: None, regulator: Api,
     assert (46, 125, 50) in colours or (198, 40, 40) in colours or (249, 168, 37) in colours
 
 
-def test_enroll_batch_enrolls_reports_and_resumes(env: None, app: Any, runtime: Any,
+def test_enroll_batch_enrolls_reports_and_resumes(cli_env: None, app: Any, runtime: Any,
                                                   client: Any, regulator: Api,
                                                   tmp_path: Path) -> None:
     company = regulator.make_company()
@@ -140,7 +129,7 @@ def test_cose_verify_cli_gives_every_expected_dcc_verdict(vector: Path) -> None:
     assert (result.exit_code == 0) == bool(verdict["valid"])
 
 
-def test_key_rotation_keeps_old_certificates_verifiable(env: None, runtime: Any,
+def test_key_rotation_keeps_old_certificates_verifiable(cli_env: None, runtime: Any,
                                                         regulator: Api, officer: Api) -> None:
     company = regulator.make_company()
     g1 = make_issuable_guard(regulator, company["id"])
@@ -159,7 +148,7 @@ def test_key_rotation_keeps_old_certificates_verifiable(env: None, runtime: Any,
         "valid"
 
 
-def test_portraits_backfill_faces_enrolled_before_portraits(env: None, runtime: Any,
+def test_portraits_backfill_faces_enrolled_before_portraits(cli_env: None, runtime: Any,
                                                             regulator: Api, officer: Api) -> None:
     import base64
 
@@ -187,7 +176,7 @@ def test_portraits_backfill_faces_enrolled_before_portraits(env: None, runtime: 
 
 
 def test_reencode_moves_faces_of_an_older_model_to_the_current_one(
-        env: None, runtime: Any, regulator: Api, officer: Api) -> None:
+        cli_env: None, runtime: Any, regulator: Api, officer: Api) -> None:
     from biometrics.face.pipeline import MODEL_ID, model_id_for
 
     guard = make_issuable_guard(regulator, regulator.make_company()["id"])

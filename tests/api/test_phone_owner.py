@@ -17,7 +17,6 @@ import http.server
 import json
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,6 +36,7 @@ from tests.conftest import (
     isolated_stack,
     make_principal,
     random_id_number,
+    serve_http,
     when_admitted,
 )
 
@@ -71,14 +71,8 @@ class _Peer(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def peer() -> Iterator[tuple[str, type[_Peer]]]:
     handler = type("Peer", (_Peer,), {"owners": set(), "asked": [], "answer": 200})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/check", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(handler, "/check") as url:
+        yield url, handler
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +151,12 @@ def people(stack: tuple[Runtime, TestClient]) -> dict[str, Any]:
             "session": session}
 
 
+def _operator(rt: Runtime, client: TestClient, people: dict[str, Any]) -> Api:
+    """An operator of a new company."""
+    company = people["regulator"].make_company()
+    return make_principal(rt, client, "company_operator", company_id=company["id"])
+
+
 def _apply(client: TestClient, url: str, body: dict[str, Any]) -> Any:
     return when_admitted(lambda: client.post(url, json=body))
 
@@ -174,8 +174,7 @@ def test_a_company_typing_its_own_phone_for_an_unknown_id_number_gets_nothing(
         people: dict[str, Any]) -> None:
     rt, client = stack
     url, owners = peer
-    company = people["regulator"].make_company()
-    operator = make_principal(rt, client, "company_operator", company_id=company["id"])
+    operator = _operator(rt, client, people)
     own_phone = _phone()
     stranger = {"name": "陌生人", "id_number": random_id_number(), "phone": own_phone}
     assert operator.post("/v1/guards", json=stranger).status_code == 202
@@ -215,8 +214,7 @@ def test_a_phone_on_record_is_texted_without_asking_the_peer(
         people: dict[str, Any]) -> None:
     rt, client = stack
     url, owners = peer
-    company = people["regulator"].make_company()
-    operator = make_principal(rt, client, "company_operator", company_id=company["id"])
+    operator = _operator(rt, client, people)
     known = people["known"]
     assert operator.post("/v1/guards", json={"name": known["name"],
                                              "id_number": known["id_number"]}
@@ -232,8 +230,7 @@ def test_errors_of_the_peer_count_as_not_confirmed(
         people: dict[str, Any]) -> None:
     rt, client = stack
     url, owners = peer
-    company = people["regulator"].make_company()
-    operator = make_principal(rt, client, "company_operator", company_id=company["id"])
+    operator = _operator(rt, client, people)
     person = {"name": "故障", "id_number": random_id_number(), "phone": _phone()}
     owners.owners.add((person["id_number"], person["name"], person["phone"]))
     assert operator.post("/v1/guards", json=person).status_code == 202
@@ -342,8 +339,7 @@ def test_a_company_exam_registration_answers_the_same_bytes_whatever_the_person(
         people: dict[str, Any]) -> None:
     rt, client = stack
     url_peer, _ = peer
-    company = people["regulator"].make_company()
-    operator = make_principal(rt, client, "company_operator", company_id=company["id"])
+    operator = _operator(rt, client, people)
     session, known, banned = people["session"], people["known"], people["banned"]
     url = f"/v1/exam-sessions/{session['id']}/registrations"
     own = _phone()
@@ -385,8 +381,7 @@ def test_production_refuses_to_start_without_the_phone_owner_check(tmp_path: Pat
 def test_development_without_the_check_trusts_typed_phones(
         stack: tuple[Runtime, TestClient], people: dict[str, Any]) -> None:
     rt, client = stack
-    company = people["regulator"].make_company()
-    operator: Api = make_principal(rt, client, "company_operator", company_id=company["id"])
+    operator: Api = _operator(rt, client, people)
     person = {"name": "开发", "id_number": random_id_number(), "phone": _phone()}
     assert operator.post("/v1/guards", json=person).status_code == 202
     gateway = Gateway()

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from api.cli import main
 from api.retention_repository import RULES
-from registry.settings import reset_settings_cache
 
 
-@pytest.fixture
-def env(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", runtime.db.dsn)
-    monkeypatch.setenv("GUARDREG_MODE", "test")
-    monkeypatch.setenv("GUARDREG_DATA_DIR", str(runtime.settings.data_dir))
-    reset_settings_cache()
-    yield
-    reset_settings_cache()
-
-
-def test_retention_cli_runs_the_job_and_reports_every_rule(env: None) -> None:
+def test_retention_cli_runs_the_job_and_reports_every_rule(cli_env: None) -> None:
     # Everyone in the shared test database was created today: nobody is past the period.
     ran = CliRunner().invoke(main, ["retention", "run"])
     assert ran.exit_code == 0, ran.output

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -19,7 +18,7 @@ from api.runtime import Runtime
 from api.sms import deliver_due
 from registry import enroll_consent_repository as repo
 from registry.settings import reset_settings_cache
-from tests.conftest import Api, make_principal, random_id_number
+from tests.conftest import Api, make_principal, random_id_number, serve_http
 
 NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -41,14 +40,8 @@ class _Gateway(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def gateway() -> Iterator[tuple[str, type[_Gateway]]]:
     handler = type("Gateway", (_Gateway,), {"received": [], "answer": 202})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/send", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(handler, "/send") as url:
+        yield url, handler
 
 
 def _raw(runtime: Runtime) -> list[dict[str, Any]]:
@@ -109,18 +102,8 @@ def test_a_message_whose_code_would_be_dead_is_given_up(
     assert row["status"] == "gave-up" and row["attempts"] <= 3, row
 
 
-@pytest.fixture
-def env(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", runtime.db.dsn)
-    monkeypatch.setenv("GUARDREG_MODE", "test")
-    monkeypatch.setenv("GUARDREG_DATA_DIR", str(runtime.settings.data_dir))
-    reset_settings_cache()
-    yield
-    reset_settings_cache()
-
-
 def test_outbox_list_shows_pending_codes_without_a_gateway_and_never_in_production(
-        env: None, runtime: Runtime, client: Any, regulator: Api,
+        cli_env: None, runtime: Runtime, client: Any, regulator: Api,
         monkeypatch: pytest.MonkeyPatch) -> None:
     company = regulator.make_company()
     op = make_principal(runtime, client, "company_operator", company_id=company["id"])

@@ -10,7 +10,6 @@ import base64
 import datetime as dt
 import http.server
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +24,14 @@ from certificates.credential import inspect, seal
 from certificates.errors import Reason, VerificationError
 from registry.settings import reset_settings_cache
 from tests.api.live_server import serve
-from tests.conftest import Api, Clock, isolated_stack, make_issuable_guard, make_principal
+from tests.conftest import (
+    Api,
+    Clock,
+    isolated_stack,
+    make_issuable_guard,
+    make_principal,
+    serve_http,
+)
 
 CLI = CliRunner()
 
@@ -291,14 +297,8 @@ def _mitm(routes: dict[str, Callable[[], bytes]]) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        thread.join(10)
+    with serve_http(Handler) as url:
+        yield url
 
 
 def test_a_status_list_rollback_served_to_sync_keeps_the_newer_list(stack: Any,

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from api.csv_export import dict_writer, safe_cell
-from registry.settings import reset_settings_cache
 from tests.conftest import Api, random_id_number
 
 
@@ -81,16 +79,6 @@ def test_formula_cells_are_escaped(cell: str) -> None:
 @pytest.mark.parametrize("cell", ["保安公司", "a=b", "1-2", "", None, 3.5])
 def test_ordinary_cells_are_untouched(cell: Any) -> None:
     assert safe_cell(cell) == cell
-
-
-@pytest.fixture
-def cli_env(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", runtime.db.dsn)
-    monkeypatch.setenv("GUARDREG_MODE", "test")
-    monkeypatch.setenv("GUARDREG_DATA_DIR", str(runtime.settings.data_dir))
-    reset_settings_cache()
-    yield
-    reset_settings_cache()
 
 
 def test_the_capture_rate_export_escapes_a_formula_company_name(cli_env: None,
